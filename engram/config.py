@@ -1,0 +1,118 @@
+"""Settings: which LMs, which embedder, where memories and runs are stored.
+
+Values come, in order of precedence, from :func:`configure`, from environment
+variables prefixed ``ENGRAM_`` (``ENGRAM_LM``, ``ENGRAM_REFLECTION_LM``,
+``ENGRAM_JUDGE_LM``, ``ENGRAM_EMBEDDER``, ``ENGRAM_HOME``, ``ENGRAM_CHROMA_URL``,
+``ENGRAM_TRACKING_URI``), and from the defaults below::
+
+    import engram
+    engram.configure(lm="openai/gpt-4o-mini", home="/data/engram")
+    engram.get_settings().tracking_uri   # 'sqlite:////data/engram/mlflow.db'
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticValidationError
+
+from engram.errors import ConfigurationError
+
+ENV_PREFIX = "ENGRAM_"
+
+
+class Settings(BaseModel):
+    """engram's settings. LMs may be names (``"openai/gpt-4o-mini"``) or ``dspy.LM`` objects."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, validate_assignment=True)
+
+    lm: Any = Field(None, description="Task LM: a LiteLLM model name, 'offline/<world>', or a dspy.LM.")
+    reflection_lm: Any = Field(None, description="LM for critiques and prompt edits; defaults to `lm`.")
+    judge_lm: Any = Field(None, description="LM for feedback judges; defaults to `reflection_lm`.")
+    embedder: str = Field(
+        "all-MiniLM-L6-v2",
+        description="'all-MiniLM-L6-v2' (offline, bundled), 'litellm:<model>' or 'chroma:default'.",
+    )
+    home: Path = Field(Path(".engram"), description="Directory for the Chroma store and MLflow's SQLite file.")
+    chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset.")
+    tracking_uri: str | None = Field(None, description="MLflow tracking URI; a SQLite file under `home` if unset.")
+    lm_cache: bool = Field(True, description="Use DSPy's response cache for LMs built from names.")
+
+    @property
+    def store_path(self) -> Path:
+        """Directory of the embedded (persistent) Chroma store."""
+        return self.home / "chroma"
+
+    @property
+    def resolved_tracking_uri(self) -> str:
+        """The MLflow tracking URI in use: the configured one, or ``sqlite:///<home>/mlflow.db``."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+
+_lock = threading.Lock()
+_overrides: dict[str, Any] = {}
+
+
+def _from_environment() -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, field in Settings.model_fields.items():
+        raw = os.environ.get(ENV_PREFIX + name.upper())
+        if raw is None or raw == "":
+            continue
+        if field.annotation is bool:
+            values[name] = raw.strip().lower() in {"1", "true", "yes", "on"}
+        else:
+            values[name] = raw
+    return values
+
+
+def get_settings() -> Settings:
+    """The settings in force: :func:`configure` overrides, then ``ENGRAM_*`` variables, then defaults."""
+    with _lock:
+        values = {**_from_environment(), **_overrides}
+    try:
+        return Settings(**values)
+    except PydanticValidationError as err:
+        first = err.errors()[0]
+        name = ".".join(str(p) for p in first["loc"])
+        raise ConfigurationError(
+            f"Invalid setting '{name}' ({ENV_PREFIX}{name.upper()}): {first['msg']}."
+        ) from None
+
+
+def configure(**settings: Any) -> Settings:
+    """Override settings for this process; ``None`` removes an override.
+
+    Example::
+
+        engram.configure(lm="offline/support", home="/tmp/engram")
+    """
+    unknown = set(settings) - set(Settings.model_fields)
+    if unknown:
+        known = ", ".join(sorted(Settings.model_fields))
+        raise ConfigurationError(f"Unknown setting(s) {sorted(unknown)}; known settings are: {known}.")
+    with _lock:
+        for key, value in settings.items():
+            if value is None:
+                _overrides.pop(key, None)
+            else:
+                _overrides[key] = value
+    settings_now = get_settings()
+    from engram import lm as _lm  # late: lm imports dspy
+
+    _lm.reset_cache()
+    return settings_now
+
+
+def reset() -> None:
+    """Drop every :func:`configure` override (tests use this between cases)."""
+    with _lock:
+        _overrides.clear()
+    from engram import lm as _lm
+
+    _lm.reset_cache()

@@ -1,0 +1,185 @@
+"""Prompts and their template variables.
+
+A :class:`Prompt` is a named template (a string, or a chat message list) with optional
+guidance for optimizers. Templates use ``{var}`` (Python / LangMem style) or ``{{var}}``
+(MLflow / mustache style); engram converts between the two without losing a variable::
+
+    p = Prompt(name="support", template="You help {company} customers.")
+    p.variables                      # ['company']
+    to_mlflow_template(p.template)   # 'You help {{company}} customers.'
+    check_variables(p.template, "You help customers.")   # raises TemplateError: lost 'company'
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engram.errors import TemplateError
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*"
+_DOUBLE = re.compile(r"\{\{\s*(" + _NAME + r")\s*\}\}")
+# A single-brace variable not part of a double-brace one.
+_SINGLE = re.compile(r"(?<!\{)\{(" + _NAME + r")\}(?!\})")
+
+TemplateStyle = Literal["single", "double", "none"]
+ChatTemplate = list[dict[str, str]]
+
+
+def _texts(template: str | ChatTemplate) -> list[str]:
+    if isinstance(template, str):
+        return [template]
+    return [m.get("content", "") for m in template]
+
+
+def template_style(template: str | ChatTemplate) -> TemplateStyle:
+    """``"double"`` if any ``{{var}}`` appears, else ``"single"`` if any ``{var}``, else ``"none"``."""
+    texts = _texts(template)
+    if any(_DOUBLE.search(t) for t in texts):
+        return "double"
+    if any(_SINGLE.search(t) for t in texts):
+        return "single"
+    return "none"
+
+
+def find_variables(template: str | ChatTemplate) -> list[str]:
+    """Variable names in order of first appearance, in either style."""
+    seen: dict[str, None] = {}
+    for text in _texts(template):
+        for match in sorted([*_DOUBLE.finditer(text), *_SINGLE.finditer(text)], key=lambda m: m.start()):
+            seen.setdefault(match.group(1), None)
+    return list(seen)
+
+
+def check_variables(original: str | ChatTemplate, candidate: str | ChatTemplate) -> None:
+    """Raise :class:`TemplateError` if ``candidate`` drops or invents a variable of ``original``."""
+    before, after = set(find_variables(original)), set(find_variables(candidate))
+    missing, invented = sorted(before - after), sorted(after - before)
+    if missing or invented:
+        parts = []
+        if missing:
+            parts.append(f"drops {', '.join(repr(v) for v in missing)}")
+        if invented:
+            parts.append(f"invents {', '.join(repr(v) for v in invented)}")
+        raise TemplateError(
+            f"The new template {' and '.join(parts)}; a prompt must keep exactly the variables "
+            f"{sorted(before) or '(none)'} so the code that fills it keeps working.",
+        )
+
+
+def _map_texts(template: str | ChatTemplate, fn) -> str | ChatTemplate:
+    if isinstance(template, str):
+        return fn(template)
+    return [{**m, "content": fn(m.get("content", ""))} for m in template]
+
+
+def to_mlflow_template(template: str | ChatTemplate) -> str | ChatTemplate:
+    """``{var}`` -> ``{{var}}`` (double-brace templates are returned unchanged)."""
+    if template_style(template) != "single":
+        return template
+    return _map_texts(template, lambda t: _SINGLE.sub(lambda m: "{{" + m.group(1) + "}}", t))
+
+
+def from_mlflow_template(template: str | ChatTemplate, style: TemplateStyle = "single") -> str | ChatTemplate:
+    """``{{var}}`` -> ``{var}`` when ``style`` is ``"single"``; otherwise unchanged."""
+    if style != "single":
+        return template
+    return _map_texts(template, lambda t: _DOUBLE.sub(lambda m: "{" + m.group(1) + "}", t))
+
+
+def render(template: str | ChatTemplate, values: dict[str, Any]) -> str | ChatTemplate:
+    """Fill the variables (either style); a missing value raises :class:`TemplateError`."""
+    missing = [v for v in find_variables(template) if v not in values]
+    if missing:
+        raise TemplateError(f"No value for template variable(s) {missing}; pass them to format().")
+
+    def fill(text: str) -> str:
+        text = _DOUBLE.sub(lambda m: str(values[m.group(1)]), text)
+        return _SINGLE.sub(lambda m: str(values[m.group(1)]), text)
+
+    return _map_texts(template, fill)
+
+
+def template_text(template: str | ChatTemplate) -> str:
+    """A chat template as ``role: content`` blocks; a string as is (for diffs and LMs)."""
+    if isinstance(template, str):
+        return template
+    return "\n\n".join(f"[{m.get('role', 'system')}]\n{m.get('content', '')}" for m in template)
+
+
+def diff_templates(old: str | ChatTemplate, new: str | ChatTemplate, *, old_label: str = "before",
+                   new_label: str = "after") -> str:
+    """A unified diff of two templates (empty string when they are equal)."""
+    lines = difflib.unified_diff(template_text(old).splitlines(keepends=True),
+                                 template_text(new).splitlines(keepends=True),
+                                 fromfile=old_label, tofile=new_label)
+    return "".join(lines)
+
+
+class Prompt(BaseModel):
+    """A named prompt template and how optimizers may change it.
+
+    Example::
+
+        Prompt(name="support", template="You are {company}'s support agent.",
+               update_instructions="Keep the tone friendly.",
+               when_to_update="Feedback about answers to customers.")
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    template: str | ChatTemplate
+    update_instructions: str | None = None
+    when_to_update: str | None = None
+    version: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("template")
+    @classmethod
+    def _not_empty(cls, value: str | ChatTemplate) -> str | ChatTemplate:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("the template is empty; a prompt needs some text")
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("a chat template needs at least one message")
+            for message in value:
+                if "role" not in message or "content" not in message:
+                    raise ValueError("each chat template message needs 'role' and 'content'")
+        return value
+
+    @property
+    def variables(self) -> list[str]:
+        return find_variables(self.template)
+
+    @property
+    def style(self) -> TemplateStyle:
+        return template_style(self.template)
+
+    @property
+    def text(self) -> str:
+        """The template as text (chat templates as ``[role]`` blocks)."""
+        return template_text(self.template)
+
+    def format(self, **values: Any) -> str | ChatTemplate:
+        """The template with its variables filled."""
+        return render(self.template, values)
+
+    def with_template(self, template: str | ChatTemplate, **changes: Any) -> Prompt:
+        """A copy with a new template; raises :class:`TemplateError` if a variable was lost or invented."""
+        check_variables(self.template, template)
+        return self.model_copy(update={"template": template, **changes})
+
+    @classmethod
+    def coerce(cls, value: Any, *, name: str = "prompt") -> Prompt:
+        """A Prompt from a Prompt, a template string, a message list or a dict of fields."""
+        if isinstance(value, Prompt):
+            return value
+        if isinstance(value, (str, list)):
+            return cls(name=name, template=value)
+        if isinstance(value, dict):
+            return cls(**({"name": name} | value))
+        raise TemplateError(f"Cannot make a Prompt from {type(value).__name__}; pass a string or a Prompt.")

@@ -1,0 +1,256 @@
+"""Message, Feedback and Trajectory: the unit of data engram learns from.
+
+A trajectory is one conversation, with the feedback it received and the prompt
+version that produced it::
+
+    t = Trajectory(
+        messages=[{"role": "user", "content": "Reset my password"},
+                  {"role": "assistant", "content": "Click 'Forgot password'."}],
+        feedback={"score": 0.2, "comment": "Too terse, I wanted the steps."},
+        user="u1",
+    )
+    t.id          # 't_3f2a...' (stable content hash)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+# LangChain message types, duck-typed (no hard dependency on langchain).
+_LANGCHAIN_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool",
+                    "function": "tool", "developer": "system"}
+_POSITIVE_LABELS = {"up", "thumbs_up", "+1", "good", "positive", "like", "yes", "accept", "1", "true"}
+_NEGATIVE_LABELS = {"down", "thumbs_down", "-1", "bad", "negative", "dislike", "no", "reject",
+                    "red_flag", "0", "false"}
+
+
+class Message(BaseModel):
+    """One chat message in OpenAI form.
+
+    ``Message.coerce`` also accepts OpenAI-style dicts and LangChain message objects::
+
+        Message.coerce({"role": "user", "content": "hi"})
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Role
+    content: str = ""
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _content_to_text(cls, value: Any) -> Any:
+        # OpenAI content parts: [{"type": "text", "text": "..."}]
+        if isinstance(value, list):
+            return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in value)
+        if value is None:
+            return ""
+        return value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Message:
+        if not self.content and not self.tool_calls:
+            raise ValueError("a message needs non-empty 'content' (or 'tool_calls')")
+        return self
+
+    @classmethod
+    def coerce(cls, obj: Any) -> Message:
+        """Build a message from a ``Message``, an OpenAI-style dict or a LangChain message."""
+        if isinstance(obj, Message):
+            return obj
+        if isinstance(obj, dict):
+            return cls.model_validate(obj)
+        lc_type = getattr(obj, "type", None)
+        if lc_type in _LANGCHAIN_ROLES and hasattr(obj, "content"):
+            tool_calls = getattr(obj, "tool_calls", None) or None
+            if tool_calls:
+                tool_calls = [
+                    {"id": c.get("id"), "type": "function",
+                     "function": {"name": c.get("name"), "arguments": json.dumps(c.get("args", {}))}}
+                    for c in tool_calls
+                ]
+            return cls(role=_LANGCHAIN_ROLES[lc_type], content=obj.content,
+                       name=getattr(obj, "name", None), tool_calls=tool_calls,
+                       tool_call_id=getattr(obj, "tool_call_id", None))
+        raise TypeError(
+            f"Cannot turn {type(obj).__name__} into a Message: pass a dict with 'role' and 'content', "
+            "a LangChain message, or an engram.Message."
+        )
+
+    def to_openai(self) -> dict[str, Any]:
+        """The OpenAI chat format, without empty optional keys."""
+        return self.model_dump(exclude_none=True)
+
+
+def coerce_messages(obj: Any) -> list[Message]:
+    """A list of messages from a list (of dicts / LangChain messages) or a ``dspy.History``.
+
+    A ``dspy.History`` entry with ``role``/``content`` becomes that message; any other
+    entry becomes a user turn made of its first field and an assistant turn of the rest.
+    """
+    if hasattr(obj, "messages") and not isinstance(obj, (list, tuple)):  # dspy.History
+        messages: list[Message] = []
+        for entry in obj.messages:
+            if "role" in entry and "content" in entry:
+                messages.append(Message.coerce(entry))
+                continue
+            keys = list(entry)
+            if not keys:
+                continue
+            messages.append(Message(role="user", content=str(entry[keys[0]])))
+            rest = "\n".join(f"{k}: {entry[k]}" for k in keys[1:])
+            if rest:
+                messages.append(Message(role="assistant", content=rest))
+        return messages
+    if isinstance(obj, (str, bytes)) or not hasattr(obj, "__iter__"):
+        raise TypeError("messages must be a list of messages or a dspy.History")
+    return [Message.coerce(m) for m in obj]
+
+
+class Feedback(BaseModel):
+    """Feedback on a trajectory: a score in [0, 1], a label, a comment, or any mix.
+
+    ``Feedback(label="thumbs_down", comment="too long").value`` is ``0.0``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: float | None = None
+    label: str | None = None
+    comment: str | None = None
+    source: Literal["user", "judge", "metric"] = "user"
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("score")
+    @classmethod
+    def _score_in_range(cls, value: float | None) -> float | None:
+        if value is None:
+            return None
+        if isinstance(value, bool) or math.isnan(value) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"score must be a number in [0, 1], got {value!r}")
+        return float(value)
+
+    @property
+    def value(self) -> float | None:
+        """The score, or one derived from a thumbs-style label (1.0 / 0.0); None if neither."""
+        if self.score is not None:
+            return self.score
+        if self.label is not None:
+            norm = self.label.strip().lower()
+            if norm in _POSITIVE_LABELS:
+                return 1.0
+            if norm in _NEGATIVE_LABELS:
+                return 0.0
+        return None
+
+    @property
+    def is_empty(self) -> bool:
+        return self.score is None and self.label is None and not self.comment
+
+
+class Trajectory(BaseModel):
+    """One conversation with its feedback, provenance and metadata.
+
+    ``id`` is a content hash of the messages, user, thread and prompt version unless given,
+    so the same data always yields the same ids (and the same LM cache hits).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = ""
+    messages: list[Message] = Field(min_length=1)
+    feedback: Feedback | None = None
+    prompt_name: str | None = None
+    prompt_version: str | None = None
+    user: str | None = None
+    thread: str | None = None
+    time: datetime | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("messages", mode="before")
+    @classmethod
+    def _coerce_messages(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [Message.coerce(m) if not isinstance(m, dict) else m for m in value]
+        if hasattr(value, "messages"):
+            return coerce_messages(value)
+        return value
+
+    @field_validator("prompt_version", mode="before")
+    @classmethod
+    def _version_to_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _assign_id(self) -> Trajectory:
+        if not self.id:
+            self.id = self.content_hash()
+        return self
+
+    def content_hash(self) -> str:
+        """``t_`` + 16 hex digits of the SHA-256 of the conversation and who/what produced it."""
+        payload = {
+            "messages": [m.to_openai() for m in self.messages],
+            "user": self.user,
+            "thread": self.thread,
+            "prompt": [self.prompt_name, self.prompt_version],
+        }
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        return "t_" + digest[:16]
+
+    @property
+    def score(self) -> float | None:
+        """The feedback's value (score, or one derived from the label)."""
+        return self.feedback.value if self.feedback else None
+
+    @property
+    def user_turns(self) -> list[Message]:
+        return [m for m in self.messages if m.role == "user"]
+
+    @property
+    def last_response(self) -> str | None:
+        """Content of the last assistant message, if any."""
+        for message in reversed(self.messages):
+            if message.role == "assistant":
+                return message.content
+        return None
+
+    def transcript(self, *, include_system: bool = False) -> str:
+        """The conversation as ``role: content`` lines, deterministic, for prompts."""
+        lines = []
+        for m in self.messages:
+            if m.role == "system" and not include_system:
+                continue
+            content = m.content
+            if m.tool_calls:
+                calls = ", ".join(
+                    f"{c.get('function', {}).get('name')}({c.get('function', {}).get('arguments')})"
+                    for c in m.tool_calls
+                )
+                content = (content + " " if content else "") + f"[tool calls: {calls}]"
+            lines.append(f"{m.role}: {content}")
+        return "\n".join(lines)
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict (the JSONL line format), without empty optional fields."""
+        record = self.model_dump(mode="json", exclude_none=True)
+        record["messages"] = [m.to_openai() for m in self.messages]
+        if not record.get("tags"):
+            record.pop("tags", None)
+        if not record.get("metadata"):
+            record.pop("metadata", None)
+        if self.feedback is not None and not self.feedback.extra:
+            record["feedback"].pop("extra", None)
+        return record
