@@ -113,8 +113,9 @@ def template_text(template: str | ChatTemplate) -> str:
 def diff_templates(old: str | ChatTemplate, new: str | ChatTemplate, *, old_label: str = "before",
                    new_label: str = "after") -> str:
     """A unified diff of two templates (empty string when they are equal)."""
-    lines = difflib.unified_diff(template_text(old).splitlines(keepends=True),
-                                 template_text(new).splitlines(keepends=True),
+    # Every line ends with a newline, so a last line without one does not fuse with the next.
+    lines = difflib.unified_diff([line + "\n" for line in template_text(old).splitlines()],
+                                 [line + "\n" for line in template_text(new).splitlines()],
                                  fromfile=old_label, tofile=new_label)
     return "".join(lines)
 
