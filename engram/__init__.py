@@ -33,8 +33,7 @@ _LAZY: dict[str, str] = {
     "build_lm": "engram.lm",
     "track_usage": "engram.lm",
     "Usage": "engram.lm",
-    "load_oasst": "engram.loaders",
-    "load_locomo": "engram.loaders",
+    "load_oasst": "engram.loaders.oasst",
 }
 
 

@@ -8,6 +8,7 @@ file, the line (the row, for tables) and the field, e.g.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -195,7 +196,9 @@ def read_table(path: Path) -> list[Trajectory]:
         raise ValidationError(f"not valid UTF-8 (byte {err.start}); re-encode the file as UTF-8",
                               source=source) from None
     except Exception as err:  # pandas / pyarrow parse errors have many types
-        raise ValidationError(f"cannot read {path.suffix[1:].upper()}: {err}", source=source) from None
+        row = re.search(r"(?:row|line) (\d+)", str(err))
+        line = int(row.group(1)) + (1 if path.suffix == ".csv" else 0) if row else None
+        raise ValidationError(f"cannot read {path.suffix[1:].upper()}: {err}", source=source, line=line) from None
     # CSV line numbers count the header line; Parquet rows count from 1.
     first_line = 2 if path.suffix == ".csv" else 1
     return from_rows(df.to_dict("records"), source=source, decode_json=True, first_line=first_line)

@@ -1,0 +1,34 @@
+# engram: `make demo` sets up and runs the main job offline; `make test` sets up and runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.engram-installed
+
+.PHONY: setup demo test bench lint clean
+
+# torch is pinned to its CPU build by constraints.txt, so no CUDA packages are pulled.
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/engram datasets validate datasets/*.jsonl
+	$(BIN)/python -c "import engram, dspy; from engram.testing.scripted import scripted_lm; \
+	lm = scripted_lm(lambda c: {'answer': 'Hello from the offline stand-in LM'}); \
+	print(dspy.Predict('question -> answer', lm=lm)(question='hi').answer, '(stand-in, not a model)')"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/startup.py
+
+lint: setup
+	$(BIN)/ruff check engram tests benchmarks
+
+clean:
+	rm -rf $(VENV) .engram .pytest_cache

@@ -1,0 +1,153 @@
+"""The ``engram`` command.
+
+    engram --version
+    engram datasets validate datasets/support.jsonl
+    engram datasets stats datasets/support.jsonl
+    engram datasets convert in.jsonl out.parquet
+    engram datasets convert --from oasst ../shared/data/oasst_en_100_tree.jsonl datasets/oasst_feedback.jsonl
+
+Other command groups (``prompts``, ``run``, ``sweep``) live beside the code they drive and
+are mounted here. Errors print one clear line and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engram import __version__
+from engram.errors import EngramError
+
+app = typer.Typer(help="engram: long-term memory and feedback-optimized prompts for LLM agents.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+datasets_app = typer.Typer(help="Validate, describe and convert trajectory datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+
+# (module, attribute, name, kind): command groups and commands defined elsewhere.
+_MOUNTS = [
+    ("engram.tracking.cli", "app", "prompts", "group"),
+    ("engram.runner.cli", "run", "run", "command"),
+    ("engram.runner.cli", "sweep", "sweep", "command"),
+]
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``error: <message>`` on one line to stderr; return the exit to raise."""
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"engram {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                 help="Print the version and exit.")] = False) -> None:
+    """engram: long-term memory and feedback-optimized prompts for LLM agents."""
+
+
+def _load(path: Path, source: str = "engram"):
+    from engram.trajectories import TrajectoryDataset
+
+    if source == "oasst":
+        from engram.loaders.oasst import load_oasst
+
+        return load_oasst(path)
+    if source != "engram":
+        raise EngramError(f"unknown source format '{source}'; use 'engram' or 'oasst'")
+    return TrajectoryDataset.load(path)
+
+
+@datasets_app.command("validate")
+def validate(paths: Annotated[list[Path], typer.Argument(help="Dataset files (JSONL, JSON, CSV, Parquet).")]) -> None:
+    """Check dataset files; print one line per file, and the error's file, line and field."""
+    bad = 0
+    for path in paths:
+        try:
+            ds = _load(path)
+        except EngramError as err:
+            errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+            bad += 1
+            continue
+        console.print(f"ok: {path}: {len(ds)} trajectories", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+@datasets_app.command("stats")
+def stats(path: Path, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Counts, feedback distribution and lengths of a dataset."""
+    try:
+        summary = _load(path).stats()
+    except EngramError as err:
+        raise fail(str(err)) from None
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"{path}", show_header=True)
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@datasets_app.command("convert")
+def convert(
+    source: Path,
+    target: Path,
+    from_format: Annotated[str, typer.Option("--from", help="'engram' (any engram file) or 'oasst' trees.")] = "engram",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite the target if it exists.")] = False,
+) -> None:
+    """Convert between JSONL, JSON, CSV and Parquet (by suffix). Writes nothing if the input is bad."""
+    if target.exists() and not force:
+        raise fail(f"{target} exists; pass --force to overwrite it")
+    try:
+        ds = _load(source, from_format)
+        ds.save(target)
+    except EngramError as err:
+        raise fail(str(err)) from None
+    console.print(f"wrote {len(ds)} trajectories to {target}", highlight=False)
+
+
+def _mount() -> None:
+    for module_name, attribute, name, kind in _MOUNTS:
+        try:
+            if importlib.util.find_spec(module_name) is None:
+                continue
+        except ModuleNotFoundError:  # that part of engram is not in this build
+            continue
+        target = getattr(importlib.import_module(module_name), attribute)
+        if kind == "group":
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+
+
+def main() -> None:
+    """Entry point of the ``engram`` console script."""
+    _mount()
+    try:
+        app()
+    except EngramError as err:
+        errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Loaders that turn public data sets into engram types (trajectories, archives)."""
