@@ -1,0 +1,235 @@
+"""Turning trajectories and feedback into compact, deterministic text for the LM.
+
+Every optimizer shows the reflection LM the same rendering: one block per conversation,
+headed by its stable trajectory id and its feedback as named fields (never ``str(dict)``)::
+
+    ### t_3f2a9c01d4e5b6a7 | score=0.0 | comment="too long"
+    user: Reset my password
+    assistant: Click 'Forgot password'.
+
+Identical conversations are shown once with every id and feedback they received, which
+keeps repeated sessions (a common case: many users, one canned reply) cheap.
+
+Truncation (the token budget), documented here because it changes what the LM sees:
+
+1. A message longer than ``max_message_chars`` keeps its head and tail with
+   ``…[N chars cut]…`` in between.
+2. Conversations are ordered worst first (lowest score, then those with a comment,
+   then the rest, ties by id) and added until ``max_tokens`` (estimated at 4 characters
+   a token) is reached; the rest are left out and counted in a closing line
+   ``(K more conversations left out to fit the token budget)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from engram.errors import ValidationError
+from engram.prompts import Prompt
+from engram.trajectories import Feedback, Trajectory, TrajectoryDataset
+
+DEFAULT_MAX_TOKENS = 6000
+DEFAULT_MAX_MESSAGE_CHARS = 1500
+_CHARS_PER_TOKEN = 4
+
+
+def coerce_trajectories(value: Any) -> list[Trajectory]:
+    """A list of trajectories from a dataset, trajectories, dicts or LangMem ``(messages, feedback)`` pairs.
+
+    LangMem passes sessions as ``[(messages, feedback), ...]`` where feedback is a string,
+    a number or a dict; engram maps a string to ``comment``, a number to ``score`` and a dict
+    to :class:`Feedback` fields (unknown keys go to ``extra``).
+
+    Example::
+
+        coerce_trajectories([([{"role": "user", "content": "hi"}], "too terse")])
+    """
+    if value is None:
+        raise ValidationError("No trajectories given; pass a TrajectoryDataset or a list of trajectories.")
+    if isinstance(value, TrajectoryDataset):
+        return list(value)
+    if isinstance(value, Trajectory):
+        return [value]
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise ValidationError(
+            f"Trajectories must be a TrajectoryDataset or a list, got {type(value).__name__}; "
+            "wrap a single conversation as [(messages, feedback)].")
+    out: list[Trajectory] = []
+    for index, item in enumerate(value):
+        try:
+            out.append(_one(item))
+        except ValidationError:
+            raise
+        except (TypeError, ValueError) as err:
+            raise ValidationError(f"trajectory #{index}: {err}") from err
+    return out
+
+
+def _one(item: Any) -> Trajectory:
+    if isinstance(item, Trajectory):
+        return item
+    if isinstance(item, dict):
+        return Trajectory.model_validate(item)
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        messages, feedback = item
+        return Trajectory(messages=messages, feedback=coerce_feedback(feedback))
+    raise TypeError(f"expected a Trajectory, a dict or a (messages, feedback) pair, got {type(item).__name__}")
+
+
+def coerce_feedback(value: Any) -> Feedback | None:
+    """Feedback from LangMem-style values: None, a string (comment), a number (score) or a dict."""
+    if value is None or isinstance(value, Feedback):
+        return value
+    if isinstance(value, bool):
+        return Feedback(label="up" if value else "down")
+    if isinstance(value, (int, float)):
+        return Feedback(score=float(value))
+    if isinstance(value, str):
+        return Feedback(comment=value) if value.strip() else None
+    if isinstance(value, dict):
+        known = set(Feedback.model_fields)
+        fields = {k: v for k, v in value.items() if k in known}
+        extra = {k: v for k, v in value.items() if k not in known}
+        if extra:
+            fields["extra"] = {**fields.get("extra", {}), **extra}
+            if "comment" not in fields:  # e.g. {"feedback": "..."} from LangMem examples
+                text = next((v for v in extra.values() if isinstance(v, str)), None)
+                if text:
+                    fields["comment"] = text
+        return Feedback(**fields)
+    return Feedback(comment=str(value))
+
+
+def feedback_fields(feedback: Feedback | None) -> str:
+    """``score=0.2 | label="down" | comment="too long"`` (fields in a fixed order; JSON-quoted text)."""
+    if feedback is None or feedback.is_empty:
+        return "no feedback"
+    parts = []
+    if feedback.score is not None:
+        parts.append(f"score={feedback.score:g}")
+    if feedback.label:
+        parts.append(f"label={json.dumps(feedback.label, ensure_ascii=False)}")
+    if feedback.comment:
+        parts.append(f"comment={json.dumps(feedback.comment, ensure_ascii=False)}")
+    if feedback.source != "user":
+        parts.append(f"source={feedback.source}")
+    return " | ".join(parts)
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 3
+    tail = limit - head
+    return f"{text[:head]}…[{len(text) - limit} chars cut]…{text[-tail:]}"
+
+
+def _transcript(t: Trajectory, max_message_chars: int) -> str:
+    lines = []
+    for m in t.messages:
+        if m.role == "system":  # the prompt under optimization is shown separately
+            continue
+        who = f"{m.role}[{m.name}]" if m.name else m.role
+        content = m.content
+        if m.tool_calls:
+            calls = ", ".join(str(c.get("function", {}).get("name")) for c in m.tool_calls)
+            content = (content + " " if content else "") + f"[calls {calls}]"
+        lines.append(f"{who}: {_cut(content, max_message_chars)}")
+    return "\n".join(lines)
+
+
+def _priority(t: Trajectory) -> tuple:
+    score = t.score
+    has_comment = bool(t.feedback and t.feedback.comment)
+    return (score if score is not None else 2.0, not has_comment, t.id)
+
+
+def worst_first(trajectories: Iterable[Trajectory]) -> list[Trajectory]:
+    """Trajectories ordered as the budget keeps them: lowest score, then commented, then by id."""
+    return sorted(trajectories, key=_priority)
+
+
+@dataclass
+class Rendered:
+    """Formatted trajectories and what the budget left out."""
+
+    text: str
+    shown: list[str] = field(default_factory=list)
+    omitted: list[str] = field(default_factory=list)
+
+    @property
+    def truncated(self) -> bool:
+        return bool(self.omitted)
+
+
+def format_trajectories(trajectories: Iterable[Trajectory], *, max_tokens: int = DEFAULT_MAX_TOKENS,
+                        max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS) -> Rendered:
+    """Render trajectories for a reflection LM (see the module docstring for the rules)."""
+    groups: dict[str, list[Trajectory]] = {}
+    for t in sorted(trajectories, key=_priority):
+        groups.setdefault(_transcript(t, max_message_chars), []).append(t)
+    budget = max_tokens * _CHARS_PER_TOKEN
+    blocks: list[str] = []
+    shown: list[str] = []
+    omitted: list[str] = []
+    used = 0
+    for body, members in groups.items():
+        # Repeats of one trajectory (same id and feedback) collapse into one "×N" line.
+        lines: dict[str, int] = {}
+        for t in members:
+            line = f"### {t.id} | {feedback_fields(t.feedback)}"
+            lines[line] = lines.get(line, 0) + 1
+        header = "\n".join(line if n == 1 else line.replace(" | ", f" ×{n} | ", 1) for line, n in lines.items())
+        block = f"{header}\n{body}"
+        if blocks and used + len(block) > budget:
+            omitted.extend(t.id for t in members)
+            continue
+        if not blocks and len(block) > budget:  # always show something: cut the only block
+            block = _cut(block, budget)
+        blocks.append(block)
+        used += len(block) + 2
+        shown.extend(t.id for t in members)
+    if omitted:
+        blocks.append(f"({len(omitted)} more conversations left out to fit the token budget)")
+    return Rendered("\n\n".join(blocks), shown, omitted)
+
+
+def format_prompt(prompt: Prompt) -> str:
+    """The prompt text the LM edits (chat templates as ``[role]`` blocks)."""
+    return prompt.text
+
+
+def parse_prompt_text(original: Prompt, text: str) -> str | list[dict[str, str]]:
+    """The template for ``text`` in the original's shape (chat templates are parsed from ``[role]`` blocks)."""
+    text = _strip_fences(text)
+    if isinstance(original.template, str):
+        return text
+    import re
+
+    parts = re.split(r"^\[(system|user|assistant|developer|tool)\]\s*$", text, flags=re.MULTILINE)
+    messages = [{"role": role, "content": body.strip()} for role, body in zip(parts[1::2], parts[2::2])]
+    if len(messages) != len(original.template):
+        raise ValueError(f"expected {len(original.template)} [role] blocks, got {len(messages)}")
+    return messages
+
+
+def _strip_fences(text: str) -> str:
+    text = (text or "").strip()
+    if text.startswith("```") and text.endswith("```"):
+        text = text.strip("`")
+        first_newline = text.find("\n")
+        text = text[first_newline + 1:] if first_newline >= 0 else text
+    return text.strip()
+
+
+def prompt_context(prompt: Prompt) -> str:
+    """The developer's guidance for this prompt (update instructions and when to update), or ``none``."""
+    parts = []
+    if prompt.update_instructions:
+        parts.append(f"How to update: {prompt.update_instructions}")
+    if prompt.when_to_update:
+        parts.append(f"When to update: {prompt.when_to_update}")
+    return "\n".join(parts) or "none"
