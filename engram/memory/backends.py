@@ -1,0 +1,107 @@
+"""Chroma clients for the three backends: in-memory, a persistent directory, a server.
+
+- **in-memory** (tests, notebooks): Chroma's ephemeral clients share one
+  in-process database, so each store gets its own Chroma *database* and two
+  in-memory stores never see each other's data.
+- **persistent** (default, ``.engram/chroma``): ``chromadb.PersistentClient``.
+  It is safe from many threads of **one** process; it is *not* safe for several
+  writer processes on the same directory (Chroma's SQLite + HNSW files are not
+  coordinated across processes). Use the server for that.
+- **server** (``chromadb.HttpClient``): the multi-process / multi-machine setup.
+  Start one with ``chroma run --path DIR --port 8000`` and set
+  ``ENGRAM_CHROMA_URL=http://host:8000``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from engram.errors import ConfigurationError, StoreError
+
+DEFAULT_TIMEOUT = 10.0
+
+
+def in_memory_client() -> Any:
+    """A fresh, private in-memory Chroma database."""
+    import chromadb
+    from chromadb.config import Settings
+
+    database = f"engram_{uuid.uuid4().hex}"
+    settings = Settings(is_persistent=False, anonymized_telemetry=False)
+    chromadb.AdminClient(settings).create_database(database)
+    return chromadb.EphemeralClient(settings=settings, database=database)
+
+
+def persistent_client(path: str | Path) -> Any:
+    """A Chroma client on a directory (created if missing). Single writer process only."""
+    import chromadb
+    from chromadb.config import Settings
+
+    directory = Path(path).expanduser()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConfigurationError(
+            f"cannot create the memory store directory {directory}: {err}. Set ENGRAM_HOME "
+            f"or pass MemoryStore.persistent(path=...) to a writable place."
+        ) from None
+    try:
+        return chromadb.PersistentClient(
+            path=str(directory), settings=Settings(anonymized_telemetry=False)
+        )
+    except Exception as err:
+        raise StoreError(f"cannot open the Chroma store at {directory}: {err}") from err
+
+
+def http_client(url: str, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, str] | None = None) -> Any:
+    """A client for the Chroma server at ``url`` (``http://host:port``).
+
+    The server is checked first with a bounded heartbeat, so a server that is
+    down or hanging gives a :class:`StoreError` within ``timeout`` seconds
+    instead of blocking (Chroma's own HTTP session has no timeout).
+    """
+    import chromadb
+    import httpx
+    from chromadb.config import Settings
+
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        raise ConfigurationError(f"Chroma URL {url!r} is not http(s)://host:port.")
+    ssl = parsed.scheme == "https"
+    port = parsed.port or (443 if ssl else 8000)
+    base = f"{parsed.scheme}://{parsed.hostname}:{port}"
+    try:
+        response = httpx.get(f"{base}/api/v2/heartbeat", timeout=timeout, headers=headers)
+        response.raise_for_status()
+    except httpx.TimeoutException:
+        raise StoreError(
+            f"the Chroma server at {base} did not answer within {timeout:g}s. Check that it is "
+            f"running and reachable (chroma run --path DIR --port {port})."
+        ) from None
+    except httpx.HTTPError as err:
+        raise StoreError(
+            f"cannot reach the Chroma server at {base} ({type(err).__name__}: {err}). Start it with "
+            f"`chroma run --path DIR --host {parsed.hostname} --port {port}` or fix ENGRAM_CHROMA_URL."
+        ) from None
+    try:
+        client = chromadb.HttpClient(
+            host=parsed.hostname, port=port, ssl=ssl, headers=headers,
+            settings=Settings(anonymized_telemetry=False),
+        )
+    except Exception as err:
+        raise StoreError(f"cannot open a Chroma client for {base}: {err}") from err
+    _bound_requests(client, timeout)
+    return client
+
+
+def _bound_requests(client: Any, timeout: float) -> None:
+    """Give every later request a timeout too, so a server that dies mid-session cannot hang us."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        # reads may legitimately take longer than a heartbeat (big batches): allow 6x
+        session.timeout = httpx.Timeout(timeout * 6, connect=timeout)

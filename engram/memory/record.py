@@ -1,0 +1,148 @@
+"""MemoryRecord: one stored memory, at one version.
+
+A record is what the store returns from ``get``, ``search``, ``list`` and
+``history``::
+
+    rec = store.put(("memories", "u1"), "lang", {"fact": "prefers Python"})
+    rec.id, rec.version, rec.text      # ('lang', 1, '{"fact": "prefers Python"}')
+    rec.content["fact"]                 # 'prefers Python'
+
+``text`` is what gets embedded. When it is not given it is derived from
+``content``: the string itself, or a compact JSON dump of a dict (a pydantic
+model is dumped first).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from engram.errors import ValidationError
+
+# Bigger texts are almost always a bug (a whole transcript stored as one memory) and
+# make Chroma rows slow to read; the limit can be raised per store.
+MAX_CONTENT_CHARS = 64_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Provenance(BaseModel):
+    """Where a memory came from: the trajectory and, optionally, the quote that supports it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    trajectory_id: str | None = None
+    quote: str | None = None
+
+
+class MemoryRecord(BaseModel):
+    """One memory at one version (see the module docstring for an example).
+
+    ``version`` is 1 on insert and grows by one on every change (update, delete,
+    restore). ``score`` is set only on search results (higher is better).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    namespace: tuple[str, ...]
+    kind: str = "memory"
+    content: dict[str, Any] | str
+    text: str = ""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    version: int = 1
+    provenance: list[Provenance] = Field(default_factory=list)
+    deleted: bool = False
+    score: float | None = None
+
+    @field_validator("content", mode="before")
+    @classmethod
+    def _dump_models(cls, value: Any) -> Any:
+        if isinstance(value, BaseModel):
+            return value.model_dump(mode="json")
+        return value
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.text:
+            self.text = content_text(self.content)
+
+    @property
+    def key(self) -> str:
+        """The record's key within its namespace (same as ``id``)."""
+        return self.id
+
+
+def content_text(content: Any) -> str:
+    """The text to embed for ``content``: a string as is, anything else as compact JSON."""
+    if isinstance(content, BaseModel):
+        content = content.model_dump(mode="json")
+    if isinstance(content, str):
+        return content
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def coerce_content(content: Any) -> dict[str, Any] | str:
+    """Check and normalize a memory's content (str, dict or pydantic model)."""
+    if isinstance(content, BaseModel):
+        content = content.model_dump(mode="json")
+    if isinstance(content, str):
+        if not content.strip():
+            raise ValidationError("memory content is an empty string; store some text or a dict.")
+        return content
+    if isinstance(content, dict):
+        try:
+            # round-trip through JSON now so an unserializable value fails before any write
+            return json.loads(json.dumps(content, ensure_ascii=False, default=_refuse))
+        except TypeError as err:
+            raise ValidationError(f"memory content is not JSON-serializable: {err}") from None
+    raise ValidationError(
+        f"memory content must be a str, a dict or a pydantic model, not {type(content).__name__}."
+    )
+
+
+def _refuse(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} value {value!r} (convert it to str, number or list)")
+
+
+def coerce_provenance(items: Any) -> list[Provenance]:
+    """Accept Provenance objects, dicts, trajectory-id strings, or one of those alone."""
+    if items is None:
+        return []
+    if isinstance(items, (Provenance, dict, str)):
+        items = [items]
+    out: list[Provenance] = []
+    for item in items:
+        if isinstance(item, Provenance):
+            out.append(item)
+        elif isinstance(item, str):
+            out.append(Provenance(trajectory_id=item))
+        elif isinstance(item, dict):
+            try:
+                out.append(Provenance(**item))
+            except Exception as err:  # pydantic's message names the bad field
+                raise ValidationError(f"invalid provenance {item!r}: {err}") from None
+        else:
+            raise ValidationError(
+                f"provenance must be Provenance, dict or trajectory id str, not {type(item).__name__}."
+            )
+    return out
+
+
+def check_size(text: str, content: Any, limit: int = MAX_CONTENT_CHARS) -> None:
+    """Refuse oversized memories with a message that says what to do instead."""
+    size = max(len(text), len(content_text(content)))
+    if size > limit:
+        raise ValidationError(
+            f"memory is {size:,} characters, over the store's limit of {limit:,}. Split it into "
+            "several memories (or archive the conversation as kind='message' turns), or raise "
+            "the limit with MemoryStore(..., max_content_chars=...)."
+        )

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+import engram
+from engram.memory import MemoryRecord, NamespaceTemplate, Provenance, validate_namespace
+
+
+def test_template_fills_and_names_missing_values():
+    tpl = NamespaceTemplate(("memories", "{user_id}", "assistant"))
+    assert tpl.fill({"user_id": "u1"}) == ("memories", "u1", "assistant")
+    assert tpl.fields == ["user_id"]
+    with pytest.raises(engram.NamespaceError, match="user_id"):
+        tpl.fill({})
+    with pytest.raises(engram.NamespaceError, match="not str"):
+        tpl.fill({"user_id": 7})
+    with pytest.raises(engram.NamespaceError, match="empty"):
+        tpl.fill({"user_id": "  "})
+
+
+def test_validate_namespace_rejects_bad_parts():
+    assert validate_namespace("team") == ("team",)
+    assert validate_namespace(["a", "b"]) == ("a", "b")
+    for bad in [(), ("a", ""), ("a", 1), ("{user_id}",), 42]:
+        with pytest.raises(engram.NamespaceError):
+            validate_namespace(bad)
+
+
+def test_record_derives_text_from_content():
+    class Fact(BaseModel):
+        subject: str
+        fact: str
+
+    rec = MemoryRecord(id="k", namespace=("n",), content=Fact(subject="u", fact="likes tea"))
+    assert rec.content == {"subject": "u", "fact": "likes tea"}
+    assert "likes tea" in rec.text and rec.version == 1 and rec.score is None
+    rec2 = MemoryRecord(id="k", namespace=("n",), content="plain", provenance=[Provenance(trajectory_id="t1")])
+    assert rec2.text == "plain" and rec2.provenance[0].trajectory_id == "t1"
