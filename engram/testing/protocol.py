@@ -31,6 +31,10 @@ class ParsedCall:
     adapter: str  # "chat", "json" or "raw" (not a DSPy signature call)
     messages: list[dict[str, str]] = field(default_factory=list)
     demos: int = 0
+    #: JSON schemas DSPy printed for structured output fields (pydantic models, lists of them)
+    output_schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the allowed values DSPy printed for ``Literal`` output fields
+    output_choices: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def signature_key(self) -> str:
@@ -69,6 +73,37 @@ def _sections(content: str, names: list[str]) -> dict[str, str]:
     return out
 
 
+_SCHEMA_NOTE = re.compile(r"\{(?P<name>\w+)\}\s+# note: the value you produce must adhere to the JSON schema: "
+                          r"(?P<schema>\{.*\})\s*$", re.MULTILINE)
+_CHOICES_NOTE = re.compile(r"\{(?P<name>\w+)\}\s+# note: the value you produce must exactly match "
+                           r"\(no extra characters\) one of: (?P<choices>.*)$", re.MULTILINE)
+
+
+def _output_notes(system: str) -> tuple[dict[str, dict[str, Any]], dict[str, list[str]]]:
+    """The JSON schemas and Literal choices from the field notes (ChatAdapter or JSONAdapter layout)."""
+    texts = [system]
+    # JSONAdapter puts each note inside a JSON string value: decode the object to read them.
+    begin = system.find("Outputs will be a JSON object with the following fields.")
+    if begin >= 0:
+        start = system.find("{", begin)
+        end = system.find("\nIn adhering to this structure", start)
+        try:
+            texts = [str(v) for v in json.loads(system[start:end if end >= 0 else None].strip()).values()]
+        except (json.JSONDecodeError, AttributeError):
+            pass
+    schemas: dict[str, dict[str, Any]] = {}
+    choices: dict[str, list[str]] = {}
+    for text in texts:
+        for m in _SCHEMA_NOTE.finditer(text):
+            try:
+                schemas[m.group("name")] = json.loads(m.group("schema"))
+            except json.JSONDecodeError:
+                pass
+        for m in _CHOICES_NOTE.finditer(text):
+            choices[m.group("name")] = [c.strip() for c in m.group("choices").split(";")]
+    return schemas, choices
+
+
 def parse_request(messages: list[dict[str, str]]) -> ParsedCall:
     """Recover the signature, instructions and input values from adapter-formatted messages."""
     system = next((m["content"] for m in messages if m["role"] == "system"), "")
@@ -87,8 +122,10 @@ def parse_request(messages: list[dict[str, str]]) -> ParsedCall:
     sections = _sections(last_user, [name for name, _ in inputs_decl])
     inputs = {name: sections.get(name, "") for name, _ in inputs_decl}
     demos = sum(1 for m in messages[:-1] if m["role"] == "assistant")
+    schemas, choices = _output_notes(system)
     return ParsedCall(instructions=instructions, inputs=inputs, input_fields=[n for n, _ in inputs_decl],
-                      output_fields=dict(outputs_decl), adapter=adapter, messages=messages, demos=demos)
+                      output_fields=dict(outputs_decl), adapter=adapter, messages=messages, demos=demos,
+                      output_schemas=schemas, output_choices=choices)
 
 
 def _render_value(value: Any) -> str:
