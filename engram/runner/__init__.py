@@ -1,0 +1,37 @@
+"""Experiments: configs (YAML), batch runs, Optuna sweeps and their reports.
+
+    from engram.runner import load_config, run_experiment, run_sweep
+    result = run_experiment(load_config("experiments/quickstart.yaml"))
+    sweep = run_sweep(load_config("experiments/sweep.yaml"), workers=2)
+
+The command line is ``engram run CONFIG`` and ``engram sweep CONFIG --workers N``.
+Heavy dependencies (mlflow, optuna, chromadb) load when a run starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "ExperimentConfig": "engram.runner.config",
+    "load_config": "engram.runner.config",
+    "loads_config": "engram.runner.config",
+    "ConfigError": "engram.runner.yaml_source",
+    "run_experiment": "engram.runner.run",
+    "RunResult": "engram.runner.run",
+    "run_sweep": "engram.runner.sweep",
+    "SweepResult": "engram.runner.sweep",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engram.runner' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = list(_LAZY)

@@ -1,0 +1,86 @@
+"""Plots of a run (matplotlib, Agg backend: no display needed): score by round, before / after, cost.
+
+Each function writes a PNG and returns its path, or None when there is nothing to draw::
+
+    score_by_round(rounds, out_dir / "score_by_round.png")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)  # files only; never needs a display (CI, servers)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def score_by_round(rounds: list[dict[str, Any]], path: Path, *, title: str = "Held-out score by round") -> Path | None:
+    """Score of the accepted prompt after each optimization round (round 0 = seed)."""
+    scored = [r for r in rounds if r.get("score_before") is not None]
+    if not scored:
+        return None
+    plt = _pyplot()
+    xs, ys, marks = [0], [scored[0]["score_before"]], ["seed"]
+    best = ys[0]
+    for r in rounds:
+        if r.get("accepted") and r.get("score_after") is not None:
+            best = r["score_after"]
+        xs.append(r["round"])
+        ys.append(best)
+        marks.append("accepted" if r.get("accepted") else "rejected")
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.plot(xs, ys, marker="o", color="#3366aa")
+    for x, y, mark in zip(xs, ys, marks):
+        ax.annotate(mark, (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+    ax.set_xlabel("round")
+    ax.set_ylabel("judged score (held-out)")
+    ax.set_xticks(xs)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def before_after(before: float | None, after: float | None, path: Path, *, label: str = "prompt") -> Path | None:
+    """Two bars: the held-out score of the seed prompt and of the one kept."""
+    if before is None or after is None:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4, 3.2))
+    bars = ax.bar(["before", "after"], [before, after], color=["#999999", "#2e8b57"])
+    ax.bar_label(bars, fmt="%.2f")
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("judged score (held-out)")
+    ax.set_title(f"{label}: before / after")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def cost_by_step(table: Any, path: Path) -> Path | None:
+    """LM calls and tokens per step (from the results table)."""
+    rows = table[table["calls"] > 0] if len(table) else table
+    if not len(rows):
+        return None
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.2))
+    left.bar(rows["step"], rows["calls"], color="#3366aa")
+    left.set_title("LM calls")
+    right.bar(rows["step"], rows["tokens"], color="#aa6633")
+    right.set_title("tokens")
+    for ax in (left, right):
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle("Cost by step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,139 @@
+"""Experiment configs: valid ones load; every kind of mistake names the file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engram.errors import ConfigurationError, ValidationError
+from engram.runner.config import load_config, loads_config
+from engram.runner.yaml_source import ConfigError
+
+GOOD = """\
+name: demo
+dataset:
+  path: {data}
+  split: {{val_fraction: 0.25, seed: 1}}
+lms:
+  task: ${{ENGRAM_TEST_LM:-offline/support}}
+prompt:
+  prompt:
+    name: support
+    template: "You help {{company}} customers."
+  optimizer:
+    kind: gradient
+    settings: {{max_reflection_steps: 2}}
+budget:
+  max_calls: 100
+sweep:
+  trials: 4
+  search_space:
+    prompt.optimizer.kind: {{choices: [gradient, metaprompt]}}
+    prompt.optimizer.rounds: {{low: 1, high: 2}}
+"""
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    path = tmp_path / "data.jsonl"
+    path.write_text("")
+    return path
+
+
+def good(data: Path) -> str:
+    return GOOD.format(data=data)
+
+
+def error_for(text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        loads_config(text, source="exp.yaml")
+    return info.value
+
+
+def test_valid_config_loads_with_defaults(data, monkeypatch):
+    monkeypatch.delenv("ENGRAM_TEST_LM", raising=False)
+    cfg = loads_config(good(data))
+    assert cfg.prompt.optimizer.settings == {"max_reflection_steps": 2}
+    assert cfg.lms.task == "offline/support"
+    assert cfg.dataset.path == data.resolve()
+    assert cfg.sweep.search_space["prompt.optimizer.rounds"].is_int
+    assert cfg.memory.enabled is False and cfg.prompt.gate.enabled is True
+
+
+def test_env_interpolation_follows_the_environment(data, monkeypatch):
+    monkeypatch.setenv("ENGRAM_TEST_LM", "openai/gpt-4o-mini")
+    assert loads_config(good(data)).lms.task == "openai/gpt-4o-mini"
+
+
+def test_lm_falls_back_to_settings(data, monkeypatch):
+    text = good(data).replace("  task: ${ENGRAM_TEST_LM:-offline/support}\n", "  judge: offline/echo\n")
+    monkeypatch.setenv("ENGRAM_LM", "openai/gpt-4o-mini")
+    cfg = loads_config(text)
+    assert cfg.lms.resolved("task") == "openai/gpt-4o-mini"
+    assert cfg.lms.resolved("reflection") == "openai/gpt-4o-mini"
+    assert cfg.lms.resolved("judge") == "offline/echo"
+
+
+@pytest.mark.parametrize("old,new,line,key,words", [
+    ("kind: gradient", "kind: gradeint", 12, "prompt.optimizer.kind", "'metaprompt'"),
+    ("  optimizer:\n", "  optimiser:\n", 11, "prompt.optimiser", "allowed here are"),
+    ("max_calls: 100", "max_calls: lots", 15, "budget.max_calls", "valid integer"),
+    ("max_calls: 100", "max_calls: -1", 15, "budget.max_calls", "greater than 0"),
+    ("    name: support\n", "", 8, "prompt.prompt.name", "missing"),
+    ("prompt.optimizer.rounds", "prompt.optimizer.roundz", 20, "sweep.search_space.prompt.optimizer.roundz",
+     "name an existing setting"),
+    ("{low: 1, high: 2}", "{low: 1, high: 20}", 20, "sweep.search_space.prompt.optimizer.rounds",
+     "less than or equal to 10"),
+])
+def test_mistakes_name_key_and_line(data, old, new, line, key, words):
+    err = error_for(good(data).replace(old, new))
+    assert err.line == line and err.field == key
+    assert words in str(err)
+    assert str(err).startswith(f"exp.yaml:{line}: field '{key}'")
+    assert isinstance(err, ValidationError) and isinstance(err, ConfigurationError)
+
+
+def test_missing_dataset_file_names_the_key(data):
+    err = error_for(good(data).replace(str(data), "nowhere/data.jsonl"))
+    assert (err.line, err.field) == (3, "dataset.path")
+    assert "file not found" in str(err) and "nowhere/data.jsonl" in str(err)
+
+
+def test_duplicate_key_is_refused(data):
+    err = error_for(good(data) + "  trials: 9\n")
+    assert err.line == 21 and "appears twice" in str(err) and "line 17" in str(err)
+
+
+def test_unset_variable_without_default(data):
+    err = error_for(good(data).replace("${ENGRAM_TEST_LM:-offline/support}", "${ENGRAM_SURELY_UNSET}"))
+    assert (err.line, err.field) == (6, "lms.task") and "ENGRAM_SURELY_UNSET" in str(err)
+
+
+def test_yaml_syntax_error_has_a_line():
+    err = error_for("name: x\nprompt: [1,\n  b: 2\n")
+    assert err.line is not None and "not valid YAML" in str(err)
+
+
+def test_nothing_enabled_is_an_error():
+    err = error_for("name: x\n")
+    assert "nothing to run" in str(err)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_overrides_apply_before_validation(data, tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text(good(data))
+    cfg = load_config(path, overrides={"prompt.optimizer.kind": "metaprompt", "budget.max_tokens": 5})
+    assert cfg.prompt.optimizer.kind == "metaprompt" and cfg.budget.max_tokens == 5
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "experiments").glob("*.yaml")))
+def test_shipped_experiments_validate(name):
+    root = Path(__file__).parents[2]
+    cfg = load_config(root / "experiments" / name)
+    assert cfg.name
