@@ -51,6 +51,10 @@ class OfflineEngine:
         self.latency = latency
         self.seed = seed
         self.calls = 0
+        #: calls being answered right now, and the most there ever were at once: lets tests
+        #: and benchmarks see whether callers really overlapped, without timing anything
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -67,6 +71,10 @@ class OfflineEngine:
         outputs = self.answer(call)
         return outputs if isinstance(outputs, str) else format_outputs(call, outputs)
 
+    def delay_for(self, call_index: int) -> float:
+        """The latency of the ``call_index``-th call (1-based): fixed, or seeded uniform in a range."""
+        return self._delay(call_index)
+
     def _delay(self, call_index: int) -> float:
         if isinstance(self.latency, tuple):
             import random
@@ -78,21 +86,33 @@ class OfflineEngine:
     def _next_index(self) -> int:
         with self._lock:
             self.calls += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
             return self.calls
+
+    def _done(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def complete(self, request: Any) -> Any:
         index = self._next_index()
-        delay = self._delay(index)
-        if delay:
-            time.sleep(delay)
-        return self._respond(request)
+        try:
+            delay = self._delay(index)
+            if delay:
+                time.sleep(delay)
+            return self._respond(request)
+        finally:
+            self._done()
 
     async def acomplete(self, request: Any) -> Any:
         index = self._next_index()
-        delay = self._delay(index)
-        if delay:
-            await asyncio.sleep(delay)
-        return self._respond(request)
+        try:
+            delay = self._delay(index)
+            if delay:
+                await asyncio.sleep(delay)
+            return self._respond(request)
+        finally:
+            self._done()
 
     def _respond(self, request: Any) -> Any:
         from dspy.lm15 import Message, Response, TextPart, Usage
