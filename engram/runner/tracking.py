@@ -106,8 +106,9 @@ class RunTracker:
         try:
             yield active.info.run_id
             status = "FINISHED"
-        except KeyboardInterrupt:
-            status = "KILLED"
+        except BaseException as err:
+            # A pruned sweep trial or Ctrl-C is stopped on purpose, not a failure.
+            status = "KILLED" if type(err).__name__ in ("TrialPruned", "KeyboardInterrupt") else "FAILED"
             raise
         finally:
             mlflow.end_run(status=status)
