@@ -1,0 +1,96 @@
+"""The compile routes (GEPA / MIPROv2 / BootstrapFewShot) with the simulated world (stand-in LMs)."""
+
+import dspy
+import pytest
+
+from engram.errors import ConfigurationError, ValidationError
+from engram.optimizers.feedback_teleprompter import FeedbackMetric, FeedbackTeleprompter, OptimizerProposer
+from engram.optimizers.gradient import GradientOptimizer
+from engram.optimizers.judge import FeedbackJudge
+from engram.testing.world import SEED_PROMPT
+
+
+class Reply(dspy.Signature):
+    conversation: str = dspy.InputField()
+    response: str = dspy.OutputField()
+
+
+def _program():
+    return dspy.Predict(Reply.with_instructions(SEED_PROMPT))
+
+
+def test_teleprompter_is_a_direct_teleprompter_subclass():
+    assert FeedbackTeleprompter.__bases__ == (dspy.teleprompt.Teleprompter,)
+    with pytest.raises(ConfigurationError):
+        FeedbackTeleprompter("sgd")
+    with pytest.raises(ValidationError):
+        FeedbackTeleprompter("bootstrap", judge=object()).compile(_program(), trainset=[])
+
+
+def test_gepa_route_uses_the_judges_critique_and_our_proposer(world):
+    lm = world.lm()
+    data = world.simulate(SEED_PROMPT, world.users(4), system_message=False)
+    tp = FeedbackTeleprompter("gepa", judge=FeedbackJudge(lm), reflection_lm=lm, max_metric_calls=12)
+    with dspy.context(lm=lm):
+        compiled = tp.compile(_program(), trainset=data)
+    instructions = compiled.signature.instructions
+    assert instructions.startswith(SEED_PROMPT) and instructions != SEED_PROMPT
+    assert world.mean_satisfaction(instructions) > world.mean_satisfaction(SEED_PROMPT) + 0.3
+    # the proposer is engram's gradient optimizer, fed GEPA's feedback text (the judge's critique)
+    assert tp.proposer_impl.history and tp.proposer_impl.history[0].optimizer == "gradient"
+    assert tp.proposer_impl.history[0].critiques
+
+
+def test_feedback_metric_prefers_recorded_feedback():
+    gold = dspy.Example(conversation="user: hi", response="Hello", score=0.2, comment="too terse").with_inputs(
+        "conversation")
+    metric = FeedbackMetric(judge=lambda **kw: pytest.fail("judge must not be called"))
+    out = metric(gold, dspy.Prediction(response="Hello"), None, None, None)
+    assert (out.score, out.feedback) == (0.2, "too terse")
+
+
+def test_proposer_turns_reflective_records_into_trajectories():
+    records = [{"Inputs": {"conversation": "user: hi"}, "Generated Outputs": {"response": "Yo"},
+                "Feedback": "Too casual."}]
+    (t,) = OptimizerProposer.to_trajectories(records)
+    assert t.messages[0].content == "conversation: user: hi" and t.feedback.comment == "Too casual."
+
+
+def test_bootstrap_route_keeps_well_rated_demos(world):
+    lm = world.lm()
+    good = world.simulate(world.oracle_prompt(), world.users(3), system_message=False)
+    bad = world.simulate(SEED_PROMPT, world.users(3), system_message=False)
+    tp = FeedbackTeleprompter("bootstrap", judge=FeedbackJudge(lm), max_bootstrapped_demos=1, max_labeled_demos=2)
+    with dspy.context(lm=lm):
+        compiled = tp.compile(_program(), trainset=list(good) + list(bad))
+    assert compiled.demos
+    assert all(world.judge(d["response"])[0] >= 0.5 for d in compiled.demos if "response" in d)
+
+
+def test_mipro_route_runs_offline(world):
+    lm = world.lm()
+    data = world.simulate(SEED_PROMPT, world.users(4), system_message=False)
+    tp = FeedbackTeleprompter("mipro", judge=FeedbackJudge(lm), reflection_lm=lm, num_candidates=2, num_trials=2,
+                              max_bootstrapped_demos=1, max_labeled_demos=1)
+    with dspy.context(lm=lm):
+        compiled = tp.compile(_program(), trainset=data)
+    assert isinstance(compiled, dspy.Predict) and compiled is not None
+
+
+def test_our_gradient_optimizer_compiles_with_bootstrap_fewshot(world):
+    lm = world.lm()
+    examples = []
+    for seed_users in (3, 4):
+        data = world.simulate(SEED_PROMPT, world.users(seed_users))
+        examples.append(dspy.Example(trajectories=list(data), prompt=SEED_PROMPT).with_inputs("trajectories", "prompt"))
+
+    def improved(example, result, trace=None):
+        return world.mean_satisfaction(result.prompt.template) > world.mean_satisfaction(example.prompt)
+
+    student = GradientOptimizer(lm)
+    compiled = dspy.BootstrapFewShot(metric=improved, max_bootstrapped_demos=1, max_labeled_demos=0).compile(
+        student, trainset=examples)
+    assert compiled.critique.predict.demos and compiled.apply.demos
+    assert not student.critique.predict.demos  # the student itself is untouched
+    again = compiled(examples[0].trajectories, SEED_PROMPT)
+    assert again.improved and not again.errors
