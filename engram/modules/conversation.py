@@ -90,7 +90,12 @@ def conversation_id(messages: list[Message]) -> str:
 
 def prepare(conversation: Any, *, max_tokens: int | None = 8000, truncate: bool = True,
             trajectory_id: str | None = None) -> Conversation:
-    """Coerce, render and fit a conversation into ``max_tokens`` (see the module docstring)."""
+    """Coerce, render and fit a conversation into ``max_tokens`` (see the module docstring).
+
+    A :class:`Conversation` passes through unchanged (it was prepared already).
+    """
+    if isinstance(conversation, Conversation):
+        return conversation
     messages, found_id = to_messages(conversation)
     tid = trajectory_id or found_id or conversation_id(messages)
     shown = [m for m in messages if m.role != "system"]
