@@ -1,0 +1,132 @@
+"""MLflow runs: optimization results, nested sweep runs, failures, and mlflow.dspy.autolog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engram.lm import Usage
+from engram.optimizers.result import Candidate, OptimizationResult
+from engram.prompts import Prompt
+from engram.tracking.backend import mlflow_client
+from engram.tracking.runs import active_run, log_optimization, track_run
+from engram.trajectories import TrajectoryDataset
+
+
+def _result() -> OptimizationResult:
+    original = Prompt(name="support", template="You help {company} customers.", version="1")
+    better = original.with_template("You help {company} customers.\nGive numbered steps.")
+    worse = original.with_template("Be terse with {company} customers.")
+    return OptimizationResult(
+        prompt=better, original=original, optimizer="gradient", rationale="Users asked for steps.",
+        critiques=["Answers lacked steps.", "Too terse."],
+        candidates=[Candidate(prompt=better, score=0.75, accepted=True, reason="best", round=1),
+                    Candidate(prompt=worse, score=0.3, accepted=False, reason="worse", round=1)],
+        score_before=0.5, score_after=0.75, accepted=True,
+        usage=Usage(calls=7, prompt_tokens=1200, completion_tokens=300, cost=0.0042), steps=2)
+
+
+def _dataset(n: int = 30) -> TrajectoryDataset:
+    return TrajectoryDataset([{"messages": [{"role": "user", "content": f"question {i}"},
+                                            {"role": "assistant", "content": f"answer {i}"}],
+                               "feedback": {"score": (i % 5) / 4}, "user": f"u{i % 3}"} for i in range(n)],
+                             name="support")
+
+
+def _artifact(client, run_id: str, path: str) -> str:
+    local = client.download_artifacts(run_id, path)
+    return Path(local).read_text()
+
+
+def test_log_optimization_records_params_scores_usage_and_artifacts(tracking_uri):
+    dataset = _dataset()
+    run_id = log_optimization(_result(), dataset=dataset, params={"reflection_steps": 2})
+    client = mlflow_client(tracking_uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    params, metrics = run.data.params, run.data.metrics
+    assert params["optimizer"] == "gradient" and params["reflection_steps"] == "2"
+    assert params["dataset_hash"] == dataset.fingerprint and params["dataset_size"] == "30"
+    assert metrics["score_before"] == 0.5 and metrics["score_after"] == 0.75
+    assert metrics["improvement"] == pytest.approx(0.25)
+    assert (metrics["lm_calls"], metrics["lm_prompt_tokens"], metrics["lm_total_tokens"]) == (7, 1200, 1500)
+    assert metrics["lm_cost"] == pytest.approx(0.0042)
+    assert run.data.tags["engram.kind"] == "optimization"
+
+    assert "+Give numbered steps." in _artifact(client, run_id, "prompt_diff.diff")
+    assert "Too terse." in _artifact(client, run_id, "critiques.md")
+    table = json.loads(_artifact(client, run_id, "candidates.json"))
+    assert table["columns"][:3] == ["round", "score", "accepted"] and len(table["data"]) == 2
+    sample = _artifact(client, run_id, "trajectories_sample.jsonl").splitlines()
+    assert len(sample) == 20 and json.loads(sample[0])["messages"][0]["content"] == "question 0"
+    after = json.loads(_artifact(client, run_id, "prompt_after.json"))
+    assert after["template"].endswith("Give numbered steps.")
+    # Artifacts live next to the SQLite file, not in ./mlruns.
+    assert Path(tracking_uri[len("sqlite:///"):]).parent.joinpath("artifacts").is_dir()
+
+
+def test_log_optimization_inside_track_run_uses_that_run(tracking_uri):
+    with track_run("batch", kind="optimization", params={"seed": 0}) as run:
+        assert active_run().run_id == run.run_id
+        assert log_optimization(_result()) == run.run_id
+    assert active_run() is None
+    data = mlflow_client(tracking_uri).get_run(run.run_id).data
+    assert data.params["seed"] == "0" and data.metrics["score_after"] == 0.75
+
+
+def test_sweep_trials_are_nested_runs(tracking_uri):
+    with track_run("sweep", kind="sweep", params={"trials": 2}) as sweep:
+        for i, steps in enumerate([1, 3]):
+            with track_run(f"trial-{i}", kind="trial", params={"steps": steps}) as trial:
+                trial.log_metrics({"val_score": 0.5 + i / 10, "cost": 0.01 * steps})
+    client = mlflow_client(tracking_uri)
+    children = client.search_runs([client.get_run(sweep.run_id).info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{sweep.run_id}'")
+    assert sorted(r.data.params["steps"] for r in children) == ["1", "3"]
+    assert {r.data.tags["engram.kind"] for r in children} == {"trial"}
+
+
+def test_a_failing_block_marks_the_run_failed_and_restores_mlflow_state(tracking_uri):
+    import mlflow
+
+    before = mlflow.get_tracking_uri()
+    with pytest.raises(RuntimeError, match="boom"):
+        with track_run("broken", kind="compile") as run:
+            raise RuntimeError("boom")
+    info = mlflow_client(tracking_uri).get_run(run.run_id)
+    assert info.info.status == "FAILED"
+    assert info.data.tags["engram.error"] == "RuntimeError: boom"
+    assert mlflow.active_run() is None
+    assert mlflow.get_tracking_uri() == before
+
+
+def test_log_program_stores_state_and_exported_messages(tracking_uri):
+    import dspy
+
+    program = dspy.Predict("question -> answer")
+    with track_run("compile", kind="compile") as run:
+        run.log_program(program)
+    client = mlflow_client(tracking_uri)
+    messages = json.loads(_artifact(client, run.run_id, "program/messages.json"))
+    assert messages["predictors"][0]["messages"][-1]["content"].startswith("[[ ## question ## ]]\n{{question}}")
+    assert "signature" in json.loads(_artifact(client, run.run_id, "program/state.json"))
+
+
+def test_dspy_autolog_logs_compiles_into_the_engram_run(tracking_uri):
+    import dspy
+    import mlflow
+
+    from engram.tracking.runs import enable_dspy_autolog
+
+    enable_dspy_autolog(log_compiles=True, log_traces=False, log_evals=False, silent=True)
+    try:
+        trainset = [dspy.Example(question=f"q{i}", answer=f"a{i}").with_inputs("question") for i in range(3)]
+        with track_run("compile", kind="compile") as run:
+            dspy.LabeledFewShot(k=2).compile(dspy.Predict("question -> answer"), trainset=trainset)
+    finally:
+        mlflow.dspy.autolog(disable=True)
+    client = mlflow_client(tracking_uri)
+    files = {a.path for a in client.list_artifacts(run.run_id)}
+    assert {"best_model.json", "trainset.json"} <= files
