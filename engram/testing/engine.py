@@ -104,6 +104,21 @@ class OfflineEngine:
         finally:
             self._done()
 
+    def chat(self, messages: list[dict[str, str]]) -> tuple[str, int, int]:
+        """Answer OpenAI-style messages outside DSPy (the HTTP server): (text, prompt tokens, completion tokens).
+
+        Same latency, in-flight accounting and answers as a call through ``dspy.LM``.
+        """
+        index = self._next_index()
+        try:
+            delay = self._delay(index)
+            if delay:
+                time.sleep(delay)
+            text = self.render(messages)
+            return text, count_tokens(messages), count_tokens(text=text)
+        finally:
+            self._done()
+
     async def acomplete(self, request: Any) -> Any:
         index = self._next_index()
         try:

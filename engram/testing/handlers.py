@@ -234,11 +234,11 @@ def is_task(call: ParsedCall) -> bool:
 
 
 def handle_task(call: ParsedCall, world: World) -> dict[str, Any]:
+    if call.adapter == "raw":  # plain chat (e.g. through the HTTP server): system prompt + last user turn
+        return {"response": world.respond(call.instructions, call.inputs.get("prompt", ""))}
     prompt = prompt_of(call)
     message = message_of(call)
     text = world.respond(prompt, message)
-    if call.adapter == "raw":  # plain chat (e.g. through the HTTP server): just the reply
-        return {"response": text}
     out: dict[str, Any] = {name: text for name in TASK_OUTPUTS if name in call.output_fields}
     if "reasoning" in call.output_fields:
         traits = activated_traits(prompt)
@@ -265,7 +265,7 @@ def dispatch(call: ParsedCall, world: World) -> dict[str, Any] | str:
     if call.adapter == "raw":
         if isinstance(values, str):
             return values
-        return str(next(iter(values.values()), "")) if values else world.respond(prompt_of(call), message_of(call))
+        return str(next(iter(values.values()), "")) if values else handle_task(call, world)["response"]
     return fill_outputs(call, values)
 
 
