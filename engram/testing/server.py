@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 from engram.testing.engine import OfflineEngine
 
@@ -108,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             text, prompt_tokens, completion_tokens = self.server.engine.chat(messages)
-        except Exception as exc:  # an injected fault: answer as a provider would
+        except Exception as exc:  # noqa: BLE001 - any engine failure (injected fault) becomes an HTTP error
             status = next((code for name, code in _ERROR_STATUS.items()
                            if any(c.__name__ == name for c in type(exc).__mro__)), 500)
             self._error(status, str(exc), type(exc).__name__)
@@ -197,7 +197,7 @@ class OfflineServer:
         """Completions answered so far (errors not counted)."""
         return self._httpd.served
 
-    def start(self) -> OfflineServer:
+    def start(self) -> Self:
         if self._thread is None:
             self._thread = threading.Thread(target=self._httpd.serve_forever, name="engram-offline-server",
                                             daemon=True)
@@ -211,7 +211,7 @@ class OfflineServer:
             self._thread = None
         self._httpd.server_close()
 
-    def __enter__(self) -> OfflineServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
