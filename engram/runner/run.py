@@ -223,6 +223,8 @@ def _finish(config: ExperimentConfig, ctx: StepContext, records: list[dict[str, 
                    completion_tokens=int(totals["completion_tokens"]), tokens=int(totals["tokens"]),
                    cost=float(totals["cost"]))
     summary["steps"] = {r["step"]: r["status"] for r in records}
+    # What this attempt spent (a resumed run reuses the recorded results of finished steps).
+    summary["calls_this_attempt"] = int(table.loc[table["status"] != "resumed", "calls"].sum())
     run_dir = ctx.run_dir
     csv_path, md_path = write_results(table, run_dir)
     rounds = next((r.get("rounds") for r in records if r["step"] == "prompt"), []) or []

@@ -14,6 +14,8 @@ At the end the Pareto front is printed as a table and plotted::
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -73,6 +75,8 @@ def work(config: ExperimentConfig, url: str, *, total: int, worker: int = 0,
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = _study(config, url, worker=worker)
+    # Each worker signs in on the study, so who shared it is visible afterwards.
+    study.set_user_attr(f"worker-{worker}", {"pid": os.getpid(), "host": socket.gethostname()})
     if _finished(study) >= total:
         return
     objective = TrialObjective(config, parent_run_id=parent_run_id)

@@ -9,6 +9,7 @@ under the sweep's run, with its parameters, partial scores and the prompt it pro
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from engram.runner.config import ExperimentConfig
@@ -57,6 +58,7 @@ class TrialObjective:
         from engram.runner.steps.prompt import build_gate, build_optimizer, seed_prompt
 
         params = suggest(self.config.sweep.search_space, trial)
+        trial.set_user_attr("worker_pid", os.getpid())
         cfg = trial_config(self.config, params)
         with self.tracker.run(name=f"trial-{trial.number}", nested=True, parent_run_id=self.parent_run_id,
                               tags={"engram.trial": str(trial.number)}):
