@@ -85,11 +85,13 @@ def test_persistent_store_reopens_in_a_new_process(tmp_path, embedder):
         # plain chromadb rebuilds the collection's function from its stored config
         from chromadb.config import Settings
         raw = chromadb.PersistentClient({str(tmp_path / 'db')!r}, settings=Settings(anonymized_telemetry=False))
-        col = [c for c in raw.list_collections() if c.name.startswith("engram-m-")][0]
+        name = [c.name for c in raw.list_collections() if c.name.startswith("engram-m-")][0]
+        col = raw.get_collection(name)
         print(json.dumps({{"spec": store.embedder.spec, "content": hit.content, "version": hit.version,
                           "history": [h.content for h in store.history(("memories", "u1"), "city")],
-                          "ef": type(col._embedding_function).__name__,
-                          "ef_config": col._embedding_function.get_config(),
+                          "ef": type(col.configuration["embedding_function"]).__name__,
+                          "ef_config": col.configuration["embedding_function"].get_config(),
+                          "raw_query": col.query(query_texts=["which city?"], n_results=1)["documents"][0],
                           "namespaces": store.list_namespaces()}}))
     """)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
@@ -98,4 +100,5 @@ def test_persistent_store_reopens_in_a_new_process(tmp_path, embedder):
     assert data["spec"] == "all-MiniLM-L6-v2" and data["content"] == "The user lives in Paris"
     assert data["version"] == 2 and data["history"] == ["The user lives in Lyon", "The user lives in Paris"]
     assert data["ef"] == "EngramEmbeddingFunction" and data["ef_config"] == {"embedder": "all-MiniLM-L6-v2"}
+    assert data["raw_query"] == ["The user lives in Paris"]  # embedded by engram's function, no download
     assert data["namespaces"] == [["memories", "u1"]]
