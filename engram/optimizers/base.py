@@ -162,7 +162,7 @@ class PromptOptimizerBase(dspy.Module):
         try:
             with dspy.context(lm=lm):
                 proposal = self.propose(train, original, rendered)
-        except Exception as err:  # never lose the prompt: LM faults and bad output land here
+        except Exception as err:  # noqa: BLE001  (never lose the prompt: LM faults and bad output land here)
             result.errors.append(f"{type(err).__name__}: {err}")
             result.rationale = "The optimizer failed; the original prompt is returned unchanged."
             return
@@ -183,7 +183,7 @@ class PromptOptimizerBase(dspy.Module):
             return
         try:
             decision = self.gate.compare(original, proposal.prompt, held_out or train)
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001  (a broken gate must not lose the prompt)
             result.errors.append(f"gate failed: {type(err).__name__}: {err}")
             candidate.reason = "the gate could not score the candidate; original kept"
             return

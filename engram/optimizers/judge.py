@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,9 +36,9 @@ def _clamp(value: Any) -> float:
         score = float(value)
     except (TypeError, ValueError) as err:
         raise LMError(f"The judge returned a score that is not a number: {value!r}.") from err
-    if score != score:  # NaN
+    if math.isnan(score):
         raise LMError("The judge returned NaN as a score.")
-    if score > 1.0 and score <= 10.0:  # a 0-10 scale slipped through; read it as tenths
+    if 1.0 < score <= 10.0:  # a 0-10 scale slipped through; read it as tenths
         score = score / 10.0
     return min(1.0, max(0.0, score))
 

@@ -121,7 +121,7 @@ class MultiPromptOptimizer(dspy.Module):
         with track_usage() as usage:
             try:
                 self._optimize(items, plist, result)
-            except Exception as err:  # never lose the prompts
+            except Exception as err:  # noqa: BLE001  (never lose the prompts)
                 result.errors.append(f"{type(err).__name__}: {err}")
                 result.prompts = plist
         result.usage = usage

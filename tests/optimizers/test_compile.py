@@ -4,7 +4,11 @@ import dspy
 import pytest
 
 from engram.errors import ConfigurationError, ValidationError
-from engram.optimizers.feedback_teleprompter import FeedbackMetric, FeedbackTeleprompter, OptimizerProposer
+from engram.optimizers.feedback_teleprompter import (
+    FeedbackMetric,
+    FeedbackTeleprompter,
+    OptimizerProposer,
+)
 from engram.optimizers.gradient import GradientOptimizer
 from engram.optimizers.judge import FeedbackJudge
 from engram.testing.world import SEED_PROMPT

@@ -38,3 +38,10 @@ def test_langmem_style_call_with_message_feedback_pairs():
     result = optimizer(sessions, "You are a helpful assistant.")
     assert result.prompt.template.endswith("Answer in French.")
     assert 'comment="Always answer in French"' in lm.engine.requests[0].inputs["trajectories"]
+
+
+def test_package_exports_load_lazily():
+    import engram.optimizers as opt
+
+    for name in opt.__all__:
+        assert getattr(opt, name) is not None

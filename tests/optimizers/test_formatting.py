@@ -1,4 +1,9 @@
-from engram.optimizers.formatting import coerce_feedback, coerce_trajectories, feedback_fields, format_trajectories
+from engram.optimizers.formatting import (
+    coerce_feedback,
+    coerce_trajectories,
+    feedback_fields,
+    format_trajectories,
+)
 from engram.trajectories import Feedback, TrajectoryDataset
 
 from .conftest import convo
