@@ -238,7 +238,9 @@ def handle_task(call: ParsedCall, world: World) -> dict[str, Any]:
         return {"response": world.respond(call.instructions, call.inputs.get("prompt", ""))}
     prompt = prompt_of(call)
     message = message_of(call)
-    text = world.respond(prompt, message)
+    history = "\n".join(v for n, v in call.inputs.items()
+                        if n not in PROMPT_INPUTS and n not in MESSAGE_INPUTS and v != message)
+    text = world.respond(prompt, message, history=history)
     out: dict[str, Any] = {name: text for name in TASK_OUTPUTS if name in call.output_fields}
     if "reasoning" in call.output_fields:
         traits = activated_traits(prompt)

@@ -89,7 +89,7 @@ TRAITS: tuple[Trait, ...] = (
           "Include a link to the matching help-center article.",
           ("help-center", "help center", "documentation link", "link to the docs"),
           lambda r: HELP_CENTER in r,
-          ("no link to the docs", "where is the help article"),
+          ("no link to the docs", "where is the help article?"),
           ("the help link was useful", "thanks for the article")),
     Trait("follow_up",
           "End by asking whether this solved the problem.",

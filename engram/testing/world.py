@@ -107,10 +107,15 @@ class World:
         return min(hits, key=lambda h: (h[0], h[1]))[2] if hits else None
 
     # -- the task model ----------------------------------------------------------------------
-    def respond(self, prompt: Any, message: str) -> str:
-        """What the task model answers to ``message`` under ``prompt`` (follows the traits it asks for)."""
+    def respond(self, prompt: Any, message: str, history: str = "") -> str:
+        """What the task model answers to ``message`` under ``prompt`` (follows the traits it asks for).
+
+        ``history`` (earlier turns) gives the topic when the message alone does not ("Now what?").
+        """
         active = set(activated_traits(_prompt_text(prompt)))
         topic = match_topic(message)
+        if topic is GENERIC and history:
+            topic = match_topic(history)
         lines: list[str] = []
         opening = []
         if "apology" in active:
@@ -153,7 +158,7 @@ class World:
             parts.append(rng.choice(get_trait(rng.choice(met)).praise))
         if not unmet:
             parts.append("exactly what I needed")
-        return ". ".join(p[0].upper() + p[1:] for p in parts) + "."
+        return " ".join(p[0].upper() + p[1:] + ("" if p[-1] in ".?!" else ".") for p in parts)
 
     def feedback(self, user: SimUser, response: str) -> Feedback:
         """The user's score (satisfaction) and comment, as an engram ``Feedback``."""
@@ -233,7 +238,7 @@ class World:
                 for turn in range(turns):
                     topic = rng.choice(TOPICS)
                     msg = u.message(topic, turn, variant=rng.randrange(len(topic.questions)))
-                    reply = self.respond(text, msg)
+                    reply = self.respond(text, msg, history=" ".join(m["content"] for m in messages if m["role"] != "system"))
                     scores.append(self.satisfaction(u, reply))
                     messages += [{"role": "user", "content": msg}, {"role": "assistant", "content": reply}]
                 score = sum(scores) / len(scores)
