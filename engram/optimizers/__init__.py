@@ -34,7 +34,7 @@ _EXPORTS = {
     "coerce_trajectories": "engram.optimizers.formatting",
 }
 
-__all__ = list(_EXPORTS)  # noqa: PLE0605
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
