@@ -67,7 +67,7 @@ class LMRef:
         return f"LMRef({self.value!r})"
 
 
-def coerce_prompt(prompt: Any) -> Prompt:
+def coerce_prompt(prompt: Any, *, name: str = "prompt") -> Prompt:
     """A Prompt from what users pass (a Prompt, a string, a message list, a LangMem-style dict)."""
     if isinstance(prompt, dict) and "prompt" in prompt and "template" not in prompt:
         # LangMem's Prompt TypedDict: {"name", "prompt", "update_instructions", "when_to_update"}
@@ -75,7 +75,7 @@ def coerce_prompt(prompt: Any) -> Prompt:
     if isinstance(prompt, str) and not prompt.strip():
         raise ValidationError("The prompt is empty; pass the current prompt text (or an engram.Prompt) to improve.")
     try:
-        return Prompt.coerce(prompt)
+        return Prompt.coerce(prompt, name=name)
     except EngramError:
         raise
     except ValueError as err:  # pydantic: an empty template, a malformed chat message

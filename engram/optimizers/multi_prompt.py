@@ -111,7 +111,8 @@ class MultiPromptOptimizer(dspy.Module):
 
     def forward(self, trajectories: Any, prompts: Any) -> MultiPromptResult:
         items = coerce_trajectories(trajectories)
-        plist = [coerce_prompt(p) for p in prompts] if isinstance(prompts, (list, tuple)) else None
+        plist = ([coerce_prompt(p, name=f"prompt_{i}") for i, p in enumerate(prompts)]
+                 if isinstance(prompts, (list, tuple)) else None)
         if not plist:
             raise ValidationError("Pass the system's prompts as a non-empty list of Prompts (or strings).")
         names = [p.name for p in plist]

@@ -78,3 +78,23 @@ def test_simulated_world_attribution(world):
     assert "billing" not in result.attribution
     assert set(result.updated) <= {"tone", "links"} and result.updated
     assert result.prompts[2] == other
+
+
+def test_async_call_and_plain_string_prompts(trajectories):
+    import asyncio
+
+    lm = _writer_lm(attributed=("prompt_1",))
+    result = asyncio.run(MultiPromptOptimizer(lm, kind="prompt_memory").acall(trajectories, ["Route it.", "Answer."]))
+    assert [p.name for p in result.prompts] == ["prompt_0", "prompt_1"]
+    assert result.updated == ["prompt_1"] and result.usage.calls == 2
+
+
+def test_bad_prompt_lists_are_clear_errors(trajectories):
+    import pytest
+
+    from engram.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="non-empty list"):
+        MultiPromptOptimizer(scripted_lm({}))(trajectories, [])
+    with pytest.raises(ValidationError, match="unique"):
+        MultiPromptOptimizer(scripted_lm({}))(trajectories, [WRITER, WRITER])
