@@ -156,7 +156,7 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
         summary["run_id"] = run_id
         tracker.log_params(flatten(config.model_dump(mode="json", exclude={"sweep"})))
         ctx = StepContext(config=config, run_dir=run_dir, checkpoint=ckpt, budget=budget,
-                          progress=None, train=train, validation=validation, log=log)
+                          progress=None, dataset=data, train=train, validation=validation, log=log)
         failure: BaseException | None = None
         with Progress(enabled=progress, console=console) as bars:
             ctx.progress = bars
@@ -257,7 +257,8 @@ def _headline(records: list[dict[str, Any]], outputs: dict[str, Any]) -> dict[st
     if outputs.get("registry"):
         out["versions"] = outputs["registry"].get("summary")
     if outputs.get("export"):
-        out["exported"] = outputs["export"].get("files", [])
+        out["exported"] = [Path(f).name for f in outputs["export"].get("files", [])]
+        out["export_dir"] = outputs["export"].get("dir")
     if outputs.get("compile"):
         out["judge_agreement"] = outputs["compile"].get("agreement")
     if outputs.get("retrieval"):

@@ -3,7 +3,7 @@
 Experiment configs are hand-written, so an error has to point at the line to fix.
 :func:`load_yaml` returns the plain data *and* a :class:`SourceMap` from key paths
 (``("prompt", "optimizer", "kind")``) to 1-based line numbers, built from PyYAML's
-node marks. It also expands ``${VAR}`` and ``${VAR:-default}`` in string values, so a
+node marks. It also expands ``${VAR}`` and ``${VAR:-default}`` (nestable) in string values, so a
 shipped config can name the offline stand-in yet follow ``ENGRAM_LM`` when it is set::
 
     data, lines = load_yaml(Path("experiments/quickstart.yaml"))
@@ -23,7 +23,8 @@ import yaml
 
 from engram.errors import ConfigurationError, ValidationError
 
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# The default may not contain "$", "{" or "}": nested references expand innermost first.
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^${}]*))?\}")
 
 KeyPath = tuple[str | int, ...]
 
@@ -69,7 +70,12 @@ def _expand_env(value: str, path: KeyPath, source_map: SourceMap) -> str:
         raise source_map.error(
             path, f"environment variable {name} is not set; set it, or write ${{{name}:-default}}")
 
-    return _ENV.sub(replace, value)
+    # ${A:-${B:-x}}: expand the inner reference, then the outer one, until none is left.
+    for _ in range(8):  # bounded: an environment value may itself contain "${...}"
+        if not _ENV.search(value):
+            break
+        value = _ENV.sub(replace, value)
+    return value
 
 
 def _walk(node: yaml.Node, path: KeyPath, source_map: SourceMap) -> None:

@@ -53,6 +53,7 @@ class StepContext:
     checkpoint: Checkpoint
     budget: Budget
     progress: Progress
+    dataset: TrajectoryDataset | None = None
     train: TrajectoryDataset | None = None
     validation: TrajectoryDataset | None = None
     log: Callable[[str], None] = print

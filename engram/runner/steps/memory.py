@@ -24,20 +24,17 @@ def open_store(ctx: StepContext) -> Any:
 
 
 def build_manager(ctx: StepContext, store: Any, lms: dict[str, Any]) -> Any:
-    modules = require("engram.modules", "the memory modules")
-    manager_cls = getattr(modules, "MemoryManager", None)
-    if manager_cls is None:
-        manager_cls = require("engram.modules.manager", "the memory manager").MemoryManager
+    manager_mod = require("engram.modules.manager", "the memory manager")
     cfg = ctx.config.memory
-    options: dict[str, Any] = {"lm": lms["task"]}
-    if cfg.instructions:
-        options["instructions"] = cfg.instructions
-    return manager_cls(store, tuple(cfg.namespace), **options)
+    return manager_mod.MemoryManager(store, tuple(cfg.namespace), lm=lms["task"],
+                                     instructions=cfg.instructions or "")
 
 
-def count_memories(store: Any, prefix: tuple[str, ...]) -> int:
-    """Live memories in every namespace under ``prefix`` (the template's fixed leading parts)."""
-    return sum(store.count(ns) for ns in store.list_namespaces(prefix=prefix or None))
+def count_memories(store: Any, namespace: list[str]) -> int:
+    """Live memories in the namespaces the template fills (the manager's ledgers are not memories)."""
+    prefix = _fixed_prefix(namespace)
+    found = store.list_namespaces(prefix=prefix or None)
+    return sum(store.count(ns) for ns in found if len(ns) == len(namespace))
 
 
 def _fixed_prefix(namespace: list[str]) -> tuple[str, ...]:
@@ -55,12 +52,12 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     cfg = ctx.config.memory
     store = open_store(ctx)
     manager = build_manager(ctx, store, lms)
-    prefix = _fixed_prefix(cfg.namespace)
-    trajectories = list(ctx.train)
+    # Memories come from every trajectory (the split only matters to the prompt gate).
+    trajectories = list(ctx.dataset if ctx.dataset is not None else ctx.train)
     by_id = {t.id: t for t in trajectories}
     pending = ctx.checkpoint.pending(STEP, by_id)
     state = ctx.checkpoint.state(STEP)
-    ops = dict(state.get("operations", {}))
+    counts = dict(state.get("counts", {}))
     failed: list[str] = list(state.get("failed", []))
     task = ctx.progress.task("memory extraction", total=len(trajectories),
                              completed=len(trajectories) - len(pending))
@@ -69,31 +66,26 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
         with ctx.metered():
             report = manager.process(TrajectoryDataset(chunk), concurrency=cfg.concurrency,
                                      progress=False)
-        for key, value in _operation_counts(report).items():
-            ops[key] = ops.get(key, 0) + value
-        failed.extend(_failures(report))
-        ctx.checkpoint.add_items(STEP, [t.id for t in chunk], state={"operations": ops, "failed": failed})
+        for key, value in _counts(report).items():
+            counts[key] = counts.get(key, 0) + value
+        failed.extend(f"{tid}: {error}" for tid, error in report.failures)
+        ctx.checkpoint.add_items(STEP, [t.id for t in chunk], state={"counts": counts, "failed": failed})
         ctx.progress.advance(task, len(chunk))
         ctx.budget.check(f"memory extraction ({len(ctx.checkpoint.items(STEP))}/{len(trajectories)})")
-    in_store = count_memories(store, prefix)
-    written = ops.get("insert", 0) + ops.get("update", 0)
+    in_store = count_memories(store, cfg.namespace)
     return StepOutcome(
-        metrics={"memories_written": written, "memories_in_store": in_store,
-                 "trajectories": len(trajectories), "failed": len(failed), **{f"ops_{k}": v for k, v in ops.items()}},
+        metrics={"memories_written": counts.get("written", 0), "memories_in_store": in_store,
+                 "deleted": counts.get("deleted", 0), "trajectories": len(trajectories),
+                 "applied": counts.get("applied", 0), "skipped": counts.get("skipped", 0),
+                 "failed": len(failed)},
         output={"store": str(ctx.config.memory.store_path or ctx.run_dir / "chroma"),
                 "namespace": list(cfg.namespace), "memories_in_store": in_store, "failed": failed},
         note=f"{len(failed)} trajectories failed (see checkpoint)" if failed else "",
     )
 
 
-def _operation_counts(report: Any) -> dict[str, int]:
-    """insert / update / delete counts from the manager's report (adapter; see MemoryManager.process)."""
-    counts = getattr(report, "operations", None)
-    if isinstance(counts, dict):
-        return {str(k): int(v) for k, v in counts.items()}
-    return {}
-
-
-def _failures(report: Any) -> list[str]:
-    failures = getattr(report, "failed", None) or getattr(report, "errors", None) or []
-    return [str(f) for f in failures]
+def _counts(report: Any) -> dict[str, int]:
+    """Versions written / ids deleted / trajectories applied or skipped, from a ProcessReport."""
+    results = [r for r in report.results if r is not None]
+    return {"written": sum(len(r.written) for r in results), "deleted": sum(len(r.deleted) for r in results),
+            "applied": report.applied, "skipped": report.skipped}
