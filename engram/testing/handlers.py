@@ -51,8 +51,15 @@ Handle = Callable[[ParsedCall, "World"], dict[str, Any]]
 
 PLUGIN_MODULES = ("engram.testing.sim_memory", "engram.testing.sim_optimizers")
 TASK_OUTPUTS = ("response", "answer", "reply")
-WRITER_OUTPUTS = ("improved_prompt", "new_prompt", "updated_prompt")
-PROMPT_INPUTS = ("system_prompt", "prompt", "instructions", "current_prompt", "current_instructions")
+# The last three are DSPy's own proposers' fields (GEPA's instruction proposal, MIPROv2).
+WRITER_OUTPUTS = ("improved_prompt", "new_prompt", "updated_prompt", "new_instruction", "improved_instruction",
+                  "proposed_instruction")
+PROMPT_INPUTS = ("system_prompt", "prompt", "instructions", "current_prompt", "current_instructions",
+                 "current_instruction", "current_instruction_doc", "basic_instruction")
+# GEPA's default reflection prompt is plain text, not a DSPy signature: recognise it by its wording.
+_GEPA_PROMPT = re.compile(r"I provided an assistant with the following instructions to perform a task for me:\s*"
+                          r"```\n?(?P<current>.*?)\n?```(?P<evidence>.*)Provide the new instructions within ``` blocks",
+                          re.DOTALL)
 MESSAGE_INPUTS = ("message", "question", "user_message", "query", "input", "request")
 RESPONSE_INPUTS = ("response", "answer", "reply", "output", "assistant_response", "completion", "prediction")
 
@@ -216,7 +223,8 @@ def is_writer(call: ParsedCall) -> bool:
 
 
 def handle_writer(call: ParsedCall, world: World) -> dict[str, Any]:
-    prompt = first_input(call, ("prompt", "current_prompt", "current_instructions", "system_prompt",
+    prompt = first_input(call, ("prompt", "current_prompt", "current_instructions", "current_instruction",
+                                "current_instruction_doc", "basic_instruction", "system_prompt",
                                 "instructions")) or ""
     evidence = non_prompt_text(call)
     improved = world.improve(prompt, evidence)
@@ -235,6 +243,9 @@ def is_task(call: ParsedCall) -> bool:
 
 def handle_task(call: ParsedCall, world: World) -> dict[str, Any]:
     if call.adapter == "raw":  # plain chat (e.g. through the HTTP server): system prompt + last user turn
+        gepa = _GEPA_PROMPT.search(call.inputs.get("prompt", ""))
+        if gepa:  # GEPA's reflection step: answer with the improved instruction in a ``` block
+            return {"response": "```\n" + world.improve(gepa.group("current"), gepa.group("evidence")) + "\n```"}
         return {"response": world.respond(call.instructions, call.inputs.get("prompt", ""))}
     prompt = prompt_of(call)
     message = message_of(call)
