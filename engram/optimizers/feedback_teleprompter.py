@@ -94,7 +94,8 @@ class OptimizerProposer:
         from engram.optimizers.factory import create_prompt_optimizer
 
         self.optimizer = create_prompt_optimizer(lm, kind=kind, config=config)
-        self.history: list[Any] = []
+        self.history: list[Any] = []  # OptimizationResult per proposal
+        self.last_trajectories: list[Trajectory] = []
 
     @staticmethod
     def to_trajectories(records: list[dict[str, Any]]) -> list[Trajectory]:
@@ -119,7 +120,8 @@ class OptimizerProposer:
             if not records or not current.strip():
                 new[name] = current
                 continue
-            result = self.optimizer(self.to_trajectories(records), Prompt(name=name, template=current))
+            self.last_trajectories = self.to_trajectories(records)
+            result = self.optimizer(self.last_trajectories, Prompt(name=name, template=current))
             self.history.append(result)
             new[name] = result.prompt.template if isinstance(result.prompt.template, str) else current
         return new

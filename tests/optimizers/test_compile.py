@@ -31,18 +31,24 @@ def test_teleprompter_is_a_direct_teleprompter_subclass():
         FeedbackTeleprompter("bootstrap", judge=object()).compile(_program(), trainset=[])
 
 
-def test_gepa_route_uses_the_judges_critique_and_our_proposer(world):
+@pytest.mark.parametrize("proposer", ["gradient", "metaprompt"])
+def test_gepa_route_uses_the_judges_critique_and_our_proposer(world, proposer):
     lm = world.lm()
     data = world.simulate(SEED_PROMPT, world.users(4), system_message=False)
-    tp = FeedbackTeleprompter("gepa", judge=FeedbackJudge(lm), reflection_lm=lm, max_metric_calls=12)
+    tp = FeedbackTeleprompter("gepa", judge=FeedbackJudge(lm), reflection_lm=lm, max_metric_calls=12,
+                              proposer=proposer)
     with dspy.context(lm=lm):
         compiled = tp.compile(_program(), trainset=data)
     instructions = compiled.signature.instructions
     assert instructions.startswith(SEED_PROMPT) and instructions != SEED_PROMPT
     assert world.mean_satisfaction(instructions) > world.mean_satisfaction(SEED_PROMPT) + 0.3
     # the proposer is engram's gradient optimizer, fed GEPA's feedback text (the judge's critique)
-    assert tp.proposer_impl.history and tp.proposer_impl.history[0].optimizer == "gradient"
-    assert tp.proposer_impl.history[0].critiques
+    first = tp.proposer_impl.history[0]
+    assert first.optimizer == proposer and first.critiques
+    # GEPA's feedback text reached our optimizer: the seed program reproduces the recorded
+    # replies, so the metric hands over the users' own comments (real feedback beats the judge)
+    comments = [t.feedback.comment for t in tp.proposer_impl.last_trajectories]
+    assert comments and set(comments) <= {t.feedback.comment for t in data}
 
 
 def test_feedback_metric_prefers_recorded_feedback():
@@ -98,3 +104,12 @@ def test_our_gradient_optimizer_compiles_with_bootstrap_fewshot(world):
     assert not student.critique.predict.demos  # the student itself is untouched
     again = compiled(examples[0].trajectories, SEED_PROMPT)
     assert again.improved and not again.errors
+
+
+def test_feedback_metric_falls_back_to_the_judges_critique(world):
+    lm = world.lm()
+    gold = dspy.Example(conversation="user: I'm Mei. How do I cancel?", response="recorded", score=0.0,
+                        comment="old").with_inputs("conversation")
+    reply = world.respond(world.oracle_prompt(), "How do I cancel my subscription?")
+    out = FeedbackMetric(FeedbackJudge(lm))(gold, dspy.Prediction(response=reply), None, None, None)
+    assert out.score == 1.0 and out.feedback == world.judge(reply)[1]
