@@ -49,3 +49,13 @@ def test_configured_offline_lm_through_settings(monkeypatch):
 
     lm = get_lm("judge")
     assert lm.model == "offline/support"
+
+
+def test_package_exports_are_lazy_and_resolve():
+    import subprocess
+    import sys
+
+    code = ("import sys, engram.testing as t; assert 'dspy' not in sys.modules; "
+            "names = [getattr(t, n) for n in t.__all__]; print(len(names))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) == len(__import__("engram.testing").testing.__all__)
