@@ -157,6 +157,11 @@ class PromptOptimizerBase(dspy.Module):
     def _run(self, result: OptimizationResult, original: Prompt, train: list[Trajectory],
              held_out: list[Trajectory] | None, lm: Any) -> None:
         rendered = self.render(train)
+        result.metadata["trajectories"] = len(train)
+        if self.gate is not None:
+            result.metadata["held_out"] = len(held_out or [])
+            # Too few trajectories to hold any out: the gate scores on the training ones (said so here).
+            result.metadata["gate_on_training_data"] = held_out is train
         if rendered.truncated:
             result.metadata["omitted_trajectories"] = rendered.omitted
         try:
