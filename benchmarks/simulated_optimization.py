@@ -66,7 +66,14 @@ def run(*, rounds: int = 3, train_users: int = 6, held_out_users: int = 8, seed:
             prompt, spent = result.prompt.text, spent + result.usage.calls
             scores.append(score(prompt))
         table[name], calls[name] = scores, spent
-    return {"seed": score(SEED_PROMPT), "oracle": score(world.oracle_prompt(SEED_PROMPT)), "rounds": table,
+    # The judge the gate relies on: compiled on labeled trajectories, agreement on held-out users.
+    from engram.optimizers.judge import compile_judge
+
+    labeled = world.simulate(SEED_PROMPT, world.users(8), threads=2)
+    report = compile_judge(labeled, prompt=SEED_PROMPT, lm=lm, max_bootstrapped_demos=2)
+    judge = {"agreement_val": report.agreement_val, "agreement_val_uncompiled": report.agreement_val_uncompiled,
+             "train": report.train_size, "val": report.val_size}
+    return {"judge": judge, "seed": score(SEED_PROMPT), "oracle": score(world.oracle_prompt(SEED_PROMPT)), "rounds": table,
             "calls": calls, "train_users": train_users, "held_out_users": len(held_out)}
 
 
@@ -91,6 +98,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"{name:>16} " + " ".join(f"{s:>9.3f}" for s in scores)
               + f" {best:>8.0%} {out['calls'][name]:>9}  {verdict if name in ('gradient', 'metaprompt') else ''}")
     print(f"target: gradient and metaprompt >= {TARGET:.0%} of the oracle within {args.rounds} rounds")
+    j = out["judge"]
+    print(f"feedback judge (gate's scorer): held-out agreement {j['agreement_val']:.3f} compiled vs "
+          f"{j['agreement_val_uncompiled']:.3f} uncompiled ({j['train']} train / {j['val']} held-out trajectories)")
     return out
 
 
