@@ -116,6 +116,9 @@ class GradientOptimizer(PromptOptimizerBase):
         if outcome.rejected:
             return Proposal(None, rationale="Every draft broke the template; the original prompt is kept. "
                             + " ".join(outcome.reasons), critiques=critiques, steps=step, rejected=rejected)
+        if outcome.prompt.template == prompt.template:
+            return Proposal(None, rationale="The writer returned the prompt unchanged; nothing applied.",
+                            critiques=critiques, steps=step, rejected=rejected)
         rationale = "Applied the critique's recommendations:\n" + text
         if hypotheses:
             rationale += "\nBecause:\n" + "\n".join(f"- {h}" for h in hypotheses)

@@ -101,3 +101,9 @@ def test_simulated_world_gradient_learns_the_complaints(world):
     result = GradientOptimizer(world.lm())(data, SEED_PROMPT)
     assert result.improved and result.usage.calls == 2
     assert world.mean_satisfaction(result.prompt.template) > world.mean_satisfaction(SEED_PROMPT) + 0.3
+
+
+def test_writer_returning_the_same_prompt_is_no_change(trajectories):
+    lm = scripted_lm({CRITIQUE: critique(["Be brief."]), APPLY: {"improved_prompt": PROMPT.template}})
+    result = GradientOptimizer(lm)(trajectories, PROMPT)
+    assert not result.improved and result.candidates == [] and "unchanged" in result.rationale
