@@ -55,6 +55,8 @@ def test_scores_and_comments_follow_the_hidden_preferences(data, world):
         assert t.score == pytest.approx(world.satisfaction(user, reply), abs=1e-4)
         unmet = {p for p in user.preferences if not get_trait(p).detect(reply)}
         assert set(complained_traits(t.feedback.comment)) == unmet
+        # only the feedback complains: a reflector reading whole transcripts is not misled
+        assert complained_traits(t.transcript(include_system=True)) == ()
         # the judge, reading the conversation, finds the same user and the same score
         assert world.identify(t.transcript()) in (user, None)
 
