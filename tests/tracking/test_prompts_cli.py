@@ -1,0 +1,97 @@
+"""`engram prompts ...` through typer's CliRunner, on a private SQLite registry."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from engram.tracking.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture
+def two_versions(tracking_uri, tmp_path):
+    first = tmp_path / "v1.txt"
+    first.write_text("You help {company} customers.")
+    assert invoke("register", "support", str(first), "-m", "first", "--tag", "owner=ana").exit_code == 0
+    second = tmp_path / "v2.txt"
+    second.write_text("You help {company} customers.\nGive numbered steps.")
+    result = invoke("register", "support", str(second), "-m", "steps")
+    assert result.exit_code == 0 and "registered support version 2" in result.stdout
+    return tracking_uri
+
+
+def test_promote_show_history_and_list(two_versions):
+    result = invoke("promote", "support", "1", "production")
+    assert result.exit_code == 0 and "support@production -> version 1" in result.stdout
+    shown = invoke("show", "support@production")
+    assert shown.exit_code == 0
+    assert "support version 1 @production" in shown.stdout and "tag owner: ana" in shown.stdout
+    assert shown.stdout.rstrip().endswith("You help {company} customers.")
+    as_json = json.loads(invoke("show", "support/2", "--json").stdout)
+    assert as_json["version"] == 2 and as_json["tags"]["parent_version"] == "1"
+    history = invoke("history", "support")
+    assert history.exit_code == 0 and "@production" in history.stdout and "steps" in history.stdout
+    listed = invoke("list")
+    assert "support" in listed.stdout and "@production=1" in listed.stdout
+
+
+def test_diff(two_versions):
+    result = invoke("diff", "support/1", "support/2")
+    assert result.exit_code == 0
+    assert "+Give numbered steps." in result.stdout and "--- support/1" in result.stdout
+
+
+def test_export_to_stdout_and_file_and_load_through_the_loader(two_versions, tmp_path):
+    invoke("promote", "support", "2")
+    out = invoke("export", "support@production", "--format", "openai")
+    assert json.loads(out.stdout) == [{"role": "system",
+                                       "content": "You help {company} customers.\nGive numbered steps."}]
+    target = tmp_path / "ship" / "support.yaml"
+    assert invoke("export", "support@production", "-o", str(target)).exit_code == 0
+    assert yaml.safe_load(target.read_text())["version"] == "2"
+    loaded = invoke("load", "support@production", "--fallback-dir", str(tmp_path / "fb"))
+    assert loaded.exit_code == 0 and "support version 2 (from registry)" in loaded.stdout
+
+
+def test_load_falls_back_when_the_server_is_down(two_versions, tmp_path):
+    invoke("promote", "support", "1")
+    fallback = tmp_path / "fb"
+    assert invoke("export", "support@production", "-o", str(fallback / "support@production.json")).exit_code == 0
+    from engram.tracking import loader
+
+    loader.clear_cache()
+    result = invoke("load", "support@production", "--tracking-uri", "http://127.0.0.1:9",
+                    "--fallback-dir", str(fallback))
+    assert result.exit_code == 0 and "support version 1 (from fallback)" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["show", "support@staging"], "has no alias 'staging'"),
+    (["show", "nope"], "No prompt named 'nope'"),
+    (["promote", "support", "9"], "has no version 9"),
+    (["export", "support", "--format", "xml"], "Unknown export format 'xml'"),
+    (["diff", "support/1", "support/7"], "its versions are 1, 2"),
+    (["load", "support@production", "--tracking-uri", "http://127.0.0.1:9"], "Cannot reach the MLflow"),
+])
+def test_errors_are_one_line_and_exit_non_zero(two_versions, args, message):
+    result = invoke(*args)
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+
+
+def test_register_refuses_changed_variables(two_versions, tmp_path):
+    changed = tmp_path / "v3.txt"
+    changed.write_text("You help everyone.")
+    result = invoke("register", "support", str(changed))
+    assert result.exit_code == 1 and "--allow-variable-change" in result.stderr
+    assert invoke("register", "support", str(changed), "--allow-variable-change").exit_code == 0
