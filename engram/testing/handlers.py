@@ -74,6 +74,7 @@ class Handler:
 _registry: dict[str, Handler] = {}
 _lock = threading.Lock()
 _plugins_loaded = False
+_plugin_lock = threading.Lock()
 
 
 def register_handler(name: str, matches: Matcher, handle: Handle) -> None:
@@ -99,10 +100,15 @@ def load_plugins() -> None:
     global _plugins_loaded
     if _plugins_loaded:
         return
-    _plugins_loaded = True
-    for module in PLUGIN_MODULES:
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
+    # A separate lock: a plugin calls register_handler (which takes _lock) while importing.
+    # Threads racing on the first call wait here rather than dispatch without the plugins.
+    with _plugin_lock:
+        if _plugins_loaded:
+            return
+        for module in PLUGIN_MODULES:
+            if importlib.util.find_spec(module) is not None:
+                importlib.import_module(module)
+        _plugins_loaded = True
 
 
 # -- reading a call ----------------------------------------------------------------------------
