@@ -151,3 +151,17 @@ def test_faults_are_seeded_by_content_not_timing():
 def test_every_kind_is_known():
     assert set(FAULT_KINDS) == {"exception", "timeout", "malformed", "missing_field", "invented_id",
                                 "dropped_variable"}
+
+
+def test_faults_reach_async_callers_too():
+    import asyncio
+
+    lm = faulty_lm(simulated_lm(latency=0.01), rate=1.0, kinds=("timeout",))
+
+    async def main():
+        with dspy.context(lm=lm):
+            return await dspy.Predict("message -> response").acall(message="refund")
+
+    with pytest.raises(LMTimeoutError):
+        asyncio.run(main())
+    assert lm.engine.counts() == {"timeout": 1}
