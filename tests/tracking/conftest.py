@@ -6,8 +6,10 @@ each test gets its own copy of it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -49,14 +51,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory, _empty_db):
-    """``mlflow server`` on a free local port with its own SQLite store; yields its URL."""
-    root = tmp_path_factory.mktemp("mlflow-server")
+@contextlib.contextmanager
+def running_mlflow_server(root: Path, empty_db: Path):
+    """``mlflow server`` on a free local port with its own SQLite store; yields its URL, then stops it."""
+    root.mkdir(parents=True, exist_ok=True)
     db = root / "mlflow.db"
-    shutil.copy(_empty_db, db)
+    shutil.copy(empty_db, db)
     port = _free_port()
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "MLFLOW_TRACKING_URI": ""}
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    env.pop("MLFLOW_TRACKING_URI", None)
     mlflow_bin = Path(sys.executable).parent / "mlflow"
     log = open(root / "server.log", "w")
     proc = subprocess.Popen(
@@ -65,7 +68,7 @@ def mlflow_server(tmp_path_factory, _empty_db):
         stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while True:
             if proc.poll() is not None:
                 raise RuntimeError(f"mlflow server exited: {(root / 'server.log').read_text()[-2000:]}")
@@ -76,15 +79,30 @@ def mlflow_server(tmp_path_factory, _empty_db):
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("mlflow server did not answer /health within 120 s")
+                raise RuntimeError("mlflow server did not answer /health within 180 s")
             time.sleep(0.5)
         yield url
     finally:
-        # The server runs in its own session with worker processes: stop the whole group.
+        # The server runs in its own process group (with its worker): stop that group only.
         try:
-            os.killpg(proc.pid, 15)
+            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, 9)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        except ProcessLookupError:
+            pass
         log.close()
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory, _empty_db):
+    """A tracking server shared by the server tests; yields its URL."""
+    with running_mlflow_server(tmp_path_factory.mktemp("mlflow-server"), _empty_db) as url:
+        yield url
+
+
+@pytest.fixture
+def start_mlflow_server(_empty_db):
+    """``with start_mlflow_server(dir) as url:`` a private server this test can stop (outages)."""
+    return lambda root: running_mlflow_server(root, _empty_db)
