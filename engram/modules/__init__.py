@@ -1,0 +1,92 @@
+"""Memory modules: DSPy modules that turn conversations into memories and keep them current.
+
+- :class:`MemoryExtractor` — conversation + existing memories -> operations (stateless, one LM call);
+- :class:`MemoryManager` — the same against a store: retrieval, versioned writes, ``process(dataset)``;
+- :class:`MemorySearcher` — LM-written queries, merged and ranked results;
+- tools — ``create_manage_memory_tool`` / ``create_search_memory_tool`` (``dspy.Tool``, strict OpenAI schemas);
+- summaries — :class:`ThreadSummarizer`, :func:`summarize_messages`;
+- :class:`ReflectionExecutor` — debounced background processing;
+- :func:`memory_f1`, :func:`compile_extractor` — metric and compilation with DSPy optimizers;
+- kinds — :class:`Memory`, :class:`Episode`, :class:`UserProfile`.
+
+Example::
+
+    from engram.modules import MemoryManager
+    from engram.memory import MemoryStore
+    manager = MemoryManager(MemoryStore.in_memory(), namespace=("memories", "{user_id}"))
+    manager.update([{"role": "user", "content": "I moved to Lisbon"}], {"user_id": "u1"})
+
+Names load lazily (DSPy is imported on first use, not by ``import engram``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Memory": "schemas", "Episode": "schemas", "UserProfile": "schemas",
+    "MemoryOp": "operations", "RejectedOp": "operations", "ExtractedMemory": "operations",
+    "MemoryExtractor": "extractor",
+    "MemoryManager": "manager", "UpdateResult": "manager", "Phase": "manager", "CONSOLIDATE": "manager",
+    "ProcessReport": "batch",
+    "MemorySearcher": "searcher",
+    "MemoryTool": "tools", "create_manage_memory_tool": "tools", "create_search_memory_tool": "tools",
+    "openai_function_schema": "tools", "to_strict": "strict", "strict_problems": "strict",
+    "ThreadSummarizer": "summaries", "summarize_messages": "summaries", "RunningSummary": "summaries",
+    "SummarizationResult": "summaries",
+    "ReflectionExecutor": "reflection",
+    "memory_f1": "metrics", "MemoryF1": "metrics",
+    "compile_extractor": "compile", "memory_examples": "compile",
+    "create_memory_manager": "compat", "create_memory_store_manager": "compat",
+    "create_thread_extractor": "compat", "create_memory_searcher": "compat",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engram.modules' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"engram.modules.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+__all__ = [
+    "CONSOLIDATE",
+    "Episode",
+    "ExtractedMemory",
+    "Memory",
+    "MemoryExtractor",
+    "MemoryF1",
+    "MemoryManager",
+    "MemoryOp",
+    "MemorySearcher",
+    "MemoryTool",
+    "Phase",
+    "ProcessReport",
+    "ReflectionExecutor",
+    "RejectedOp",
+    "RunningSummary",
+    "SummarizationResult",
+    "ThreadSummarizer",
+    "UpdateResult",
+    "UserProfile",
+    "compile_extractor",
+    "create_manage_memory_tool",
+    "create_memory_manager",
+    "create_memory_searcher",
+    "create_memory_store_manager",
+    "create_search_memory_tool",
+    "create_thread_extractor",
+    "memory_examples",
+    "memory_f1",
+    "openai_function_schema",
+    "strict_problems",
+    "summarize_messages",
+    "to_strict",
+]

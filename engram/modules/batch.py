@@ -17,13 +17,13 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engram.errors import EngramError, ValidationError
 
 log = logging.getLogger("engram.memory")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -46,7 +46,7 @@ def _time(trajectory: Any) -> datetime:
     t = getattr(trajectory, "time", None)
     if t is None:
         return _EPOCH
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _groups(manager: Any, trajectories: list[Any], values: Callable[[Any], dict] | dict | None,
@@ -124,7 +124,7 @@ def process(manager: Any, dataset: Any, *, values: Callable[[Any], dict] | dict 
         for trajectory, vals in group:
             try:
                 outcome: Any = manager.update(trajectory, vals, force=force)
-            except Exception as err:  # reported, never swallowed silently
+            except Exception as err:  # noqa: BLE001 - reported in the report, never swallowed
                 outcome = err
             outcomes.append((trajectory, outcome))
             if bar is not None:
@@ -158,7 +158,7 @@ async def aprocess(manager: Any, dataset: Any, *, values: Callable[[Any], dict] 
             for trajectory, vals in group:
                 try:
                     outcome: Any = await manager.aupdate(trajectory, vals, force=force)
-                except Exception as err:
+                except Exception as err:  # noqa: BLE001 - reported in the report
                     outcome = err
                 _tally(report, trajectory, outcome)
                 if bar is not None:
@@ -172,4 +172,4 @@ async def aprocess(manager: Any, dataset: Any, *, values: Callable[[Any], dict] 
     return report
 
 
-__all__ = ["ProcessReport", "process", "aprocess"]
+__all__ = ["ProcessReport", "aprocess", "process"]

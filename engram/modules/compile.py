@@ -113,4 +113,4 @@ def _are_examples(items: list[Any]) -> bool:
     return bool(items) and all(isinstance(i, dspy.Example) for i in items)
 
 
-__all__ = ["compile_extractor", "memory_examples", "OPTIMIZERS"]
+__all__ = ["OPTIMIZERS", "compile_extractor", "memory_examples"]

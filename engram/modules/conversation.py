@@ -83,7 +83,7 @@ def conversation_id(messages: list[Message]) -> str:
     """A stable id for messages that did not come with a trajectory (same as Trajectory's hash)."""
     try:
         return Trajectory(messages=messages).id
-    except Exception:  # e.g. only system messages; still want a stable id
+    except ValueError:  # e.g. only system messages (pydantic errors are ValueErrors); still want an id
         payload = json.dumps([m.to_openai() for m in messages], sort_keys=True)
         return "t_" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -127,4 +127,4 @@ def prepare(conversation: Any, *, max_tokens: int | None = 8000, truncate: bool 
     return Conversation(messages, tid, text, truncated=True, omitted=omitted)
 
 
-__all__ = ["Conversation", "prepare", "to_messages", "render_message", "count_tokens", "conversation_id"]
+__all__ = ["Conversation", "conversation_id", "count_tokens", "prepare", "render_message", "to_messages"]

@@ -27,8 +27,21 @@ from pydantic import BaseModel
 
 from engram.errors import EngramError, LMError, ValidationError
 from engram.modules.conversation import prepare
-from engram.modules.operations import Entry, ExtractedMemory, MemoryOp, RejectedOp, ShortIds, parse_op_lines
-from engram.modules.schemas import check_schemas, content_text, find_schema, schema_hint, validate_content
+from engram.modules.operations import (
+    Entry,
+    ExtractedMemory,
+    MemoryOp,
+    RejectedOp,
+    ShortIds,
+    parse_op_lines,
+)
+from engram.modules.schemas import (
+    check_schemas,
+    content_text,
+    find_schema,
+    schema_hint,
+    validate_content,
+)
 from engram.modules.signatures import extraction_signature
 
 Call = tuple[Any, dict[str, Any]]

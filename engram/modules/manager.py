@@ -362,4 +362,4 @@ class MemoryManager:
         return await aprocess(self, dataset, **kwargs)
 
 
-__all__ = ["MemoryManager", "UpdateResult", "Phase", "CONSOLIDATE", "PROFILE_KEY", "trajectory_values"]
+__all__ = ["CONSOLIDATE", "PROFILE_KEY", "MemoryManager", "Phase", "UpdateResult", "trajectory_values"]

@@ -129,4 +129,4 @@ def memory_f1(gold: Any, pred: Any, trace: Any = None, pred_name: str | None = N
     return _default(gold, pred, trace, pred_name, pred_trace)
 
 
-__all__ = ["memory_f1", "MemoryF1", "expected_of"]
+__all__ = ["MemoryF1", "expected_of", "memory_f1"]

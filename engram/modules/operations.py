@@ -177,4 +177,4 @@ def _normalize(item: dict[str, Any]) -> dict[str, Any]:
     return op
 
 
-__all__ = ["MemoryOp", "RejectedOp", "ExtractedMemory", "ShortIds", "parse_op_lines", "Action"]
+__all__ = ["Action", "ExtractedMemory", "MemoryOp", "RejectedOp", "ShortIds", "parse_op_lines"]

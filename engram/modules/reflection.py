@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from engram.errors import EngramError, ValidationError
 from engram.trajectories import Message
@@ -129,7 +129,7 @@ class ReflectionExecutor:
         for future in waiting:
             try:
                 future.result(timeout)
-            except Exception:  # the error belongs to that future's caller; flush only waits
+            except Exception:  # noqa: BLE001, S110 - the error belongs to that future's caller
                 pass
 
     def shutdown(self, wait: bool = True, *, cancel_pending: bool = False) -> None:
@@ -152,10 +152,10 @@ class ReflectionExecutor:
             self._scheduler.join()
             self._pool.shutdown(wait=True)
 
-    def __enter__(self) -> ReflectionExecutor:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.shutdown(wait=True)
 
     # -- scheduling -------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ class ReflectionExecutor:
         futures = [f for f in work.futures if f.set_running_or_notify_cancel()]
         try:
             result = work.runner(work.messages, work.values)
-        except BaseException as err:  # noqa: BLE001 - handed to the callers, never swallowed
+        except BaseException as err:
             log.error("background processing of thread %r failed: %s", key, err, exc_info=err)
             for future in futures:
                 future.set_exception(err)

@@ -192,5 +192,15 @@ def schema_hint(schemas: Sequence[type[BaseModel]]) -> str:
     return lead + '"content" is a JSON object:\n' + "\n".join(parts)
 
 
-__all__ = ["Memory", "Episode", "UserProfile", "DEFAULT_SCHEMAS", "check_schemas", "find_schema",
-           "validate_content", "content_text", "schema_hint", "kind_of"]
+__all__ = [
+    "DEFAULT_SCHEMAS",
+    "Episode",
+    "Memory",
+    "UserProfile",
+    "check_schemas",
+    "content_text",
+    "find_schema",
+    "kind_of",
+    "schema_hint",
+    "validate_content",
+]

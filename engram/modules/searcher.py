@@ -138,4 +138,4 @@ class MemorySearcher(dspy.Module):
         return dspy.Prediction(queries=queries, memories=memories, namespace=namespace)
 
 
-__all__ = ["MemorySearcher", "retrieve_for_window", "merge_results", "parse_queries", "window_text"]
+__all__ = ["MemorySearcher", "merge_results", "parse_queries", "retrieve_for_window", "window_text"]

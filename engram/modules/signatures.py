@@ -69,5 +69,12 @@ def extraction_signature(extra: str = "", *, fix: bool = False) -> type[dspy.Sig
     return base.with_instructions("\n".join(parts))
 
 
-__all__ = ["ExtractMemories", "FixMemoryOps", "WriteMemoryQueries", "SummarizeThread",
-           "UpdateRunningSummary", "extraction_signature", "OPS_FORMAT"]
+__all__ = [
+    "OPS_FORMAT",
+    "ExtractMemories",
+    "FixMemoryOps",
+    "SummarizeThread",
+    "UpdateRunningSummary",
+    "WriteMemoryQueries",
+    "extraction_signature",
+]

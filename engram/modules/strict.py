@@ -95,4 +95,4 @@ def strict_problems(schema: Any, path: str = "$") -> list[str]:
     return problems
 
 
-__all__ = ["to_strict", "strict_problems"]
+__all__ = ["strict_problems", "to_strict"]

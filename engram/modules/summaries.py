@@ -149,4 +149,4 @@ def summarize_messages(messages: Any, *, running_summary: RunningSummary | None 
     return SummarizationResult(render(new_summary, recent), state, summarized_now=len(old))
 
 
-__all__ = ["ThreadSummarizer", "RunningSummary", "SummarizationResult", "summarize_messages", "blocks"]
+__all__ = ["RunningSummary", "SummarizationResult", "ThreadSummarizer", "blocks", "summarize_messages"]

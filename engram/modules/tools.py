@@ -65,7 +65,7 @@ def _store(store: Any) -> Any:
     return store
 
 
-def _content_schema(schema: type[BaseModel] | type[str]) -> tuple[type[BaseModel], dict[str, Any], Any]:
+def _content_schema(schema: type[BaseModel | str]) -> tuple[type[BaseModel], dict[str, Any], Any]:
     """(model, JSON schema of the ``content`` argument, its Python type)."""
     if schema is str or schema is Memory:
         return Memory, {"type": ["string", "null"], "description": "The memory, in plain words."}, str
@@ -75,7 +75,7 @@ def _content_schema(schema: type[BaseModel] | type[str]) -> tuple[type[BaseModel
 
 
 def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "{user_id}"), *,
-                              schema: type[BaseModel] | type[str] = str,
+                              schema: type[BaseModel | str] = str,
                               actions_permitted: Sequence[str] = ACTIONS, values: Values = None,
                               instructions: str = "", name: str = "manage_memory",
                               trajectory_id: str | None = None) -> MemoryTool:
@@ -92,7 +92,7 @@ def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "
     model, content_schema, content_type = _content_schema(schema)
     kind = model.__name__
 
-    def manage_memory(action: str = permitted[0], content: Any = None, id: str | None = None) -> str:  # noqa: A002
+    def manage_memory(action: str = permitted[0], content: Any = None, id: str | None = None) -> str:
         if action not in permitted:
             raise ValidationError(f"action {action!r} is not permitted; use one of {list(permitted)}.")
         st, ns = _store(store), _namespace(namespace, values)
@@ -136,7 +136,7 @@ def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "
 
 
 def create_search_memory_tool(store: Any = None, namespace: Any = ("memories", "{user_id}"), *,
-                              schema: type[BaseModel] | type[str] = str, values: Values = None,
+                              schema: type[BaseModel | str] = str, values: Values = None,
                               default_limit: int = 5, name: str = "search_memory") -> MemoryTool:
     """A tool that searches one namespace by meaning; returns ``[{"id", "memory", "score"}]``."""
     model, _, _ = _content_schema(schema)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import dspy
 import pytest
 
 from engram.errors import NamespaceError

@@ -132,9 +132,9 @@ def test_errors_reach_the_caller_and_the_log(caplog):
 def test_with_a_memory_manager_and_the_callers_lm(store):
     lm = scripted_lm({"ops": ops({"op": "insert", "content": "Lives in Lisbon", "quote": "moved to Lisbon"})})
     manager = MemoryManager(store, ("memories", "{user_id}"))
-    with dspy.context(lm=lm):  # the LM in force at submit time is used in the background
-        with ReflectionExecutor(manager, clock=FakeClock()) as executor:
-            future = executor.submit([msg("I moved to Lisbon")], thread_id="t", values={"user_id": "u1"},
-                                     after_seconds=10)
+    # the LM in force at submit time is used in the background
+    with dspy.context(lm=lm), ReflectionExecutor(manager, clock=FakeClock()) as executor:
+        future = executor.submit([msg("I moved to Lisbon")], thread_id="t", values={"user_id": "u1"},
+                                 after_seconds=10)
     assert [r.text for r in future.result(0).written] == ["Lives in Lisbon"]
     assert [r.text for r in store.list(("memories", "u1"))] == ["Lives in Lisbon"]

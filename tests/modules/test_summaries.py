@@ -6,7 +6,12 @@ import dspy
 from pydantic import BaseModel
 
 from engram.lm import track_usage
-from engram.modules.summaries import SUMMARY_PREFIX, RunningSummary, ThreadSummarizer, summarize_messages
+from engram.modules.summaries import (
+    SUMMARY_PREFIX,
+    RunningSummary,
+    ThreadSummarizer,
+    summarize_messages,
+)
 from engram.testing.scripted import scripted_lm
 
 
