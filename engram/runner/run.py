@@ -140,7 +140,7 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
         log(f"Resuming from {ckpt.path} (finished: {', '.join(done) or 'none'}).")
     stand_in = any(str(n).startswith("offline/") for n in names.values() if n)
     if stand_in:
-        log("[yellow]Using the offline simulated LM (a stand-in, not a model). "
+        log("[yellow]Using an offline LM (a stand-in, not a model). "
             "Set ENGRAM_LM (and ENGRAM_REFLECTION_LM / ENGRAM_JUDGE_LM) for a real one.[/]")
 
     records: list[dict[str, Any]] = []
