@@ -185,8 +185,10 @@ class MemoryManager:
         """(memories to show, stored records by id)."""
         if self.profile:
             record = self.store.get(ns, PROFILE_KEY)
-            if record is not None:
+            if record is not None and self._valid(record):
                 return [record], {record.id: record}
+            if record is not None:  # unreadable profile: keep it untouched, start from the default
+                return [], {}
             start = self.default_factory() if self.default_factory else self.default
             return ([(PROFILE_KEY, self.kinds[0], start)] if start is not None else []), {}
         if self.searcher is not None:
@@ -196,7 +198,22 @@ class MemoryManager:
         else:
             records = retrieve_for_window(self.store, ns, conv.messages, limit=self.search_limit,
                                           kinds=self.kinds, window=self.window)
+        records = [r for r in records if self._valid(r)]
         return records, {r.id: r for r in records}
+
+    def _valid(self, record: Any) -> bool:
+        """Whether a stored record fits its schema; one that does not is never shown (so never
+        changed) rather than blocking every update of the namespace."""
+        from engram.modules.schemas import find_schema, validate_content
+
+        schema = find_schema(self.schemas, record.kind)
+        try:
+            validate_content(schema, record.content)
+            return True
+        except (ValidationError, TypeError) as err:
+            log.warning("memory %r in %s does not fit %s and is not shown to the LM: %s",
+                        record.id, record.namespace, record.kind, err)
+            return False
 
     def _queries(self, conv: Any) -> list[str]:
         from engram.modules.searcher import parse_queries
@@ -223,10 +240,19 @@ class MemoryManager:
             content = op.content.model_dump(mode="json", exclude_none=True)
             if op.action == "insert":
                 key = self._key(ns, trajectory_id, op)
-                if key in items:  # profile mode: several inserts make one document
-                    content = {**items[key]["content"], **{k: v for k, v in content.items() if v}}
-                items[key] = {"key": key, "content": content, "kind": op.kind, "text": content_text(op.content),
-                              "provenance": op.provenance()}
+                item = {"key": key, "content": content, "kind": op.kind, "text": content_text(op.content),
+                        "provenance": op.provenance()}
+                if self.profile:  # one document: inserts merge into it, never replace it
+                    current = records.get(PROFILE_KEY)
+                    base = items[key]["content"] if key in items else (
+                        current.content if current is not None and isinstance(current.content, dict) else {})
+                    item["content"] = {**base, **{k: v for k, v in content.items() if v not in (None, "", [])}}
+                    item["text"] = content_text(item["content"])
+                    if current is not None:
+                        item["metadata"] = dict(current.metadata)
+                        item["provenance"] = [*(p.model_dump() for p in current.provenance), *op.provenance()]
+                        item["expected_version"] = current.version
+                items[key] = item
                 continue
             old = records.get(op.id)
             if old is None and not (self.profile and op.id == PROFILE_KEY):

@@ -183,3 +183,20 @@ def test_aprocess_and_unfillable_namespaces_are_reported(store):
     report = asyncio.run(manager.aprocess(data, concurrency=2, progress=False))
     assert (report.applied, report.failed) == (9, 1)
     assert "user_id" in report.failures[0][1]
+
+
+def test_profile_insert_when_a_profile_exists_merges_instead_of_replacing(store):
+    store.put(NS, "profile", {"name": "Ana", "location": "Porto"}, kind="UserProfile")
+    lm = scripted_lm({"ops": ops({"op": "insert", "content": {"location": "Lisbon"}, "quote": "moved to Lisbon"})})
+    MemoryManager(store, NS, profile=True, lm=lm).update(MOVE)
+    record = store.get(NS, "profile")
+    assert record.content["name"] == "Ana" and record.content["location"] == "Lisbon" and record.version == 2
+
+
+def test_a_stored_record_that_does_not_fit_its_schema_is_not_shown_or_touched(store):
+    store.put(NS, "bad", {"unexpected": "shape"}, kind="Memory")
+    store.put(NS, "good", {"content": "Lives in Porto"}, kind="Memory")
+    lm = scripted_lm({"ops": ops({"op": "delete", "id": 2, "quote": "x"})})
+    result = MemoryManager(store, NS, lm=lm).update(MOVE)
+    assert lm.engine.requests[0].inputs["memories"] == "1. Lives in Porto"
+    assert store.get(NS, "bad") is not None and result.deleted == []
