@@ -49,7 +49,7 @@ print(json.dumps({"import_s": t1 - t0, "first_s": t3 - t2, "cached_us": (t4 - t3
 
 
 def _run(code: str, env: dict[str, str], *args: str) -> str:
-    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         sys.exit(f"benchmark step failed:\n{out.stderr[-2000:]}")
     return out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ""

@@ -20,7 +20,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -33,7 +33,7 @@ app = typer.Typer(help="Register, promote, compare and export prompt versions (M
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-UriOption = Annotated[Optional[str], typer.Option("--tracking-uri", help="MLflow tracking URI "
+UriOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI "
                                                   "(default: ENGRAM_TRACKING_URI or .engram/mlflow.db).")]
 
 
@@ -133,8 +133,8 @@ def diff(a: Annotated[str, typer.Argument(help="old: name/1 or name@alias")],
 @_errors_as_one_line
 def register(name: str,
              source: Annotated[Path, typer.Argument(help="Template file: text, or a JSON / YAML export.")],
-             message: Annotated[Optional[str], typer.Option("-m", "--message", help="Commit message.")] = None,
-             tag: Annotated[Optional[list[str]], typer.Option("--tag", help="key=value (repeatable).")] = None,
+             message: Annotated[str | None, typer.Option("-m", "--message", help="Commit message.")] = None,
+             tag: Annotated[list[str] | None, typer.Option("--tag", help="key=value (repeatable).")] = None,
              allow_variable_change: Annotated[bool, typer.Option(
                  "--allow-variable-change", help="Accept a template whose variables differ.")] = False,
              tracking_uri: UriOption = None) -> None:
@@ -168,9 +168,9 @@ def promote(name: str, version: int, alias: Annotated[str, typer.Argument(help="
 @app.command()
 @_errors_as_one_line
 def export(ref: str,
-           fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="json, yaml, text, openai or python "
+           fmt: Annotated[str | None, typer.Option("--format", "-f", help="json, yaml, text, openai or python "
                                                       "(default: from -o's suffix, else json).")] = None,
-           output: Annotated[Optional[Path], typer.Option("--output", "-o", help="File to write.")] = None,
+           output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
            tracking_uri: UriOption = None) -> None:
     """Export a version (JSON / YAML exports double as the loader's fallback file)."""
     from engram.tracking.export import FORMATS, export_prompt, format_for_path
@@ -194,7 +194,7 @@ def export(ref: str,
 @app.command()
 @_errors_as_one_line
 def load(ref: str,
-         fallback_dir: Annotated[Optional[Path], typer.Option(help="Fallback directory "
+         fallback_dir: Annotated[Path | None, typer.Option(help="Fallback directory "
                                                               "(default: <ENGRAM_HOME>/prompts).")] = None,
          tracking_uri: UriOption = None) -> None:
     """Load as production does: registry, else the fallback file; says which served it."""

@@ -11,7 +11,9 @@ builds at run time::
     messages = step.render(question="Where is my order?")  # == what DSPy would send
     exported.to_json(); step.as_prompt("qa")               # registrable chat Prompt
 
-Inputs are formatted as DSPy formats them: strings as they are, lists and dicts as JSON.
+Inputs are formatted as DSPy formats them: strings as they are, lists and dicts as JSON,
+other values with ``str()``. (DSPy numbers the items of a list passed to a *str* field;
+pass such a list pre-joined, or declare the field ``list[str]``.)
 """
 
 from __future__ import annotations
@@ -171,9 +173,8 @@ def export_predictor(name: str, predictor: Any, adapter: Any = None) -> Predicto
     signature = predictor.signature
     inputs = list(signature.input_fields)
     for field_name, info in signature.input_fields.items():
-        if info.annotation is not str and info.annotation is not None:
-            if getattr(info.annotation, "__name__", "") == "History":
-                raise ValidationError(f"Predictor '{name}' has a dspy.History input ('{field_name}'); its "
+        if getattr(info.annotation, "__name__", "") == "History":
+            raise ValidationError(f"Predictor '{name}' has a dspy.History input ('{field_name}'); its "
                                       "messages depend on the conversation, so it cannot be exported as a template.")
     demos = list(predictor.demos or [])
     placeholders = {n: "{{" + n + "}}" for n in inputs}

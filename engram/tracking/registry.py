@@ -16,7 +16,7 @@ depends on them) unless ``allow_variable_change=True``.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -94,7 +94,7 @@ def _from_mlflow(pv: Any, aliases: list[str] | None = None) -> PromptVersion:
     style = tags.get(STYLE_TAG, "double")
     created = None
     if getattr(pv, "creation_timestamp", None):
-        created = datetime.fromtimestamp(pv.creation_timestamp / 1000, tz=timezone.utc)
+        created = datetime.fromtimestamp(pv.creation_timestamp / 1000, tz=UTC)
     return PromptVersion(name=pv.name, version=int(pv.version), template=from_mlflow_template(pv.template, style),
                          commit_message=pv.commit_message, tags=tags,
                          aliases=list(aliases if aliases is not None else (pv.aliases or [])), created=created)

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engram.tracking.backend import is_remote, mlflow_client, mlflow_errors, resolve_uri
+from engram.tracking.backend import mlflow_client, mlflow_errors, resolve_uri
 
 if TYPE_CHECKING:
     from engram.lm import Usage

@@ -21,7 +21,7 @@ one text field) the assistant's reply. The feedback is the newest valid assessme
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engram.errors import NotFoundError
@@ -147,7 +147,7 @@ def trace_to_trajectory(trace: Any, *, feedback_name: str | None = None) -> Traj
         id=info.trace_id, messages=messages, feedback=_feedback(chosen, usable) if chosen else None,
         prompt_name=name, prompt_version=version, user=metadata.get("mlflow.trace.user"),
         thread=metadata.get("mlflow.trace.session"),
-        time=datetime.fromtimestamp(info.request_time / 1000, tz=timezone.utc) if info.request_time else None,
+        time=datetime.fromtimestamp(info.request_time / 1000, tz=UTC) if info.request_time else None,
         metadata={"trace_id": info.trace_id, "source": "mlflow-trace"})
 
 

@@ -92,9 +92,8 @@ def test_a_failing_block_marks_the_run_failed_and_restores_mlflow_state(tracking
     import mlflow
 
     before = mlflow.get_tracking_uri()
-    with pytest.raises(RuntimeError, match="boom"):
-        with track_run("broken", kind="compile") as run:
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), track_run("broken", kind="compile") as run:
+        raise RuntimeError("boom")
     info = mlflow_client(tracking_uri).get_run(run.run_id)
     assert info.info.status == "FAILED"
     assert info.data.tags["engram.error"] == "RuntimeError: boom"
