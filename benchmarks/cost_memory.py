@@ -7,6 +7,7 @@ The LM is an offline stand-in (``engram.testing.scripted_lm``) that answers with
 valid operations: the prompt is what is measured, not the answer's quality.
 
     python benchmarks/cost_memory.py            # prints a table and the ratios
+    python benchmarks/cost_memory.py --no-store # without the store-backed line (no MiniLM load)
 
 ``main()`` returns the rows, so ``benchmarks/cost.py`` can include them.
 """
@@ -66,9 +67,28 @@ def measure(scenario: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def measure_manager(scenario: dict[str, Any]) -> dict[str, Any]:
+    """The store-backed path: MemoryManager over an in-memory Chroma store holding the 50
+    memories (MiniLM embeddings); it shows the ``search_limit`` (10) most relevant ones."""
+    from engram.lm import track_usage
+    from engram.memory import MemoryStore
+    from engram.modules.manager import MemoryManager
+    from engram.testing.scripted import scripted_lm
+
+    store = MemoryStore.in_memory()
+    ns = ("bench", "u1")
+    store.put_many(ns, [{"key": m["id"], "content": {"content": m["content"]}, "kind": "Memory",
+                         "text": m["content"]} for m in scenario["existing_memories"]])
+    manager = MemoryManager(store, ns, lm=scripted_lm({"ops": _ANSWER}))
+    with track_usage() as usage:
+        result = manager.update(scenario["conversation"])
+    return {"stored": len(scenario["existing_memories"]), "calls": usage.calls,
+            "prompt_tokens": usage.prompt_tokens, "written": len(result.written)}
+
+
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     argv = sys.argv[1:] if argv is None else argv
-    rows = measure(load_scenario(argv[0] if argv else None))
+    rows = measure(load_scenario(next((a for a in argv if not a.startswith("--")), None)))
     print("memory update (MemoryExtractor, default config) vs LangMem 0.0.30 create_memory_manager")
     print(f"{'existing':>8} {'engram calls':>12} {'engram tokens':>13} {'langmem calls':>13} "
           f"{'langmem tokens':>14} {'ratio':>6}")
@@ -77,6 +97,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         print(f"{r['existing']:>8} {r['engram_calls']:>12} {r['engram_prompt_tokens']:>13} "
               f"{r['langmem_calls']:>13} {r['langmem_prompt_tokens']:>14} {r['ratio']:>6.2f}  {ok}")
     print(f"target: ratio <= {TARGET_RATIO} (prompt tokens, cl100k); LM: offline stand-in (scripted)")
+    if "--no-store" not in argv:
+        m = measure_manager(load_scenario(next((a for a in argv if not a.startswith("--")), None)))
+        print(f"store-backed MemoryManager, {m['stored']} memories stored (10 most relevant shown): "
+              f"{m['calls']} call, {m['prompt_tokens']} prompt tokens, {m['written']} memories written")
     return rows
 
 
