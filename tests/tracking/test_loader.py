@@ -127,3 +127,20 @@ def test_importing_the_loader_imports_no_heavy_library():
             "if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == []
+
+
+def test_a_server_that_never_answers_is_a_tracking_error_not_a_hang(tmp_path, monkeypatch):
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel accepts connections; nobody ever answers them
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")  # a user's own setting is respected
+    try:
+        with pytest.raises(TrackingError, match=f"Cannot reach the MLflow tracking store at {url}"):
+            PromptRegistry(url).load("support@production")
+        with pytest.raises(TrackingError, match="No fallback copy"):
+            load_prompt("support@production", tracking_uri=url, fallback_dir=tmp_path)
+    finally:
+        silent.close()
