@@ -91,6 +91,15 @@ def test_bootstrap_compile_adds_demos_that_reach_the_lm(metric):
     assert lm.engine.requests[0].demos == 2
 
 
+def test_a_compiled_extractor_saves_and_loads(metric, tmp_path):
+    lm = scripted_lm(_generic)
+    compiled = compile_extractor(_train(), optimizer="bootstrap", metric=metric, lm=lm, max_bootstrapped_demos=2)
+    compiled.save(tmp_path / "extractor.json")
+    fresh = MemoryExtractor()
+    fresh.load(tmp_path / "extractor.json")
+    assert len(fresh.extract.demos) == 2 and fresh.extract.demos[0]["ops"] == compiled.extract.demos[0]["ops"]
+
+
 def test_mipro_compile_runs_with_the_scripted_lm(metric):
     lm = scripted_lm(_generic)
     compiled = compile_extractor(_train(), optimizer="mipro", metric=metric, lm=lm, reflection_lm=lm,
