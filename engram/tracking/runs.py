@@ -157,6 +157,9 @@ def track_run(name: str, kind: str = "optimization", params: dict[str, Any] | No
               tags: dict[str, Any] | None = None) -> Iterator[Run]:
     """An MLflow run around a block; nested when another engram/MLflow run is active.
 
+    Inside a run the caller started with ``mlflow.start_run()`` the new run nests under it,
+    in the caller's tracking store; otherwise it goes to ``tracking_uri`` (default: engram's).
+
     The run ends FINISHED, or FAILED (with the error as a tag) if the block raises.
     ``kind`` is "optimization", "compile", "extraction", "sweep", "trial"... (tag ``engram.kind``).
     """
@@ -165,8 +168,10 @@ def track_run(name: str, kind: str = "optimization", params: dict[str, Any] | No
 
     with _uri_lock:
         if _depth == 0:
-            uri = resolve_uri(tracking_uri)
             _saved_uri = _current_uri_setting()
+            # Inside the caller's own mlflow.start_run(), nest under it, in its store.
+            uri = mlflow.get_tracking_uri() if mlflow.active_run() and not tracking_uri \
+                else resolve_uri(tracking_uri)
             # The fluent API (and so mlflow.dspy.autolog) logs to the global URI: point it here
             # for the run, and put it back afterwards.
             mlflow.set_tracking_uri(uri)

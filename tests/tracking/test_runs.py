@@ -129,3 +129,18 @@ def test_dspy_autolog_logs_compiles_into_the_engram_run(tracking_uri):
     client = mlflow_client(tracking_uri)
     files = {a.path for a in client.list_artifacts(run.run_id)}
     assert {"best_model.json", "trainset.json"} <= files
+
+
+def test_nests_under_a_run_the_caller_started(tracking_uri):
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        with mlflow.start_run(run_name="user's own run") as outer:
+            with track_run("inside", kind="extraction") as inner:
+                inner.log_metrics({"memories": 3})
+    finally:
+        mlflow.set_tracking_uri(None)
+    run = mlflow_client(tracking_uri).get_run(inner.run_id)
+    assert run.data.tags["mlflow.parentRunId"] == outer.info.run_id
+    assert run.data.metrics["memories"] == 3
