@@ -39,6 +39,21 @@ def storage_url(value: str | None, run_dir: Path) -> str:
         f"journal file (path ending in .journal); fix sweep.storage or pass --storage")
 
 
+def _with_driver(url: str) -> str:
+    """``postgresql://`` with the PostgreSQL driver that is installed.
+
+    SQLAlchemy 2.1 picks psycopg (v3) for a bare ``postgresql://``; engram's dev extra
+    installs psycopg2-binary, so name the driver explicitly when only that one exists.
+    """
+    import importlib.util
+
+    if not url.startswith("postgresql://"):
+        return url
+    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
+
+
 def open_storage(url: str) -> Any:
     """An Optuna storage object for :func:`storage_url`'s result (raises if unreachable)."""
     import optuna
@@ -49,6 +64,7 @@ def open_storage(url: str) -> Any:
         path = Path(url.removeprefix("journal:"))
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
+    url = _with_driver(url)
     try:
         # pool_pre_ping: a worker that waits long between trials gets a live connection.
         return RDBStorage(url, engine_kwargs={"pool_pre_ping": True}, heartbeat_interval=None)
