@@ -52,6 +52,8 @@ def to_messages(conversation: Any) -> tuple[list[Message], str | None]:
         messages = [Message(role="user", content=conversation)] if conversation.strip() else []
     elif conversation is None:
         messages = []
+    elif isinstance(conversation, dict) and "messages" in conversation:  # LangMem-style {"messages": [...]}
+        return to_messages(conversation["messages"])
     else:
         try:
             messages = coerce_messages(conversation)

@@ -19,8 +19,9 @@ updated in place; ``default`` / ``default_factory`` give its starting value.
 ``force=True`` to re-apply). Inserts get ids derived from the namespace, trajectory and
 content, so even a re-run after a crash cannot duplicate a memory.
 
-**Faults**: inserts and updates are written in one all-or-nothing batch (updates are
-conditional on the version that was shown); an LM or conflict error is retried
+**Faults**: inserts, updates and the provenance of deletes are written in one
+all-or-nothing batch, conditional on the versions that were shown; the soft deletes
+follow (so every version in the history says which trajectory and quote caused it); an LM or conflict error is retried
 ``retries`` times, then raised (``update``) or reported (``process``). Batch processing
 lives in :mod:`engram.modules.batch`.
 """
@@ -234,8 +235,13 @@ class MemoryManager:
         deletes = []
         for op in ops:
             if op.action == "delete":
-                if op.id in records:  # only what was shown; the extractor guarantees it, this re-checks
+                old = records.get(op.id)
+                if old is not None:  # only what was shown; the extractor guarantees it, this re-checks
                     deletes.append(op.id)
+                    # record who deleted it (and check the version) in the same batch; history keeps it
+                    items[op.id] = {"key": op.id, "content": old.content, "kind": old.kind, "text": old.text,
+                                    "metadata": dict(old.metadata), "expected_version": old.version,
+                                    "provenance": [*(p.model_dump() for p in old.provenance), *op.provenance()]}
                 continue
             content = op.content.model_dump(mode="json", exclude_none=True)
             if op.action == "insert":
@@ -263,6 +269,7 @@ class MemoryManager:
                                            *op.provenance()],
                             "expected_version": old.version if old is not None else 0}
         written = self.store.put_many(ns, list(items.values())) if items else []
+        written = [r for r in written if r.id not in deletes]
         deleted = []
         for key in deletes:
             try:

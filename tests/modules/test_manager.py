@@ -200,3 +200,14 @@ def test_a_stored_record_that_does_not_fit_its_schema_is_not_shown_or_touched(st
     result = MemoryManager(store, NS, lm=lm).update(MOVE)
     assert lm.engine.requests[0].inputs["memories"] == "1. Lives in Porto"
     assert store.get(NS, "bad") is not None and result.deleted == []
+
+
+def test_a_delete_records_its_provenance_in_the_history(store):
+    store.put(NS, "k", {"content": "Lives in Porto"}, kind="Memory")
+    lm = scripted_lm({"ops": ops({"op": "delete", "id": 1, "quote": "forget where I live"})})
+    result = MemoryManager(store, NS, lm=lm).update({"messages": [{"role": "user", "content": "forget where I live"}]})
+    assert result.deleted == ["k"] and result.written == [] and store.get(NS, "k") is None
+    versions = store.history(NS, "k")
+    assert versions[-1].deleted
+    assert (versions[-1].provenance[-1].trajectory_id, versions[-1].provenance[-1].quote) == (
+        result.trajectory_id, "forget where I live")
