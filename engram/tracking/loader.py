@@ -70,10 +70,13 @@ def _where(tracking_uri: str | None) -> tuple:
 
 def _write_fallback(path: Path, prompt: Prompt) -> None:
     # Write to a temporary file and rename: a crash mid-write never leaves a torn fallback.
+    text = json.dumps(prompt.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
     try:
+        if path.exists() and path.read_text() == text:
+            return  # unchanged since the last refresh: no write every TTL
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(prompt.model_dump(mode="json"), indent=2, ensure_ascii=False))
+        tmp.write_text(text)
         os.replace(tmp, path)
     except OSError as err:  # a read-only disk must not break serving prompts
         log.warning("could not write the prompt fallback file %s: %s", path, err)

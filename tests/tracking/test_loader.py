@@ -144,3 +144,11 @@ def test_a_server_that_never_answers_is_a_tracking_error_not_a_hang(tmp_path, mo
             load_prompt("support@production", tracking_uri=url, fallback_dir=tmp_path)
     finally:
         silent.close()
+
+
+def test_an_unwritable_fallback_location_does_not_stop_serving(registry, tmp_path, caplog):
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the fallback directory should be")
+    served = load_prompt("support@production", fallback_dir=blocked)
+    assert served.metadata["source"] == "registry"
+    assert "could not write the prompt fallback file" in caplog.text
