@@ -170,6 +170,23 @@ class PromptRegistry:
             # search_prompt_versions leaves aliases out; get_prompt_version fills them in.
             return [_from_mlflow(self.client.get_prompt_version(name, n)) for n in reversed(numbers)]
 
+    def history_frame(self, name: str):
+        """:meth:`history` as a pandas DataFrame (version, created, aliases, optimizer, scores, ...)."""
+        import pandas as pd
+
+        def number(text: str | None) -> float | None:
+            try:
+                return float(text) if text not in (None, "") else None
+            except ValueError:
+                return None
+
+        return pd.DataFrame([
+            {"version": v.version, "created": v.created, "aliases": ",".join(v.aliases),
+             "optimizer": v.tags.get("optimizer"), "score_before": number(v.tags.get("score_before")),
+             "score_after": number(v.tags.get("score_after")), "parent_version": v.tags.get(PARENT_TAG),
+             "dataset_hash": v.tags.get("dataset_hash"), "message": v.commit_message}
+            for v in self.history(name)])
+
     def aliases(self, name: str) -> dict[str, int]:
         """alias -> version for a prompt."""
         return {a: v.version for v in self.history(name) for a in v.aliases}

@@ -75,6 +75,9 @@ def test_versions_aliases_history_and_diff(registry):
     assert "-You help {company} customers.\n" in diff
     assert "+You help {company} customers kindly.\n" in diff
     assert registry.list() == ["support"]
+    frame = registry.history_frame("support")
+    assert frame["version"].tolist() == [2, 1]
+    assert frame["score_after"].tolist()[0] == 0.8125 and frame["aliases"].tolist() == ["production", ""]
 
 
 @pytest.mark.parametrize("ref, expected", [
