@@ -9,7 +9,6 @@ that mapping; :func:`parse_op_lines` reads the LM's JSON Lines answer.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,7 +19,6 @@ Action = Literal["insert", "update", "delete"]
 _ACTIONS = {"insert": "insert", "add": "insert", "create": "insert", "new": "insert",
             "update": "update", "edit": "update", "modify": "update", "replace": "update",
             "delete": "delete", "remove": "delete", "forget": "delete"}
-_FENCE = re.compile(r"^```[a-zA-Z]*\s*$")
 
 
 @dataclass
@@ -128,40 +126,38 @@ class ShortIds:
 
 
 def parse_op_lines(text: str) -> tuple[list[tuple[str, dict[str, Any]]], list[RejectedOp]]:
-    """Read the LM's answer: ``(line, op dict)`` pairs and the lines that are not operations.
+    """Read the LM's answer: ``(line, op dict)`` pairs and the parts that are not operations.
 
-    Accepts JSON Lines, a JSON array of objects, code fences and blank lines. Lines
-    without a ``{`` are commentary ("No changes.") and are skipped.
+    Accepts JSON Lines, a JSON array of objects, pretty-printed objects, code fences and
+    commentary: every JSON value starting at a ``{`` or ``[`` is decoded; text outside
+    them ("No changes.") is skipped; a ``{`` that does not start valid JSON is reported.
     """
-    text = (text or "").strip()
+    text = text or ""
+    decoder = json.JSONDecoder()
     ops: list[tuple[str, dict[str, Any]]] = []
     bad: list[RejectedOp] = []
-    if text.startswith("["):
+    at = 0
+    while True:
+        starts = [i for i in (text.find("{", at), text.find("[", at)) if i >= 0]
+        if not starts:
+            break
+        begin = min(starts)
         try:
-            items = json.loads(text)
+            value, end = decoder.raw_decode(text, begin)
         except json.JSONDecodeError:
-            items = None
-        if isinstance(items, list):
-            for item in items:
-                line = json.dumps(item, ensure_ascii=False)
-                if isinstance(item, dict):
-                    ops.append((line, _normalize(item)))
-                else:
-                    bad.append(RejectedOp(line, "not a JSON object"))
-            return ops, bad
-    for raw in text.splitlines():
-        line = raw.strip().rstrip(",")
-        if not line or _FENCE.match(line) or "{" not in line:
+            line_end = text.find("\n", begin)
+            line_end = len(text) if line_end < 0 else line_end
+            if text[begin] == "{":  # a broken object; a stray "[" in prose is not worth a complaint
+                bad.append(RejectedOp(text[begin:line_end].strip(), "not a valid JSON object"))
+            at = max(line_end, begin + 1)
             continue
-        start, end = line.find("{"), line.rfind("}")
-        try:
-            item = json.loads(line[start:end + 1]) if end > start else None
-        except json.JSONDecodeError:
-            item = None
-        if not isinstance(item, dict):
-            bad.append(RejectedOp(line, "not a valid JSON object"))
-            continue
-        ops.append((line, _normalize(item)))
+        for item in value if isinstance(value, list) else [value]:
+            line = json.dumps(item, ensure_ascii=False)
+            if isinstance(item, dict):
+                ops.append((line, _normalize(item)))
+            else:
+                bad.append(RejectedOp(line, "not a JSON object"))
+        at = end
     return ops, bad
 
 

@@ -174,3 +174,16 @@ def test_triple_memory_derives_its_content():
     assert m.content == "user lives in Lisbon" and m.is_triple
     with pytest.raises(PydanticValidationError):
         Memory()
+
+
+def test_answers_in_other_json_shapes_are_read():
+    from engram.modules.operations import parse_op_lines
+
+    pretty = 'Here you go:\n```json\n{\n  "op": "insert",\n  "content": "A",\n  "quote": "a"\n}\n```\nDone.'
+    array = '[{"op": "add", "content": "B", "quote": "b"}, {"action": "remove", "memory": "2", "quote": "c"}]'
+    broken = '{"op": "insert", "content": "C" "quote": "c"}\nNo other changes [none].'
+    assert [o["content"] for _, o in parse_op_lines(pretty)[0]] == ["A"]
+    items, bad = parse_op_lines(array)
+    assert [(o["op"], o.get("id")) for _, o in items] == [("insert", None), ("delete", "2")] and not bad
+    items, bad = parse_op_lines(broken)
+    assert items == [] and [b.reason for b in bad] == ["not a valid JSON object"]
