@@ -16,14 +16,16 @@ Example::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import dspy
 
 from engram.errors import TemplateError, ValidationError
-from engram.lm import get_lm
+from engram.lm import context_runner, get_lm
 from engram.optimizers.base import LMRef
 from engram.optimizers.signatures import RespondUnderPrompt
 from engram.prompts import Prompt, render
@@ -63,12 +65,18 @@ class CandidateGate:
         metric: instead of the judge, ``metric(trajectory, replayed_messages, prompt) -> float``.
         min_improvement: how much higher the new mean score must be (default 0: any gain).
         max_trajectories: replay at most this many held-out trajectories (cost control).
+        num_threads: trajectories replayed at once (threads carry the DSPy context and usage tracking).
+        cache_scores: remember each (prompt, trajectory) score, so the incumbent prompt is not
+            re-scored every round (turn off if the task LM or judge is deliberately random).
     """
 
     def __init__(self, task_lm: Any = None, *, judge: Any = None, metric: ReplayMetric | None = None,
-                 min_improvement: float = 0.0, max_trajectories: int = 8):
+                 min_improvement: float = 0.0, max_trajectories: int = 8, num_threads: int = 4,
+                 cache_scores: bool = True):
         if max_trajectories < 1:
             raise ValidationError(f"max_trajectories must be at least 1, got {max_trajectories}.")
+        if num_threads < 1:
+            raise ValidationError(f"num_threads must be at least 1, got {num_threads}.")
         self._task_lm = LMRef(task_lm)
         if judge is None and metric is None:
             from engram.optimizers.judge import FeedbackJudge
@@ -78,7 +86,15 @@ class CandidateGate:
         self.metric = metric
         self.min_improvement = min_improvement
         self.max_trajectories = max_trajectories
+        self.num_threads = num_threads
+        self.cache_scores = cache_scores
+        self._scores: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
         self.respond = dspy.Predict(RespondUnderPrompt)
+
+    def __deepcopy__(self, memo: dict) -> CandidateGate:
+        # Compiling an optimizer deep-copies it; the gate (LMs, judge, score cache) is shared.
+        return self
 
     def replay(self, prompt: Prompt, trajectory: Trajectory) -> list[Message]:
         """The trajectory's user turns with fresh assistant replies under ``prompt``."""
@@ -92,19 +108,37 @@ class CandidateGate:
         return messages
 
     def score(self, prompt: Prompt, trajectory: Trajectory) -> float:
-        """Replay ``trajectory`` under ``prompt`` and score the replay."""
+        """Replay ``trajectory`` under ``prompt`` and score the replay (cached per prompt text and trajectory)."""
+        key = (prompt.text, trajectory.id)
+        if self.cache_scores:
+            with self._lock:
+                if key in self._scores:
+                    return self._scores[key]
         replayed = self.replay(prompt, trajectory)
         if self.metric is not None:
-            return float(self.metric(trajectory, replayed, prompt))
-        conversation = Trajectory(messages=replayed, id="replay").transcript()
-        return float(self.judge(prompt=prompt.text, conversation=conversation).score)
+            value = float(self.metric(trajectory, replayed, prompt))
+        else:
+            conversation = Trajectory(messages=replayed, id="replay").transcript()
+            value = float(self.judge(prompt=prompt.text, conversation=conversation).score)
+        if self.cache_scores:
+            with self._lock:
+                self._scores[key] = value
+        return value
+
+    def evaluate(self, prompt: Prompt, trajectories: list[Trajectory]) -> list[float]:
+        """Scores of ``prompt`` on each trajectory, replayed ``num_threads`` at a time (order kept)."""
+        if self.num_threads == 1 or len(trajectories) == 1:
+            return [self.score(prompt, t) for t in trajectories]
+        with ThreadPoolExecutor(max_workers=min(self.num_threads, len(trajectories))) as pool:
+            return list(pool.map(context_runner(lambda t: self.score(prompt, t)), trajectories))
 
     def compare(self, old: Prompt, new: Prompt, trajectories: list[Trajectory]) -> GateDecision:
         """Score both prompts on the same trajectories; accept ``new`` only if it is better."""
         chosen = [t for t in trajectories if t.user_turns][: self.max_trajectories]
         if not chosen:
             raise ValidationError("The gate needs held-out trajectories with at least one user turn.")
-        rows = [(t.id, self.score(old, t), self.score(new, t)) for t in chosen]
+        before_scores, after_scores = self.evaluate(old, chosen), self.evaluate(new, chosen)
+        rows = [(t.id, b, a) for t, b, a in zip(chosen, before_scores, after_scores)]
         before = sum(r[1] for r in rows) / len(rows)
         after = sum(r[2] for r in rows) / len(rows)
         accepted = after > before + self.min_improvement

@@ -85,3 +85,15 @@ def test_compile_judge_reports_held_out_agreement(world):
     assert report.val_size >= 1 and report.train_size >= 1
     assert report.agreement_val is not None and report.agreement_val > 0.8
     assert report.judge.assess.predict.demos  # compiled: it carries demos
+
+
+def test_incumbent_scores_are_cached_across_rounds(trajectories):
+    task = _task_lm()
+    gate = CandidateGate(task, metric=_length_metric, num_threads=2)
+    old, new = Prompt(name="p", template=SEED), Prompt(name="p", template=SEED + " Be brief.")
+    first = gate.compare(old, new, trajectories)
+    calls = len(task.engine.requests)
+    second = gate.compare(old, new, trajectories)
+    assert len(task.engine.requests) == calls == 2 * len(trajectories)
+    assert (first.score_before, first.score_after) == (second.score_before, second.score_after)
+    assert [r[0] for r in first.per_trajectory] == [t.id for t in trajectories]  # order kept
