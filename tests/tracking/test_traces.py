@@ -88,3 +88,31 @@ def test_the_dataset_feeds_the_optimizer_loop(production_traces, tmp_path):
 def test_unknown_experiment_lists_the_known_ones(production_traces):
     with pytest.raises(NotFoundError, match="No MLflow experiment 'nope'.*production-chat"):
         traces_to_dataset("nope")
+
+
+def test_the_whole_loop_traces_to_production(production_traces, tracking_uri, tmp_path):
+    """production traces -> trajectories -> (an optimizer's result) -> run + register -> promote -> load."""
+    from engram.lm import Usage
+    from engram.optimizers.result import OptimizationResult
+    from engram.tracking.loader import load_prompt
+    from engram.tracking.registry import PromptRegistry, register_result
+    from engram.tracking.runs import log_optimization, track_run
+
+    registry = PromptRegistry(tracking_uri)
+    registry.register("support", "You help {company}.", "seed")
+    registry.promote("support", 1, "production")
+    dataset = traces_to_dataset("production-chat")
+    original = load_prompt("support@production", fallback_dir=tmp_path)
+    # Stand-in for an optimizer's output (the optimizers are tested on their own).
+    result = OptimizationResult(prompt=original.with_template("You help {company}. Explain each step."),
+                                original=original, optimizer="gradient", critiques=["too terse"],
+                                score_before=0.375, score_after=0.8, accepted=True, usage=Usage(calls=4))
+    with track_run("from-production", kind="optimization") as run:
+        log_optimization(result, dataset=dataset)
+        version = register_result(result, dataset=dataset)
+    registry.promote("support", version.version, "production")
+    served = load_prompt("support@production", fallback_dir=tmp_path, refresh=True)
+    assert served.template == "You help {company}. Explain each step." and served.version == "2"
+    tags = registry.load("support/2").tags
+    assert tags["dataset_hash"] == dataset.fingerprint and tags["mlflow_run_id"] == run.run_id
+    assert tags["parent_version"] == "1"
