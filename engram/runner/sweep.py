@@ -116,6 +116,9 @@ def run_sweep(config: ExperimentConfig | str | Path, *, workers: int = 1, trials
         raise ConfigurationError("--workers must be at least 1")
     if workers > 1 and config._path is None:
         raise ConfigurationError("several workers need the config as a file: pass a path, not a loaded text")
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     console = console or Console()
     total = trials or config.sweep.trials
     run_dir = config.resolved_output_dir

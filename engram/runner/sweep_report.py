@@ -58,8 +58,11 @@ def print_front(pareto: Any, trials: Any, console: Any, *, title: str) -> None:
 
     table = Table(title=title, header_style="bold")
     columns = [c for c in pareto.columns if c != "template"]
+    short = {c: c.split(".")[-1] for c in columns}
+    if len(set(short.values())) < len(short):  # keep full names when the last parts clash
+        short = {c: c for c in columns}
     for column in columns:
-        table.add_column(str(column), justify="right" if column in ("trial", "score", "cost") else "left")
+        table.add_column(short[column], justify="right" if column in ("trial", "score", "cost") else "left")
     for _, row in pareto.iterrows():
         table.add_row(*[f"{row[c]:.3f}" if isinstance(row[c], float) and c == "score" else str(row[c])
                         for c in columns])

@@ -84,11 +84,19 @@ def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
             "rounds": rounds, "template": current.template, "critiques": critiques})
         ctx.progress.advance(task)
         ctx.budget.check(f"prompt round {index + 1}")
-    return _outcome(ctx, seed, current, rounds, critiques)
+    baseline = None
+    if gate is not None and not any(r["score_before"] is not None for r in rounds) and validation:
+        # No candidate reached the gate: still report how the kept (seed) prompt scores.
+        chosen = [t for t in validation if t.user_turns][: gate.max_trajectories]
+        with ctx.metered():
+            scores = [gate.score(seed, t) for t in chosen]
+        baseline = sum(scores) / len(scores) if scores else None
+        ctx.budget.check("prompt baseline")
+    return _outcome(ctx, seed, current, rounds, critiques, baseline)
 
 
 def _outcome(ctx: StepContext, seed: Prompt, final: Prompt, rounds: list[dict[str, Any]],
-             critiques: list[str]) -> StepOutcome:
+             critiques: list[str], baseline: float | None) -> StepOutcome:
     out_dir = ctx.run_dir / "prompt"
     out_dir.mkdir(parents=True, exist_ok=True)
     diff = diff_templates(seed.template, final.template, old_label=f"{seed.name} (seed)",
@@ -97,7 +105,7 @@ def _outcome(ctx: StepContext, seed: Prompt, final: Prompt, rounds: list[dict[st
     (out_dir / "critiques.md").write_text("\n\n---\n\n".join(critiques) or "(none)\n", encoding="utf-8")
     (out_dir / "optimized.txt").write_text(final.text, encoding="utf-8")
     scored = [r for r in rounds if r["score_before"] is not None]
-    before = scored[0]["score_before"] if scored else None
+    before = scored[0]["score_before"] if scored else baseline
     accepted_scores = [r["score_after"] for r in rounds if r["accepted"] and r["score_after"] is not None]
     after = accepted_scores[-1] if accepted_scores else before
     changed = final.template != seed.template
@@ -109,5 +117,12 @@ def _outcome(ctx: StepContext, seed: Prompt, final: Prompt, rounds: list[dict[st
                 "rationale": next((r["rationale"] for r in reversed(rounds) if r["accepted"]), "")},
         rounds=[{k: r[k] for k in ("round", "score_before", "score_after", "accepted")} for r in rounds],
         artifacts=[out_dir / "diff.patch", out_dir / "critiques.md", out_dir / "optimized.txt"],
-        note="" if changed else "no candidate beat the seed prompt on held-out trajectories; seed kept",
+        note="" if changed else _why_unchanged(rounds),
     )
+
+
+def _why_unchanged(rounds: list[dict[str, Any]]) -> str:
+    if any(r["score_after"] is not None for r in rounds):
+        return "no candidate beat the seed prompt on held-out trajectories; seed kept"
+    reasons = {r["rationale"] for r in rounds if r.get("rationale")}
+    return "seed kept: " + ("; ".join(sorted(reasons)) or "the optimizer proposed no change")
