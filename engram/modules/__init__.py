@@ -21,8 +21,7 @@ Names load lazily (DSPy is imported on first use, not by ``import engram``).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from engram._lazy import lazy_exports
 
 _EXPORTS = {
     "Memory": "schemas", "Episode": "schemas", "UserProfile": "schemas",
@@ -41,19 +40,6 @@ _EXPORTS = {
     "create_memory_manager": "compat", "create_memory_store_manager": "compat",
     "create_thread_extractor": "compat", "create_memory_searcher": "compat",
 }
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engram.modules' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"engram.modules.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
 
 
 __all__ = [
@@ -90,3 +76,5 @@ __all__ = [
     "summarize_messages",
     "to_strict",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -7,8 +7,7 @@ Names load lazily (DSPy is imported only when an optimizer is used)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from engram._lazy import lazy_exports
 
 _EXPORTS = {
     "OptimizationResult": "engram.optimizers.result",
@@ -36,15 +35,4 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engram.optimizers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

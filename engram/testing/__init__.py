@@ -22,8 +22,7 @@ Names are imported lazily so ``import engram.testing`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from engram._lazy import lazy_exports
 
 _EXPORTS = {
     "OfflineEngine": "engine", "make_lm": "engine", "count_tokens": "engine", "STAND_IN_NOTICE": "engine",
@@ -75,15 +74,4 @@ __all__ = [  # noqa: RUF022 (the lazy names above)
     "unregister_handler",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engram.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"engram.testing.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

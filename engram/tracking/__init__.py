@@ -12,7 +12,7 @@ Names load on first use (MLflow is imported only by the parts that talk to it)::
 
 from __future__ import annotations
 
-import importlib
+from engram._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
     "PromptRegistry": "engram.tracking.registry",
@@ -41,17 +41,6 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engram.tracking' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
 __all__ = list(_LAZY)
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
