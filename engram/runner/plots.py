@@ -1,4 +1,8 @@
-"""Plots of a run (matplotlib, Agg backend: no display needed): score by round, before / after, cost.
+"""Plots of a run (matplotlib): score by round, before / after, cost.
+
+Figures are built with :class:`matplotlib.figure.Figure` and written straight to PNG, not
+through pyplot: no display is needed (servers, CI) and a notebook's inline backend is
+left alone.
 
 Each function writes a PNG and returns its path, or None when there is nothing to draw::
 
@@ -11,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 
-def _pyplot():
-    import matplotlib
+def _figure(width: float, height: float, ncols: int = 1):
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)  # files only; never needs a display (CI, servers)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots(1, ncols)
 
 
 def score_by_round(rounds: list[dict[str, Any]], path: Path, *, title: str = "Held-out score by round") -> Path | None:
@@ -25,7 +27,6 @@ def score_by_round(rounds: list[dict[str, Any]], path: Path, *, title: str = "He
     scored = [r for r in rounds if r.get("score_before") is not None]
     if not scored:
         return None
-    plt = _pyplot()
     xs, ys, marks = [0], [scored[0]["score_before"]], ["seed"]
     best = ys[0]
     for r in rounds:
@@ -34,7 +35,7 @@ def score_by_round(rounds: list[dict[str, Any]], path: Path, *, title: str = "He
         xs.append(r["round"])
         ys.append(best)
         marks.append("accepted" if r.get("accepted") else "rejected")
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, ax = _figure(5, 3.2)
     ax.plot(xs, ys, marker="o", color="#3366aa")
     for x, y, mark in zip(xs, ys, marks):
         ax.annotate(mark, (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
@@ -45,7 +46,6 @@ def score_by_round(rounds: list[dict[str, Any]], path: Path, *, title: str = "He
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -53,8 +53,7 @@ def before_after(before: float | None, after: float | None, path: Path, *, label
     """Two bars: the held-out score of the seed prompt and of the one kept."""
     if before is None or after is None:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4, 3.2))
+    fig, ax = _figure(4, 3.2)
     bars = ax.bar(["before", "after"], [before, after], color=["#999999", "#2e8b57"])
     ax.bar_label(bars, fmt="%.2f")
     ax.set_ylim(0, 1.1)
@@ -62,7 +61,6 @@ def before_after(before: float | None, after: float | None, path: Path, *, label
     ax.set_title(f"{label}: before / after")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -71,8 +69,7 @@ def cost_by_step(table: Any, path: Path) -> Path | None:
     rows = table[table["calls"] > 0] if len(table) else table
     if not len(rows):
         return None
-    plt = _pyplot()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(7, 3.2))
+    fig, (left, right) = _figure(7, 3.2, ncols=2)
     left.bar(rows["step"], rows["calls"], color="#3366aa")
     left.set_title("LM calls")
     right.bar(rows["step"], rows["tokens"], color="#aa6633")
@@ -82,5 +79,4 @@ def cost_by_step(table: Any, path: Path) -> Path | None:
     fig.suptitle("Cost by step")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

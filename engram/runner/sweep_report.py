@@ -32,9 +32,6 @@ def pareto_frame(study: Any):
 
 
 def pareto_plot(study: Any, path: Path, cost_name: str) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     import warnings
 
     import matplotlib.pyplot as plt
@@ -49,7 +46,7 @@ def pareto_plot(study: Any, path: Path, cost_name: str) -> Path | None:
     ax.figure.set_size_inches(6, 4)
     ax.figure.tight_layout()
     ax.figure.savefig(path, dpi=110)
-    plt.close(ax.figure)
+    plt.close(ax.figure)  # optuna draws through pyplot: close so a notebook does not show it twice
     return path
 
 
