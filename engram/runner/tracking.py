@@ -91,6 +91,7 @@ class RunTracker:
             return
         mlflow = self._mlflow()
         try:
+            self._ensure_experiment(mlflow)
             mlflow.set_experiment(self.config.tracking.experiment)
             if run_id is not None:
                 active = mlflow.start_run(run_id=run_id)
@@ -112,6 +113,18 @@ class RunTracker:
             raise
         finally:
             mlflow.end_run(status=status)
+
+    def _ensure_experiment(self, mlflow: Any) -> None:
+        """Create the experiment with its artifacts beside a SQLite database, not in ./mlruns."""
+        name = self.config.tracking.experiment
+        if mlflow.get_experiment_by_name(name) is not None or not self.uri.startswith("sqlite:///"):
+            return
+        location = (Path(self.uri.removeprefix("sqlite:///")).parent / "artifacts" / name).resolve().as_uri()
+        try:
+            mlflow.create_experiment(name, artifact_location=location)
+        except Exception:  # created meanwhile by another worker process
+            if mlflow.get_experiment_by_name(name) is None:
+                raise
 
     def log_params(self, params: dict[str, Any]) -> None:
         if not self.enabled:

@@ -133,7 +133,16 @@ def test_overrides_apply_before_validation(data, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parents[2] / "experiments").glob("*.yaml")))
-def test_shipped_experiments_validate(name):
+def test_shipped_experiments_validate(name, monkeypatch):
     root = Path(__file__).parents[2]
-    cfg = load_config(root / "experiments" / name)
+    monkeypatch.chdir(root)  # shipped configs name files relative to the repository root
+    try:
+        cfg = load_config(root / "experiments" / name)
+    except ConfigError as err:
+        # LoCoMo lives beside the repository (../shared/data), not in it.
+        if "file not found" in str(err) and "../shared/" in str(err):
+            pytest.skip(f"{name}: external data not present ({err})")
+        raise
     assert cfg.name
+    if cfg.lms.task is not None:
+        assert cfg.lms.task == "offline/support"  # shipped configs default to the labeled stand-in
