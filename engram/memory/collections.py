@@ -51,6 +51,7 @@ class Collections:
         self._cache: dict[tuple[str, ...], Any] = {}
         self._locks: dict[tuple[str, ...], threading.RLock] = {}
         self._guard = threading.Lock()
+        self._generations: dict[tuple[str, ...], int] = {}
         with chroma_errors("open the history collection"):
             self.history = client.get_or_create_collection(
                 HISTORY, metadata={"engram_format": FORMAT}, embedding_function=None,
@@ -80,6 +81,14 @@ class Collections:
         """The write lock of a namespace: read-check-write sequences hold it."""
         with self._guard:
             return self._locks.setdefault(namespace, threading.RLock())
+
+    def touch(self, namespace: tuple[str, ...]) -> None:
+        """Record that a namespace changed (invalidates caches such as the archive index)."""
+        with self._guard:
+            self._generations[namespace] = self._generations.get(namespace, 0) + 1
+
+    def generation(self, namespace: tuple[str, ...]) -> int:
+        return self._generations.get(namespace, 0)
 
     def get(self, namespace: tuple[str, ...], create: bool = False) -> Any | None:
         """The namespace's collection; ``None`` if it does not exist and ``create`` is false."""

@@ -106,6 +106,7 @@ class WriteMixin:
         olds = [old for _, _, old in plan if old is not None]
         hist_ids = [history_id(col.name, o.id, o.version) for o, _ in olds]
         size = self._batch_size()
+        self._cols.touch(ns)
         written: list[tuple[MemoryRecord, list[float], Any]] = []
         try:
             for start in range(0, len(olds), size):
@@ -125,6 +126,8 @@ class WriteMixin:
         except Exception:
             self._undo(col, written, hist_ids)
             raise
+        finally:
+            self._cols.touch(ns)  # again after the rows land, so no reader caches a half-written state
 
     def _undo(self, col: Any, written: list, hist_ids: list[str]) -> None:
         # best effort: put back the previous rows, drop new ones and their history copies
@@ -269,6 +272,7 @@ class WriteMixin:
         ns = validate_namespace(namespace)
         nskey = namespace_key(ns)
         with self._cols.lock(ns):
+            self._cols.touch(ns)
             col = self._cols.get(ns)
             if col is None:
                 return 0

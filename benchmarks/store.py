@@ -1,0 +1,157 @@
+"""Memory store speed: search latency with a namespace, write and embedding throughput.
+
+Run::
+
+    python benchmarks/store.py                 # 10k and 100k memories over 1,000 namespaces
+    python benchmarks/store.py --sizes 10000 --backend persistent --baseline
+
+Prints:
+- embedding throughput of the default MiniLM embedder on short texts (target >= 400/s);
+- batched write throughput through ``put_many`` excluding embedding (target >= 1,000/s):
+  the store is given a stand-in embedder that returns precomputed random unit vectors,
+  so the figure measures the store (validation, history check, Chroma upserts), not the model;
+- search p50 / p95 for ``store.search(namespace, query)`` at each size (target p95 <= 15 ms
+  at 100k), again with precomputed random vectors (the query embedding is excluded);
+- with ``--baseline``: the same queries on one flat Chroma collection with a ``where``
+  namespace filter, the design engram's collection-per-namespace layout replaces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+
+import numpy as np
+
+import engram  # noqa: F401  (environment set-up)
+from engram.memory import MemoryStore
+from engram.memory.embeddings import Embedder, get_embedder
+
+DIM = 384
+
+
+class RandomVectors(Embedder):
+    """Stand-in embedder: precomputed random unit vectors (measures the store, not the model)."""
+
+    spec = "benchmark:random"
+
+    def __init__(self, pool: int = 4096, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        vectors = rng.normal(size=(pool, DIM)).astype(np.float32)
+        self.pool = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).tolist()
+        self.i = 0
+
+    def embed(self, texts):
+        out = []
+        for _ in texts:
+            out.append(self.pool[self.i % len(self.pool)])
+            self.i += 1
+        return out
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def bench_embedding(n: int) -> None:
+    emb = get_embedder()
+    emb.embed(["warm up"])
+    texts = [f"The user mentioned fact number {i} about their {w} preferences."
+             for i, w in zip(range(n), ["food", "travel", "music", "work", "family"] * n)]
+    start = time.perf_counter()
+    emb.embed(texts)
+    rate = n / (time.perf_counter() - start)
+    print(f"embedding  all-MiniLM-L6-v2, {n} short texts: {rate:,.0f} texts/s  (target >= 400)")
+
+
+def make_store(backend: str, tmp: str) -> MemoryStore:
+    if backend == "persistent":
+        return MemoryStore.persistent(f"{tmp}/chroma", embedder=RandomVectors())
+    return MemoryStore.in_memory(embedder=RandomVectors())
+
+
+def fill(store: MemoryStore, total: int, namespaces: int, batch: int = 500) -> float:
+    per_ns = total // namespaces
+    written, elapsed = 0, 0.0
+    for n in range(namespaces):
+        ns = ("bench", f"user{n:04d}")
+        for start in range(0, per_ns, batch):
+            items = [{"key": f"m{j}", "content": f"memory {j} of user {n}",
+                      "metadata": {"topic": ["food", "travel", "work"][j % 3], "n": j}}
+                     for j in range(start, min(per_ns, start + batch))]
+            t0 = time.perf_counter()
+            store.put_many(ns, items)
+            elapsed += time.perf_counter() - t0
+            written += len(items)
+    return written / elapsed
+
+
+def bench_search(store: MemoryStore, namespaces: int, queries: int) -> list[float]:
+    rng = np.random.default_rng(1)
+    times = []
+    for q in range(queries):
+        ns = ("bench", f"user{int(rng.integers(namespaces)):04d}")
+        t0 = time.perf_counter()
+        hits = store.search(ns, f"query {q}", limit=10)
+        times.append((time.perf_counter() - t0) * 1000)
+        assert hits and all(h.namespace == ns for h in hits)
+    return times
+
+
+def bench_flat_baseline(total: int, namespaces: int, queries: int) -> list[float]:
+    """One collection, namespace as a metadata field, filtered with ``where``."""
+    import chromadb
+    from chromadb.config import Settings
+
+    client = chromadb.EphemeralClient(Settings(anonymized_telemetry=False))
+    name = f"flat-{total}-{time.time_ns()}"
+    col = client.create_collection(name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+    rng = np.random.default_rng(2)
+    per_ns = total // namespaces
+    for n in range(namespaces):
+        vecs = rng.normal(size=(per_ns, DIM)).astype(np.float32)
+        col.add(ids=[f"{n}:{j}" for j in range(per_ns)], embeddings=vecs,
+                metadatas=[{"ns": f"user{n:04d}"} for _ in range(per_ns)])
+    times = []
+    for _ in range(queries):
+        q = rng.normal(size=DIM).astype(np.float32)
+        t0 = time.perf_counter()
+        col.query(query_embeddings=[q], n_results=10, where={"ns": f"user{int(rng.integers(namespaces)):04d}"})
+        times.append((time.perf_counter() - t0) * 1000)
+    client.delete_collection(name)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--namespaces", type=int, default=1000)
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--backend", choices=["memory", "persistent"], default="memory")
+    parser.add_argument("--embed-texts", type=int, default=2000)
+    parser.add_argument("--baseline", action="store_true", help="also time a flat collection + where")
+    args = parser.parse_args()
+
+    bench_embedding(args.embed_texts)
+    print("(search and write figures below use precomputed random vectors: embedding excluded)")
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = make_store(args.backend, tmp)
+            rate = fill(store, size, args.namespaces)
+            print(f"write      {size:>7,} memories / {args.namespaces} namespaces ({args.backend}): "
+                  f"{rate:,.0f} memories/s via put_many  (target >= 1,000)")
+            times = bench_search(store, args.namespaces, args.queries)
+            print(f"search     {size:>7,} memories: p50 {statistics.median(times):.2f} ms, "
+                  f"p95 {pct(times, 95):.2f} ms, mean {statistics.mean(times):.2f} ms "
+                  f"over {len(times)} queries  (target p95 <= 15 ms at 100k)")
+            del store
+        if args.baseline:
+            flat = bench_flat_baseline(size, args.namespaces, min(args.queries, 100))
+            print(f"baseline   {size:>7,} memories, one collection + where filter: p50 "
+                  f"{statistics.median(flat):.2f} ms, p95 {pct(flat, 95):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
