@@ -49,7 +49,8 @@ def load_locomo_conversations(path: Path, limit: int | None = None) -> list[Conv
                 text = f"{turn['speaker']}: {turn['text']}"
                 if turn.get("blip_caption"):
                     text += f" [shares a photo: {turn['blip_caption']}]"
-                turns.append({"key": turn["dia_id"], "text": text, "session": session, "position": position})
+                turns.append({"key": turn["dia_id"], "text": text, "session": int(session.split("_")[1]),
+                              "turn": position + 1, "speaker": turn["speaker"]})
         questions = []
         for qa in sample.get("qa", []):
             evidence = {m for e in qa.get("evidence", []) for m in _DIA.findall(str(e).replace("D:", "D"))}
@@ -65,8 +66,9 @@ def index_conversation(store: Any, conv: Conversation) -> tuple[str, ...]:
     namespace = ("locomo", conv.sample_id)
     store.put_many(namespace, [{
         "key": t["key"], "content": t["text"], "text": t["text"], "kind": "message",
-        "metadata": {"conversation_id": conv.sample_id, "session_id": t["session"], "turn_id": t["key"],
-                     "position": t["position"]},
+        # The keys the archive ranker reads to find neighbouring turns (engram.memory.archive).
+        "metadata": {"conversation": conv.sample_id, "session": t["session"], "turn": t["turn"],
+                     "speaker": t["speaker"]},
     } for t in conv.turns])
     return namespace
 
