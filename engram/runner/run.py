@@ -187,6 +187,7 @@ def _run_step(step: str, fn, ctx: StepContext, lms: dict[str, Any], summary: dic
     before = dict(ctx.budget.to_dict())
     record: dict[str, Any] = {"step": step, "metrics": {}, "rounds": [], "note": ""}
     try:
+        ctx.budget.check(f"start of {step}")  # a budget spent by an earlier attempt: start nothing new
         outcome = fn(ctx, lms)
     except StepUnavailable as err:
         summary["unavailable"][step] = str(err)

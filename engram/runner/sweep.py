@@ -66,6 +66,23 @@ def _finished(study) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
+class _FailureGuard:
+    """Stop a worker after ``limit`` failed trials: a broken setup (no LM, a bad setting) would
+    otherwise fail trial after trial forever, since failed trials do not count toward the total."""
+
+    def __init__(self, limit: int = 3):
+        self.limit = limit
+        self.failures: list[str] = []
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        import optuna
+
+        if trial.state == optuna.trial.TrialState.FAIL:
+            self.failures.append(str(trial.user_attrs.get("error", "unknown error")))
+            if len(self.failures) >= self.limit:
+                study.stop()
+
+
 def work(config: ExperimentConfig, url: str, *, total: int, worker: int = 0,
          parent_run_id: str | None = None) -> None:
     """One worker: run trials on the shared study until it holds ``total`` finished trials."""
@@ -82,8 +99,12 @@ def work(config: ExperimentConfig, url: str, *, total: int, worker: int = 0,
     objective = TrialObjective(config, parent_run_id=parent_run_id)
     stop = optuna.study.MaxTrialsCallback(total, states=(optuna.trial.TrialState.COMPLETE,
                                                           optuna.trial.TrialState.PRUNED))
-    # catch: a trial that fails (an LM error) is recorded as FAIL and the sweep goes on.
-    study.optimize(objective, callbacks=[stop], catch=(EngramError,), gc_after_trial=False)
+    guard = _FailureGuard()
+    # catch: a trial that fails (an LM error) is recorded as FAIL and the sweep goes on ...
+    study.optimize(objective, callbacks=[stop, guard], catch=(EngramError,), gc_after_trial=False)
+    if len(guard.failures) >= guard.limit:  # ... unless they keep failing
+        raise EngramError(f"{len(guard.failures)} trials failed, the last with: {guard.failures[-1]}; "
+                          f"fix the config or the LM settings and re-run (finished trials are kept)")
 
 
 def _spawn(config_path: Path, url: str, total: int, workers: int,

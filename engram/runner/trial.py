@@ -52,6 +52,15 @@ class TrialObjective:
         self.tracker = RunTracker(config)
 
     def __call__(self, trial: Any) -> tuple[float, float]:
+        from engram.errors import EngramError
+
+        try:
+            return self._evaluate(trial)
+        except EngramError as err:
+            trial.set_user_attr("error", f"{type(err).__name__}: {err}"[:500])  # shown when trials keep failing
+            raise
+
+    def _evaluate(self, trial: Any) -> tuple[float, float]:
         import optuna
 
         from engram.lm import track_usage
