@@ -34,7 +34,10 @@ def score_by_round(rounds: list[dict[str, Any]], path: Path, *, title: str = "He
             best = r["score_after"]
         xs.append(r["round"])
         ys.append(best)
-        marks.append("accepted" if r.get("accepted") else "rejected")
+        if r.get("accepted"):
+            marks.append("accepted")
+        else:  # a candidate that lost at the gate, or a round that proposed nothing
+            marks.append("rejected" if r.get("score_after") is not None else "no change")
     fig, ax = _figure(5, 3.2)
     ax.plot(xs, ys, marker="o", color="#3366aa")
     for x, y, mark in zip(xs, ys, marks):
@@ -42,7 +45,7 @@ def score_by_round(rounds: list[dict[str, Any]], path: Path, *, title: str = "He
     ax.set_xlabel("round")
     ax.set_ylabel("judged score (held-out)")
     ax.set_xticks(xs)
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.12)
     ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
