@@ -86,7 +86,10 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
     rows.append(("LM calls", str(summary.get("calls", 0))))
     rows.append(("tokens", f"{summary.get('tokens', 0)} ({summary.get('prompt_tokens', 0)} prompt + "
                            f"{summary.get('completion_tokens', 0)} completion)"))
-    rows.append(("cost", f"${summary.get('cost', 0.0):.4f}"))
+    if summary.get("cost_known", True):
+        rows.append(("cost", f"${summary.get('cost', 0.0):.4f}"))
+    else:  # LiteLLM has no price for a model: do not print a made-up $0
+        rows.append(("cost", "unknown (no price for this model in LiteLLM's cost map)"))
     for step, reason in (summary.get("unavailable") or {}).items():
         rows.append((f"{step}: UNAVAILABLE", reason))
     if summary.get("resumed"):

@@ -222,7 +222,7 @@ def _finish(config: ExperimentConfig, ctx: StepContext, records: list[dict[str, 
     totals = table[["calls", "prompt_tokens", "completion_tokens", "tokens", "cost"]].sum()
     summary.update(calls=int(totals["calls"]), prompt_tokens=int(totals["prompt_tokens"]),
                    completion_tokens=int(totals["completion_tokens"]), tokens=int(totals["tokens"]),
-                   cost=float(totals["cost"]))
+                   cost=float(totals["cost"]), cost_known=ctx.budget.cost_known)
     summary["steps"] = {r["step"]: r["status"] for r in records}
     # What this attempt spent (a resumed run reuses the recorded results of finished steps).
     summary["calls_this_attempt"] = int(table.loc[table["status"] != "resumed", "calls"].sum())

@@ -98,3 +98,25 @@ def test_missing_lm_names_the_key(write_config):
     cfg.lms.judge = None
     with pytest.raises(Exception, match=r"lms\.task.*ENGRAM_LM"):
         run_experiment(cfg, progress=False, print_summary=False)
+
+
+def test_same_config_follows_engram_lm_to_an_http_model(write_config, monkeypatch):
+    """ENGRAM_LM switches a shipped-style config (${ENGRAM_LM:-offline/support}) to a model served
+    over HTTP through LiteLLM: here the OpenAI-compatible offline server stands in for a provider."""
+    from engram.testing.server import OfflineServer
+
+    path = write_config()
+    path.write_text(path.read_text().replace("task: offline/support", "task: ${ENGRAM_LM:-offline/support}"))
+    with OfflineServer() as server:
+        monkeypatch.setenv("ENGRAM_LM", "openai/offline-support")
+        monkeypatch.setenv("OPENAI_API_BASE", server.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "offline")
+        monkeypatch.setenv("ENGRAM_LM_CACHE", "false")
+        cfg = load_config(path)
+        assert cfg.lms.resolved("judge") == "openai/offline-support"
+        result = run_experiment(cfg, progress=False, print_summary=False)
+    assert result.summary["lms"]["task"] == "openai/offline-support" and not result.summary["stand_in"]
+    assert result.summary["calls"] > 0 and result.summary["steps"]["prompt"] == "done"
+    from engram.runner.report import summary_rows
+
+    assert dict(summary_rows(result.summary))["cost"].startswith("unknown")
