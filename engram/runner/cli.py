@@ -12,7 +12,7 @@ run itself loads mlflow, optuna and chromadb.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -58,8 +58,8 @@ def run(
 def sweep(
     config: ConfigArg,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes on one study.")] = 1,
-    trials: Annotated[Optional[int], typer.Option("--trials", "-n", min=1, help="Total trials (default: the config's).")] = None,
-    storage: Annotated[Optional[str], typer.Option("--storage", help="Optuna storage: a database URL (postgresql://...) or a .journal file.")] = None,
+    trials: Annotated[int | None, typer.Option("--trials", "-n", min=1, help="Total trials (default: the config's).")] = None,
+    storage: Annotated[str | None, typer.Option("--storage", help="Optuna storage: a database URL (postgresql://...) or a .journal file.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run an Optuna sweep (held-out score up, cost down); prints the Pareto front and saves a plot."""

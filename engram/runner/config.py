@@ -20,8 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ValidationError as PydanticValidationError
 
+from engram.runner.config_checks import check_config, format_pydantic_error
 from engram.runner.search_space import SearchParam
 from engram.runner.yaml_source import ConfigError, SourceMap, load_yaml, load_yaml_text
 
@@ -202,8 +204,6 @@ class ExperimentConfig(_Model):
         """A :class:`ConfigError` pointing at ``path`` in the YAML this config came from."""
         return self.source_map.error(path, message)
 
-
-from engram.runner.config_checks import check_config, format_pydantic_error  # noqa: E402
 
 
 def parse_config(data: Any, source_map: SourceMap, *, base_dir: Path | None = None) -> ExperimentConfig:

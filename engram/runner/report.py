@@ -84,8 +84,9 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         if key in summary:
             rows.append((label, str(summary[key])))
     rows.append(("LM calls", str(summary.get("calls", 0))))
-    rows.append(("tokens", f"{summary.get('tokens', 0)} ({summary.get('prompt_tokens', 0)} prompt + "
-                           f"{summary.get('completion_tokens', 0)} completion)"))
+    tokens = (f"{summary.get('tokens', 0)} ({summary.get('prompt_tokens', 0)} prompt + "
+              f"{summary.get('completion_tokens', 0)} completion)")
+    rows.append(("tokens", tokens))
     if summary.get("cost_known", True):
         rows.append(("cost", f"${summary.get('cost', 0.0):.4f}"))
     else:  # LiteLLM has no price for a model: do not print a made-up $0

@@ -100,7 +100,7 @@ class RunTracker:
                                           tags=tags)
         except TrackingError:
             raise
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001  (MLflow raises many types for one cause: no store)
             raise TrackingError(f"MLflow at {self.uri} refused to start a run: {err}; check "
                                 f"tracking.uri / ENGRAM_TRACKING_URI") from None
         status = "FAILED"

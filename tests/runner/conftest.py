@@ -68,5 +68,5 @@ def write_config(tmp_path, sim_data):
 def run_python(code: str, *, cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run Python in a fresh process with this test's environment (ENGRAM_HOME etc.)."""
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=cwd, env=env, check=False,
                           capture_output=True, text=True, timeout=timeout)

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def engram(*args: str, cwd: Path = ROOT, home: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True", ENGRAM_HOME=str(home), COLUMNS="120")
-    return subprocess.run([sys.executable, "-m", "engram.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "engram.cli", *args], cwd=cwd, env=env, check=False,
                           capture_output=True, text=True, timeout=900)
 
 
