@@ -26,15 +26,29 @@ from engram.testing.handlers import register_handler
 from engram.testing.protocol import ParsedCall
 
 # (attribute, pattern, sentence template); the first group is the value, or groups by name
+_NAME = r"(?P<v>[A-Z][^\W\d_]+)"
+_CITY = r"(?P<v>[A-Z][^\W\d_]+(?: [A-Z][^\W\d_]+)?)"
 _PATTERNS: list[tuple[str, re.Pattern[str], str]] = [
+    # self-introductions, in the ways people write them ("Hi, I'm Mei from Lyon", "Samuel here", ...)
     ("name", re.compile(r"\bI'm (?P<v>[A-Z][\w]*(?: \d+)?) from\b"), "The user's name is {v}."),
+    ("name", re.compile(r"\b(?:my name is|this is|it's) " + _NAME + r"\b"), "The user's name is {v}."),
+    ("name", re.compile(r"^(?:Hi|Hello|Hey)[,!]? " + _NAME + r"(?: here\b| from\b)"), "The user's name is {v}."),
     ("city", re.compile(r"\bI'm [A-Z][\w]*(?: \d+)? from (?P<v>[A-Z][\w ]*?)[.,!]"), "The user lives in {v}."),
+    ("city", re.compile(r"\b(?:writing|here) from " + _CITY + r"[.,!]"), "The user lives in {v}."),
+    ("city", re.compile(r"^(?:Hi|Hello|Hey)[,!]? [A-Z]\w+ from " + _CITY + r"[.,!]"), "The user lives in {v}."),
+    ("city", re.compile(r"\b(?:Hello|Hi) from " + _CITY + r"[.,!]"), "The user lives in {v}."),
+    ("city", re.compile(r"\bit's [A-Z]\w+ in " + _CITY + r"[.,!]"), "The user lives in {v}."),
     ("city", re.compile(r"\bI (?:just )?(?:moved|relocated) to (?P<v>[A-Z][\w]*)"), "The user lives in {v}."),
     ("city", re.compile(r"\bI live in (?P<v>[A-Z][\w]*)"), "The user lives in {v}."),
-    ("plan", re.compile(r"\bI'm on the (?P<v>\w+) plan\b"), "The user is on the {v} plan."),
+    ("plan", re.compile(r"\b(?:I'm )?on the (?P<v>Free|Basic|Pro|Business|\w+) plan\b"), "The user is on the {v} plan."),
+    ("plan", re.compile(r"\b(?:I'm )?on (?P<v>Free|Basic|Pro|Business)\b"), "The user is on the {v} plan."),
     ("product", re.compile(r"\bI use (?P<v>the [\w ]+?(?:app|dashboard))\b"), "The user uses {v}."),
+    ("product", re.compile(r"\b(?P<v>[Tt]he (?:iOS|Android|desktop) app|[Tt]he web dashboard)\b"),
+     "The user uses {v}."),
     ("contact", re.compile(r"\bI prefer (?P<v>email|phone|chat|text message) if you need to reach me"),
      "The user prefers {v} for contact."),
+    ("contact", re.compile(r"\b(?:[Cc]ontact me|[Rr]each me|write to me|answer|[Ss]end updates|I prefer) (?:by )?"
+                           r"(?P<v>email|phone|chat|text message)\b"), "The user prefers {v} for contact."),
     ("diet", re.compile(r"\bI'm (?P<v>vegetarian|vegan)\b"), "The user is {v}."),
     ("language", re.compile(r"\bswitched from \w+ to (?P<v>[A-Z][\w+#]*)"), "The user mostly codes in {v}."),
 ]
