@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# The main job, offline: memories into Chroma, gradient-optimized support prompt, gate,
+# MLflow v1 -> v2 @production, export, summary table. Re-running resumes from the checkpoint.
 demo: setup
-	$(BIN)/engram datasets validate datasets/*.jsonl
-	$(BIN)/python -c "import engram, dspy; from engram.testing.scripted import scripted_lm; \
-	lm = scripted_lm(lambda c: {'answer': 'Hello from the offline stand-in LM'}); \
-	print(dspy.Predict('question -> answer', lm=lm)(question='hi').answer, '(stand-in, not a model)')"
+	$(BIN)/engram datasets validate datasets/support.jsonl datasets/oasst_feedback.jsonl
+	$(BIN)/engram run experiments/quickstart.yaml
 
 test: setup
 	$(BIN)/python -m pytest -q
