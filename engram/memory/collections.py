@@ -135,9 +135,13 @@ class Collections:
 
     def namespaces(self) -> list[tuple[str, ...]]:
         """Every namespace with a collection, read from collection metadata."""
-        out = []
+        out, collections, page = [], [], 1000
         with chroma_errors("list collections"):
-            collections = self.client.list_collections()
+            while True:  # page explicitly: a server may cap one listing
+                batch = self.client.list_collections(limit=page, offset=len(collections))
+                collections.extend(batch)
+                if len(batch) < page:
+                    break
         for col in collections:
             meta = col.metadata or {}
             if col.name.startswith(PREFIX + "m-") and "engram_ns" in meta:

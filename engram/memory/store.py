@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engram.errors import ValidationError
+from engram.memory import query as query_mod
 from engram.memory.aio import AsyncMixin
 from engram.memory.backends import DEFAULT_TIMEOUT, http_client, in_memory_client, persistent_client
 from engram.memory.codec import from_row, rows
@@ -135,13 +136,8 @@ class MemoryStore(WriteMixin, AsyncMixin):
             return hybrid_search(self, ns, col, query, where, keys, limit, offset)
         [vector] = self._embed([query])
         with chroma_errors(f"search {ns!r}"):
-            got = col.query(query_embeddings=[vector], n_results=limit + offset, where=where,
-                            ids=keys, include=["documents", "metadatas", "distances"])
-        out = []
-        for i, doc, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0],
-                                      got["distances"][0]):
-            out.append(from_row(ns, i, doc, meta or {}, score=1.0 - float(dist)))
-        return out[offset:]
+            found = query_mod.nearest(col, vector, where, keys, limit + offset)
+        return [from_row(ns, i, doc, meta, score=1.0 - dist) for i, doc, meta, dist in found[offset:]]
 
     def list(self, namespace: Any, *, kind: str | None = None, filter: dict | None = None,
              limit: int = 100, offset: int = 0, include_deleted: bool = False) -> list[MemoryRecord]:
@@ -159,9 +155,8 @@ class MemoryStore(WriteMixin, AsyncMixin):
     def _get_rows(self, ns: tuple[str, ...], col: Any, where: dict | None, keys: list[str] | None,
                   limit: int, offset: int) -> list[MemoryRecord]:
         with chroma_errors(f"list {ns!r}"):
-            got = col.get(ids=keys, where=where, limit=limit, offset=offset,
-                          include=["documents", "metadatas"])
-        return [from_row(ns, i, d, m) for i, d, m, _ in rows(got)]
+            found = query_mod.scan(col, where, keys, limit, offset)
+        return [from_row(ns, i, d, m) for i, d, m, _ in found]
 
     def count(self, namespace: Any, *, kind: str | None = None, include_deleted: bool = False) -> int:
         """Number of (live) memories in a namespace."""
@@ -171,9 +166,7 @@ class MemoryStore(WriteMixin, AsyncMixin):
             return 0
         where = and_where(None if include_deleted else _LIVE, {"_kind": kind} if kind else None)
         with chroma_errors(f"count {ns!r}"):
-            if where is None:
-                return col.count()
-            return len(col.get(where=where, include=[])["ids"])
+            return query_mod.count(col, where)
 
     def list_namespaces(self, prefix: Any = None, *, max_depth: int | None = None,
                         limit: int = 1000, offset: int = 0) -> list[tuple[str, ...]]:

@@ -122,3 +122,29 @@ def test_async_variants(store):
     got, hits, n, hist, spaces, listed = asyncio.run(run())
     assert got.content == "lives in Lyon" and hits[0].id == "k" and n == 2
     assert [h.version for h in hist] == [1, 2] and spaces == [NS] and len(listed) == 2
+
+
+def test_from_settings_uses_home_or_server(tmp_path, embedder, chroma_server):
+    from engram.memory import MemoryStore
+
+    try:
+        engram.configure(home=str(tmp_path / "home"))
+        store = MemoryStore.from_settings(embedder=embedder)
+        assert store.backend == "persistent"
+        store.put(NS, "k", "on disk")
+        assert (tmp_path / "home" / "chroma").is_dir()
+        engram.configure(chroma_url=chroma_server)
+        remote = MemoryStore.from_settings(embedder=embedder)
+        assert remote.backend == "http" and remote.get(NS, "k") is None
+    finally:
+        engram.configure(home=None, chroma_url=None)
+
+
+def test_server_store_is_shared_between_clients(http_store, chroma_server, embedder):
+    from engram.memory import MemoryStore
+
+    http_store.put(NS, "shared", "written by client one")
+    other = MemoryStore.http(chroma_server)          # embedder comes from the server's record
+    assert other.embedder.spec == embedder.spec
+    assert other.get(NS, "shared").content == "written by client one"
+    assert other.search(NS, "client one")[0].id == "shared"
