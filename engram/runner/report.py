@@ -67,7 +67,9 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
 
     rows = [("experiment", summary.get("experiment", "")), ("MLflow run", summary.get("run_id") or "(tracking off)")]
     for role in ("task", "reflection", "judge"):
-        rows.append((f"{role} LM", lm_label(summary.get("lms", {}).get(role))))
+        name = summary.get("lms", {}).get(role)
+        if name is not None:  # a run without LM steps (retrieval) needs none
+            rows.append((f"{role} LM", lm_label(name)))
     if "train" in summary:
         rows.append(("trajectories", f"{summary['train']} train / {summary['validation']} held out"))
     if "memories_written" in summary:
