@@ -118,11 +118,16 @@ class WriteMixin:
                     )
             for start in range(0, len(plan), size):
                 chunk = plan[start : start + size]
-                with chroma_errors(f"write {len(chunk)} memories to {ns!r}"):
-                    col.upsert(ids=[r.id for r, _, _ in chunk], embeddings=[v for _, v, _ in chunk],
-                               documents=[r.text for r, _, _ in chunk],
-                               metadatas=[to_metadata(r) for r, _, _ in chunk])
-                written.extend(chunk)
+                # add() is 2-3x faster than upsert() for new rows in Chroma 1.x; upsert the rest
+                for part, method in (([p for p in chunk if p[2] is None], col.add),
+                                     ([p for p in chunk if p[2] is not None], col.upsert)):
+                    if not part:
+                        continue
+                    with chroma_errors(f"write {len(part)} memories to {ns!r}"):
+                        method(ids=[r.id for r, _, _ in part], embeddings=[v for _, v, _ in part],
+                               documents=[r.text for r, _, _ in part],
+                               metadatas=[to_metadata(r) for r, _, _ in part])
+                    written.extend(part)
         except Exception:
             self._undo(col, written, hist_ids)
             raise

@@ -77,18 +77,26 @@ def test_put_many_failure_inside_chroma_rolls_back(mem_store, monkeypatch):
     mem_store.put(NS, "a", "old a")
     monkeypatch.setattr(mem_store, "_batch_size", lambda: 1)  # two chunks: first lands, second fails
     col = mem_store._cols.get(NS)
-    real_upsert, calls = col.upsert, []
+    calls = []
 
-    def flaky(**kwargs):
-        calls.append(kwargs["ids"])
-        if len(calls) == 2:
-            raise RuntimeError("disk full")
-        return real_upsert(**kwargs)
+    def flaky(real):
+        def write(**kwargs):
+            calls.append(kwargs["ids"])
+            if len(calls) == 2:
+                raise RuntimeError("disk full")
+            return real(**kwargs)
+        return write
 
-    monkeypatch.setattr(col, "upsert", flaky)
+    real_add, real_upsert = col.add, col.upsert
+    monkeypatch.setattr(col, "add", flaky(real_add))
+    monkeypatch.setattr(col, "upsert", flaky(real_upsert))
     with pytest.raises(engram.StoreError, match="disk full"):
-        mem_store.put_many(NS, [{"key": "a", "content": "new a"}, {"key": "b", "content": "b"}])
+        mem_store.put_many(NS, [{"key": "a", "content": "new a"}, {"key": "b", "content": "b"},
+                                {"key": "c", "content": "c"}])
+    monkeypatch.setattr(col, "add", real_add)
     monkeypatch.setattr(col, "upsert", real_upsert)
+    assert calls[0] == ["a"] or calls[0] == ["b"]   # the first chunk landed before the failure
+    assert mem_store.get(NS, "c") is None
     assert mem_store.get(NS, "a").content == "old a" and mem_store.get(NS, "a").version == 1
     assert mem_store.get(NS, "b") is None
     assert [h.version for h in mem_store.history(NS, "a")] == [1]
