@@ -46,7 +46,8 @@ def test_neighbours_stop_at_session_boundaries():
     assert index.next[0] == 0 and index.prev[1] == 1
 
 
-def test_store_hybrid_search_finds_the_turn(mem_store):
+def test_store_hybrid_search_finds_the_turn(store):
+    mem_store = store  # all three backends
     mem_store.put_many(NS, items())
     hits = mem_store.search(NS, "When did Caroline go to the LGBTQ support group?", kind="message", limit=3)
     assert hits[0].id == "D1:3" and hits[0].kind == "message" and hits[0].score is not None

@@ -45,7 +45,7 @@ def test_two_in_memory_stores_are_separate(embedder):
     assert two.get(("n",), "k") is None and two.list_namespaces() == []
 
 
-@pytest.mark.parametrize("backend", ["mem_store", "disk_store"])
+@pytest.mark.parametrize("backend", ["mem_store", "disk_store", "http_store"])
 def test_eight_threads_lose_no_update(request, backend):
     store = request.getfixturevalue(backend)
     ns, rounds = ("counters",), 6
