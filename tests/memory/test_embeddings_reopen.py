@@ -102,3 +102,24 @@ def test_persistent_store_reopens_in_a_new_process(tmp_path, embedder):
     assert data["ef"] == "EngramEmbeddingFunction" and data["ef_config"] == {"embedder": "all-MiniLM-L6-v2"}
     assert data["raw_query"] == ["The user lives in Paris"]  # embedded by engram's function, no download
     assert data["namespaces"] == [["memories", "u1"]]
+
+
+def test_litellm_embedder_batches_and_normalizes(monkeypatch):
+    import litellm
+
+    from engram.memory.embeddings import LiteLLMEmbedder
+
+    calls = []
+
+    def fake_embedding(model, input):  # stand-in for a provider: no network here
+        calls.append((model, list(input)))
+        # answer out of order, as some providers do; the embedder must sort by index
+        data = [{"index": i, "embedding": [float(len(t)), 0.0, 3.0]} for i, t in enumerate(input)]
+        return type("Response", (), {"data": list(reversed(data))})()
+
+    monkeypatch.setattr(litellm, "embedding", fake_embedding)
+    emb = LiteLLMEmbedder("text-embedding-3-small")
+    emb.batch_size = 2
+    vecs = emb.embed(["abcd", "a", "abc"])
+    assert [c[1] for c in calls] == [["abcd", "a"], ["abc"]] and calls[0][0] == "text-embedding-3-small"
+    assert vecs[0] == pytest.approx([0.8, 0.0, 0.6]) and vecs[1] == pytest.approx([1 / math.sqrt(10), 0, 3 / math.sqrt(10)])

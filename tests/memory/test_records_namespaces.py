@@ -37,3 +37,23 @@ def test_record_derives_text_from_content():
     assert "likes tea" in rec.text and rec.version == 1 and rec.score is None
     rec2 = MemoryRecord(id="k", namespace=("n",), content="plain", provenance=[Provenance(trajectory_id="t1")])
     assert rec2.text == "plain" and rec2.provenance[0].trajectory_id == "t1"
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from engram.memory.namespaces import collection_name, has_prefix, namespace_key, parse_namespace_key  # noqa: E402
+
+parts = st.text(alphabet=st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)),
+                min_size=1, max_size=8).filter(lambda s: s.strip())
+namespaces = st.lists(parts, min_size=1, max_size=4).map(tuple)
+
+
+@given(namespaces, namespaces)
+def test_namespace_identity_and_prefix_are_part_wise(a, b):
+    assert parse_namespace_key(namespace_key(a)) == a
+    assert (collection_name("engram-", a) == collection_name("engram-", b)) == (a == b)
+    assert has_prefix(a, b) == (a[: len(b)] == b)
+    if len(a) == len(b) and a != b:
+        assert not has_prefix(a, b)
+    # joined strings may collide ("a","bc") vs ("ab","c"); namespaces never do
+    assert (namespace_key(a) == namespace_key(b)) == (a == b)
