@@ -19,6 +19,13 @@ are not; run ``chroma run`` and use :meth:`http` for multi-process setups.
 Every call is scoped to one namespace, stored in its own collection, so nothing
 reads, changes or deletes another tenant's memories. Writes are serialized per
 namespace and versioned (see :mod:`engram.memory.writes`); reads take no lock.
+
+Concurrency limits: the write lock and the ``expected_version`` check are
+per-process. Against a server, two *processes* updating the same key can still
+race between check and write (Chroma has no conditional write); route writes to
+one key through one process, or accept last-writer-wins (history keeps both).
+The archive index used by ``search(kind="message")`` is cached per process and
+refreshed on this process's writes or when the namespace's row count changes.
 """
 
 from __future__ import annotations
