@@ -11,8 +11,7 @@ import engram
 A, AB, ABC = ("a",), ("a", "b"), ("a", "bc")
 
 
-def test_prefix_edge_case_is_isolated(mem_store):
-    store = mem_store
+def test_prefix_edge_case_is_isolated(store):  # all three backends
     store.put(AB, "k", "secret of a/b")
     store.put(ABC, "k", "secret of a/bc")
     store.put(A, "k", "secret of a")
