@@ -35,6 +35,19 @@ def in_memory_client() -> Any:
     return chromadb.EphemeralClient(settings=settings, database=database)
 
 
+def drop_in_memory(client: Any) -> None:
+    """Free a private in-memory database made by :func:`in_memory_client`."""
+    import chromadb
+    from chromadb.config import Settings
+
+    database = getattr(client, "database", "")
+    if database.startswith("engram_"):
+        try:
+            chromadb.AdminClient(Settings(is_persistent=False, anonymized_telemetry=False)).delete_database(database)
+        except Exception:  # already gone: nothing to free
+            pass
+
+
 def persistent_client(path: str | Path) -> Any:
     """A Chroma client on a directory (created if missing). Single writer process only."""
     import chromadb

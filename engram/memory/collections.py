@@ -52,6 +52,7 @@ class Collections:
         self._locks: dict[tuple[str, ...], threading.RLock] = {}
         self._guard = threading.Lock()
         self._generations: dict[tuple[str, ...], int] = {}
+        self.closed = False
         with chroma_errors("open the history collection"):
             self.history = client.get_or_create_collection(
                 HISTORY, metadata={"engram_format": FORMAT}, embedding_function=None,
@@ -92,6 +93,8 @@ class Collections:
 
     def get(self, namespace: tuple[str, ...], create: bool = False) -> Any | None:
         """The namespace's collection; ``None`` if it does not exist and ``create`` is false."""
+        if self.closed:
+            raise StoreError("this MemoryStore was closed; open a new one (e.g. MemoryStore.from_settings()).")
         cached = self._cache.get(namespace)
         if cached is not None:
             return cached
@@ -124,6 +127,11 @@ class Collections:
     def forget(self, namespace: tuple[str, ...]) -> None:
         with self._guard:
             self._cache.pop(namespace, None)
+
+    def close(self) -> None:
+        with self._guard:
+            self._cache.clear()
+            self.closed = True
 
     def drop(self, namespace: tuple[str, ...]) -> None:
         """Delete the namespace's collection (used by ``purge(namespace)``)."""

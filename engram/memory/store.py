@@ -36,7 +36,8 @@ from typing import Any
 from engram.errors import ValidationError
 from engram.memory import query as query_mod
 from engram.memory.aio import AsyncMixin
-from engram.memory.backends import DEFAULT_TIMEOUT, http_client, in_memory_client, persistent_client
+from engram.memory.backends import (DEFAULT_TIMEOUT, drop_in_memory, http_client, in_memory_client,
+                                    persistent_client)
 from engram.memory.codec import from_row, rows
 from engram.memory.collections import Collections, chroma_errors
 from engram.memory.filters import and_where, to_where
@@ -98,6 +99,18 @@ class MemoryStore(WriteMixin, AsyncMixin):
 
     def __repr__(self) -> str:
         return f"MemoryStore(backend={self.backend!r}, embedder={self.embedder.spec!r})"
+
+    def close(self) -> None:
+        """Release the store; an in-memory store's data is freed (persistent data stays)."""
+        if self.backend == "memory":
+            drop_in_memory(self._cols.client)
+        self._cols.close()
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, namespace: Any, key: str, *, include_deleted: bool = False) -> MemoryRecord | None:

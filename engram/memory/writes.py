@@ -298,6 +298,8 @@ class WriteMixin:
         with self._cols.lock(ns):
             versions = self._versions(ns, key)
             match = [(r, v) for r, v in versions if r.version == version]
+            if not versions:
+                raise NotFoundError(f"no memory {key!r} in {ns!r} (never stored, or purged).")
             if not match:
                 have = [r.version for r, _ in versions]
                 raise NotFoundError(f"memory {key!r} in {ns!r} has no version {version}; "

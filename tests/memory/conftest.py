@@ -26,7 +26,8 @@ def embedder():
 def mem_store(embedder):
     from engram.memory import MemoryStore
 
-    return MemoryStore.in_memory(embedder=embedder)
+    with MemoryStore.in_memory(embedder=embedder) as store:
+        yield store
 
 
 @pytest.fixture
@@ -50,6 +51,15 @@ def chroma_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture
+def own_server(tmp_path):
+    """A private server the test may stop (see test_server_dying_mid_session...)."""
+    server = start_server(tmp_path / "own-server")
+    yield server
+    if server.proc.poll() is None:
+        server.stop()
+
+
 class Server:
     def __init__(self, proc, url, log):
         self.proc, self.url, self.log = proc, url, log
@@ -68,6 +78,7 @@ def start_server(data: Path) -> Server:
     if not Path(chroma).exists():
         pytest.skip("the `chroma` command is not installed")
     port = _free_port()
+    data.mkdir(parents=True, exist_ok=True)
     log = open(data / "server.log", "w")
     proc = subprocess.Popen([chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1",
                              "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,

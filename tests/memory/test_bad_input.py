@@ -143,17 +143,12 @@ def test_mismatched_embedder_is_refused(tmp_path, embedder):
         MemoryStore.persistent(tmp_path, embedder=Tiny())
 
 
-def test_server_dying_mid_session_is_a_store_error(tmp_path, embedder):
-    from conftest import start_server
-
+def test_server_dying_mid_session_is_a_store_error(own_server, embedder):
     from engram.memory import MemoryStore
 
-    server = start_server(tmp_path)
-    try:
-        store = MemoryStore.http(server.url, embedder=embedder, timeout=2)
-        store.put(NS, "k", "before the crash")
-    finally:
-        server.stop()
+    store = MemoryStore.http(own_server.url, embedder=embedder, timeout=2)
+    store.put(NS, "k", "before the crash")
+    own_server.stop()
     start = time.monotonic()
     with pytest.raises(engram.StoreError, match="Chroma failed to"):
         store.get(NS, "k")

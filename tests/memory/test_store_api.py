@@ -148,3 +148,15 @@ def test_server_store_is_shared_between_clients(http_store, chroma_server, embed
     assert other.embedder.spec == embedder.spec
     assert other.get(NS, "shared").content == "written by client one"
     assert other.search(NS, "client one")[0].id == "shared"
+
+
+def test_close_frees_an_in_memory_store(embedder):
+    from engram.memory import MemoryStore
+
+    store = MemoryStore.in_memory(embedder=embedder)
+    store.put(NS, "k", "x")
+    with pytest.raises(engram.NotFoundError, match="never stored, or purged"):
+        store.restore(NS, "other", 1)
+    store.close()
+    with pytest.raises(engram.StoreError, match="closed"):
+        store.get(NS, "k")
