@@ -26,6 +26,7 @@ _LAZY = {
     "get_embedder": "engram.memory.embeddings",
     "embed_texts": "engram.memory.embeddings",
     "normalize_metadata": "engram.memory.filters",
+    "HybridRanker": "engram.memory.archive.ranking",
 }
 
 
@@ -38,4 +39,5 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["MemoryRecord", "Provenance", "NamespaceTemplate", "validate_namespace", *_LAZY]
+__all__ = ["MemoryRecord", "Provenance", "NamespaceTemplate", "validate_namespace", "MemoryStore",
+           "Embedder", "get_embedder", "embed_texts", "normalize_metadata", "HybridRanker"]

@@ -46,7 +46,7 @@ class EngramEmbeddingFunction(EmbeddingFunction[Documents]):
         return "engram"
 
     @staticmethod
-    def build_from_config(config: dict[str, Any]) -> "EngramEmbeddingFunction":
+    def build_from_config(config: dict[str, Any]) -> EngramEmbeddingFunction:
         return EngramEmbeddingFunction(config.get("embedder", "all-MiniLM-L6-v2"))
 
     def get_config(self) -> dict[str, Any]:

@@ -14,7 +14,7 @@ JSON) and ``_key``, since they share one collection across namespaces.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engram.memory.namespaces import namespace_key
@@ -29,7 +29,7 @@ def _ts(moment: datetime) -> float:
 
 
 def _from_ts(value: Any) -> datetime:
-    return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    return datetime.fromtimestamp(float(value), tz=UTC)
 
 
 def to_metadata(record: MemoryRecord) -> dict[str, Any]:

@@ -127,8 +127,9 @@ class LiteLLMEmbedder(Embedder):
         self.spec = f"litellm:{model}"
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
-        import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
         import litellm
+
+        import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
 
         try:
             response = litellm.embedding(model=self.model, input=texts)

@@ -36,8 +36,13 @@ from typing import Any
 from engram.errors import ValidationError
 from engram.memory import query as query_mod
 from engram.memory.aio import AsyncMixin
-from engram.memory.backends import (DEFAULT_TIMEOUT, drop_in_memory, http_client, in_memory_client,
-                                    persistent_client)
+from engram.memory.backends import (
+    DEFAULT_TIMEOUT,
+    drop_in_memory,
+    http_client,
+    in_memory_client,
+    persistent_client,
+)
 from engram.memory.codec import from_row, rows
 from engram.memory.collections import Collections, chroma_errors
 from engram.memory.filters import and_where, to_where
@@ -52,9 +57,12 @@ class MemoryStore(WriteMixin, AsyncMixin):
     """A memory store on a Chroma client (see the module docstring)."""
 
     def __init__(self, client: Any, *, embedder: Any = None, max_content_chars: int = MAX_CONTENT_CHARS,
-                 backend: str = "custom") -> None:
+                 archive_ranker: Any = None, backend: str = "custom") -> None:
+        """Wrap a chromadb client; prefer the constructors below. ``archive_ranker`` is a
+        :class:`~engram.memory.archive.ranking.HybridRanker` with other weights for kind "message"."""
         self._cols = Collections(client, embedder)
         self.max_content_chars = max_content_chars
+        self.archive_ranker = archive_ranker
         self.backend = backend
 
     # -- constructors -----------------------------------------------------------------------
@@ -109,7 +117,7 @@ class MemoryStore(WriteMixin, AsyncMixin):
     def __enter__(self) -> MemoryStore:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- reads ------------------------------------------------------------------------------

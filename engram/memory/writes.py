@@ -11,6 +11,7 @@ does not serialize other writers.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,9 +21,16 @@ from engram.memory.codec import from_row, history_id, history_metadata, rows, to
 from engram.memory.collections import chroma_errors
 from engram.memory.filters import normalize_metadata
 from engram.memory.namespaces import namespace_key, validate_namespace
-from engram.memory.record import (MemoryRecord, check_size, coerce_content, coerce_provenance,
-                                  content_text, utcnow)
+from engram.memory.record import (
+    MemoryRecord,
+    check_size,
+    coerce_content,
+    coerce_provenance,
+    content_text,
+    utcnow,
+)
 
+logger = logging.getLogger(__name__)
 ITEM_FIELDS = {"key", "id", "content", "kind", "text", "metadata", "provenance", "expected_version"}
 UPDATE_FIELDS = {"content", "text", "metadata", "kind", "provenance"}
 _Current = dict[str, tuple[MemoryRecord, list[float]]]
@@ -147,8 +155,8 @@ class WriteMixin:
                 col.delete(ids=fresh)
             if hist_ids:
                 self._cols.history.delete(ids=hist_ids)
-        except Exception:  # the original error is the one worth reporting
-            pass
+        except Exception as err:  # the original error is the one worth raising; log this one
+            logger.warning("engram: could not fully undo a failed write in %s: %s", col.name, err)
 
     def _batch_size(self) -> int:
         try:

@@ -100,3 +100,14 @@ def test_locomo_loader_counts_and_corrections():
     assert sum(q.corrected for c in fixed for q in c.questions) == 57
     item = plain[0].archive_items()[0]
     assert item["kind"] == "message" and item["metadata"]["session"] == 1 and item["text"].startswith("Caroline:")
+
+
+def test_archive_ranker_is_configurable(embedder):
+    from engram.memory import HybridRanker, MemoryStore
+
+    lexical_only = HybridRanker(dense=0.0, lexical=1.0, neighbour=0.0, speaker=0.0)
+    with MemoryStore.in_memory(embedder=embedder, archive_ranker=lexical_only) as store:
+        store.put_many(NS, items())
+        hits = store.search(NS, "camping beach", kind="message", limit=6)
+        assert hits[0].id == "D1:6"
+        assert all(h.score == 0.0 or h.score < hits[0].score for h in hits[1:])

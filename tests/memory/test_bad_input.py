@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,7 +14,7 @@ NS = ("memories", "u1")
 
 
 def test_metadata_is_normalized_or_refused_clearly():
-    at = datetime(2024, 1, 2, tzinfo=timezone.utc)
+    at = datetime(2024, 1, 2, tzinfo=UTC)
     assert normalize_metadata({"a": None, "b": [], "c": at, "d": {1, 2}, "e": [1, 2.5]}) == {
         "c": at.isoformat(), "d": [1, 2], "e": [1.0, 2.5]}
     with pytest.raises(engram.ValidationError, match="nested dict.*Flatten"):
@@ -103,8 +103,9 @@ def test_put_many_failure_inside_chroma_rolls_back(mem_store, monkeypatch):
 
 
 def test_server_down_is_a_clear_error_within_timeout():
-    from engram.memory import MemoryStore
     import socket
+
+    from engram.memory import MemoryStore
 
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))

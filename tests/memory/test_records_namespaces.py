@@ -39,9 +39,10 @@ def test_record_derives_text_from_content():
     assert rec2.text == "plain" and rec2.provenance[0].trajectory_id == "t1"
 
 
-from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis import given
+from hypothesis import strategies as st
 
-from engram.memory.namespaces import collection_name, has_prefix, namespace_key, parse_namespace_key  # noqa: E402
+from engram.memory.namespaces import collection_name, has_prefix, namespace_key, parse_namespace_key
 
 parts = st.text(alphabet=st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)),
                 min_size=1, max_size=8).filter(lambda s: s.strip())
