@@ -41,6 +41,28 @@ def chroma_errors(action: str) -> Iterator[None]:
         raise StoreError(f"Chroma failed to {action}: {type(err).__name__}: {err}") from err
 
 
+# Locks and change counters are shared by every store object on the same data (same
+# directory, server or in-memory database) in this process: two MemoryStore.persistent()
+# objects on one path must not be able to interleave a read-check-write.
+_SHARED_GUARD = threading.Lock()
+_SHARED_LOCKS: dict[tuple[str, tuple[str, ...]], threading.RLock] = {}
+_SHARED_GENERATIONS: dict[tuple[str, tuple[str, ...]], int] = {}
+_SHARED_DROPS: dict[tuple[str, tuple[str, ...]], int] = {}   # bumped when a collection is deleted
+
+
+def data_scope(client: Any) -> str:
+    """An id for the data a client reaches: its directory, server URL or database."""
+    settings = getattr(client, "get_settings", lambda: None)()
+    database = getattr(client, "database", "")
+    if settings is not None and getattr(settings, "is_persistent", False):
+        from pathlib import Path
+
+        return f"dir:{Path(str(settings.persist_directory)).resolve()}:{database}"
+    if settings is not None and getattr(settings, "chroma_server_host", None):
+        return f"http:{settings.chroma_server_host}:{settings.chroma_server_http_port}:{database}"
+    return f"mem:{database}:{id(client) if not database.startswith('engram_') else ''}"
+
+
 class Collections:
     """Namespace -> Chroma collection, with caching and per-namespace write locks."""
 
@@ -48,10 +70,9 @@ class Collections:
         import engram.memory.chroma_ef  # noqa: F401  (registers "engram" with Chroma)
 
         self.client = client
-        self._cache: dict[tuple[str, ...], Any] = {}
-        self._locks: dict[tuple[str, ...], threading.RLock] = {}
+        self._cache: dict[tuple[str, ...], tuple[Any, int]] = {}
+        self.scope = data_scope(client)
         self._guard = threading.Lock()
-        self._generations: dict[tuple[str, ...], int] = {}
         self.closed = False
         with chroma_errors("open the history collection"):
             self.history = client.get_or_create_collection(
@@ -80,28 +101,28 @@ class Collections:
 
     def lock(self, namespace: tuple[str, ...]) -> threading.RLock:
         """The write lock of a namespace: read-check-write sequences hold it."""
-        with self._guard:
-            return self._locks.setdefault(namespace, threading.RLock())
+        with _SHARED_GUARD:
+            return _SHARED_LOCKS.setdefault((self.scope, namespace), threading.RLock())
 
     def touch(self, namespace: tuple[str, ...]) -> None:
         """Record that a namespace changed (invalidates caches such as the archive index)."""
-        with self._guard:
-            self._generations[namespace] = self._generations.get(namespace, 0) + 1
+        key = (self.scope, namespace)
+        with _SHARED_GUARD:
+            _SHARED_GENERATIONS[key] = _SHARED_GENERATIONS.get(key, 0) + 1
 
     def generation(self, namespace: tuple[str, ...]) -> int:
-        return self._generations.get(namespace, 0)
+        return _SHARED_GENERATIONS.get((self.scope, namespace), 0)
 
     def get(self, namespace: tuple[str, ...], create: bool = False) -> Any | None:
         """The namespace's collection; ``None`` if it does not exist and ``create`` is false."""
         if self.closed:
             raise StoreError("this MemoryStore was closed; open a new one (e.g. MemoryStore.from_settings()).")
+        drops = _SHARED_DROPS.get((self.scope, namespace), 0)
         cached = self._cache.get(namespace)
-        if cached is not None:
-            return cached
+        if cached is not None and cached[1] == drops:
+            return cached[0]  # (a store object on the same data may have dropped it since)
         name = collection_name(PREFIX, namespace)
         with self._guard:
-            if namespace in self._cache:
-                return self._cache[namespace]
             with chroma_errors(f"open the collection of namespace {namespace!r}"):
                 if create:
                     col = self.client.get_or_create_collection(
@@ -111,7 +132,7 @@ class Collections:
                 else:
                     col = self._get_existing(name)
             if col is not None:
-                self._cache[namespace] = col
+                self._cache[namespace] = (col, drops)
             return col
 
     def _get_existing(self, name: str) -> Any | None:
@@ -140,6 +161,9 @@ class Collections:
         if self._get_existing(name) is not None:
             with chroma_errors(f"delete the collection of namespace {namespace!r}"):
                 self.client.delete_collection(name)
+        key = (self.scope, namespace)
+        with _SHARED_GUARD:
+            _SHARED_DROPS[key] = _SHARED_DROPS.get(key, 0) + 1
 
     def namespaces(self) -> list[tuple[str, ...]]:
         """Every namespace with a collection, read from collection metadata."""

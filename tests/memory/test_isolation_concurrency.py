@@ -87,3 +87,28 @@ def test_eight_threads_lose_no_update(request, backend):
         assert rec.content == {"n": 8 * rounds}
         assert rec.version == 8 * rounds + 1
         assert [h.version for h in store.history(ns, key)] == list(range(1, 8 * rounds + 2))
+
+
+def test_two_store_objects_on_one_directory_share_locks_and_see_purges(tmp_path, embedder):
+    from engram.memory import MemoryStore
+
+    one = MemoryStore.persistent(tmp_path, embedder=embedder)
+    two = MemoryStore.persistent(tmp_path)            # e.g. a tool built its own store
+    ns = ("shared",)
+    one.put(ns, "c", {"n": 0})
+    stores = [one, two] * 4
+
+    def bump(store):
+        for _ in range(5):
+            store.mutate(ns, "c", lambda r: {"content": {"n": r.content["n"] + 1}})
+
+    threads = [threading.Thread(target=bump, args=(s,)) for s in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert two.get(ns, "c").content == {"n": 40} and one.get(ns, "c").version == 41
+    one.purge(ns)
+    assert two.get(ns, "c") is None                   # not served from a stale collection
+    two.put(ns, "c", "fresh")
+    assert one.get(ns, "c").content == "fresh"
