@@ -77,9 +77,9 @@ class RunTracker:
 
     # -- runs ----------------------------------------------------------------------------------
     def _mlflow(self):
+        # Only called inside run(), which points MLflow's fluent API at self.uri.
         import mlflow
 
-        mlflow.set_tracking_uri(self.uri)
         return mlflow
 
     @contextmanager
@@ -89,42 +89,51 @@ class RunTracker:
         if not self.enabled:
             yield None
             return
-        mlflow = self._mlflow()
-        try:
-            self._ensure_experiment(mlflow)
-            mlflow.set_experiment(self.config.tracking.experiment)
-            if run_id is not None:
-                active = mlflow.start_run(run_id=run_id)
-            else:
-                active = mlflow.start_run(run_name=name, nested=nested, parent_run_id=parent_run_id,
-                                          tags=tags)
-        except TrackingError:
-            raise
-        except Exception as err:  # noqa: BLE001  (MLflow raises many types for one cause: no store)
-            raise TrackingError(f"MLflow at {self.uri} refused to start a run: {err}; check "
-                                f"tracking.uri / ENGRAM_TRACKING_URI") from None
-        status = "FAILED"
-        try:
-            yield active.info.run_id
-            status = "FINISHED"
-        except BaseException as err:
-            # A pruned sweep trial or Ctrl-C is stopped on purpose, not a failure.
-            status = "KILLED" if type(err).__name__ in ("TrialPruned", "KeyboardInterrupt") else "FAILED"
-            raise
-        finally:
-            mlflow.end_run(status=status)
+        from engram.tracking.runs import fluent_tracking_uri
 
-    def _ensure_experiment(self, mlflow: Any) -> None:
-        """Create the experiment with its artifacts beside a SQLite database, not in ./mlruns."""
-        name = self.config.tracking.experiment
-        if mlflow.get_experiment_by_name(name) is not None or not self.uri.startswith("sqlite:///"):
-            return
-        location = (Path(self.uri.removeprefix("sqlite:///")).parent / "artifacts" / name).resolve().as_uri()
-        try:
-            mlflow.create_experiment(name, artifact_location=location)
-        except Exception:  # created meanwhile by another worker process
-            if mlflow.get_experiment_by_name(name) is None:
+        mlflow = self._mlflow()
+        # The run's URI and experiment are set for this block only (no mlflow.set_experiment):
+        # after an engram run, the user's own MLflow calls go where they went before.
+        with fluent_tracking_uri(self.uri):
+            try:
+                if run_id is not None:
+                    active = mlflow.start_run(run_id=run_id)
+                else:
+                    experiment_id = self._ensure_experiment(mlflow)
+                    active = mlflow.start_run(run_name=name, experiment_id=experiment_id, nested=nested,
+                                              parent_run_id=parent_run_id, tags=tags)
+            except TrackingError:
                 raise
+            except Exception as err:  # noqa: BLE001  (MLflow raises many types for one cause: no store)
+                raise TrackingError(f"MLflow at {self.uri} refused to start a run: {err}; check "
+                                    f"tracking.uri / ENGRAM_TRACKING_URI") from None
+            status = "FAILED"
+            try:
+                yield active.info.run_id
+                status = "FINISHED"
+            except BaseException as err:
+                # A pruned sweep trial or Ctrl-C is stopped on purpose, not a failure.
+                status = "KILLED" if type(err).__name__ in ("TrialPruned", "KeyboardInterrupt") else "FAILED"
+                raise
+            finally:
+                mlflow.end_run(status=status)
+
+    def _ensure_experiment(self, mlflow: Any) -> str:
+        """The experiment's id, creating it (artifacts beside a SQLite database, not in ./mlruns)."""
+        name = self.config.tracking.experiment
+        found = mlflow.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = None
+        if self.uri.startswith("sqlite:///"):
+            location = (Path(self.uri.removeprefix("sqlite:///")).parent / "artifacts" / name).resolve().as_uri()
+        try:
+            return mlflow.create_experiment(name, artifact_location=location)
+        except Exception:  # created meanwhile by another worker process
+            found = mlflow.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
 
     def log_params(self, params: dict[str, Any]) -> None:
         if not self.enabled:

@@ -200,6 +200,23 @@ def track_run(name: str, kind: str = "optimization", params: dict[str, Any] | No
                 _restore_uri_setting(_saved_uri)
 
 
+@contextmanager
+def fluent_tracking_uri(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (``mlflow.log_*``, autolog) at ``uri`` for the block.
+
+    The caller's own setting (global URI and ``MLFLOW_TRACKING_URI``) is put back afterwards,
+    so using engram never redirects the user's later ``mlflow.start_run()``.
+    """
+    import mlflow
+
+    saved = _current_uri_setting()
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        _restore_uri_setting(saved)
+
+
 def active_run() -> Run | None:
     """The engram run of the current block (None outside :func:`track_run`)."""
     if _depth == 0:

@@ -38,10 +38,13 @@ def test_run_optimizes_registers_exports_and_reports(write_config, tmp_path):
     # One MLflow run with the metrics and artifacts.
     import mlflow
 
-    run = mlflow.MlflowClient(cfg.tracking.uri or None).get_run(result.run_id)
+    from engram import get_settings
+
+    client = mlflow.MlflowClient(cfg.tracking.uri or get_settings().resolved_tracking_uri)
+    run = client.get_run(result.run_id)
     assert run.data.metrics["score_after"] == pytest.approx(s["score_after"])
     assert run.data.metrics["calls"] == s["calls"]
-    names = {a.path for a in mlflow.MlflowClient().list_artifacts(result.run_id)}
+    names = {a.path for a in client.list_artifacts(result.run_id)}
     assert {"results.csv", "results.md", "pareto.png"} - names == {"pareto.png"}
 
 

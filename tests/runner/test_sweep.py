@@ -56,7 +56,9 @@ def _check_shared_sweep(result, cfg):
     best = max(t.values[0] for t in complete)
     assert result.pareto["score"].max() == pytest.approx(best, abs=1e-4)
     # every trial is an MLflow run nested under the sweep's run
-    client = mlflow.MlflowClient()
+    from engram import get_settings
+
+    client = mlflow.MlflowClient(get_settings().resolved_tracking_uri)
     experiment = client.get_experiment_by_name(cfg.tracking.experiment)
     children = client.search_runs([experiment.experiment_id],
                                   filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'")
