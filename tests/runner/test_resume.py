@@ -7,7 +7,7 @@ import json
 import signal
 from collections import Counter
 
-from conftest import run_python
+from tests.runner.conftest import run_python
 
 from engram.runner import load_config, run_experiment
 
@@ -61,7 +61,7 @@ def _memories(store_dir):
 
 
 def test_memory_step_killed_midway_resumes_without_duplicates(write_config, tmp_path, monkeypatch):
-    import memlm
+    from tests.runner import memlm
 
     memlm.register()
     path = write_config(memory=True)
