@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "track_usage": "engram.lm",
     "Usage": "engram.lm",
     "load_oasst": "engram.loaders.oasst",
+    "load_locomo": "engram.loaders.locomo",
     # memory storage
     "MemoryStore": "engram.memory.store",
     "MemoryRecord": "engram.memory.record",
@@ -74,6 +75,7 @@ _LAZY: dict[str, str] = {
     # tracking and shipping
     "load_prompt": "engram.tracking.loader",
     "PromptRegistry": "engram.tracking.registry",
+    "register_result": "engram.tracking.registry",
     "track_run": "engram.tracking.runs",
     "log_optimization": "engram.tracking.runs",
     "export_prompt": "engram.tracking.export",
