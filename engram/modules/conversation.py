@@ -70,15 +70,8 @@ def to_messages(conversation: Any) -> tuple[list[Message], str | None]:
 
 
 def render_message(message: Message) -> str:
-    content = message.content
-    if message.tool_calls:
-        calls = ", ".join(
-            f"{c.get('function', {}).get('name')}({c.get('function', {}).get('arguments')})"
-            for c in message.tool_calls
-        )
-        content = (content + " " if content else "") + f"[calls {calls}]"
     role = message.role if not message.name else f"{message.role} ({message.name})"
-    return f"{role}: {content}"
+    return f"{role}: {message.text_with_calls()}"
 
 
 def conversation_id(messages: list[Message]) -> str:

@@ -133,11 +133,7 @@ def _transcript(t: Trajectory, max_message_chars: int) -> str:
         if m.role == "system":  # the prompt under optimization is shown separately
             continue
         who = f"{m.role}[{m.name}]" if m.name else m.role
-        content = m.content
-        if m.tool_calls:
-            calls = ", ".join(str(c.get("function", {}).get("name")) for c in m.tool_calls)
-            content = (content + " " if content else "") + f"[calls {calls}]"
-        lines.append(f"{who}: {_cut(content, max_message_chars)}")
+        lines.append(f"{who}: {_cut(m.text_with_calls(arguments=False), max_message_chars)}")
     return "\n".join(lines)
 
 

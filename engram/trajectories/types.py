@@ -92,6 +92,20 @@ class Message(BaseModel):
         """The OpenAI chat format, without empty optional keys."""
         return self.model_dump(exclude_none=True)
 
+    def text_with_calls(self, *, arguments: bool = True) -> str:
+        """The content, then ``[calls name(arguments), ...]`` when the message calls tools.
+
+        The one rendering of tool calls for every transcript engram shows an LM.
+        """
+        if not self.tool_calls:
+            return self.content
+        calls = ", ".join(
+            f"{c.get('function', {}).get('name')}({c.get('function', {}).get('arguments')})" if arguments
+            else str(c.get("function", {}).get("name"))
+            for c in self.tool_calls
+        )
+        return (self.content + " " if self.content else "") + f"[calls {calls}]"
+
 
 def coerce_messages(obj: Any) -> list[Message]:
     """A list of messages from a list (of dicts / LangChain messages) or a ``dspy.History``.
@@ -233,14 +247,7 @@ class Trajectory(BaseModel):
         for m in self.messages:
             if m.role == "system" and not include_system:
                 continue
-            content = m.content
-            if m.tool_calls:
-                calls = ", ".join(
-                    f"{c.get('function', {}).get('name')}({c.get('function', {}).get('arguments')})"
-                    for c in m.tool_calls
-                )
-                content = (content + " " if content else "") + f"[tool calls: {calls}]"
-            lines.append(f"{m.role}: {content}")
+            lines.append(f"{m.role}: {m.text_with_calls()}")
         return "\n".join(lines)
 
     def to_record(self) -> dict[str, Any]:

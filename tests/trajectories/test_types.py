@@ -63,6 +63,6 @@ def test_transcript_is_deterministic_and_shows_tool_calls():
             {"id": "1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}]},
         {"role": "tool", "content": "sunny", "tool_call_id": "1"},
     ], time=datetime(2026, 1, 1, tzinfo=timezone.utc))
-    assert t.transcript() == "user: weather?\nassistant: [tool calls: weather({})]\ntool: sunny"
+    assert t.transcript() == "user: weather?\nassistant: [calls weather({})]\ntool: sunny"
     assert t.transcript(include_system=True).startswith("system: be nice\n")
     assert t.last_response == ""
