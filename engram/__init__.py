@@ -78,6 +78,7 @@ _LAZY: dict[str, str] = {
     "register_result": "engram.tracking.registry",
     "track_run": "engram.tracking.runs",
     "log_optimization": "engram.tracking.runs",
+    "autolog": "engram.tracking.autolog",
     "export_prompt": "engram.tracking.export",
     "export_program": "engram.tracking.program_export",
     "traces_to_dataset": "engram.tracking.traces",

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from engram import events
 from engram.errors import EngramError, ValidationError
 
 log = logging.getLogger("engram.memory")
@@ -108,11 +109,30 @@ def process(manager: Any, dataset: Any, *, values: Callable[[Any], dict] | dict 
     ``values`` adds namespace values (a dict, or a function of the trajectory); by default
     ``user_id`` / ``thread_id`` come from the trajectory's ``user`` / ``thread``.
     """
-    from engram.lm import context_runner
-
     if concurrency < 1:
         raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
     trajectories = _coerce(dataset)
+    with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force),
+                     data=trajectories) as span:  # engram.autolog(): one MLflow run; a no-op otherwise
+        report = span.result = _process(manager, trajectories, values, concurrency, progress, force)
+    return report
+
+
+def _span_name(manager: Any) -> str:
+    parts = getattr(getattr(manager, "namespace", None), "template", None)
+    return "extraction:" + "/".join(map(str, parts)) if parts else "extraction"
+
+
+def _span_params(manager: Any, concurrency: int, force: bool) -> dict[str, Any]:
+    parts = getattr(getattr(manager, "namespace", None), "template", None) or ()
+    return {"manager": type(manager).__name__, "concurrency": concurrency, "force": force,
+            "namespace": "/".join(map(str, parts))}
+
+
+def _process(manager: Any, trajectories: list[Any], values: Callable[[Any], dict] | dict | None,
+             concurrency: int, progress: bool, force: bool) -> ProcessReport:
+    from engram.lm import context_runner
+
     report = ProcessReport(total=len(trajectories))
     groups = _groups(manager, trajectories, values, report)
     bar = _progress(len(trajectories), progress)
@@ -148,6 +168,14 @@ async def aprocess(manager: Any, dataset: Any, *, values: Callable[[Any], dict] 
     if concurrency < 1:
         raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
     trajectories = _coerce(dataset)
+    with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force),
+                     data=trajectories) as span:
+        report = span.result = await _aprocess(manager, trajectories, values, concurrency, progress, force)
+    return report
+
+
+async def _aprocess(manager: Any, trajectories: list[Any], values: Callable[[Any], dict] | dict | None,
+                    concurrency: int, progress: bool, force: bool) -> ProcessReport:
     report = ProcessReport(total=len(trajectories))
     groups = _groups(manager, trajectories, values, report)
     bar = _progress(len(trajectories), progress)

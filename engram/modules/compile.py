@@ -19,6 +19,7 @@ from typing import Any
 
 import dspy
 
+from engram import events
 from engram.errors import OptimizationError, ValidationError
 from engram.modules._lm import lm_scope
 from engram.modules.extractor import MemoryExtractor
@@ -93,6 +94,19 @@ def compile_extractor(trainset: Iterable[Any], *, extractor: MemoryExtractor | N
     val = None if valset is None else (valset if _are_examples(valset) else memory_examples(valset))
     student = extractor or MemoryExtractor()
     metric = metric or memory_f1
+    name = optimizer.lower() if isinstance(optimizer, str) else type(optimizer).__name__
+    params = {"program": "MemoryExtractor", "optimizer": name, "train_size": len(train),
+              "val_size": len(val or []), "metric": getattr(metric, "__name__", type(metric).__name__),
+              **{k: v for k, v in settings.items() if isinstance(v, (str, int, float, bool))}}
+    # engram.autolog(): one MLflow run around the compile (DSPy autolog traces land inside it).
+    with events.span("compile", f"compile:extractor:{name}", params, data=train) as span:
+        compiled = span.result = _compile(train, val, student, optimizer, metric, lm, reflection_lm, settings)
+    return compiled
+
+
+def _compile(train: list[dspy.Example], val: list[dspy.Example] | None, student: MemoryExtractor,
+             optimizer: str | Any, metric: Any, lm: Any, reflection_lm: Any,
+             settings: dict[str, Any]) -> MemoryExtractor:
     try:
         with lm_scope(lm):  # optimizers read the task LM from DSPy's settings when built
             if isinstance(optimizer, str):

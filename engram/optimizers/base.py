@@ -24,6 +24,7 @@ from typing import Any
 
 import dspy
 
+from engram import events
 from engram.errors import EngramError, ValidationError
 from engram.lm import context_runner, get_lm, track_usage
 from engram.optimizers.formatting import (
@@ -120,6 +121,20 @@ class PromptOptimizerBase(dspy.Module):
         original = coerce_prompt(prompt)
         items = coerce_trajectories(trajectories)
         held_out = coerce_trajectories(validation) if validation is not None else None
+        # Observed by engram.autolog() (one MLflow run around the whole optimization); a no-op otherwise.
+        with events.span("optimization", f"{self.kind}:{original.name}", self.tracking_params(), data=items) as span:
+            result = span.result = self._optimize(original, items, held_out)
+        return result
+
+    def tracking_params(self) -> dict[str, Any]:
+        """The settings a tracked run records as parameters (the scalar public attributes)."""
+        params = {k: v for k, v in vars(self).items()
+                  if not k.startswith("_") and (v is None or isinstance(v, (str, int, float, bool)))}
+        params["gate"] = type(self.gate).__name__ if self.gate is not None else "none"
+        return params
+
+    def _optimize(self, original: Prompt, items: list[Trajectory],
+                  held_out: list[Trajectory] | None) -> OptimizationResult:
         result = OptimizationResult(prompt=original, original=original, optimizer=self.kind)
 
         learn_from = [t for t in items if t.feedback is not None and not t.feedback.is_empty]

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import dspy
 from dspy.teleprompt import Teleprompter
 
+from engram import events
 from engram.errors import ConfigurationError, ValidationError
 from engram.optimizers.formatting import coerce_trajectories
 from engram.prompts import Prompt
@@ -183,6 +184,15 @@ class FeedbackTeleprompter(Teleprompter):
         train, val = to_examples(trainset), to_examples(valset) or None
         if not train:
             raise ValidationError("FeedbackTeleprompter.compile needs a non-empty trainset (examples or trajectories).")
+        params = {"program": type(student).__name__, "optimizer": f"FeedbackTeleprompter:{self.route}",
+                  "train_size": len(train), "val_size": len(val or []),
+                  **{k: v for k, v in vars(self).items() if v is None or isinstance(v, (str, int, float, bool))}}
+        # engram.autolog(): one MLflow run around the compile; a no-op otherwise.
+        with events.span("compile", f"compile:feedback:{self.route}", params, data=train) as span:
+            compiled = span.result = self._compile(student, train, val, teacher)
+        return compiled
+
+    def _compile(self, student: Any, train: list[Any], val: list[Any] | None, teacher: Any) -> Any:
         if self.route == "bootstrap":
             # A recorded reply the user disliked must not become a labeled demo.
             train = [e for e in train if e.get("score") is None or float(e.get("score")) >= 0.5] or train

@@ -21,6 +21,7 @@ from typing import Any
 
 import dspy
 
+from engram import events
 from engram.errors import LMError, ValidationError
 from engram.lm import get_lm
 from engram.optimizers.base import LMRef
@@ -132,11 +133,20 @@ def compile_judge(trajectories: Any, *, prompt: Any = None, lm: Any = None, val_
         cut = max(1, int(len(items) * (1 - val_fraction)))
         train, val = TrajectoryDataset(items[:cut]), TrajectoryDataset(items[cut:])
     train_ex, val_ex = judge_examples(train, prompt), judge_examples(val, prompt)
-    base = FeedbackJudge(lm)
-    before = evaluate_agreement(base, val_ex)
-    teleprompter = dspy.BootstrapFewShot(metric=agreement, max_bootstrapped_demos=max_bootstrapped_demos,
-                                         max_labeled_demos=max_labeled_demos)
-    compiled = teleprompter.compile(FeedbackJudge(lm), trainset=train_ex)
-    return JudgeReport(judge=compiled, agreement_train=evaluate_agreement(compiled, train_ex),
-                       agreement_val=evaluate_agreement(compiled, val_ex), agreement_val_uncompiled=before,
-                       train_size=len(train_ex), val_size=len(val_ex))
+    params = {"program": "FeedbackJudge", "optimizer": "BootstrapFewShot", "train_size": len(train_ex),
+              "val_size": len(val_ex), "val_fraction": val_fraction, "seed": seed,
+              "max_bootstrapped_demos": max_bootstrapped_demos, "max_labeled_demos": max_labeled_demos}
+    # engram.autolog(): one MLflow run around the compile; a no-op otherwise.
+    with events.span("compile", "compile:judge", params, data=train_ex) as span:
+        base = FeedbackJudge(lm)
+        before = evaluate_agreement(base, val_ex)
+        teleprompter = dspy.BootstrapFewShot(metric=agreement, max_bootstrapped_demos=max_bootstrapped_demos,
+                                             max_labeled_demos=max_labeled_demos)
+        compiled = teleprompter.compile(FeedbackJudge(lm), trainset=train_ex)
+        report = JudgeReport(judge=compiled, agreement_train=evaluate_agreement(compiled, train_ex),
+                             agreement_val=evaluate_agreement(compiled, val_ex), agreement_val_uncompiled=before,
+                             train_size=len(train_ex), val_size=len(val_ex))
+        span.result = report
+        span.metrics = {"score_before": before, "score_after": report.agreement_val,
+                        "agreement_train": report.agreement_train}
+    return report

@@ -34,6 +34,7 @@ from typing import Any
 import dspy
 from pydantic import BaseModel, ConfigDict, Field
 
+from engram import events
 from engram.errors import ValidationError
 from engram.lm import Usage, context_runner, get_lm, track_usage
 from engram.optimizers.base import LMRef, coerce_prompt
@@ -119,13 +120,17 @@ class MultiPromptOptimizer(dspy.Module):
         if len(set(names)) != len(names):
             raise ValidationError(f"Prompt names must be unique to tell them apart, got {names}.")
         result = MultiPromptResult(prompts=plist)
-        with track_usage() as usage:
-            try:
-                self._optimize(items, plist, result)
-            except Exception as err:  # noqa: BLE001  (never lose the prompts)
-                result.errors.append(f"{type(err).__name__}: {err}")
-                result.prompts = plist
-        result.usage = usage
+        # engram.autolog(): one parent run; each prompt's optimization nests under it.
+        params = {"kind": self.kind, "max_workers": self.max_workers, "prompts": names}
+        with events.span("optimization", f"multi_prompt:{'+'.join(names)}"[:250], params, data=items) as span:
+            with track_usage() as usage:
+                try:
+                    self._optimize(items, plist, result)
+                except Exception as err:  # noqa: BLE001  (never lose the prompts)
+                    result.errors.append(f"{type(err).__name__}: {err}")
+                    result.prompts = plist
+            result.usage = usage
+            span.result = result
         return result
 
     async def aforward(self, trajectories: Any, prompts: Any) -> MultiPromptResult:

@@ -29,6 +29,7 @@ _LAZY: dict[str, str] = {
     "active_run": "engram.tracking.runs",
     "log_optimization": "engram.tracking.runs",
     "enable_dspy_autolog": "engram.tracking.runs",
+    "autolog": "engram.tracking.autolog",
     "Run": "engram.tracking.runs",
     "export_prompt": "engram.tracking.export",
     "write_export": "engram.tracking.export",
