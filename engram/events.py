@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 log = logging.getLogger("engram.events")
 
@@ -36,7 +37,7 @@ class Span:
     ``params``, the input ``data`` (trajectories / examples), and, once done, ``result`` and
     extra ``metrics`` (numbers the operation measured, e.g. scores before and after)."""
 
-    __slots__ = ("kind", "name", "params", "data", "result", "metrics")
+    __slots__ = ("data", "kind", "metrics", "name", "params", "result")
 
     def __init__(self, kind: str, name: str, params: dict[str, Any] | None = None, data: Any = None):
         self.kind = kind
@@ -57,10 +58,10 @@ class _NullSpan:
     kind = name = ""
     data = None
 
-    def __enter__(self) -> _NullSpan:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> bool:
+    def __exit__(self, *exc: object) -> bool:
         return False
 
     @property
@@ -109,11 +110,12 @@ class _ActiveSpan:
             self.entered.append(manager)
         return self.span
 
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> bool:
         for manager in reversed(self.entered):
             try:
                 manager.__exit__(exc_type, exc, tb)  # a listener cannot swallow the block's error
-            except BaseException as err:  # noqa: BLE001
+            except BaseException as err:
                 if err is exc:
                     continue
                 if not isinstance(err, Exception):
@@ -163,4 +165,4 @@ def emit(kind: str, name: str, params: dict[str, Any] | None = None, *, result: 
         current.result = result
 
 
-__all__ = ["Span", "span", "emit", "add_listener", "remove_listener", "listeners"]
+__all__ = ["Span", "add_listener", "emit", "listeners", "remove_listener", "span"]

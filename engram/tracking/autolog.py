@@ -17,6 +17,10 @@ under it (in the caller's store); otherwise they go to engram's store
 (``engram.get_settings().resolved_tracking_uri``) or to ``tracking_uri``. A run wraps the
 whole call, so ``mlflow.dspy.autolog`` traces land inside it. A tracking failure (e.g. an
 unreachable server) is logged as a warning; the optimization itself always goes on.
+
+Note: ``engram run CONFIG`` logs its own run; with autolog on, the optimization inside it
+also gets its own (nested) run. ``mlflow.dspy.autolog`` patches ``FeedbackTeleprompter.compile``
+from outside, so with both on, engram's compile run nests under MLflow's DSPy compile run.
 """
 
 from __future__ import annotations

@@ -169,3 +169,30 @@ def test_a_failing_optimization_ends_its_run_failed_and_raises(autolog_on):
         GradientOptimizer()([convo("hi", "hello", 0.0, "rude")], PROMPT)
     (run,) = _runs(autolog_on)
     assert run.info.status == "FAILED" and "ConfigurationError" in run.data.tags["engram.error"]
+
+
+def test_compile_judge_and_feedback_teleprompter_are_compile_runs(autolog_on):
+    import dspy
+
+    from engram.optimizers.feedback_teleprompter import FeedbackTeleprompter
+    from engram.optimizers.judge import FeedbackJudge, compile_judge
+    from engram.testing.world import SEED_PROMPT, World
+
+    world = World(seed=0)
+    report = compile_judge(world.simulate(SEED_PROMPT, world.users(6)), prompt=SEED_PROMPT, lm=world.lm(),
+                           max_bootstrapped_demos=1)
+    program = dspy.Predict(dspy.Signature("conversation -> response", SEED_PROMPT))
+    tp = FeedbackTeleprompter("bootstrap", judge=FeedbackJudge(world.lm()), max_bootstrapped_demos=1,
+                              max_labeled_demos=1)
+    with dspy.context(lm=world.lm()):
+        tp.compile(program, trainset=world.simulate(world.oracle_prompt(), world.users(3), system_message=False))
+    runs = {r.info.run_name: r for r in _runs(autolog_on)}
+    judge, feedback = runs["compile:judge"], runs["compile:feedback:bootstrap"]
+    assert set(runs) == {"compile:judge", "compile:feedback:bootstrap"}
+    assert judge.data.tags["engram.kind"] == feedback.data.tags["engram.kind"] == "compile"
+    assert judge.data.metrics["score_after"] == pytest.approx(report.agreement_val)
+    assert "score_before" in judge.data.metrics and judge.data.params["program"] == "FeedbackJudge"
+    assert feedback.data.params["route"] == "bootstrap" and feedback.data.params["train_size"] == "3"
+    for run in (judge, feedback):
+        assert run.info.status == "FINISHED"
+        assert "demos" in _artifact(autolog_on, run.info.run_id, "program/state.json")
