@@ -116,15 +116,26 @@ class PromptOptimizerBase(dspy.Module):
         return format_trajectories(trajectories, max_tokens=self.max_tokens,
                                    max_message_chars=self.max_message_chars)
 
-    def forward(self, trajectories: Any, prompt: Any, validation: Any = None) -> OptimizationResult:
-        """Optimize ``prompt`` from ``trajectories``; ``validation`` (optional) feeds the gate."""
-        original = coerce_prompt(prompt)
-        items = coerce_trajectories(trajectories)
-        held_out = coerce_trajectories(validation) if validation is not None else None
-        # Observed by engram.autolog() (one MLflow run around the whole optimization); a no-op otherwise.
-        with events.span("optimization", f"{self.kind}:{original.name}", self.tracking_params(), data=items) as span:
-            result = span.result = self._optimize(original, items, held_out)
+    def __call__(self, *args: Any, **kwargs: Any) -> OptimizationResult:
+        # engram.autolog(): one MLflow run around the whole call, so mlflow.dspy.autolog's trace
+        # (opened by dspy.Module.__call__) lands inside it. A no-op when nobody listens.
+        with self._span(args, kwargs) as span:
+            result = span.result = super().__call__(*args, **kwargs)
         return result
+
+    async def acall(self, *args: Any, **kwargs: Any) -> OptimizationResult:
+        with self._span(args, kwargs) as span:
+            result = span.result = await super().acall(*args, **kwargs)
+        return result
+
+    def _span(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if not events.listeners():
+            return events.span("optimization", self.kind)
+        trajectories = args[0] if args else kwargs.get("trajectories", [])
+        prompt = args[1] if len(args) > 1 else kwargs.get("prompt")
+        name = coerce_prompt(prompt).name  # invalid input raises here as it would in forward
+        return events.span("optimization", f"{self.kind}:{name}", self.tracking_params(),
+                           data=coerce_trajectories(trajectories))
 
     def tracking_params(self) -> dict[str, Any]:
         """The settings a tracked run records as parameters (the scalar public attributes)."""
@@ -133,8 +144,11 @@ class PromptOptimizerBase(dspy.Module):
         params["gate"] = type(self.gate).__name__ if self.gate is not None else "none"
         return params
 
-    def _optimize(self, original: Prompt, items: list[Trajectory],
-                  held_out: list[Trajectory] | None) -> OptimizationResult:
+    def forward(self, trajectories: Any, prompt: Any, validation: Any = None) -> OptimizationResult:
+        """Optimize ``prompt`` from ``trajectories``; ``validation`` (optional) feeds the gate."""
+        original = coerce_prompt(prompt)
+        items = coerce_trajectories(trajectories)
+        held_out = coerce_trajectories(validation) if validation is not None else None
         result = OptimizationResult(prompt=original, original=original, optimizer=self.kind)
 
         learn_from = [t for t in items if t.feedback is not None and not t.feedback.is_empty]

@@ -110,6 +110,31 @@ class MultiPromptOptimizer(dspy.Module):
         # One inner optimizer module: its predictors are compiled once for all prompts.
         self.inner = create_prompt_optimizer(lm, kind=kind, config=config)
 
+    def __call__(self, *args: Any, **kwargs: Any) -> MultiPromptResult:
+        # engram.autolog(): one parent run around the call; each prompt's optimization nests under it.
+        with self._span(args, kwargs) as span:
+            result = span.result = super().__call__(*args, **kwargs)
+        return result
+
+    async def acall(self, *args: Any, **kwargs: Any) -> MultiPromptResult:
+        with self._span(args, kwargs) as span:
+            result = span.result = await super().acall(*args, **kwargs)
+        return result
+
+    def _span(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if not events.listeners():
+            return events.span("optimization", "multi_prompt")
+        trajectories = args[0] if args else kwargs.get("trajectories", [])
+        prompts = args[1] if len(args) > 1 else kwargs.get("prompts")
+        try:  # invalid input is reported by forward, inside the run
+            names = [coerce_prompt(p, name=f"prompt_{i}").name for i, p in enumerate(prompts)] \
+                if isinstance(prompts, (list, tuple)) else []
+        except Exception:  # noqa: BLE001
+            names = []
+        params = {"kind": self.kind, "max_workers": self.max_workers, "prompts": names}
+        return events.span("optimization", f"multi_prompt:{'+'.join(names)}"[:250], params,
+                           data=coerce_trajectories(trajectories))
+
     def forward(self, trajectories: Any, prompts: Any) -> MultiPromptResult:
         items = coerce_trajectories(trajectories)
         plist = ([coerce_prompt(p, name=f"prompt_{i}") for i, p in enumerate(prompts)]
@@ -120,17 +145,13 @@ class MultiPromptOptimizer(dspy.Module):
         if len(set(names)) != len(names):
             raise ValidationError(f"Prompt names must be unique to tell them apart, got {names}.")
         result = MultiPromptResult(prompts=plist)
-        # engram.autolog(): one parent run; each prompt's optimization nests under it.
-        params = {"kind": self.kind, "max_workers": self.max_workers, "prompts": names}
-        with events.span("optimization", f"multi_prompt:{'+'.join(names)}"[:250], params, data=items) as span:
-            with track_usage() as usage:
-                try:
-                    self._optimize(items, plist, result)
-                except Exception as err:  # noqa: BLE001  (never lose the prompts)
-                    result.errors.append(f"{type(err).__name__}: {err}")
-                    result.prompts = plist
-            result.usage = usage
-            span.result = result
+        with track_usage() as usage:
+            try:
+                self._optimize(items, plist, result)
+            except Exception as err:  # noqa: BLE001  (never lose the prompts)
+                result.errors.append(f"{type(err).__name__}: {err}")
+                result.prompts = plist
+        result.usage = usage
         return result
 
     async def aforward(self, trajectories: Any, prompts: Any) -> MultiPromptResult:

@@ -43,6 +43,7 @@ log = logging.getLogger("engram.tracking")
 _parent_run: ContextVar[str | None] = ContextVar("engram_autolog_parent", default=None)
 _lock = threading.Lock()
 _listener: _AutologListener | None = None
+_dspy_on = False  # whether autolog(dspy=True) turned mlflow.dspy.autolog on (and so turns it off)
 
 
 class _AutologListener:
@@ -154,7 +155,8 @@ def autolog(disable: bool = False, *, tracking_uri: str | None = None, experimen
         tracking_uri: where runs go when no MLflow run is active (default: engram's store).
         experiment: the MLflow experiment of top-level runs.
         log_trajectories: log a sample of the trajectories / examples used (20 at most).
-        dspy: also call ``mlflow.dspy.autolog()`` (traces of each LM call, inside engram's runs).
+        dspy: also turn on ``mlflow.dspy.autolog()`` (a trace of each call, linked to engram's
+            run); ``autolog(disable=True)`` turns it off again.
 
     Example::
 
@@ -164,19 +166,25 @@ def autolog(disable: bool = False, *, tracking_uri: str | None = None, experimen
         # -> an MLflow run "gradient:prompt" (kind "optimization") in .engram/mlflow.db
         engram.autolog(disable=True)
     """
-    global _listener
+    global _listener, _dspy_on
     with _lock:
         if _listener is not None:
             events.remove_listener(_listener)
             _listener = None
+        if _dspy_on and (disable or not dspy):
+            import mlflow
+
+            mlflow.dspy.autolog(disable=True)
+            _dspy_on = False
         if disable:
             return
         _listener = _AutologListener(tracking_uri, experiment, log_trajectories)
         events.add_listener(_listener)
-    if dspy:
-        from engram.tracking.runs import enable_dspy_autolog
+        if dspy:
+            from engram.tracking.runs import enable_dspy_autolog
 
-        enable_dspy_autolog()
+            enable_dspy_autolog(silent=True)
+            _dspy_on = True
 
 
 def is_enabled() -> bool:

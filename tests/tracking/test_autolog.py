@@ -104,14 +104,13 @@ def test_compile_extractor_is_one_compile_run_with_the_program(autolog_on):
 
 
 def test_runs_nest_under_the_callers_active_run(autolog_on, trajectories):
-    saved = mlflow.get_tracking_uri()
+    mine = MlflowClient(autolog_on).create_experiment("mine")
     mlflow.set_tracking_uri(autolog_on)
     try:
-        mlflow.set_experiment("mine")
-        with mlflow.start_run(run_name="notebook") as parent:
+        with mlflow.start_run(run_name="notebook", experiment_id=mine) as parent:
             _gradient()(trajectories, PROMPT)
     finally:
-        mlflow.set_tracking_uri(saved)
+        mlflow.set_tracking_uri(None)
     runs = {r.info.run_name: r for r in _runs(autolog_on, "mine")}
     assert set(runs) == {"notebook", "gradient:support"}
     assert runs["gradient:support"].data.tags["mlflow.parentRunId"] == parent.info.run_id
@@ -196,3 +195,19 @@ def test_compile_judge_and_feedback_teleprompter_are_compile_runs(autolog_on):
     for run in (judge, feedback):
         assert run.info.status == "FINISHED"
         assert "demos" in _artifact(autolog_on, run.info.run_id, "program/state.json")
+
+
+def test_dspy_autolog_traces_land_in_the_engram_run(autolog_on, trajectories):
+    engram.autolog(dspy=True)
+    try:
+        _gradient()(trajectories, PROMPT)
+        mlflow.flush_trace_async_logging()
+    finally:
+        engram.autolog(disable=True)
+    (run,) = _runs(autolog_on)
+    mlflow.set_tracking_uri(autolog_on)
+    try:
+        traces = mlflow.search_traces(locations=[run.info.experiment_id], return_type="list")
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert traces and {t.info.request_metadata.get("mlflow.sourceRun") for t in traces} == {run.info.run_id}
