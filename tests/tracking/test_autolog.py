@@ -211,3 +211,17 @@ def test_dspy_autolog_traces_land_in_the_engram_run(autolog_on, trajectories):
     finally:
         mlflow.set_tracking_uri(None)
     assert traces and {t.info.request_metadata.get("mlflow.sourceRun") for t in traces} == {run.info.run_id}
+
+
+def test_async_calls_are_recorded_too(autolog_on, trajectories):
+    import asyncio
+
+    store = engram.MemoryStore.in_memory(embedder=WordHashEmbedder())
+    manager = MemoryManager(store, ("memories", "{user_id}"), lm=_fact_lm())
+    asyncio.run(manager.aprocess(_dataset(), concurrency=2, progress=False))
+    result = asyncio.run(_gradient().acall(trajectories, PROMPT))
+    assert result.accepted
+    runs = {r.info.run_name: r for r in _runs(autolog_on)}
+    assert set(runs) == {"extraction:memories/{user_id}", "gradient:support"}
+    assert runs["extraction:memories/{user_id}"].data.metrics["memories_written"] == 9
+    assert all(r.info.status == "FINISHED" for r in runs.values())
