@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,34 @@ def _clean_engram_settings(tmp_path, monkeypatch):
     engram.config.reset()
     yield
     engram.config.reset()
+
+
+_MLFLOW_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
+
+
+@pytest.fixture(autouse=True)
+def _isolate_mlflow_globals():
+    """Undo what a test did to MLflow's process-wide state (active runs, experiment, URI).
+
+    ``mlflow.set_experiment`` sets a module global *and* ``MLFLOW_EXPERIMENT_ID``; left
+    behind, they point the next test's runs at an experiment its own store does not have.
+    """
+    saved_env = {name: os.environ.get(name) for name in _MLFLOW_ENV}
+    yield
+    fluent = sys.modules.get("mlflow.tracking.fluent")
+    if fluent is None:
+        return
+    while fluent.active_run() is not None:
+        fluent.end_run()
+    fluent._active_experiment_id = None
+    import mlflow
+
+    mlflow.set_tracking_uri(None)
+    for name, value in saved_env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture
