@@ -14,9 +14,7 @@ embedders load chromadb / torch only when first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from engram._lazy import lazy_exports
 from engram.memory.namespaces import NamespaceTemplate, validate_namespace
 from engram.memory.record import MemoryRecord, Provenance
 
@@ -30,14 +28,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engram.memory' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
 __all__ = ["MemoryRecord", "Provenance", "NamespaceTemplate", "validate_namespace", "MemoryStore",
            "Embedder", "get_embedder", "embed_texts", "normalize_metadata", "HybridRanker"]
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

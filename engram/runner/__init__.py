@@ -10,8 +10,7 @@ Heavy dependencies (mlflow, optuna, chromadb) load when a run starts.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from engram._lazy import lazy_exports
 
 _LAZY = {
     "ExperimentConfig": "engram.runner.config",
@@ -25,13 +24,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engram.runner' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
 __all__ = list(_LAZY)
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
