@@ -17,8 +17,8 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from engram._lazy import lazy_exports  # noqa: E402
-from engram.config import Settings, configure, get_settings  # noqa: E402  (light)
-from engram.errors import *  # noqa: E402,F403  (light)
+from engram.config import Settings, configure, get_settings  # noqa: E402
+from engram.errors import *  # noqa: E402, F403
 from engram.errors import __all__ as _error_names  # noqa: E402
 
 __version__ = "0.1.0"
