@@ -190,12 +190,13 @@ prompt:
 tracking: {{experiment: notebook-sweep}}
 output_dir: {WORKDIR / "sweep"}
 sweep:
-  trials: 5
+  trials: 6
   cost: tokens
   eval_steps: 2
   search_space:
     prompt.optimizer.kind: {{choices: [gradient, metaprompt, prompt_memory]}}
     prompt.optimizer.rounds: {{low: 1, high: 2}}
+    prompt.optimizer.settings.max_tokens: {{choices: [200, 800, 1600]}}
 """)
 result = run_sweep(config, workers=1, progress=False)'''),
     new_markdown_cell("## All trials\nFor several processes on one study: `engram sweep CONFIG --workers 2` "
