@@ -90,4 +90,16 @@ _LAZY: dict[str, str] = {
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
+
+def _autolog_from_environment() -> None:
+    # ENGRAM_AUTOLOG=1 does engram.autolog() for the whole process (batch jobs, CI). The
+    # listener is light: MLflow loads at the first tracked operation, not here.
+    if os.environ.get("ENGRAM_AUTOLOG", "").strip().lower() in ("1", "true", "yes", "on"):
+        from engram.tracking.autolog import autolog
+
+        autolog()
+
+
+_autolog_from_environment()
+
 __all__ = ["__version__", "Settings", "configure", "get_settings", *_error_names, *_LAZY]

@@ -3,7 +3,8 @@
 Values come, in order of precedence, from :func:`configure`, from environment
 variables prefixed ``ENGRAM_`` (``ENGRAM_LM``, ``ENGRAM_REFLECTION_LM``,
 ``ENGRAM_JUDGE_LM``, ``ENGRAM_EMBEDDER``, ``ENGRAM_HOME``, ``ENGRAM_CHROMA_URL``,
-``ENGRAM_TRACKING_URI``), and from the defaults below::
+``ENGRAM_TRACKING_URI``), and from the defaults below. ``ENGRAM_AUTOLOG=1``, read once at
+``import engram``, turns on :func:`engram.autolog` for the process::
 
     import engram
     engram.configure(lm="openai/gpt-4o-mini", home="/data/engram")
