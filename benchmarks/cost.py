@@ -39,7 +39,7 @@ def load_scenario(path: Path | str | None = None) -> dict[str, Any]:
 
 
 def _stand_in():
-    from engram.testing.scripted import scripted_lm
+    from engram.testing._scripted import scripted_lm
 
     def answer(call):
         fields = call.output_fields
@@ -71,7 +71,7 @@ def measure(scenario: dict[str, Any], *, distinct: bool = False) -> list[dict[st
     The scenario's 5 trajectories are one conversation repeated, which engram shows once;
     ``distinct=True`` makes them differ so that saving is not counted.
     """
-    from engram.optimizers.factory import create_prompt_optimizer
+    from engram.optimizers._factory import create_prompt_optimizer
 
     if distinct:
         trajectories = _distinct(scenario)

@@ -44,8 +44,8 @@ def measure(scenario: dict[str, Any]) -> list[dict[str, Any]]:
     import dspy
 
     from engram.lm import track_usage
-    from engram.modules.extractor import MemoryExtractor
-    from engram.testing.scripted import scripted_lm
+    from engram.modules._extractor import MemoryExtractor
+    from engram.testing._scripted import scripted_lm
 
     langmem = scenario["langmem_0_0_30"]["memory_manager"]
     rows = []
@@ -71,9 +71,9 @@ def measure_manager(scenario: dict[str, Any]) -> dict[str, Any]:
     """The store-backed path: MemoryManager over an in-memory Chroma store holding the 50
     memories (MiniLM embeddings); it shows the ``search_limit`` (10) most relevant ones."""
     from engram.lm import track_usage
-    from engram.memory import MemoryStore
-    from engram.modules.manager import MemoryManager
-    from engram.testing.scripted import scripted_lm
+    from engram.store import MemoryStore
+    from engram.modules._manager import MemoryManager
+    from engram.testing._scripted import scripted_lm
 
     store = MemoryStore.in_memory()
     ns = ("bench", "u1")

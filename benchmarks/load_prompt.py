@@ -19,7 +19,7 @@ from pathlib import Path
 
 _SETUP = """
 import engram
-from engram.tracking.registry import PromptRegistry
+from engram.tracking._registry import PromptRegistry
 reg = PromptRegistry()
 reg.register("support", "You help {company} customers.", "benchmark")
 reg.promote("support", 1, "production")
@@ -29,7 +29,7 @@ _MEASURE = """
 import json, sys, time
 t0 = time.perf_counter()
 before = set(sys.modules)
-import engram.tracking.loader as loader
+import engram.tracking._loader as loader
 t1 = time.perf_counter()
 loader_modules = sorted(set(sys.modules) - before)
 mode = sys.argv[1]
@@ -68,7 +68,7 @@ def main() -> None:
         assert Path(home, "prompts", "support@production.json").exists()
 
     print("engram.load_prompt latency (SQLite registry under a temp ENGRAM_HOME; fresh process each)")
-    print(f"  import engram.tracking.loader : {registry['import_s'] * 1e3:8.1f} ms  "
+    print(f"  import engram.tracking._loader : {registry['import_s'] * 1e3:8.1f} ms  "
           f"({registry['modules']} modules, heavy: {registry['heavy'] or 'none'})")
     print(f"  cold, from the registry      : {registry['first_s'] * 1e3:8.1f} ms  (imports MLflow, opens the DB)")
     print(f"  cold, MLflow down -> fallback: {fallback['first_s'] * 1e3:8.1f} ms  (source={fallback['source']})")

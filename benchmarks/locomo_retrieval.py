@@ -30,8 +30,8 @@ import time
 from collections import defaultdict
 
 import engram  # noqa: F401
-from engram.loaders.locomo import CATEGORY_NAMES, load_locomo
-from engram.memory import MemoryStore
+from engram.loaders._locomo import CATEGORY_NAMES, load_locomo
+from engram.store import MemoryStore
 
 REFERENCE = {"recall_any@1": 0.176, "recall_any@5": 0.402, "recall_any@10": 0.502}
 METRICS = ["recall_any@1", "recall_any@5", "recall_any@10", "recall_all@10", "ndcg@10"]

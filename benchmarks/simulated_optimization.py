@@ -33,10 +33,10 @@ TARGET = 0.9
 
 
 def run(*, rounds: int = 3, train_users: int = 6, held_out_users: int = 8, seed: int = 0) -> dict[str, Any]:
-    from engram.optimizers.factory import create_prompt_optimizer
-    from engram.optimizers.gate import CandidateGate
-    from engram.optimizers.judge import FeedbackJudge
-    from engram.testing.world import SEED_PROMPT, World
+    from engram.optimizers._factory import create_prompt_optimizer
+    from engram.optimizers._gate import CandidateGate
+    from engram.optimizers._judge import FeedbackJudge
+    from engram.testing._world import SEED_PROMPT, World
 
     world = World(seed=seed)
     lm = world.lm()
@@ -67,7 +67,7 @@ def run(*, rounds: int = 3, train_users: int = 6, held_out_users: int = 8, seed:
             scores.append(score(prompt))
         table[name], calls[name] = scores, spent
     # The judge the gate relies on: compiled on labeled trajectories, agreement on held-out users.
-    from engram.optimizers.judge import compile_judge
+    from engram.optimizers._judge import compile_judge
 
     labeled = world.simulate(SEED_PROMPT, world.users(8), threads=2)
     report = compile_judge(labeled, prompt=SEED_PROMPT, lm=lm, max_bootstrapped_demos=2)

@@ -27,8 +27,8 @@ import time
 import numpy as np
 
 import engram  # noqa: F401  (environment set-up)
-from engram.memory import MemoryStore
-from engram.memory.embeddings import Embedder, get_embedder
+from engram.store import MemoryStore
+from engram.store._embeddings import Embedder, get_embedder
 
 DIM = 384
 

@@ -26,8 +26,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before anything loads LiteLLM)
-from engram.testing.topics import match_topic
-from engram.testing.world import SEED_PROMPT, World
+from engram.testing._topics import match_topic
+from engram.testing._world import SEED_PROMPT, World
 from engram.trajectories import Feedback, Trajectory, TrajectoryDataset
 
 PROMPTS = {

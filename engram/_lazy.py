@@ -2,7 +2,7 @@
 
 Used by every engram package so that ``import engram`` loads no heavy dependency::
 
-    _EXPORTS = {"MemoryStore": "engram.memory.store"}
+    _EXPORTS = {"MemoryStore": "engram.store._store"}
     __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 """
 

@@ -35,9 +35,9 @@ errors = Console(stderr=True, soft_wrap=True)
 
 # (module, attribute, name, kind): command groups and commands defined elsewhere.
 _MOUNTS = [
-    ("engram.tracking.cli", "app", "prompts", "group"),
-    ("engram.runner.cli", "run", "run", "command"),
-    ("engram.runner.cli", "sweep", "sweep", "command"),
+    ("engram.tracking._cli", "app", "prompts", "group"),
+    ("engram.runner._cli", "run", "run", "command"),
+    ("engram.runner._cli", "sweep", "sweep", "command"),
 ]
 
 
@@ -63,7 +63,7 @@ def _load(path: Path, source: str = "engram"):
     from engram.trajectories import TrajectoryDataset
 
     if source == "oasst":
-        from engram.loaders.oasst import load_oasst
+        from engram.loaders import load_oasst
 
         return load_oasst(path)
     if source != "engram":

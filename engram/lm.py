@@ -61,7 +61,7 @@ def build_lm(spec: Any, *, cache: bool | None = None) -> dspy.BaseLM:
         )
     spec = spec.strip()
     if spec.startswith(OFFLINE_PREFIX):
-        from engram.testing.registry import offline_lm
+        from engram.testing import offline_lm
 
         return offline_lm(spec.removeprefix(OFFLINE_PREFIX))
     if "/" not in spec:

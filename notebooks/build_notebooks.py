@@ -50,8 +50,8 @@ frame[["id", "user", "thread", "feedback_score", "feedback_comment"]].head()''')
                       "`process` applies every trajectory once (re-running skips those already applied)."),
     new_code_cell('''\
 from engram.lm import track_usage
-from engram.memory import MemoryStore
-from engram.modules.manager import MemoryManager
+from engram.store import MemoryStore
+from engram.modules._manager import MemoryManager
 
 store = MemoryStore.persistent(WORKDIR / "chroma")
 manager = MemoryManager(store, ("support", "{user_id}"))
@@ -144,7 +144,7 @@ print(best.rationale)
 print(best.diff)'''),
     new_markdown_cell("## Register and promote\nv1 is the seed, v2 the optimized prompt; the `production` alias moves to v2."),
     new_code_cell('''\
-from engram.tracking.registry import PromptRegistry
+from engram.tracking._registry import PromptRegistry
 
 registry = PromptRegistry()
 v1 = registry.register("support", seed, "seed prompt")
@@ -156,8 +156,8 @@ pd.DataFrame([{"version": v.version, "aliases": ", ".join(v.aliases), "message":
                "score_after": v.tags.get("score_after")} for v in registry.history("support")])'''),
     new_markdown_cell("## Export and load in production"),
     new_code_cell('''\
-from engram.tracking.export import export_prompt, write_export
-from engram.tracking.loader import load_prompt
+from engram.tracking._export import export_prompt, write_export
+from engram.tracking._loader import load_prompt
 
 production = load_prompt("support@production")
 print(export_prompt(production, "yaml"))
@@ -231,8 +231,8 @@ print(f"trial {choice['trial']}: score {choice['score']:.3f} for {choice['cost']
 print(choice["template"])'''),
     new_markdown_cell("## Promote"),
     new_code_cell('''\
-from engram.tracking.loader import load_prompt
-from engram.tracking.registry import PromptRegistry
+from engram.tracking._loader import load_prompt
+from engram.tracking._registry import PromptRegistry
 
 registry = PromptRegistry()
 version = registry.register("support", choice["template"], f"sweep {result.study_name} trial {choice['trial']}",

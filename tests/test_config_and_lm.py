@@ -3,7 +3,7 @@ import pytest
 
 import engram
 from engram.lm import build_lm, get_lm, track_usage
-from engram.testing.scripted import scripted_lm
+from engram.testing._scripted import scripted_lm
 
 
 def test_no_lm_configured_is_a_clear_error_not_a_silent_stand_in():

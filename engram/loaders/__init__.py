@@ -1,1 +1,25 @@
-"""Loaders that turn public data sets into engram types (trajectories, archives)."""
+"""Loaders that turn public data sets into engram types (trajectories, archives).
+
+Names load on first use::
+
+    from engram.loaders import load_locomo, load_oasst
+    conversations = load_locomo("../shared/data/locomo10.json")
+"""
+
+from __future__ import annotations
+
+from engram._lazy import lazy_exports
+
+_LAZY = {
+    "load_locomo": "engram.loaders._locomo",
+    "parse_evidence": "engram.loaders._locomo",
+    "LocomoTurn": "engram.loaders._locomo",
+    "LocomoQuestion": "engram.loaders._locomo",
+    "LocomoConversation": "engram.loaders._locomo",
+    "load_oasst": "engram.loaders._oasst",
+    "votes_to_feedback": "engram.loaders._oasst",
+}
+
+__all__ = list(_LAZY)
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -1,34 +1,28 @@
-"""Memory storage: records, namespaces, embeddings, the Chroma store and archive ranking.
+"""Deprecated alias of :mod:`engram.store` (renamed in 0.2; this alias goes in 0.3).
 
-Example::
+``engram.memory`` used to name the Chroma store, while the memory *logic* lives in
+:mod:`engram.modules`. Import from :mod:`engram.store` instead::
 
-    from engram.memory import MemoryStore, NamespaceTemplate
-    store = MemoryStore.in_memory()
-    ns = NamespaceTemplate(("memories", "{user_id}")).fill({"user_id": "u1"})
-    store.put(ns, "lang", "prefers Python")
-    store.search(ns, "which language?")[0].content   # 'prefers Python'
-
-Light names (records, namespaces, filters) import eagerly; the store and the
-embedders load chromadb / torch only when first used.
+    from engram.store import MemoryStore
 """
 
 from __future__ import annotations
 
-from engram._lazy import lazy_exports
-from engram.memory.namespaces import NamespaceTemplate, validate_namespace
-from engram.memory.record import MemoryRecord, Provenance
+import warnings
+from typing import Any
 
-_LAZY = {
-    "MemoryStore": "engram.memory.store",
-    "Embedder": "engram.memory.embeddings",
-    "get_embedder": "engram.memory.embeddings",
-    "embed_texts": "engram.memory.embeddings",
-    "normalize_metadata": "engram.memory.filters",
-    "HybridRanker": "engram.memory.archive.ranking",
-}
+import engram.store as _store
+
+warnings.warn("engram.memory was renamed engram.store; import from engram.store "
+              "(the alias goes in engram 0.3).", DeprecationWarning, stacklevel=2)
 
 
-__all__ = ["MemoryRecord", "Provenance", "NamespaceTemplate", "validate_namespace", "MemoryStore",
-           "Embedder", "get_embedder", "embed_texts", "normalize_metadata", "HybridRanker"]
+def __getattr__(name: str) -> Any:
+    return getattr(_store, name)
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+def __dir__() -> list[str]:
+    return dir(_store)
+
+
+__all__ = list(_store.__all__)

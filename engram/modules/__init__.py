@@ -12,7 +12,7 @@
 Example::
 
     from engram.modules import MemoryManager
-    from engram.memory import MemoryStore
+    from engram.store import MemoryStore
     manager = MemoryManager(MemoryStore.in_memory(), namespace=("memories", "{user_id}"))
     manager.update([{"role": "user", "content": "I moved to Lisbon"}], {"user_id": "u1"})
 
@@ -24,21 +24,21 @@ from __future__ import annotations
 from engram._lazy import lazy_exports
 
 _EXPORTS = {
-    "Memory": "schemas", "Episode": "schemas", "UserProfile": "schemas",
-    "MemoryOp": "operations", "RejectedOp": "operations", "ExtractedMemory": "operations",
-    "MemoryExtractor": "extractor",
-    "MemoryManager": "manager", "UpdateResult": "manager", "Phase": "manager", "CONSOLIDATE": "manager",
-    "ProcessReport": "batch",
-    "MemorySearcher": "searcher",
-    "MemoryTool": "tools", "create_manage_memory_tool": "tools", "create_search_memory_tool": "tools",
-    "openai_function_schema": "tools", "to_strict": "strict", "strict_problems": "strict",
-    "ThreadSummarizer": "summaries", "summarize_messages": "summaries", "RunningSummary": "summaries",
-    "SummarizationResult": "summaries",
-    "ReflectionExecutor": "reflection",
-    "memory_f1": "metrics", "MemoryF1": "metrics",
-    "compile_extractor": "compile", "memory_examples": "compile",
-    "create_memory_manager": "compat", "create_memory_store_manager": "compat",
-    "create_thread_extractor": "compat", "create_memory_searcher": "compat",
+    "Memory": "_schemas", "Episode": "_schemas", "UserProfile": "_schemas",
+    "MemoryOp": "_operations", "RejectedOp": "_operations", "ExtractedMemory": "_operations",
+    "MemoryExtractor": "_extractor",
+    "MemoryManager": "_manager", "UpdateResult": "_manager", "Phase": "_manager", "CONSOLIDATE": "_manager",
+    "ProcessReport": "_batch",
+    "MemorySearcher": "_searcher",
+    "MemoryTool": "_tools", "create_manage_memory_tool": "_tools", "create_search_memory_tool": "_tools",
+    "openai_function_schema": "_tools", "to_strict": "_strict", "strict_problems": "_strict",
+    "ThreadSummarizer": "_summaries", "summarize_messages": "_summaries", "RunningSummary": "_summaries",
+    "SummarizationResult": "_summaries",
+    "ReflectionExecutor": "_reflection",
+    "memory_f1": "_metrics", "MemoryF1": "_metrics",
+    "compile_extractor": "_compile", "memory_examples": "_compile",
+    "create_memory_manager": "_compat", "create_memory_store_manager": "_compat",
+    "create_thread_extractor": "_compat", "create_memory_searcher": "_compat",
 }
 
 

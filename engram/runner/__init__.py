@@ -13,14 +13,14 @@ from __future__ import annotations
 from engram._lazy import lazy_exports
 
 _LAZY = {
-    "ExperimentConfig": "engram.runner.config",
-    "load_config": "engram.runner.config",
-    "loads_config": "engram.runner.config",
-    "ConfigError": "engram.runner.yaml_source",
-    "run_experiment": "engram.runner.run",
-    "RunResult": "engram.runner.run",
-    "run_sweep": "engram.runner.sweep",
-    "SweepResult": "engram.runner.sweep",
+    "ExperimentConfig": "engram.runner._config",
+    "load_config": "engram.runner._config",
+    "loads_config": "engram.runner._config",
+    "ConfigError": "engram.runner._yaml_source",
+    "run_experiment": "engram.runner._run",
+    "RunResult": "engram.runner._run",
+    "run_sweep": "engram.runner._sweep",
+    "SweepResult": "engram.runner._sweep",
 }
 
 

@@ -25,17 +25,17 @@ from __future__ import annotations
 from engram._lazy import lazy_exports
 
 _EXPORTS = {
-    "OfflineEngine": "engine", "make_lm": "engine", "count_tokens": "engine", "STAND_IN_NOTICE": "engine",
-    "ParsedCall": "protocol", "parse_request": "protocol", "format_outputs": "protocol",
-    "ScriptedEngine": "scripted", "scripted_lm": "scripted",
-    "World": "world", "SimulatedEngine": "world", "simulated_lm": "world", "SEED_PROMPT": "world",
-    "register_handler": "handlers", "unregister_handler": "handlers",
-    "Trait": "traits", "TRAITS": "traits", "TRAIT_NAMES": "traits", "activated_traits": "traits",
-    "complained_traits": "traits",
-    "SimUser": "users", "make_users": "users", "Topic": "topics", "TOPICS": "topics",
-    "offline_lm": "registry", "known_offline_lms": "registry", "register_offline_lm": "registry",
-    "FaultyEngine": "faults", "faulty_lm": "faults", "FAULT_KINDS": "faults", "FaultRecord": "faults",
-    "OfflineServer": "server", "serve": "server",
+    "OfflineEngine": "_engine", "make_lm": "_engine", "count_tokens": "_engine", "STAND_IN_NOTICE": "_engine",
+    "ParsedCall": "_protocol", "parse_request": "_protocol", "format_outputs": "_protocol",
+    "ScriptedEngine": "_scripted", "scripted_lm": "_scripted",
+    "World": "_world", "SimulatedEngine": "_world", "simulated_lm": "_world", "SEED_PROMPT": "_world",
+    "register_handler": "_handlers", "unregister_handler": "_handlers",
+    "Trait": "_traits", "TRAITS": "_traits", "TRAIT_NAMES": "_traits", "activated_traits": "_traits",
+    "complained_traits": "_traits",
+    "SimUser": "_users", "make_users": "_users", "Topic": "_topics", "TOPICS": "_topics",
+    "offline_lm": "_registry", "known_offline_lms": "_registry", "register_offline_lm": "_registry",
+    "FaultyEngine": "_faults", "faulty_lm": "_faults", "FAULT_KINDS": "_faults", "FaultRecord": "_faults",
+    "OfflineServer": "_server", "serve": "_server",
 }
 
 __all__ = [  # noqa: RUF022 (the lazy names above)

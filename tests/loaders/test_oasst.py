@@ -1,6 +1,6 @@
 import json
 
-from engram.loaders.oasst import load_oasst, votes_to_feedback
+from engram.loaders._oasst import load_oasst, votes_to_feedback
 
 
 def test_votes_and_rank_become_feedback():

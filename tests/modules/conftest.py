@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from engram.memory.embeddings import Embedder
+from engram.store._embeddings import Embedder
 
 DIM = 128
 
@@ -35,7 +35,7 @@ class WordHashEmbedder(Embedder):
 
 @pytest.fixture
 def store():
-    from engram.memory import MemoryStore
+    from engram.store import MemoryStore
 
     return MemoryStore.in_memory(embedder=WordHashEmbedder())
 

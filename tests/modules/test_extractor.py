@@ -11,9 +11,9 @@ from pydantic import ValidationError as PydanticValidationError
 
 from engram.errors import BudgetExceededError, LMError, ValidationError
 from engram.lm import track_usage
-from engram.modules.extractor import MemoryExtractor
-from engram.modules.schemas import Episode, Memory
-from engram.testing.scripted import scripted_lm
+from engram.modules._extractor import MemoryExtractor
+from engram.modules._schemas import Episode, Memory
+from engram.testing._scripted import scripted_lm
 
 CONV = [{"role": "user", "content": "I just moved to Lisbon for a new job at a fintech startup."},
         {"role": "assistant", "content": "Congratulations!"}]
@@ -177,7 +177,7 @@ def test_triple_memory_derives_its_content():
 
 
 def test_answers_in_other_json_shapes_are_read():
-    from engram.modules.operations import parse_op_lines
+    from engram.modules._operations import parse_op_lines
 
     pretty = 'Here you go:\n```json\n{\n  "op": "insert",\n  "content": "A",\n  "quote": "a"\n}\n```\nDone.'
     array = '[{"op": "add", "content": "B", "quote": "b"}, {"action": "remove", "memory": "2", "quote": "c"}]'

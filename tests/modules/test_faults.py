@@ -8,10 +8,10 @@ import json
 
 import dspy
 
-from engram.modules.manager import MemoryManager
-from engram.modules.schemas import Memory
-from engram.testing.faults import faulty_lm
-from engram.testing.scripted import scripted_lm
+from engram.modules._manager import MemoryManager
+from engram.modules._schemas import Memory
+from engram.testing._faults import faulty_lm
+from engram.testing._scripted import scripted_lm
 from engram.trajectories import Trajectory, TrajectoryDataset
 
 USERS = [f"u{i:02d}" for i in range(20)]

@@ -8,9 +8,9 @@ import pytest
 
 from engram.errors import NamespaceError
 from engram.lm import track_usage
-from engram.modules.manager import CONSOLIDATE, MemoryManager
-from engram.modules.schemas import UserProfile
-from engram.testing.scripted import scripted_lm
+from engram.modules._manager import CONSOLIDATE, MemoryManager
+from engram.modules._schemas import UserProfile
+from engram.testing._scripted import scripted_lm
 from engram.trajectories import Trajectory, TrajectoryDataset
 from tests.modules.conftest import ops
 

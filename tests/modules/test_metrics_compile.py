@@ -7,10 +7,10 @@ import json
 import dspy
 import pytest
 
-from engram.modules.compile import compile_extractor, memory_examples
-from engram.modules.extractor import MemoryExtractor
-from engram.modules.metrics import MemoryF1, memory_f1
-from engram.testing.scripted import scripted_lm
+from engram.modules._compile import compile_extractor, memory_examples
+from engram.modules._extractor import MemoryExtractor
+from engram.modules._metrics import MemoryF1, memory_f1
+from engram.testing._scripted import scripted_lm
 from tests.modules.conftest import WordHashEmbedder
 
 FACTS = {"vegetarian": "Is vegetarian", "Lisbon": "Lives in Lisbon", "Rust": "Codes in Rust",

@@ -12,9 +12,9 @@ import dspy
 import pytest
 
 from engram.errors import EngramError
-from engram.modules.manager import MemoryManager
-from engram.modules.reflection import ReflectionExecutor, merge_messages
-from engram.testing.scripted import scripted_lm
+from engram.modules._manager import MemoryManager
+from engram.modules._reflection import ReflectionExecutor, merge_messages
+from engram.testing._scripted import scripted_lm
 from engram.trajectories import Message
 from tests.modules.conftest import ops
 

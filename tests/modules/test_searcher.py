@@ -7,13 +7,13 @@ import asyncio
 import dspy
 
 from engram import modules
-from engram.modules.searcher import (
+from engram.modules._searcher import (
     MemorySearcher,
     merge_results,
     parse_queries,
     retrieve_for_window,
 )
-from engram.testing.scripted import scripted_lm
+from engram.testing._scripted import scripted_lm
 from engram.trajectories import Message
 
 NS = ("memories", "u1")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import dspy
 
-from engram.modules.manager import MemoryManager
+from engram.modules._manager import MemoryManager
 from engram.testing import simulated_lm
-from engram.testing.world import World
+from engram.testing._world import World
 from engram.trajectories import TrajectoryDataset
 
 DATA = Path(__file__).resolve().parents[2] / "datasets" / "support.jsonl"

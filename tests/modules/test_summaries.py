@@ -6,13 +6,13 @@ import dspy
 from pydantic import BaseModel
 
 from engram.lm import track_usage
-from engram.modules.summaries import (
+from engram.modules._summaries import (
     SUMMARY_PREFIX,
     RunningSummary,
     ThreadSummarizer,
     summarize_messages,
 )
-from engram.testing.scripted import scripted_lm
+from engram.testing._scripted import scripted_lm
 
 
 def test_thread_summarizer_title_and_summary():

@@ -9,10 +9,10 @@ import pytest
 from pydantic import BaseModel
 
 from engram.errors import NotFoundError, ValidationError
-from engram.modules.schemas import Episode, UserProfile
-from engram.modules.strict import strict_problems, to_strict
-from engram.modules.tools import create_manage_memory_tool, create_search_memory_tool
-from engram.testing.scripted import scripted_lm
+from engram.modules._schemas import Episode, UserProfile
+from engram.modules._strict import strict_problems, to_strict
+from engram.modules._tools import create_manage_memory_tool, create_search_memory_tool
+from engram.testing._scripted import scripted_lm
 
 NS = ("memories", "{user_id}")
 

@@ -36,6 +36,6 @@ def trajectories():
 
 @pytest.fixture
 def world():
-    from engram.testing.world import World
+    from engram.testing._world import World
 
     return World(seed=0)

@@ -4,14 +4,14 @@ import dspy
 import pytest
 
 from engram.errors import ConfigurationError, ValidationError
-from engram.optimizers.feedback_teleprompter import (
+from engram.optimizers._feedback_teleprompter import (
     FeedbackMetric,
     FeedbackTeleprompter,
     OptimizerProposer,
 )
-from engram.optimizers.gradient import GradientOptimizer
-from engram.optimizers.judge import FeedbackJudge
-from engram.testing.world import SEED_PROMPT
+from engram.optimizers._gradient import GradientOptimizer
+from engram.optimizers._judge import FeedbackJudge
+from engram.testing._world import SEED_PROMPT
 
 
 class Reply(dspy.Signature):

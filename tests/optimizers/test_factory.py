@@ -1,12 +1,12 @@
 import pytest
 
 from engram.errors import ConfigurationError
-from engram.optimizers.factory import create_multi_prompt_optimizer, create_prompt_optimizer
-from engram.optimizers.gradient import GradientOptimizer
-from engram.optimizers.metaprompt import MetapromptOptimizer
-from engram.optimizers.multi_prompt import MultiPromptOptimizer
-from engram.optimizers.prompt_memory import PromptMemoryOptimizer
-from engram.testing.scripted import scripted_lm
+from engram.optimizers._factory import create_multi_prompt_optimizer, create_prompt_optimizer
+from engram.optimizers._gradient import GradientOptimizer
+from engram.optimizers._metaprompt import MetapromptOptimizer
+from engram.optimizers._multi_prompt import MultiPromptOptimizer
+from engram.optimizers._prompt_memory import PromptMemoryOptimizer
+from engram.testing._scripted import scripted_lm
 
 from .conftest import FOLD
 

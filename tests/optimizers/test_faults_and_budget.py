@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from engram.optimizers.factory import create_prompt_optimizer
-from engram.optimizers.gate import CandidateGate
-from engram.optimizers.gradient import GradientOptimizer
+from engram.optimizers._factory import create_prompt_optimizer
+from engram.optimizers._gate import CandidateGate
+from engram.optimizers._gradient import GradientOptimizer
 from engram.prompts import Prompt
-from engram.testing.faults import faulty_lm
-from engram.testing.scripted import scripted_lm
-from engram.testing.world import SEED_PROMPT
+from engram.testing._faults import faulty_lm
+from engram.testing._scripted import scripted_lm
+from engram.testing._world import SEED_PROMPT
 
 from .conftest import FOLD, convo
 

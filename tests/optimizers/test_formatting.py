@@ -1,4 +1,4 @@
-from engram.optimizers.formatting import (
+from engram.optimizers._formatting import (
     coerce_feedback,
     coerce_trajectories,
     feedback_fields,

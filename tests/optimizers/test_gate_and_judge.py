@@ -1,10 +1,10 @@
 import pytest
 
-from engram.optimizers.gate import CandidateGate
-from engram.optimizers.judge import FeedbackJudge, agreement, compile_judge, judge_examples
-from engram.optimizers.prompt_memory import PromptMemoryOptimizer
+from engram.optimizers._gate import CandidateGate
+from engram.optimizers._judge import FeedbackJudge, agreement, compile_judge, judge_examples
+from engram.optimizers._prompt_memory import PromptMemoryOptimizer
 from engram.prompts import Prompt
-from engram.testing.scripted import scripted_lm
+from engram.testing._scripted import scripted_lm
 
 from .conftest import FOLD
 
@@ -54,7 +54,7 @@ def test_gate_replays_every_user_turn_under_the_prompt():
 
 
 def test_gate_with_the_judge_in_the_simulated_world(world):
-    from engram.testing.world import SEED_PROMPT
+    from engram.testing._world import SEED_PROMPT
 
     lm = world.lm()
     held_out = world.simulate(SEED_PROMPT, world.users(4))
@@ -78,7 +78,7 @@ def test_judge_clamps_out_of_range_scores():
 
 
 def test_compile_judge_reports_held_out_agreement(world):
-    from engram.testing.world import SEED_PROMPT
+    from engram.testing._world import SEED_PROMPT
 
     data = world.simulate(SEED_PROMPT, world.users(8))
     report = compile_judge(data, prompt=SEED_PROMPT, lm=world.lm(), max_bootstrapped_demos=2)

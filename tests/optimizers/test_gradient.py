@@ -3,9 +3,9 @@ import asyncio
 import pytest
 
 from engram.errors import ConfigurationError, ValidationError
-from engram.optimizers.gradient import GradientOptimizer
+from engram.optimizers._gradient import GradientOptimizer
 from engram.prompts import Prompt
-from engram.testing.scripted import scripted_lm
+from engram.testing._scripted import scripted_lm
 
 from .conftest import APPLY, CRITIQUE, convo, critique
 
@@ -95,7 +95,7 @@ def test_async_call(trajectories):
 
 
 def test_simulated_world_gradient_learns_the_complaints(world):
-    from engram.testing.world import SEED_PROMPT
+    from engram.testing._world import SEED_PROMPT
 
     data = world.simulate(SEED_PROMPT, world.users(6))
     result = GradientOptimizer(world.lm())(data, SEED_PROMPT)

@@ -1,6 +1,6 @@
-from engram.optimizers.metaprompt import MetapromptOptimizer
-from engram.optimizers.prompt_memory import PromptMemoryOptimizer
-from engram.testing.scripted import scripted_lm
+from engram.optimizers._metaprompt import MetapromptOptimizer
+from engram.optimizers._prompt_memory import PromptMemoryOptimizer
+from engram.testing._scripted import scripted_lm
 
 from .conftest import FOLD, META
 
@@ -38,7 +38,7 @@ def test_langmem_style_prompt_dict_and_update_instructions(trajectories):
 
 
 def test_simulated_world_one_round_each(world):
-    from engram.testing.world import SEED_PROMPT
+    from engram.testing._world import SEED_PROMPT
 
     data = world.simulate(SEED_PROMPT, world.users(6))
     for optimizer in (MetapromptOptimizer(world.lm()), PromptMemoryOptimizer(world.lm())):

@@ -1,9 +1,9 @@
 import threading
 
-from engram.optimizers.factory import create_multi_prompt_optimizer
-from engram.optimizers.multi_prompt import MultiPromptOptimizer
+from engram.optimizers._factory import create_multi_prompt_optimizer
+from engram.optimizers._multi_prompt import MultiPromptOptimizer
 from engram.prompts import Prompt
-from engram.testing.scripted import scripted_lm
+from engram.testing._scripted import scripted_lm
 from engram.trajectories import Trajectory
 
 from .conftest import convo
@@ -68,7 +68,7 @@ def test_prompts_are_optimized_concurrently_and_counted(trajectories):
 
 
 def test_simulated_world_attribution(world):
-    from engram.testing.world import SEED_PROMPT
+    from engram.testing._world import SEED_PROMPT
 
     tone = Prompt(name="tone", template=SEED_PROMPT, when_to_update="Complaints that answers are not concise.")
     links = Prompt(name="links", template="Add references.", when_to_update="Complaints about a help center link.")

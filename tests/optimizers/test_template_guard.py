@@ -1,12 +1,12 @@
 import pytest
 
 from engram.errors import TemplateError
-from engram.optimizers.gradient import GradientOptimizer
-from engram.optimizers.metaprompt import MetapromptOptimizer
-from engram.optimizers.prompt_memory import PromptMemoryOptimizer
-from engram.optimizers.template_guard import check_candidate
+from engram.optimizers._gradient import GradientOptimizer
+from engram.optimizers._metaprompt import MetapromptOptimizer
+from engram.optimizers._prompt_memory import PromptMemoryOptimizer
+from engram.optimizers._template_guard import check_candidate
 from engram.prompts import Prompt
-from engram.testing.scripted import scripted_lm
+from engram.testing._scripted import scripted_lm
 
 from .conftest import APPLY, CRITIQUE, FOLD, META, critique
 

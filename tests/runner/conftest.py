@@ -16,7 +16,7 @@ SEED = "You are the support assistant for Acme. Answer the customer's question."
 @pytest.fixture(scope="session")
 def sim_data(tmp_path_factory) -> Path:
     """32 simulated support trajectories (16 users x 2 threads) scored by their hidden preferences."""
-    from engram.testing.world import World
+    from engram.testing._world import World
 
     world = World(seed=0)
     data = world.simulate(SEED, world.users(16), turns=2, threads=2)

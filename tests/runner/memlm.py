@@ -20,8 +20,8 @@ def _answer(call):
 
 def register() -> None:
     """Make ``offline/runner-memtest`` buildable in this process."""
-    from engram.testing.registry import register_offline_lm
-    from engram.testing.scripted import scripted_lm
+    from engram.testing._registry import register_offline_lm
+    from engram.testing._scripted import scripted_lm
 
     register_offline_lm(NAME, lambda **kw: scripted_lm(_answer, name=f"offline/{NAME}", **kw),
                         "runner tests: one memory per conversation")

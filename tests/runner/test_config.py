@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from engram.errors import ConfigurationError, ValidationError
-from engram.runner.config import load_config, loads_config
-from engram.runner.yaml_source import ConfigError
+from engram.runner._config import load_config, loads_config
+from engram.runner._yaml_source import ConfigError
 
 GOOD = """\
 name: demo

@@ -17,7 +17,8 @@ sys.path.insert(0, {tests!r})
 import engram
 import memlm
 memlm.register()
-from engram.runner import checkpoint, load_config, run_experiment
+from engram.runner import _checkpoint as checkpoint
+from engram.runner import load_config, run_experiment
 
 original = checkpoint.Checkpoint.add_items
 seen = {{"n": 0}}
@@ -50,7 +51,7 @@ def _kill_midway(path, tmp_path, step: str, nth: int, before: bool):
 
 
 def _memories(store_dir):
-    from engram.memory.store import MemoryStore
+    from engram.store._store import MemoryStore
 
     store = MemoryStore.persistent(store_dir)
     contents = []
@@ -73,7 +74,7 @@ def test_memory_step_killed_midway_resumes_without_duplicates(write_config, tmp_
     done_before = ckpt["steps"]["memory"]["items"]
     assert len(done_before) == 2 and ckpt["steps"]["memory"]["status"] == "running"
 
-    from engram.modules import batch
+    from engram.modules import _batch as batch
 
     processed: list[str] = []
     original = batch.process

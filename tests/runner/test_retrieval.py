@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from engram.runner import load_config, run_experiment
-from engram.runner.locomo import load_locomo_conversations
+from engram.runner._locomo import load_locomo_conversations
 
 SAMPLE = [{
     "sample_id": "conv-x",
@@ -59,7 +59,7 @@ def test_retrieval_step_measures_recall_and_resumes(tmp_path):
 
     again = run_experiment(load_config(config), progress=False, print_summary=False)
     assert again.summary["resumed"] == ["retrieval"]
-    from engram.memory.store import MemoryStore
+    from engram.store._store import MemoryStore
 
     store = MemoryStore.persistent(tmp_path / "out" / "locomo-chroma")
     assert store.count(("locomo", "conv-x"), kind="message") == 5   # indexed once

@@ -20,7 +20,7 @@ def test_run_optimizes_registers_exports_and_reports(write_config, tmp_path):
     assert s["calls"] > 0 and s["tokens"] > 0 and s["calls"] == s["calls_this_attempt"]
 
     # The registry holds the seed as v1 and the optimized prompt as v2, with the alias on v2.
-    from engram.tracking.registry import PromptRegistry
+    from engram.tracking._registry import PromptRegistry
 
     registry = PromptRegistry()
     production = registry.load("support@production")
@@ -106,7 +106,7 @@ def test_missing_lm_names_the_key(write_config):
 def test_same_config_follows_engram_lm_to_an_http_model(write_config, monkeypatch):
     """ENGRAM_LM switches a shipped-style config (${ENGRAM_LM:-offline/support}) to a model served
     over HTTP through LiteLLM: here the OpenAI-compatible offline server stands in for a provider."""
-    from engram.testing.server import OfflineServer
+    from engram.testing._server import OfflineServer
 
     path = write_config()
     path.write_text(path.read_text().replace("task: offline/support", "task: ${ENGRAM_LM:-offline/support}"))
@@ -120,6 +120,6 @@ def test_same_config_follows_engram_lm_to_an_http_model(write_config, monkeypatc
         result = run_experiment(cfg, progress=False, print_summary=False)
     assert result.summary["lms"]["task"] == "openai/offline-support" and not result.summary["stand_in"]
     assert result.summary["calls"] > 0 and result.summary["steps"]["prompt"] == "done"
-    from engram.runner.report import summary_rows
+    from engram.runner._report import summary_rows
 
     assert dict(summary_rows(result.summary))["cost"].startswith("unknown")

@@ -33,7 +33,7 @@ def _config(write_config):
 def _study(result):
     import optuna
 
-    from engram.runner.storage import open_storage
+    from engram.runner._storage import open_storage
 
     return optuna.load_study(study_name=result.study_name, storage=open_storage(result.storage))
 
@@ -121,7 +121,7 @@ def test_two_workers_share_a_postgresql_study(write_config, postgres_url):
 def test_pruning_on_partial_evaluations():
     import optuna
 
-    from engram.runner.pruning import COST_ATTR, PARTIAL_ATTR, dominated_at_step
+    from engram.runner._pruning import COST_ATTR, PARTIAL_ATTR, dominated_at_step
 
     study = optuna.create_study(directions=["maximize", "minimize"])
     for partial, cost in (([0.9, 0.8], 100.0), ([0.5, 0.6], 50.0)):

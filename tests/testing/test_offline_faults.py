@@ -16,9 +16,9 @@ from dspy.utils.exceptions import (
 
 from engram.errors import TemplateError
 from engram.prompts import check_variables, find_variables
-from engram.testing.faults import FAULT_KINDS, faulty_lm
-from engram.testing.scripted import scripted_lm
-from engram.testing.world import simulated_lm
+from engram.testing._faults import FAULT_KINDS, faulty_lm
+from engram.testing._scripted import scripted_lm
+from engram.testing._world import simulated_lm
 
 
 class Write(dspy.Signature):

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import dspy
 
 from engram.lm import context_runner
-from engram.testing.scripted import scripted_lm
-from engram.testing.world import simulated_lm
+from engram.testing._scripted import scripted_lm
+from engram.testing._world import simulated_lm
 
 
 def test_sequential_calls_never_overlap():

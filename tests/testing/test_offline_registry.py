@@ -7,8 +7,8 @@ import pytest
 
 import engram
 from engram.lm import build_lm
-from engram.testing.registry import known_offline_lms, offline_lm, register_offline_lm
-from engram.testing.scripted import scripted_lm
+from engram.testing._registry import known_offline_lms, offline_lm, register_offline_lm
+from engram.testing._scripted import scripted_lm
 
 
 def test_known_names_build_labeled_stand_ins():
@@ -32,7 +32,7 @@ def test_unknown_name_lists_the_known_ones():
 
 
 def test_register_a_new_offline_lm():
-    from engram.testing import registry
+    from engram.testing import _registry as registry
 
     register_offline_lm("test-fixed", lambda **kw: scripted_lm({"answer": "fixed"}, name="offline/test-fixed"))
     try:

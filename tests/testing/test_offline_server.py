@@ -13,9 +13,9 @@ import pytest
 from dspy.utils.exceptions import LMRateLimitError, LMServerError
 
 from engram.lm import track_usage
-from engram.testing.faults import faulty_lm
-from engram.testing.server import OfflineServer
-from engram.testing.world import SEED_PROMPT, World, simulated_lm
+from engram.testing._faults import faulty_lm
+from engram.testing._server import OfflineServer
+from engram.testing._world import SEED_PROMPT, World, simulated_lm
 
 
 class Judge(dspy.Signature):
@@ -110,7 +110,7 @@ def test_bad_requests_get_json_errors():
 
 
 def test_command_line_server_starts_and_answers():
-    process = subprocess.Popen([sys.executable, "-m", "engram.testing.server", "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "engram.testing._server", "--port", "0"],
                                stdout=subprocess.PIPE, text=True)
     try:
         line = process.stdout.readline()

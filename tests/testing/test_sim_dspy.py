@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 import engram
 from engram.lm import build_lm, track_usage
-from engram.testing.handlers import register_handler, unregister_handler
-from engram.testing.scripted import scripted_lm
-from engram.testing.world import SEED_PROMPT, World, simulated_lm
+from engram.testing._handlers import register_handler, unregister_handler
+from engram.testing._scripted import scripted_lm
+from engram.testing._world import SEED_PROMPT, World, simulated_lm
 
 
 class Fact(BaseModel):

@@ -2,7 +2,7 @@
 
 from engram import TrajectoryDataset
 from engram.testing import World
-from engram.testing.sim_memory import stated_facts
+from engram.testing._sim_memory import stated_facts
 
 
 def test_every_stated_fact_in_the_support_dataset_is_extracted(repo_root):

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engram.prompts import find_variables
-from engram.testing.topics import TOPICS
-from engram.testing.traits import TRAITS, activated_traits, complained_traits
-from engram.testing.world import SEED_PROMPT, World
+from engram.testing._topics import TOPICS
+from engram.testing._traits import TRAITS, activated_traits, complained_traits
+from engram.testing._world import SEED_PROMPT, World
 
 WORLD = World(seed=0)
 trait_sets = st.sets(st.sampled_from([t.name for t in TRAITS]))

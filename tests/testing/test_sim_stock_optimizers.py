@@ -5,8 +5,8 @@ from __future__ import annotations
 import dspy
 
 from engram.prompts import find_variables
-from engram.testing.traits import activated_traits
-from engram.testing.world import SEED_PROMPT, World, simulated_lm
+from engram.testing._traits import activated_traits
+from engram.testing._world import SEED_PROMPT, World, simulated_lm
 
 
 def _metric(world):

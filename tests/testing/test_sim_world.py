@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from engram.prompts import find_variables
-from engram.testing.traits import (
+from engram.testing._traits import (
     TRAITS,
     activated_traits,
     complained_traits,
     get_trait,
     satisfied_traits,
 )
-from engram.testing.world import SEED_PROMPT, World
+from engram.testing._world import SEED_PROMPT, World
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engram.testing.traits import complained_traits, get_trait
-from engram.testing.world import SEED_PROMPT, World
+from engram.testing._traits import complained_traits, get_trait
+from engram.testing._world import SEED_PROMPT, World
 from engram.trajectories import TrajectoryDataset
 
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"

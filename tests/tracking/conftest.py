@@ -38,7 +38,7 @@ def tracking_uri(tmp_path, _empty_db, monkeypatch) -> str:
     shutil.copy(_empty_db, path)
     uri = f"sqlite:///{path}"
     monkeypatch.setenv("ENGRAM_TRACKING_URI", uri)
-    from engram.tracking import loader
+    from engram.tracking import _loader as loader
 
     loader.clear_cache()
     yield uri

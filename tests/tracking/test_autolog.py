@@ -11,14 +11,14 @@ from mlflow import MlflowClient
 
 import engram
 from engram import events
-from engram.modules.compile import compile_extractor
-from engram.modules.manager import MemoryManager
-from engram.optimizers.gate import CandidateGate
-from engram.optimizers.gradient import GradientOptimizer
-from engram.optimizers.multi_prompt import MultiPromptOptimizer
+from engram.modules._compile import compile_extractor
+from engram.modules._manager import MemoryManager
+from engram.optimizers._gate import CandidateGate
+from engram.optimizers._gradient import GradientOptimizer
+from engram.optimizers._multi_prompt import MultiPromptOptimizer
 from engram.prompts import Prompt
-from engram.testing.scripted import scripted_lm
-from engram.tracking.autolog import is_enabled
+from engram.testing._scripted import scripted_lm
+from engram.tracking._autolog import is_enabled
 from tests.modules.conftest import WordHashEmbedder
 from tests.modules.test_manager import _dataset, _fact_lm
 from tests.modules.test_metrics_compile import _generic, _train
@@ -91,7 +91,7 @@ def test_process_is_one_extraction_run(autolog_on):
 
 
 def test_compile_extractor_is_one_compile_run_with_the_program(autolog_on):
-    from engram.modules.metrics import MemoryF1
+    from engram.modules._metrics import MemoryF1
 
     metric = MemoryF1(threshold=0.6, embedder=WordHashEmbedder())
     compile_extractor(_train(), optimizer="bootstrap", metric=metric, lm=scripted_lm(_generic),
@@ -173,9 +173,9 @@ def test_a_failing_optimization_ends_its_run_failed_and_raises(autolog_on):
 def test_compile_judge_and_feedback_teleprompter_are_compile_runs(autolog_on):
     import dspy
 
-    from engram.optimizers.feedback_teleprompter import FeedbackTeleprompter
-    from engram.optimizers.judge import FeedbackJudge, compile_judge
-    from engram.testing.world import SEED_PROMPT, World
+    from engram.optimizers._feedback_teleprompter import FeedbackTeleprompter
+    from engram.optimizers._judge import FeedbackJudge, compile_judge
+    from engram.testing._world import SEED_PROMPT, World
 
     world = World(seed=0)
     report = compile_judge(world.simulate(SEED_PROMPT, world.users(6)), prompt=SEED_PROMPT, lm=world.lm(),

@@ -10,9 +10,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 CODE = """
 import json, sys, engram
-from engram.tracking.autolog import is_enabled
+from engram.tracking._autolog import is_enabled
 state = {"enabled": is_enabled(), "mlflow_at_import": "mlflow" in sys.modules}
-from engram.testing.scripted import scripted_lm
+from engram.testing._scripted import scripted_lm
 lm = scripted_lm({"prompt, trajectories -> failure_modes, hypotheses, recommendations, edit_warranted":
                   {"failure_modes": "none", "hypotheses": "none", "recommendations": "none",
                    "edit_warranted": False}})

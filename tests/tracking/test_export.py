@@ -10,8 +10,8 @@ import yaml
 
 from engram.errors import TemplateError, ValidationError
 from engram.prompts import Prompt
-from engram.tracking.export import export_prompt, load_export, write_export
-from engram.tracking.program_export import export_program
+from engram.tracking._export import export_prompt, load_export, write_export
+from engram.tracking._program_export import export_program
 
 TEXT = Prompt(name="support", template="You help {company} customers.\nBe {tone}; reply in JSON like {\"a\": 1}.",
               version="3", update_instructions="keep it short")

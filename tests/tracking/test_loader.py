@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from engram.errors import NotFoundError, TrackingError
-from engram.tracking import loader
-from engram.tracking.export import write_export
-from engram.tracking.loader import fallback_path, load_prompt
-from engram.tracking.registry import PromptRegistry
+from engram.tracking import _loader as loader
+from engram.tracking._export import write_export
+from engram.tracking._loader import fallback_path, load_prompt
+from engram.tracking._registry import PromptRegistry
 
 DOWN = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
 
@@ -122,7 +122,7 @@ def test_default_fallback_lives_under_engram_home(registry, tmp_path):
 
 
 def test_importing_the_loader_imports_no_heavy_library():
-    code = ("import sys, json, engram.tracking.loader; "
+    code = ("import sys, json, engram.tracking._loader; "
             "print(json.dumps([m for m in ['mlflow', 'dspy', 'litellm', 'pandas', 'sqlalchemy'] "
             "if m in sys.modules]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

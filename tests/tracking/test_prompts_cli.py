@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from engram.tracking.cli import app
+from engram.tracking._cli import app
 
 runner = CliRunner()
 
@@ -66,7 +66,7 @@ def test_load_falls_back_when_the_server_is_down(two_versions, tmp_path):
     invoke("promote", "support", "1")
     fallback = tmp_path / "fb"
     assert invoke("export", "support@production", "-o", str(fallback / "support@production.json")).exit_code == 0
-    from engram.tracking import loader
+    from engram.tracking import _loader as loader
 
     loader.clear_cache()
     result = invoke("load", "support@production", "--tracking-uri", "http://127.0.0.1:9",

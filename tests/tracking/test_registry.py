@@ -6,9 +6,9 @@ import pytest
 
 from engram.errors import NotFoundError, TemplateError, TrackingError
 from engram.lm import Usage
-from engram.optimizers.result import OptimizationResult
+from engram.optimizers._result import OptimizationResult
 from engram.prompts import Prompt
-from engram.tracking.registry import PromptRegistry, parse_ref, register_result
+from engram.tracking._registry import PromptRegistry, parse_ref, register_result
 from engram.trajectories import TrajectoryDataset
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from engram.lm import Usage
-from engram.optimizers.result import Candidate, OptimizationResult
+from engram.optimizers._result import Candidate, OptimizationResult
 from engram.prompts import Prompt
-from engram.tracking.backend import mlflow_client
-from engram.tracking.runs import active_run, log_optimization, track_run
+from engram.tracking._backend import mlflow_client
+from engram.tracking._runs import active_run, log_optimization, track_run
 from engram.trajectories import TrajectoryDataset
 
 
@@ -117,7 +117,7 @@ def test_dspy_autolog_logs_compiles_into_the_engram_run(tracking_uri):
     import dspy
     import mlflow
 
-    from engram.tracking.runs import enable_dspy_autolog
+    from engram.tracking._runs import enable_dspy_autolog
 
     enable_dspy_autolog(log_compiles=True, log_traces=False, log_evals=False, silent=True)
     try:

@@ -10,10 +10,10 @@ import pytest
 
 from engram.errors import NotFoundError, TrackingError
 from engram.prompts import Prompt
-from engram.tracking import loader
-from engram.tracking.backend import mlflow_client
-from engram.tracking.registry import PromptRegistry
-from engram.tracking.runs import track_run
+from engram.tracking import _loader as loader
+from engram.tracking._backend import mlflow_client
+from engram.tracking._registry import PromptRegistry
+from engram.tracking._runs import track_run
 
 
 def _name(prefix: str) -> str:

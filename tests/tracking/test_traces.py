@@ -6,7 +6,7 @@ import pytest
 
 from engram.errors import NotFoundError
 from engram.prompts import Prompt
-from engram.tracking.traces import tag_current_trace, traces_to_dataset
+from engram.tracking._traces import tag_current_trace, traces_to_dataset
 
 
 @pytest.fixture
@@ -93,10 +93,10 @@ def test_unknown_experiment_lists_the_known_ones(production_traces):
 def test_the_whole_loop_traces_to_production(production_traces, tracking_uri, tmp_path):
     """production traces -> trajectories -> (an optimizer's result) -> run + register -> promote -> load."""
     from engram.lm import Usage
-    from engram.optimizers.result import OptimizationResult
-    from engram.tracking.loader import load_prompt
-    from engram.tracking.registry import PromptRegistry, register_result
-    from engram.tracking.runs import log_optimization, track_run
+    from engram.optimizers._result import OptimizationResult
+    from engram.tracking._loader import load_prompt
+    from engram.tracking._registry import PromptRegistry, register_result
+    from engram.tracking._runs import log_optimization, track_run
 
     registry = PromptRegistry(tracking_uri)
     registry.register("support", "You help {company}.", "seed")

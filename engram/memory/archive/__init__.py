@@ -1,6 +1,0 @@
-"""Conversation archives: raw messages (kind ``"message"``) ranked for episodic recall.
-
-:mod:`engram.memory.archive.ranking` fuses dense similarity, BM25 (``bm25s``)
-and neighbouring-turn context without any LM call; :mod:`.search` plugs it into
-``MemoryStore.search(..., kind="message")``.
-"""

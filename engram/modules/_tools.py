@@ -1,0 +1,158 @@
+"""Memory tools for agents in the hot path: ``manage_memory`` and ``search_memory``.
+
+Both are :class:`dspy.Tool` objects, usable in ``dspy.ReAct`` (or any tool loop), scoped
+to one namespace, and both give their OpenAI function schema, valid in strict mode::
+
+    store = MemoryStore.in_memory()
+    manage = create_manage_memory_tool(store, ("memories", "{user_id}"), values={"user_id": "u1"})
+    search = create_search_memory_tool(store, ("memories", "{user_id}"), values={"user_id": "u1"})
+    agent = dspy.ReAct("request -> response", tools=[manage, search])
+    manage.openai_schema()     # {"type": "function", "function": {..., "strict": True}}
+
+``values`` fills the namespace template: a dict, or a function called on every use (for
+example one that reads the current user from your request context).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import dspy
+from pydantic import BaseModel
+
+from engram.errors import NotFoundError, ValidationError
+from engram.modules._schemas import Memory, content_text, validate_content
+from engram.modules._strict import to_strict
+
+ACTIONS = ("create", "update", "delete")
+Values = dict[str, Any] | Callable[[], dict[str, Any]] | None
+
+
+class MemoryTool(dspy.Tool):
+    """A ``dspy.Tool`` that can also describe itself as an OpenAI (strict) function."""
+
+    def openai_schema(self, strict: bool = True) -> dict[str, Any]:
+        return openai_function_schema(self, strict=strict)
+
+
+def openai_function_schema(tool: dspy.Tool, *, strict: bool = True) -> dict[str, Any]:
+    """The OpenAI ``tools`` entry for a ``dspy.Tool``; ``strict=True`` makes it strict-mode valid."""
+    required = [k for k, v in tool.args.items() if "default" not in v]
+    parameters = {"type": "object", "properties": dict(tool.args), "required": required}
+    function: dict[str, Any] = {"name": tool.name, "description": tool.desc or ""}
+    if strict:
+        function["parameters"] = to_strict(parameters)
+        function["strict"] = True
+    else:
+        function["parameters"] = parameters
+    return {"type": "function", "function": function}
+
+
+def _namespace(namespace: Any, values: Values) -> tuple[str, ...]:
+    from engram.store import NamespaceTemplate
+
+    template = namespace if isinstance(namespace, NamespaceTemplate) else NamespaceTemplate(namespace)
+    return template.fill(values() if callable(values) else (values or {}))
+
+
+def _store(store: Any) -> Any:
+    if store is None:
+        from engram.store import MemoryStore
+
+        return MemoryStore.from_settings()
+    return store
+
+
+def _content_schema(schema: type[BaseModel | str]) -> tuple[type[BaseModel], dict[str, Any], Any]:
+    """(model, JSON schema of the ``content`` argument, its Python type)."""
+    if schema is str or schema is Memory:
+        return Memory, {"type": ["string", "null"], "description": "The memory, in plain words."}, str
+    if not (isinstance(schema, type) and issubclass(schema, BaseModel)):
+        raise ValidationError(f"schema must be str or a pydantic model, got {schema!r}")
+    return schema, {"anyOf": [to_strict(schema.model_json_schema()), {"type": "null"}]}, dict
+
+
+def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "{user_id}"), *,
+                              schema: type[BaseModel | str] = str,
+                              actions_permitted: Sequence[str] = ACTIONS, values: Values = None,
+                              instructions: str = "", name: str = "manage_memory",
+                              trajectory_id: str | None = None) -> MemoryTool:
+    """A tool that creates, updates or deletes memories in one namespace.
+
+    ``actions_permitted`` limits what the agent may do (e.g. ``("create",)``); ``schema``
+    is ``str`` (plain memories, kind ``Memory``) or a pydantic model. Errors are raised as
+    :class:`engram.ValidationError` / :class:`engram.NotFoundError` with a message for the
+    agent (ReAct shows it as the observation).
+    """
+    permitted = tuple(actions_permitted)
+    if not permitted or set(permitted) - set(ACTIONS):
+        raise ValidationError(f"actions_permitted must be a non-empty subset of {ACTIONS}, got {permitted}")
+    model, content_schema, content_type = _content_schema(schema)
+    kind = model.__name__
+
+    def manage_memory(action: str = permitted[0], content: Any = None, id: str | None = None) -> str:
+        if action not in permitted:
+            raise ValidationError(f"action {action!r} is not permitted; use one of {list(permitted)}.")
+        st, ns = _store(store), _namespace(namespace, values)
+        provenance = [{"trajectory_id": trajectory_id, "quote": None}] if trajectory_id else []
+        if action == "create":
+            if content is None:
+                raise ValidationError("create needs content.")
+            value = validate_content(model, content)
+            key = uuid.uuid4().hex[:12]
+            st.put(ns, key, value.model_dump(mode="json", exclude_none=True), kind=kind,
+                   text=content_text(value), provenance=provenance, expected_version=0)
+            return f"created memory {key}"
+        if not id:
+            raise ValidationError(f"{action} needs the id of a memory (search_memory shows ids).")
+        current = st.get(ns, id)
+        if current is None or current.kind != kind:
+            raise NotFoundError(f"no memory {id!r} here; search_memory shows the ids you can use.")
+        if action == "delete":
+            st.delete(ns, id)
+            return f"deleted memory {id}"
+        if content is None:
+            raise ValidationError("update needs content.")
+        value = validate_content(model, content, base=current.content if isinstance(current.content, dict) else None)
+        st.put(ns, id, value.model_dump(mode="json", exclude_none=True), kind=kind, text=content_text(value),
+               metadata=current.metadata, provenance=[*(p.model_dump() for p in current.provenance), *provenance],
+               expected_version=current.version)
+        return f"updated memory {id}"
+
+    desc = ("Create, update or delete a long-term memory. Save facts, preferences and context the user "
+            "shares that will help later; update or delete memories that are wrong or outdated. "
+            f"Permitted actions: {', '.join(permitted)}." + (f" {instructions}" if instructions else ""))
+    args = {
+        "action": {"type": "string", "enum": list(permitted), "default": permitted[0],
+                   "description": "What to do."},
+        "content": {**content_schema, "default": None,
+                    "description": "The memory (create / update)."},
+        "id": {"type": ["string", "null"], "default": None, "description": "The memory's id (update / delete)."},
+    }
+    arg_types = {"action": str, "content": content_type | None, "id": str | None}
+    return MemoryTool(manage_memory, name=name, desc=desc, args=args, arg_types=arg_types)
+
+
+def create_search_memory_tool(store: Any = None, namespace: Any = ("memories", "{user_id}"), *,
+                              schema: type[BaseModel | str] = str, values: Values = None,
+                              default_limit: int = 5, name: str = "search_memory") -> MemoryTool:
+    """A tool that searches one namespace by meaning; returns ``[{"id", "memory", "score"}]``."""
+    model, _, _ = _content_schema(schema)
+    kind = model.__name__
+
+    def search_memory(query: str, limit: int | None = default_limit) -> list[dict[str, Any]]:
+        st, ns = _store(store), _namespace(namespace, values)
+        limit = max(1, min(int(limit or default_limit), 50))
+        found = st.search(ns, query, kind=kind, limit=limit)
+        return [{"id": r.id, "memory": r.text if model is Memory else r.content,
+                 "score": round(r.score, 3) if r.score is not None else None} for r in found]
+
+    desc = "Search long-term memories by meaning. Use it to recall the user's facts and preferences."
+    args = {"query": {"type": "string", "description": "What to look for."},
+            "limit": {"type": ["integer", "null"], "default": default_limit, "description": "At most this many results."}}
+    return MemoryTool(search_memory, name=name, desc=desc, args=args, arg_types={"query": str, "limit": int | None})
+
+
+__all__ = ["MemoryTool", "create_manage_memory_tool", "create_search_memory_tool", "openai_function_schema"]

@@ -1,0 +1,228 @@
+"""What every prompt optimizer shares: input checks, the LM context, the gate, the fallbacks.
+
+A prompt optimizer is a ``dspy.Module``: ``optimizer(trajectories, prompt)`` returns an
+:class:`OptimizationResult` and ``await optimizer.acall(trajectories, prompt)`` does the same
+asynchronously. Subclasses implement :meth:`PromptOptimizerBase.propose`, which makes the LM
+calls and returns a :class:`Proposal`; everything else lives here so the rules hold for all:
+
+- **Never lose the prompt.** Any exception during the LM steps (timeouts, provider errors,
+  unparsable output) is caught; the result carries the original prompt and the error text
+  in ``result.errors``.
+- **Nothing to learn from** (an empty list, or no trajectory with feedback when
+  ``require_feedback`` is set): the original comes back with no LM call, and
+  ``result.rationale`` says why. Invalid input (wrong types, an empty template) raises
+  :class:`~engram.errors.ValidationError` / :class:`~engram.errors.TemplateError` at once.
+- **Measure before accepting.** With a :class:`~engram.optimizers._gate.CandidateGate`, the
+  candidate replaces the original only if it scores higher on held-out trajectories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import dspy
+
+from engram import events
+from engram.errors import EngramError, ValidationError
+from engram.lm import context_runner, get_lm, track_usage
+from engram.optimizers._formatting import (
+    DEFAULT_MAX_MESSAGE_CHARS,
+    DEFAULT_MAX_TOKENS,
+    Rendered,
+    coerce_trajectories,
+    format_trajectories,
+)
+from engram.optimizers._result import Candidate, OptimizationResult
+from engram.prompts import Prompt
+from engram.trajectories import Trajectory, TrajectoryDataset
+
+
+@dataclass
+class Proposal:
+    """What :meth:`PromptOptimizerBase.propose` found: a new prompt (or None) and its paper trail."""
+
+    prompt: Prompt | None
+    rationale: str = ""
+    critiques: list[str] = field(default_factory=list)
+    steps: int = 0
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (template text, reason)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class LMRef:
+    """Holds an LM on a module without deep-copying it.
+
+    DSPy optimizers deep-copy the programs they compile; an LM (with its client, cache and
+    locks) must be shared, not copied, so a compiled optimizer still talks to the same model.
+    """
+
+    def __init__(self, value: Any = None):
+        self.value = value
+
+    def __deepcopy__(self, memo: dict) -> LMRef:
+        return self
+
+    def __repr__(self) -> str:
+        return f"LMRef({self.value!r})"
+
+
+def coerce_prompt(prompt: Any, *, name: str = "prompt") -> Prompt:
+    """A Prompt from what users pass (a Prompt, a string, a message list, a LangMem-style dict)."""
+    if isinstance(prompt, dict) and "prompt" in prompt and "template" not in prompt:
+        # LangMem's Prompt TypedDict: {"name", "prompt", "update_instructions", "when_to_update"}
+        prompt = {"template": prompt["prompt"], **{k: v for k, v in prompt.items() if k != "prompt"}}
+    if isinstance(prompt, str) and not prompt.strip():
+        raise ValidationError("The prompt is empty; pass the current prompt text (or an engram.Prompt) to improve.")
+    try:
+        return Prompt.coerce(prompt, name=name)
+    except EngramError:
+        raise
+    except ValueError as err:  # pydantic: an empty template, a malformed chat message
+        raise ValidationError(f"The prompt is not valid: {err}") from err
+
+
+class PromptOptimizerBase(dspy.Module):
+    """Base class of the single-prompt optimizers (see the module docstring for the rules).
+
+    Args:
+        lm: the reflection LM (a name or a ``dspy.LM``); default: the configured reflection LM.
+        gate: a :class:`~engram.optimizers._gate.CandidateGate` to check candidates, or None.
+        val_fraction: the share of trajectories held out for the gate when no ``validation`` is given.
+        max_tokens / max_message_chars: the trajectory budget (see :mod:`engram.optimizers._formatting`).
+        require_feedback: skip (no LM call) when no trajectory carries feedback.
+    """
+
+    kind = "base"
+
+    def __init__(self, lm: Any = None, *, gate: Any = None, val_fraction: float = 0.3,
+                 max_tokens: int = DEFAULT_MAX_TOKENS, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
+                 require_feedback: bool = True):
+        super().__init__()
+        self._lm = LMRef(lm)
+        self.gate = gate
+        self.val_fraction = val_fraction
+        self.max_tokens = max_tokens
+        self.max_message_chars = max_message_chars
+        self.require_feedback = require_feedback
+
+    # -- to implement --------------------------------------------------------------------
+    def propose(self, trajectories: list[Trajectory], prompt: Prompt, rendered: Rendered) -> Proposal:
+        raise NotImplementedError
+
+    # -- the shared flow -------------------------------------------------------------------
+    def render(self, trajectories: list[Trajectory]) -> Rendered:
+        return format_trajectories(trajectories, max_tokens=self.max_tokens,
+                                   max_message_chars=self.max_message_chars)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> OptimizationResult:
+        # engram.autolog(): one MLflow run around the whole call, so mlflow.dspy.autolog's trace
+        # (opened by dspy.Module.__call__) lands inside it. A no-op when nobody listens.
+        with self._span(args, kwargs) as span:
+            result = span.result = super().__call__(*args, **kwargs)
+        return result
+
+    async def acall(self, *args: Any, **kwargs: Any) -> OptimizationResult:
+        with self._span(args, kwargs) as span:
+            result = span.result = await super().acall(*args, **kwargs)
+        return result
+
+    def _span(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        if not events.listeners():
+            return events.span("optimization", self.kind)
+        trajectories = args[0] if args else kwargs.get("trajectories", [])
+        prompt = args[1] if len(args) > 1 else kwargs.get("prompt")
+        name = coerce_prompt(prompt).name  # invalid input raises here as it would in forward
+        return events.span("optimization", f"{self.kind}:{name}", self.tracking_params(),
+                           data=coerce_trajectories(trajectories))
+
+    def tracking_params(self) -> dict[str, Any]:
+        """The settings a tracked run records as parameters (the scalar public attributes)."""
+        params = {k: v for k, v in vars(self).items()
+                  if not k.startswith("_") and (v is None or isinstance(v, (str, int, float, bool)))}
+        params["gate"] = type(self.gate).__name__ if self.gate is not None else "none"
+        return params
+
+    def forward(self, trajectories: Any, prompt: Any, validation: Any = None) -> OptimizationResult:
+        """Optimize ``prompt`` from ``trajectories``; ``validation`` (optional) feeds the gate."""
+        original = coerce_prompt(prompt)
+        items = coerce_trajectories(trajectories)
+        held_out = coerce_trajectories(validation) if validation is not None else None
+        result = OptimizationResult(prompt=original, original=original, optimizer=self.kind)
+
+        learn_from = [t for t in items if t.feedback is not None and not t.feedback.is_empty]
+        if not items:
+            result.rationale = "No trajectories were given, so there is nothing to learn from; prompt unchanged."
+            return result
+        if self.require_feedback and not learn_from:
+            result.rationale = (f"None of the {len(items)} trajectories carries feedback (score, label or "
+                                "comment); prompt unchanged. Add feedback or pass require_feedback=False.")
+            return result
+        if not self.require_feedback:
+            learn_from = items
+
+        train, held_out = self._split_for_gate(learn_from, held_out)
+        lm = get_lm("reflection", self._lm.value)  # ConfigurationError when nothing is configured: raise it
+        with track_usage() as usage:
+            self._run(result, original, train, held_out, lm)
+        result.usage = usage
+        return result
+
+    async def aforward(self, trajectories: Any, prompt: Any, validation: Any = None) -> OptimizationResult:
+        # The LM steps are synchronous DSPy calls; run them off the event loop, in the caller's context.
+        return await asyncio.to_thread(context_runner(self.forward), trajectories, prompt, validation)
+
+    def _split_for_gate(self, items: list[Trajectory], held_out: list[Trajectory] | None):
+        if self.gate is None or held_out is not None:
+            return items, held_out
+        if len(items) < 4:  # too few to hold any out: the gate scores on the same trajectories
+            return items, items
+        train, val = TrajectoryDataset(items).split(self.val_fraction, seed=0)
+        if not len(train) or not len(val):
+            return items, items
+        return list(train), list(val)
+
+    def _run(self, result: OptimizationResult, original: Prompt, train: list[Trajectory],
+             held_out: list[Trajectory] | None, lm: Any) -> None:
+        rendered = self.render(train)
+        result.metadata["trajectories"] = len(train)
+        if self.gate is not None:
+            result.metadata["held_out"] = len(held_out or [])
+            # Too few trajectories to hold any out: the gate scores on the training ones (said so here).
+            result.metadata["gate_on_training_data"] = held_out is train
+        if rendered.truncated:
+            result.metadata["omitted_trajectories"] = rendered.omitted
+        try:
+            with dspy.context(lm=lm):
+                proposal = self.propose(train, original, rendered)
+        except Exception as err:  # noqa: BLE001  (never lose the prompt: LM faults and bad output land here)
+            result.errors.append(f"{type(err).__name__}: {err}")
+            result.rationale = "The optimizer failed; the original prompt is returned unchanged."
+            return
+        result.rationale = proposal.rationale
+        result.critiques = proposal.critiques
+        result.steps = proposal.steps
+        result.metadata.update(proposal.metadata)
+        for text, reason in proposal.rejected:
+            draft = original.model_copy(update={"template": text}) if text.strip() else original
+            result.candidates.append(Candidate(prompt=draft, accepted=False, reason=f"rejected: {reason}"))
+        if proposal.prompt is None or proposal.prompt.template == original.template:
+            return
+        candidate = Candidate(prompt=proposal.prompt, round=proposal.steps)
+        result.candidates.append(candidate)
+        if self.gate is None:
+            candidate.accepted, candidate.reason = True, "no gate configured"
+            result.prompt, result.accepted = proposal.prompt, True
+            return
+        try:
+            decision = self.gate.compare(original, proposal.prompt, held_out or train)
+        except Exception as err:  # noqa: BLE001  (a broken gate must not lose the prompt)
+            result.errors.append(f"gate failed: {type(err).__name__}: {err}")
+            candidate.reason = "the gate could not score the candidate; original kept"
+            return
+        result.score_before, result.score_after = decision.score_before, decision.score_after
+        candidate.score, candidate.reason = decision.score_after, decision.reason
+        if decision.accepted:
+            candidate.accepted = True
+            result.prompt, result.accepted = proposal.prompt, True

@@ -1,0 +1,223 @@
+"""Compile a user's DSPy program from feedback-labeled trajectories.
+
+:class:`FeedbackTeleprompter` is a ``dspy.teleprompt.Teleprompter`` (a direct subclass, so
+MLflow's DSPy autolog records its compile runs) with three routes:
+
+- ``"gepa"`` (default): ``dspy.GEPA`` with a feedback metric whose textual feedback is the
+  judge's critique (or the user's own comment when the program reproduces a recorded reply),
+  and with engram's gradient / metaprompt step as GEPA's instruction proposer.
+- ``"mipro"``: ``dspy.MIPROv2`` on the judged score.
+- ``"bootstrap"``: ``dspy.BootstrapFewShot`` keeping demos the judge scores well (examples whose
+  recorded feedback score is below 0.5 are dropped first, so a disliked reply never becomes a demo).
+
+Example::
+
+    program = dspy.Predict("conversation -> response")
+    tp = FeedbackTeleprompter(route="gepa", judge=FeedbackJudge(), max_metric_calls=40)
+    compiled = tp.compile(program, trainset=TrajectoryDataset.load("datasets/support.jsonl"))
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import dspy
+from dspy.teleprompt import Teleprompter
+
+from engram import events
+from engram.errors import ConfigurationError, ValidationError
+from engram.optimizers._formatting import coerce_trajectories
+from engram.prompts import Prompt
+from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
+
+Route = Literal["gepa", "mipro", "bootstrap"]
+_META = {"score", "label", "comment", "trajectory_id", "user"}
+
+
+def _render(fields: dict[str, Any]) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in fields.items())
+
+
+def _outputs(pred: Any) -> dict[str, Any]:
+    items = dict(pred.items()) if hasattr(pred, "items") else {"output": pred}
+    return {k: v for k, v in items.items() if k != "reasoning"}
+
+
+def program_instructions(program: Any) -> str:
+    """The instructions of every predictor of ``program``, as the prompt the judge reads."""
+    parts = [p.signature.instructions for _, p in program.named_predictors()] if program is not None else []
+    return "\n".join(x for x in parts if x) or "(no instructions)"
+
+
+class FeedbackMetric:
+    """A GEPA-ready metric: ``dspy.Prediction(score, feedback)`` from recorded feedback or the judge.
+
+    When the program's ``response`` equals the reply recorded in the example, the user's own
+    score and comment are used (real feedback beats a judge); otherwise the judge scores the
+    conversation made of the example's inputs and the program's outputs.
+    """
+
+    def __init__(self, judge: Any = None, *, prompt: str | None = None):
+        if judge is None:
+            from engram.optimizers._judge import FeedbackJudge
+
+            judge = FeedbackJudge()
+        self.judge = judge
+        self.prompt = prompt
+
+    def __call__(self, gold: Any, pred: Any, trace: Any = None, pred_name: str | None = None,
+                 pred_trace: Any = None) -> dspy.Prediction:
+        outputs = _outputs(pred)
+        recorded = gold.get("response") if hasattr(gold, "get") else None
+        if recorded and outputs.get("response") == recorded and gold.get("score") is not None:
+            comment = gold.get("comment") or f"The user scored this reply {gold.get('score'):g}."
+            return dspy.Prediction(score=float(gold.get("score")), feedback=str(comment))
+        inputs = {k: v for k, v in gold.inputs().items() if k not in _META}
+        conversation = f"user: {_render(inputs)}\nassistant: {_render(outputs)}"
+        verdict = self.judge(prompt=self.prompt or "(the program under optimization)", conversation=conversation)
+        return dspy.Prediction(score=float(verdict.score), feedback=str(verdict.critique))
+
+    def scalar(self, gold: Any, pred: Any, trace: Any = None) -> float | bool:
+        """The score alone (MIPROv2); a pass at 0.75 while bootstrapping (``trace`` set)."""
+        score = float(self(gold, pred).score)
+        return score >= 0.75 if trace is not None else score
+
+
+class OptimizerProposer:
+    """GEPA's ``instruction_proposer`` built on engram's gradient / metaprompt optimizers.
+
+    GEPA hands over, per predictor, reflective records (inputs, generated outputs, feedback);
+    they become trajectories whose feedback comment is GEPA's feedback text, and the chosen
+    engram optimizer edits the predictor's instructions like any prompt (template guard included).
+    """
+
+    def __init__(self, lm: Any = None, *, kind: str = "gradient", config: dict[str, Any] | None = None):
+        from engram.optimizers._factory import create_prompt_optimizer
+
+        self.optimizer = create_prompt_optimizer(lm, kind=kind, config=config)
+        self.history: list[Any] = []  # OptimizationResult per proposal
+        self.last_trajectories: list[Trajectory] = []
+
+    @staticmethod
+    def to_trajectories(records: list[dict[str, Any]]) -> list[Trajectory]:
+        out = []
+        for record in records:
+            inputs = record.get("Inputs", {})
+            outputs = record.get("Generated Outputs", {})
+            user = _render(inputs) if isinstance(inputs, dict) else str(inputs)
+            reply = _render(outputs) if isinstance(outputs, dict) else str(outputs)
+            out.append(Trajectory(messages=[Message(role="user", content=user or "(no input)"),
+                                            Message(role="assistant", content=reply or "(no output)")],
+                                  feedback=Feedback(comment=str(record.get("Feedback", "")) or None,
+                                                    source="metric")))
+        return out
+
+    def __call__(self, candidate: dict[str, str], reflective_dataset: Any,
+                 components_to_update: list[str]) -> dict[str, str]:
+        new: dict[str, str] = {}
+        for name in components_to_update:
+            records = list(reflective_dataset.get(name, []))
+            current = candidate[name]
+            if not records or not current.strip():
+                new[name] = current
+                continue
+            self.last_trajectories = self.to_trajectories(records)
+            result = self.optimizer(self.last_trajectories, Prompt(name=name, template=current))
+            self.history.append(result)
+            new[name] = result.prompt.template if isinstance(result.prompt.template, str) else current
+        return new
+
+
+def to_examples(trainset: Any) -> list[dspy.Example]:
+    """``dspy.Example``s as given, or built from trajectories (input ``conversation``)."""
+    if trainset is None:
+        return []
+    items = list(trainset) if not isinstance(trainset, TrajectoryDataset) else trainset
+    if items and all(isinstance(x, dspy.Example) for x in items):
+        return items
+    return TrajectoryDataset(coerce_trajectories(items)).to_dspy_examples()
+
+
+class FeedbackTeleprompter(Teleprompter):
+    """Optimize a DSPy program from feedback (see the module docstring).
+
+    Args:
+        route: ``"gepa"``, ``"mipro"`` or ``"bootstrap"``.
+        metric: a GEPA-style metric ``(gold, pred, trace, pred_name, pred_trace)``; default:
+            :class:`FeedbackMetric` over ``judge``.
+        judge: the :class:`~engram.optimizers._judge.FeedbackJudge` (default: on the judge LM).
+        reflection_lm: the LM for our proposer (gepa) / MIPROv2's prompt model.
+        proposer: ``"gradient"`` or ``"metaprompt"`` (gepa), or None for GEPA's own proposer.
+        max_metric_calls: GEPA's budget (default 4 × the trainset size).
+        num_candidates / num_trials: MIPROv2's search size.
+        max_bootstrapped_demos / max_labeled_demos: demos (bootstrap and mipro).
+    """
+
+    def __init__(self, route: Route = "gepa", *, metric: Any = None, judge: Any = None, reflection_lm: Any = None,
+                 proposer: str | None = "gradient", max_metric_calls: int | None = None, num_candidates: int = 3,
+                 num_trials: int = 4, max_bootstrapped_demos: int = 2, max_labeled_demos: int = 2, seed: int = 0,
+                 num_threads: int = 1):
+        super().__init__()
+        if route not in ("gepa", "mipro", "bootstrap"):
+            raise ConfigurationError(f"Unknown route {route!r}; choose 'gepa', 'mipro' or 'bootstrap'.")
+        if proposer not in (None, "gradient", "metaprompt"):
+            raise ConfigurationError(f"proposer must be 'gradient', 'metaprompt' or None, got {proposer!r}.")
+        self.route = route
+        self.metric = metric if metric is not None else FeedbackMetric(judge)
+        self.reflection_lm = reflection_lm
+        self.proposer = proposer
+        self.max_metric_calls = max_metric_calls
+        self.num_candidates = num_candidates
+        self.num_trials = num_trials
+        self.max_bootstrapped_demos = max_bootstrapped_demos
+        self.max_labeled_demos = max_labeled_demos
+        self.seed = seed
+        self.num_threads = num_threads
+        self.proposer_impl: OptimizerProposer | None = None
+
+    def _scalar(self, gold: Any, pred: Any, trace: Any = None) -> float | bool:
+        value = self.metric(gold, pred, trace, None, None)
+        score = float(getattr(value, "score", value))
+        return score >= 0.75 if trace is not None else score
+
+    def compile(self, student: Any, *, trainset: Any, teacher: Any = None, valset: Any = None, **kwargs: Any):
+        train, val = to_examples(trainset), to_examples(valset) or None
+        if not train:
+            raise ValidationError("FeedbackTeleprompter.compile needs a non-empty trainset (examples or trajectories).")
+        params = {"program": type(student).__name__, "optimizer": f"FeedbackTeleprompter:{self.route}",
+                  "train_size": len(train), "val_size": len(val or []),
+                  **{k: v for k, v in vars(self).items() if v is None or isinstance(v, (str, int, float, bool))}}
+        # engram.autolog(): one MLflow run around the compile; a no-op otherwise.
+        with events.span("compile", f"compile:feedback:{self.route}", params, data=train) as span:
+            compiled = span.result = self._compile(student, train, val, teacher)
+        return compiled
+
+    def _compile(self, student: Any, train: list[Any], val: list[Any] | None, teacher: Any) -> Any:
+        if self.route == "bootstrap":
+            # A recorded reply the user disliked must not become a labeled demo.
+            train = [e for e in train if e.get("score") is None or float(e.get("score")) >= 0.5] or train
+            tp = dspy.BootstrapFewShot(metric=self._scalar, max_bootstrapped_demos=self.max_bootstrapped_demos,
+                                       max_labeled_demos=self.max_labeled_demos)
+            return tp.compile(student, trainset=train, teacher=teacher)
+        if self.route == "mipro":
+            from engram.lm import get_lm
+
+            reflection = get_lm("reflection", self.reflection_lm)
+            tp = dspy.MIPROv2(metric=self._scalar, prompt_model=reflection, auto=None,
+                              num_candidates=self.num_candidates, max_bootstrapped_demos=self.max_bootstrapped_demos,
+                              max_labeled_demos=self.max_labeled_demos, num_threads=self.num_threads,
+                              seed=self.seed, verbose=False)
+            return tp.compile(student, trainset=train, valset=val, teacher=teacher, num_trials=self.num_trials,
+                              minibatch=False)
+        gepa_kwargs: dict[str, Any] = {}
+        if self.proposer is not None:
+            self.proposer_impl = OptimizerProposer(self.reflection_lm, kind=self.proposer)
+            gepa_kwargs["instruction_proposer"] = self.proposer_impl
+        else:
+            from engram.lm import get_lm
+
+            gepa_kwargs["reflection_lm"] = get_lm("reflection", self.reflection_lm)
+        budget = self.max_metric_calls or 4 * (len(train) + len(val or []))
+        tp = dspy.GEPA(metric=self.metric, max_metric_calls=budget, num_threads=self.num_threads,
+                       seed=self.seed, track_stats=True, use_merge=False, **gepa_kwargs)
+        return tp.compile(student, trainset=train, valset=val)

@@ -1,0 +1,77 @@
+"""``engram run`` and ``engram sweep``: typer command functions (mounted by :mod:`engram.cli`).
+
+    engram run experiments/quickstart.yaml
+    engram run experiments/quickstart.yaml --fresh          # ignore the checkpoint
+    engram sweep experiments/sweep.yaml --workers 2
+    engram sweep experiments/sweep.yaml --storage postgresql://optuna@127.0.0.1:5432/optuna
+
+Errors print one line (``error: ...``) and exit with status 1. Light at import: the
+run itself loads mlflow, optuna and chromadb.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+ConfigArg = Annotated[Path, typer.Argument(help="Experiment config (YAML), e.g. experiments/quickstart.yaml.",
+                                           show_default=False)]
+
+
+def _fail(message: str) -> typer.Exit:
+    from rich.console import Console
+
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(1)
+
+
+def run(
+    config: ConfigArg,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start over: set the checkpoint aside.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run an experiment config as one MLflow run (resumes from its checkpoint if interrupted)."""
+    from engram.errors import EngramError
+
+    try:
+        from engram.runner._checkpoint import CHECKPOINT_FILE
+        from engram.runner._config import load_config
+        from engram.runner._run import run_experiment
+
+        cfg = load_config(config)
+        if fresh:
+            path = cfg.resolved_output_dir / CHECKPOINT_FILE
+            if path.exists():
+                path.rename(path.with_name(CHECKPOINT_FILE + ".discarded"))
+        result = run_experiment(cfg, progress=not quiet)
+    except EngramError as err:
+        raise _fail(str(err)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; finished work is checkpointed, run the same command again to continue") from None
+    bad = {step: status for step, status in result.summary.get("steps", {}).items() if status == "unavailable"}
+    if bad:
+        raise _fail(f"step(s) unavailable: {', '.join(bad)} (see the summary above)")
+
+
+def sweep(
+    config: ConfigArg,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes on one study.")] = 1,
+    trials: Annotated[int | None, typer.Option("--trials", "-n", min=1, help="Total trials (default: the config's).")] = None,
+    storage: Annotated[str | None, typer.Option("--storage", help="Optuna storage: a database URL (postgresql://...) or a .journal file.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Run an Optuna sweep (held-out score up, cost down); prints the Pareto front and saves a plot."""
+    from engram.errors import EngramError
+
+    try:
+        from engram.runner._sweep import run_sweep
+
+        result = run_sweep(config, workers=workers, trials=trials, storage=storage, progress=not quiet)
+    except EngramError as err:
+        raise _fail(str(err)) from None
+    except KeyboardInterrupt:
+        raise _fail("interrupted; finished trials are in the study, run the same command again to continue") from None
+    if result.plot is not None:
+        typer.echo(f"Pareto plot: {result.plot}")

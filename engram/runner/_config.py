@@ -1,0 +1,242 @@
+"""Experiment configs: what a batch run (``engram run``) or a sweep (``engram sweep``) does.
+
+A config is YAML validated by the pydantic models below. Every error names the file,
+the line, the key and what to do::
+
+    cfg = load_config("experiments/quickstart.yaml")
+    cfg.prompt.optimizer.kind          # 'gradient'
+    cfg.lms.resolved("task")           # ENGRAM_LM if the YAML says ${ENGRAM_LM:-...}
+
+    load_config("bad.yaml")
+    # ConfigError: bad.yaml:14: field 'prompt.optimizer.kind': Input should be 'gradient',
+    #   'metaprompt' or 'prompt_memory' (got 'gradeint'); fix the value on that line.
+
+Relative paths in a config are resolved against the current directory first, then the
+config file's directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from engram.runner._config_checks import check_config, format_pydantic_error
+from engram.runner._search_space import SearchParam
+from engram.runner._yaml_source import ConfigError, SourceMap, load_yaml, load_yaml_text
+
+
+class _Model(BaseModel):
+    # Unknown keys are refused: a misspelt key silently ignored is the worst config bug.
+    model_config = ConfigDict(extra="forbid")
+
+
+class SplitConfig(_Model):
+    val_fraction: float = Field(0.25, gt=0, lt=1, description="Share held out for the gate / evaluation.")
+    seed: int = 0
+
+
+class DatasetConfig(_Model):
+    path: Path = Field(description="Trajectories (JSONL, JSON, CSV or Parquet).")
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    limit: int | None = Field(None, gt=0, description="Use only the first N trajectories.")
+
+
+class LMConfig(_Model):
+    """LMs by name; an unset one falls back to engram's settings (``ENGRAM_LM`` ...)."""
+
+    task: str | None = None
+    reflection: str | None = None
+    judge: str | None = None
+
+    def resolved(self, role: Literal["task", "reflection", "judge"]) -> str | None:
+        """The LM name for ``role``: this config's, else the settings' chain (judge -> reflection -> task)."""
+        from engram.config import get_settings
+
+        settings = get_settings()
+        chain = {
+            "task": [self.task, settings.lm],
+            "reflection": [self.reflection, settings.reflection_lm, self.task, settings.lm],
+            "judge": [self.judge, settings.judge_lm, self.reflection, settings.reflection_lm,
+                      self.task, settings.lm],
+        }[role]
+        found = next((x for x in chain if x is not None), None)
+        return found if isinstance(found, str) or found is None else repr(found)
+
+
+class MemoryConfig(_Model):
+    """Extract memories from the training trajectories into the Chroma store."""
+
+    enabled: bool = True
+    namespace: list[str] = Field(default_factory=lambda: ["memories", "{user_id}"])
+    instructions: str | None = None
+    concurrency: int = Field(2, ge=1, le=32)
+    chunk_size: int = Field(4, ge=1, description="Trajectories per checkpoint.")
+    store_path: Path | None = Field(None, description="Chroma directory; default <output_dir>/chroma.")
+
+
+class PromptSpec(_Model):
+    name: str = Field(min_length=1)
+    template: str | None = None
+    template_file: Path | None = None
+    update_instructions: str | None = None
+    when_to_update: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> PromptSpec:
+        if (self.template is None) == (self.template_file is None):
+            raise ValueError("give exactly one of 'template' or 'template_file'")
+        return self
+
+
+class OptimizerConfig(_Model):
+    kind: Literal["gradient", "metaprompt", "prompt_memory"] = "gradient"
+    settings: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the optimizer.")
+    rounds: int = Field(1, ge=1, le=10, description="Optimize -> gate rounds; each starts from the last accepted prompt.")
+
+
+class GateConfig(_Model):
+    enabled: bool = True
+    min_improvement: float = Field(0.0, ge=0, description="Accept only if after - before > this.")
+    max_trajectories: int | None = Field(None, gt=0, description="Held-out trajectories re-run by the gate.")
+
+
+class RegistryConfig(_Model):
+    enabled: bool = True
+    alias: str | None = "production"
+
+
+class ExportConfig(_Model):
+    enabled: bool = True
+    formats: list[Literal["json", "yaml", "text", "openai", "python"]] = Field(
+        default_factory=lambda: ["json", "yaml", "text"])
+    dir: Path | None = Field(None, description="Default <output_dir>/export.")
+
+
+class PromptConfig(_Model):
+    """Optimize a prompt from the feedback on the training trajectories."""
+
+    enabled: bool = True
+    prompt: PromptSpec
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    registry: RegistryConfig = Field(default_factory=RegistryConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+
+
+class CompileConfig(_Model):
+    """Compile the feedback judge on the training split and report held-out agreement."""
+
+    enabled: bool = False
+    program: Literal["judge"] = "judge"
+    optimizer: Literal["bootstrap_fewshot"] = "bootstrap_fewshot"
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class RetrievalConfig(_Model):
+    """Index conversation archives (LoCoMo) and measure retrieval recall; no LM calls."""
+
+    enabled: bool = False
+    path: Path | None = None
+    k: list[int] = Field(default_factory=lambda: [1, 5, 10])
+    limit_conversations: int | None = Field(None, gt=0)
+
+
+class BudgetConfig(_Model):
+    """Hard limits; the run stops with BudgetExceededError (checkpoint kept) when one is crossed."""
+
+    max_calls: int | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0)
+    max_cost: float | None = Field(None, gt=0)
+
+
+class TrackingConfig(_Model):
+    enabled: bool = True
+    uri: str | None = Field(None, description="MLflow tracking URI; default the settings' (SQLite under home).")
+    experiment: str = "engram"
+    timeout_seconds: float = Field(5.0, gt=0)
+
+
+class SweepConfig(_Model):
+    """An Optuna multi-objective study: held-out score up, cost down."""
+
+    trials: int = Field(8, ge=1)
+    study_name: str | None = None
+    storage: str | None = Field(None, description="Optuna storage URL or journal file; default a journal under output_dir.")
+    cost: Literal["tokens", "calls", "cost"] = Field("tokens", description="The cost objective.")
+    search_space: dict[str, SearchParam] = Field(min_length=1)
+    prune: bool = True
+    eval_steps: int = Field(3, ge=1, description="Partial evaluations per trial (pruning points).")
+    seed: int = 0
+
+
+class ExperimentConfig(_Model):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    dataset: DatasetConfig | None = None
+    lms: LMConfig = Field(default_factory=LMConfig)
+    memory: MemoryConfig = Field(default_factory=lambda: MemoryConfig(enabled=False))
+    prompt: PromptConfig | None = None
+    compile: CompileConfig = Field(default_factory=CompileConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    output_dir: Path | None = Field(None, description="Default .engram/runs/<name>.")
+    sweep: SweepConfig | None = None
+
+    # Where each key was written, for errors raised after validation (not serialized).
+    _source: SourceMap | None = None
+    _path: Path | None = None
+
+    @property
+    def source_map(self) -> SourceMap:
+        return self._source or SourceMap("<config>")
+
+    @property
+    def resolved_output_dir(self) -> Path:
+        from engram.config import get_settings
+
+        return self.output_dir or get_settings().home / "runs" / self.name
+
+    def error(self, path: tuple, message: str) -> ConfigError:
+        """A :class:`ConfigError` pointing at ``path`` in the YAML this config came from."""
+        return self.source_map.error(path, message)
+
+
+
+def parse_config(data: Any, source_map: SourceMap, *, base_dir: Path | None = None) -> ExperimentConfig:
+    """Validate loaded YAML data; the first problem is raised as a :class:`ConfigError`."""
+    if not isinstance(data, dict):
+        raise source_map.error((), "an experiment config must be a mapping of keys (name:, dataset:, ...)")
+    try:
+        config = ExperimentConfig.model_validate(data)
+    except PydanticValidationError as err:
+        raise format_pydantic_error(err, source_map, data) from None
+    config._source = source_map
+    check_config(config, data, base_dir=base_dir)
+    return config
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Load, interpolate and validate an experiment config file.
+
+    ``overrides`` maps dotted keys to values (``{"prompt.optimizer.kind": "metaprompt"}``);
+    sweeps use it to apply a trial's parameters.
+    """
+    path = Path(path)
+    data, source_map = load_yaml(path)
+    if overrides:
+        from engram.runner._search_space import apply_overrides
+
+        data = apply_overrides(data, overrides)
+    config = parse_config(data, source_map, base_dir=path.resolve().parent)
+    config._path = path
+    return config
+
+
+def loads_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> ExperimentConfig:
+    """Like :func:`load_config`, from YAML text (for notebooks and tests)."""
+    data, source_map = load_yaml_text(text, source=source)
+    return parse_config(data, source_map, base_dir=base_dir)

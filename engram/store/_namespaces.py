@@ -1,0 +1,154 @@
+"""Namespaces: tuples of strings that scope every memory, and templates that fill them.
+
+A namespace is a tuple such as ``("acme", "u42", "assistant")``. Templates name
+runtime values in braces and are filled per call::
+
+    tpl = NamespaceTemplate(("memories", "{user_id}"))
+    tpl.fill({"user_id": "u42"})          # ('memories', 'u42')
+    tpl.fill({})                          # NamespaceError: ... needs 'user_id' ...
+
+Each namespace maps to its own Chroma collection (see :func:`collection_name`),
+so no query can see another tenant's rows, and ``("a", "b")`` never matches
+``("a", "bc")``: prefixes are compared part by part, never as strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from engram.errors import NamespaceError
+
+_FIELD = re.compile(r"\{([^{}]*)\}")
+MAX_PART_CHARS = 256
+MAX_DEPTH = 16
+
+
+#: A namespace: a tuple of non-empty strings, e.g. ``("acme", "u1", "memories")``.
+Namespace = tuple[str, ...]
+
+
+def validate_namespace(namespace: Any) -> tuple[str, ...]:
+    """Check a namespace and return it as a tuple of non-empty strings.
+
+    A lone string is accepted as a one-part namespace: ``"team"`` -> ``("team",)``.
+    Parts may not be empty, contain unfilled ``{fields}``, or be anything but str.
+    """
+    if isinstance(namespace, str):
+        namespace = (namespace,)
+    if not isinstance(namespace, (tuple, list)):
+        raise NamespaceError(
+            f"a namespace must be a tuple of strings such as ('memories', 'u42'), "
+            f"not {type(namespace).__name__}."
+        )
+    if not namespace:
+        raise NamespaceError("a namespace needs at least one part, e.g. ('memories', 'u42').")
+    if len(namespace) > MAX_DEPTH:
+        raise NamespaceError(f"a namespace has at most {MAX_DEPTH} parts; got {len(namespace)}.")
+    for i, part in enumerate(namespace):
+        if not isinstance(part, str):
+            raise NamespaceError(
+                f"namespace part {i} of {tuple(namespace)!r} is {type(part).__name__}, not str; "
+                f"convert ids with str(...) before building the namespace."
+            )
+        if not part.strip():
+            raise NamespaceError(f"namespace part {i} of {tuple(namespace)!r} is empty.")
+        if len(part) > MAX_PART_CHARS:
+            raise NamespaceError(f"namespace part {i} is longer than {MAX_PART_CHARS} characters.")
+        if _FIELD.search(part):
+            raise NamespaceError(
+                f"namespace part {part!r} still holds a template field; fill it with "
+                f"NamespaceTemplate({tuple(namespace)!r}).fill({{...}})."
+            )
+    return tuple(namespace)
+
+
+class NamespaceTemplate:
+    """A namespace with ``{field}`` placeholders, filled from runtime values.
+
+    Example::
+
+        NamespaceTemplate(("acme", "{user_id}", "assistant")).fill({"user_id": "u1"})
+        # ('acme', 'u1', 'assistant')
+    """
+
+    def __init__(self, template: Iterable[str] | str) -> None:
+        if isinstance(template, str):
+            template = (template,)
+        parts = tuple(template)
+        if not parts:
+            raise NamespaceError("a namespace template needs at least one part.")
+        for part in parts:
+            if not isinstance(part, str) or not part.strip():
+                raise NamespaceError(f"namespace template part {part!r} must be a non-empty string.")
+        self.template = parts
+
+    @property
+    def fields(self) -> list[str]:
+        """Names of the placeholders, in order of appearance."""
+        return [m for part in self.template for m in _FIELD.findall(part)]
+
+    def fill(self, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> tuple[str, ...]:
+        """The namespace for these values; a missing, empty or non-string value is an error."""
+        merged = {**(values or {}), **kwargs}
+        missing = [f for f in self.fields if f not in merged or merged[f] is None]
+        if missing:
+            raise NamespaceError(
+                f"namespace template {self.template!r} needs {missing}; pass them, e.g. "
+                f"fill({{{missing[0]!r}: ...}}) or config={{'configurable': {{{missing[0]!r}: ...}}}}."
+            )
+
+        def sub(match: re.Match[str]) -> str:
+            name = match.group(1)
+            value = merged[name]
+            if not isinstance(value, str):
+                raise NamespaceError(
+                    f"namespace value {name!r} is {type(value).__name__} ({value!r}), not str; "
+                    f"pass str({name}) so ids like 7 and '7' cannot collide silently."
+                )
+            if not value.strip():
+                raise NamespaceError(f"namespace value {name!r} is empty.")
+            return value
+
+        return validate_namespace(tuple(_FIELD.sub(sub, part) for part in self.template))
+
+    def __call__(self, values: Mapping[str, Any] | None = None, /, **kwargs: Any) -> tuple[str, ...]:
+        return self.fill(values, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"NamespaceTemplate({self.template!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, NamespaceTemplate) and other.template == self.template
+
+    def __hash__(self) -> int:
+        return hash(self.template)
+
+
+def namespace_key(namespace: tuple[str, ...]) -> str:
+    """A canonical string for a namespace (JSON), stored as collection metadata."""
+    return json.dumps(list(namespace), ensure_ascii=False, separators=(",", ":"))
+
+
+def parse_namespace_key(value: str) -> tuple[str, ...]:
+    return tuple(json.loads(value))
+
+
+def collection_name(prefix: str, namespace: tuple[str, ...]) -> str:
+    """The Chroma collection that holds ``namespace``.
+
+    Chroma names allow only ``[a-zA-Z0-9._-]``, so the name is a hash of the
+    canonical JSON form: distinct namespaces never share a collection.
+    """
+    digest = hashlib.sha256(namespace_key(namespace).encode()).hexdigest()[:32]
+    return f"{prefix}m-{digest}"
+
+
+def has_prefix(namespace: tuple[str, ...], prefix: tuple[str, ...] | None) -> bool:
+    """Part-wise prefix test: ``("a", "bc")`` does not start with ``("a", "b")``."""
+    if not prefix:
+        return True
+    return namespace[: len(prefix)] == tuple(prefix)

@@ -1,0 +1,233 @@
+"""MemoryStore: namespaced, versioned memories in Chroma, searchable by meaning, metadata and key.
+
+Example::
+
+    from engram.store import MemoryStore
+    store = MemoryStore.in_memory()                    # or .persistent(), .http(url), .from_settings()
+    ns = ("memories", "u42")
+    store.put(ns, "diet", {"fact": "vegetarian"}, metadata={"topic": "food"})
+    store.search(ns, "what does the user eat?", filter={"topic": "food"})[0].score   # ~0.5
+    store.delete(ns, "diet")                           # soft: history keeps every version
+    [r.version for r in store.history(ns, "diet")]     # [1, 2]
+    store.restore(ns, "diet", version=1)
+
+Backends: :meth:`in_memory` (tests), :meth:`persistent` (default ``.engram/chroma``)
+and :meth:`http` (a Chroma server). **PersistentClient is single-writer-process**:
+many threads of one process are fine, several processes writing one directory
+are not; run ``chroma run`` and use :meth:`http` for multi-process setups.
+
+Every call is scoped to one namespace, stored in its own collection, so nothing
+reads, changes or deletes another tenant's memories. Writes are serialized per
+namespace and versioned (see :mod:`engram.store._writes`); reads take no lock.
+
+Concurrency limits: the write lock and the ``expected_version`` check are
+per-process. Against a server, two *processes* updating the same key can still
+race between check and write (Chroma has no conditional write); route writes to
+one key through one process, or accept last-writer-wins (history keeps both).
+The archive index used by ``search(kind="message")`` is cached per process and
+refreshed on this process's writes or when the namespace's row count changes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engram.errors import ValidationError
+from engram.store import _query as query_mod
+from engram.store._aio import AsyncMixin
+from engram.store._backends import (
+    DEFAULT_TIMEOUT,
+    drop_in_memory,
+    http_client,
+    in_memory_client,
+    persistent_client,
+)
+from engram.store._codec import from_row, rows
+from engram.store._collections import Collections, chroma_errors
+from engram.store._filters import and_where, to_where
+from engram.store._namespaces import has_prefix, namespace_key, validate_namespace
+from engram.store._record import MAX_CONTENT_CHARS, MemoryRecord
+from engram.store._writes import WriteMixin
+
+_LIVE = {"_deleted": False}
+
+
+class MemoryStore(WriteMixin, AsyncMixin):
+    """A memory store on a Chroma client (see the module docstring)."""
+
+    def __init__(self, client: Any, *, embedder: Any = None, max_content_chars: int = MAX_CONTENT_CHARS,
+                 archive_ranker: Any = None, backend: str = "custom") -> None:
+        """Wrap a chromadb client; prefer the constructors below. ``archive_ranker`` is a
+        :class:`~engram.store._archive._ranking.HybridRanker` with other weights for kind "message"."""
+        self._cols = Collections(client, embedder)
+        self.max_content_chars = max_content_chars
+        self.archive_ranker = archive_ranker
+        self.backend = backend
+
+    # -- constructors -----------------------------------------------------------------------
+    @classmethod
+    def in_memory(cls, embedder: Any = None, **kwargs: Any) -> MemoryStore:
+        """A private in-memory store (tests, notebooks). ``embedder``: spec or function."""
+        return cls(in_memory_client(), embedder=embedder, backend="memory", **kwargs)
+
+    @classmethod
+    def persistent(cls, path: str | Path | None = None, embedder: Any = None, **kwargs: Any) -> MemoryStore:
+        """A store in a directory (default ``get_settings().store_path``). One writer process only."""
+        if path is None:
+            from engram.config import get_settings
+
+            path = get_settings().store_path
+        return cls(persistent_client(path), embedder=embedder, backend="persistent", **kwargs)
+
+    @classmethod
+    def http(cls, url: str, embedder: Any = None, *, timeout: float = DEFAULT_TIMEOUT,
+             headers: dict[str, str] | None = None, **kwargs: Any) -> MemoryStore:
+        """A store on a Chroma server; a down server raises StoreError within ``timeout``."""
+        return cls(http_client(url, timeout, headers), embedder=embedder, backend="http", **kwargs)
+
+    @classmethod
+    def from_settings(cls, **kwargs: Any) -> MemoryStore:
+        """The configured store: the server if ``chroma_url`` is set, else the persistent directory."""
+        from engram.config import get_settings
+
+        settings = get_settings()
+        kwargs.setdefault("embedder", None)
+        if settings.chroma_url:
+            return cls.http(settings.chroma_url, **kwargs)
+        return cls.persistent(settings.store_path, **kwargs)
+
+    @property
+    def embedder(self) -> Any:
+        """The store's :class:`~engram.store._embeddings.Embedder`."""
+        return self._cols.embedder
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        return self._cols.embedder.embed(texts) if texts else []
+
+    def __repr__(self) -> str:
+        return f"MemoryStore(backend={self.backend!r}, embedder={self.embedder.spec!r})"
+
+    def close(self) -> None:
+        """Release the store; an in-memory store's data is freed (persistent data stays)."""
+        if self.backend == "memory":
+            drop_in_memory(self._cols.client)
+        self._cols.close()
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads ------------------------------------------------------------------------------
+    def get(self, namespace: Any, key: str, *, include_deleted: bool = False) -> MemoryRecord | None:
+        """The current version of a memory, or ``None`` (also when soft-deleted)."""
+        ns = validate_namespace(namespace)
+        col = self._cols.get(ns)
+        if col is None:
+            return None
+        with chroma_errors(f"get {key!r} from {ns!r}"):
+            got = col.get(ids=[key], include=["documents", "metadatas"])
+        for i, doc, meta, _ in rows(got):
+            record = from_row(ns, i, doc, meta)
+            if include_deleted or not record.deleted:
+                return record
+        return None
+
+    def search(self, namespace: Any, query: str | None = None, *, filter: dict | None = None,
+               kind: str | None = None, keys: list[str] | None = None, limit: int = 10,
+               offset: int = 0, include_deleted: bool = False) -> list[MemoryRecord]:
+        """Memories of one namespace ranked by meaning, filtered by metadata / kind / keys.
+
+        ``score`` is cosine similarity (higher is better). Without ``query`` the
+        filter alone selects (``score`` is None). ``kind="message"`` ranks a
+        conversation archive with dense + BM25 + neighbouring turns
+        (:mod:`engram.store._archive`). Example::
+
+            store.search(ns, "food preferences", filter={"confidence": {"$gte": 0.5}}, limit=5)
+        """
+        ns = validate_namespace(namespace)
+        _check_page(limit, offset)
+        where = and_where(None if include_deleted else _LIVE, {"_kind": kind} if kind else None,
+                          to_where(filter))
+        if query is not None and (not isinstance(query, str) or not query.strip()):
+            raise ValidationError(f"query must be a non-empty string or None, got {query!r}.")
+        col = self._cols.get(ns)
+        if col is None:
+            return []
+        if query is None:
+            return self._get_rows(ns, col, where, keys, limit, offset)
+        if kind == "message":
+            from engram.store._archive._search import hybrid_search
+
+            return hybrid_search(self, ns, col, query, where, keys, limit, offset)
+        [vector] = self._embed([query])
+        with chroma_errors(f"search {ns!r}"):
+            found = query_mod.nearest(col, vector, where, keys, limit + offset)
+        return [from_row(ns, i, doc, meta, score=1.0 - dist) for i, doc, meta, dist in found[offset:]]
+
+    def list(self, namespace: Any, *, kind: str | None = None, filter: dict | None = None,
+             limit: int = 100, offset: int = 0, include_deleted: bool = False) -> list[MemoryRecord]:
+        """Memories of a namespace in insertion order (no ranking). Example::
+
+            store.list(ns, kind="profile", limit=20)
+        """
+        ns = validate_namespace(namespace)
+        _check_page(limit, offset)
+        where = and_where(None if include_deleted else _LIVE, {"_kind": kind} if kind else None,
+                          to_where(filter))
+        col = self._cols.get(ns)
+        return [] if col is None else self._get_rows(ns, col, where, None, limit, offset)
+
+    def _get_rows(self, ns: tuple[str, ...], col: Any, where: dict | None, keys: list[str] | None,
+                  limit: int, offset: int) -> list[MemoryRecord]:
+        with chroma_errors(f"list {ns!r}"):
+            found = query_mod.scan(col, where, keys, limit, offset)
+        return [from_row(ns, i, d, m) for i, d, m, _ in found]
+
+    def count(self, namespace: Any, *, kind: str | None = None, include_deleted: bool = False) -> int:
+        """Number of (live) memories in a namespace."""
+        ns = validate_namespace(namespace)
+        col = self._cols.get(ns)
+        if col is None:
+            return 0
+        where = and_where(None if include_deleted else _LIVE, {"_kind": kind} if kind else None)
+        with chroma_errors(f"count {ns!r}"):
+            return query_mod.count(col, where)
+
+    def list_namespaces(self, prefix: Any = None, *, max_depth: int | None = None,
+                        limit: int = 1000, offset: int = 0) -> list[tuple[str, ...]]:
+        """Namespaces that hold memories, optionally under a prefix (compared part by part).
+
+        ``max_depth`` truncates namespaces to that many parts (deduplicated). Example::
+
+            store.list_namespaces(("memories",))    # [('memories', 'u1'), ('memories', 'u2')]
+        """
+        pre = validate_namespace(prefix) if prefix is not None else None
+        found = [ns for ns in self._cols.namespaces() if has_prefix(ns, pre)]
+        if max_depth is not None:
+            found = sorted({ns[:max_depth] for ns in found})
+        return found[offset : offset + limit]
+
+    def history(self, namespace: Any, key: str) -> list[MemoryRecord]:
+        """Every stored version of a memory, oldest first (the last one is current)."""
+        return [r for r, _ in self._versions(validate_namespace(namespace), key)]
+
+    def _versions(self, ns: tuple[str, ...], key: str) -> list[tuple[MemoryRecord, list[float]]]:
+        where = {"$and": [{"_ns": namespace_key(ns)}, {"_key": key}]}
+        with chroma_errors(f"read the history of {key!r} in {ns!r}"):
+            old = self._cols.history.get(where=where, include=["documents", "metadatas", "embeddings"])
+        out = [(from_row(ns, key, d, m), e) for _, d, m, e in rows(old)]
+        col = self._cols.get(ns)
+        if col is not None:
+            out.extend(self._read(col, ns, [key]).values())
+        out.sort(key=lambda pair: pair[0].version)
+        return out
+
+
+def _check_page(limit: int, offset: int) -> None:
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValidationError(f"limit must be a positive int, got {limit!r}.")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise ValidationError(f"offset must be an int >= 0, got {offset!r}.")

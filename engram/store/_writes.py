@@ -1,0 +1,322 @@
+"""Writes: put, put_many, update, mutate, delete, purge, restore (mixed into MemoryStore).
+
+Every write follows the same path (:meth:`_commit`): under the namespace's
+lock, read the current rows, check ``expected_version``, copy the current
+versions into the history collection, then upsert the new rows. If the upsert
+fails, the history rows written for it are removed and rows already written by
+earlier chunks are put back, so a failed ``put_many`` leaves no half-written
+batch. Embeddings are computed before the lock is taken, so a slow embedder
+does not serialize other writers.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from engram.errors import ConflictError, NotFoundError, ValidationError
+from engram.store._codec import from_row, history_id, history_metadata, rows, to_metadata
+from engram.store._collections import chroma_errors
+from engram.store._filters import normalize_metadata
+from engram.store._namespaces import namespace_key, validate_namespace
+from engram.store._record import (
+    MemoryRecord,
+    check_size,
+    coerce_content,
+    coerce_provenance,
+    content_text,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+ITEM_FIELDS = {"key", "id", "content", "kind", "text", "metadata", "provenance", "expected_version"}
+UPDATE_FIELDS = {"content", "text", "metadata", "kind", "provenance"}
+_Current = dict[str, tuple[MemoryRecord, list[float]]]
+
+
+class WriteMixin:
+    """Write half of :class:`~engram.store._store.MemoryStore` (see its docstring)."""
+
+    # -- building records -------------------------------------------------------------------
+    def _draft(self, ns: tuple[str, ...], key: Any, content: Any, kind: str = "memory",
+               text: str | None = None, metadata: dict | None = None, provenance: Any = None) -> MemoryRecord:
+        if key is None:
+            key = uuid.uuid4().hex
+        if not isinstance(key, str) or not key.strip():
+            raise ValidationError(f"memory key must be a non-empty string, got {key!r}.")
+        if len(key) > 512:
+            raise ValidationError("memory key is longer than 512 characters; use a shorter id.")
+        if content is None:
+            raise ValidationError(f"memory {key!r} has no content; pass content=... (a str or a dict).")
+        if not isinstance(kind, str) or not kind.strip():
+            raise ValidationError(f"kind must be a non-empty string (a schema name), got {kind!r}.")
+        content = coerce_content(content)
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise ValidationError(f"text of memory {key!r} must be a non-empty string or None.")
+        text = text or content_text(content)
+        check_size(text, content, self.max_content_chars)
+        return MemoryRecord.model_construct(
+            id=key, namespace=ns, kind=kind, content=content, text=text,
+            metadata=normalize_metadata(metadata), provenance=coerce_provenance(provenance),
+            version=0, deleted=False, score=None, created_at=utcnow(), updated_at=utcnow(),
+        )
+
+    def _read(self, col: Any, ns: tuple[str, ...], keys: list[str]) -> _Current:
+        with chroma_errors(f"read {len(keys)} memories of {ns!r}"):
+            got = col.get(ids=keys, include=["documents", "metadatas", "embeddings"])
+        return {i: (from_row(ns, i, d, m), [float(x) for x in e]) for i, d, m, e in rows(got)}
+
+    # -- the one write path -----------------------------------------------------------------
+    def _write(self, ns: tuple[str, ...], drafts: list[MemoryRecord],
+               expected: list[int | None], vectors: dict[str, list[float]] | None = None) -> list[MemoryRecord]:
+        keys = [d.id for d in drafts]
+        if len(set(keys)) != len(keys):
+            dup = next(k for k in keys if keys.count(k) > 1)
+            raise ValidationError(f"key {dup!r} appears twice in one batch; merge those items.")
+        col = self._cols.get(ns, create=True)
+        vectors = dict(vectors or {})
+        # embed outside the lock; only texts that changed need new vectors
+        before = self._read(col, ns, keys) if keys else {}
+        todo = [d for d in drafts if d.id not in vectors
+                and not (d.id in before and before[d.id][0].text == d.text)]
+        vectors.update(zip([d.id for d in todo], self._embed([d.text for d in todo])))
+        with self._cols.lock(ns):
+            current = self._read(col, ns, keys)
+            for draft, want in zip(drafts, expected):
+                have = current[draft.id][0].version if draft.id in current else 0
+                if want is not None and want != have:
+                    raise ConflictError(
+                        f"memory {draft.id!r} in {ns!r} is at version {have}, not {want}; "
+                        f"re-read it with get() and retry the update."
+                    )
+            late = [d for d in drafts if d.id not in vectors
+                    and (d.id not in current or current[d.id][0].text != d.text)]
+            vectors.update(zip([d.id for d in late], self._embed([d.text for d in late])))
+            now = utcnow()
+            plan = []
+            for draft in drafts:
+                old = current.get(draft.id)
+                vector = vectors.get(draft.id) or old[1]
+                new = draft.model_copy(update={
+                    "version": (old[0].version + 1) if old else 1,
+                    "created_at": old[0].created_at if old else now,
+                    "updated_at": now,
+                })
+                plan.append((new, vector, old))
+            self._commit(ns, col, plan)
+        return [p[0] for p in plan]
+
+    def _commit(self, ns: tuple[str, ...], col: Any,
+                plan: list[tuple[MemoryRecord, list[float], tuple[MemoryRecord, list[float]] | None]]) -> None:
+        """Write history first, then the rows, in chunks; undo everything if a chunk fails."""
+        olds = [old for _, _, old in plan if old is not None]
+        hist_ids = [history_id(col.name, o.id, o.version) for o, _ in olds]
+        size = self._batch_size()
+        self._cols.touch(ns)
+        written: list[tuple[MemoryRecord, list[float], Any]] = []
+        try:
+            for start in range(0, len(olds), size):
+                chunk = olds[start : start + size]
+                with chroma_errors(f"save history of {len(chunk)} memories in {ns!r}"):
+                    self._cols.history.upsert(
+                        ids=hist_ids[start : start + size], embeddings=[e for _, e in chunk],
+                        documents=[o.text for o, _ in chunk], metadatas=[history_metadata(o) for o, _ in chunk],
+                    )
+            for start in range(0, len(plan), size):
+                chunk = plan[start : start + size]
+                # add() is 2-3x faster than upsert() for new rows in Chroma 1.x; upsert the rest
+                for part, method in (([p for p in chunk if p[2] is None], col.add),
+                                     ([p for p in chunk if p[2] is not None], col.upsert)):
+                    if not part:
+                        continue
+                    with chroma_errors(f"write {len(part)} memories to {ns!r}"):
+                        method(ids=[r.id for r, _, _ in part], embeddings=[v for _, v, _ in part],
+                               documents=[r.text for r, _, _ in part],
+                               metadatas=[to_metadata(r) for r, _, _ in part])
+                    written.extend(part)
+        except Exception:
+            self._undo(col, written, hist_ids)
+            raise
+        finally:
+            self._cols.touch(ns)  # again after the rows land, so no reader caches a half-written state
+
+    def _undo(self, col: Any, written: list, hist_ids: list[str]) -> None:
+        # best effort: put back the previous rows, drop new ones and their history copies
+        restore = [old for _, _, old in written if old is not None]
+        fresh = [r.id for r, _, old in written if old is None]
+        try:
+            if restore:
+                col.upsert(ids=[o.id for o, _ in restore], embeddings=[e for _, e in restore],
+                           documents=[o.text for o, _ in restore],
+                           metadatas=[to_metadata(o) for o, _ in restore])
+            if fresh:
+                col.delete(ids=fresh)
+            if hist_ids:
+                self._cols.history.delete(ids=hist_ids)
+        except Exception as err:  # the original error is the one worth raising; log this one
+            logger.warning("engram: could not fully undo a failed write in %s: %s", col.name, err)
+
+    def _batch_size(self) -> int:
+        try:
+            return max(1, min(5000, int(self._cols.client.get_max_batch_size())))
+        except Exception:
+            return 1000
+
+    # -- public writes ----------------------------------------------------------------------
+    def put(self, namespace: Any, key: str | None = None, content: Any = None, *, kind: str = "memory",
+            text: str | None = None, metadata: dict | None = None, provenance: Any = None,
+            expected_version: int | None = None) -> MemoryRecord:
+        """Insert or replace one memory; returns it at its new version.
+
+        ``expected_version`` makes the write conditional (0 = must not exist yet);
+        a mismatch raises :class:`engram.ConflictError`. Example::
+
+            rec = store.put(("memories", "u1"), "diet", {"fact": "vegetarian"})
+            store.put(("memories", "u1"), "diet", {"fact": "vegan"}, expected_version=rec.version)
+        """
+        ns = validate_namespace(namespace)
+        draft = self._draft(ns, key, content, kind, text, metadata, provenance)
+        return self._write(ns, [draft], [expected_version])[0]
+
+    def put_many(self, namespace: Any, items: Iterable[Any]) -> list[MemoryRecord]:
+        """Write a batch all-or-nothing. Items are dicts (``key``, ``content``, ``kind``,
+        ``text``, ``metadata``, ``provenance``, ``expected_version``) or MemoryRecords.
+
+        Example::
+
+            store.put_many(ns, [{"key": "a", "content": "likes tea"}, {"content": "lives in Lyon"}])
+        """
+        ns = validate_namespace(namespace)
+        drafts, expected = [], []
+        for i, item in enumerate(items):
+            if isinstance(item, MemoryRecord):
+                item = {"key": item.id, "content": item.content, "kind": item.kind, "text": item.text,
+                        "metadata": item.metadata, "provenance": item.provenance}
+            if not isinstance(item, dict):
+                raise ValidationError(f"put_many item {i} is a {type(item).__name__}; pass dicts.")
+            unknown = set(item) - ITEM_FIELDS
+            if unknown:
+                raise ValidationError(f"put_many item {i} has unknown keys {sorted(unknown)}; "
+                                      f"allowed: {sorted(ITEM_FIELDS)}.")
+            try:
+                drafts.append(self._draft(ns, item.get("key", item.get("id")), item.get("content"),
+                                          item.get("kind", "memory"), item.get("text"),
+                                          item.get("metadata"), item.get("provenance")))
+            except ValidationError as err:
+                raise ValidationError(f"put_many item {i}: {err}") from None
+            expected.append(item.get("expected_version"))
+        return self._write(ns, drafts, expected) if drafts else []
+
+    def update(self, namespace: Any, key: str, *, expected_version: int | None = None,
+               **changes: Any) -> MemoryRecord:
+        """Change some fields of a live memory; ``metadata`` is merged (``None`` removes a key).
+
+        Example::
+
+            store.update(ns, "diet", content={"fact": "vegan"}, metadata={"confidence": 0.9})
+        """
+        unknown = set(changes) - UPDATE_FIELDS
+        if unknown:
+            raise ValidationError(f"update() got unknown field(s) {sorted(unknown)}; "
+                                  f"updatable fields are {sorted(UPDATE_FIELDS)}.")
+        return self.mutate(namespace, key, lambda _rec: changes, expected_version=expected_version)
+
+    def mutate(self, namespace: Any, key: str, fn: Callable[[MemoryRecord], dict[str, Any]], *,
+               expected_version: int | None = None) -> MemoryRecord:
+        """Atomic read-modify-write: ``fn(current)`` returns the changes (as for :meth:`update`).
+
+        Example (a counter no concurrent writer can lose)::
+
+            store.mutate(ns, "visits", lambda r: {"content": {"n": r.content["n"] + 1}})
+        """
+        ns = validate_namespace(namespace)
+        with self._cols.lock(ns):
+            cur = self.get(ns, key)
+            if cur is None:
+                raise NotFoundError(f"no memory {key!r} in {ns!r} to update; put() it first.")
+            changes = fn(cur)
+            unknown = set(changes or {}) - UPDATE_FIELDS
+            if unknown:
+                raise ValidationError(f"unknown field(s) {sorted(unknown)} in the changes; "
+                                      f"updatable fields are {sorted(UPDATE_FIELDS)}.")
+            changes = dict(changes or {})
+            metadata = dict(cur.metadata)
+            for mkey, value in (changes.pop("metadata", None) or {}).items():
+                metadata[mkey] = value
+            metadata = {k: v for k, v in metadata.items() if v is not None}
+            content = changes.get("content", cur.content)
+            text = changes.get("text") or (cur.text if "content" not in changes else None)
+            draft = self._draft(ns, key, content, changes.get("kind", cur.kind), text, metadata,
+                                changes.get("provenance", cur.provenance))
+            want = cur.version if expected_version is None else expected_version
+            return self._write(ns, [draft], [want])[0]
+
+    def delete(self, namespace: Any, key: str, *, hard: bool = False) -> MemoryRecord | None:
+        """Soft-delete a memory (a new version with ``deleted=True``; history kept).
+
+        ``hard=True`` is :meth:`purge` of that key. Example::
+
+            store.delete(ns, "diet"); store.get(ns, "diet")   # None
+            store.restore(ns, "diet", version=1)              # back again
+        """
+        ns = validate_namespace(namespace)
+        if hard:
+            if self.purge(ns, key) == 0:
+                raise NotFoundError(f"no memory {key!r} in {ns!r} to delete.")
+            return None
+        with self._cols.lock(ns):
+            col = self._cols.get(ns)
+            current = self._read(col, ns, [key]) if col is not None else {}
+            if key not in current or current[key][0].deleted:
+                raise NotFoundError(f"no live memory {key!r} in {ns!r} to delete.")
+            old, vector = current[key]
+            tomb = old.model_copy(update={"deleted": True, "version": old.version + 1,
+                                          "updated_at": utcnow()})
+            self._commit(ns, col, [(tomb, vector, current[key])])
+            return tomb
+
+    def purge(self, namespace: Any, key: str | None = None) -> int:
+        """Erase for good: one key with its history, or (``key=None``) the whole namespace.
+
+        Returns the number of memories removed. This is the only call that loses history.
+        """
+        ns = validate_namespace(namespace)
+        nskey = namespace_key(ns)
+        with self._cols.lock(ns):
+            self._cols.touch(ns)
+            col = self._cols.get(ns)
+            if col is None:
+                return 0
+            with chroma_errors(f"purge {key or 'everything'} in {ns!r}"):
+                if key is None:
+                    removed = col.count()
+                    self._cols.history.delete(where={"_ns": nskey})
+                    self._cols.drop(ns)
+                    return removed
+                removed = len(col.get(ids=[key], include=[])["ids"])
+                self._cols.history.delete(where={"$and": [{"_ns": nskey}, {"_key": key}]})
+                col.delete(ids=[key])
+                return removed
+
+    def restore(self, namespace: Any, key: str, version: int) -> MemoryRecord:
+        """Make an old version current again, as a new version (nothing is overwritten)."""
+        ns = validate_namespace(namespace)
+        with self._cols.lock(ns):
+            versions = self._versions(ns, key)
+            match = [(r, v) for r, v in versions if r.version == version]
+            if not versions:
+                raise NotFoundError(f"no memory {key!r} in {ns!r} (never stored, or purged).")
+            if not match:
+                have = [r.version for r, _ in versions]
+                raise NotFoundError(f"memory {key!r} in {ns!r} has no version {version}; "
+                                    f"versions are {have}.")
+            old, vector = match[0]
+            latest = versions[-1][0]
+            col = self._cols.get(ns, create=True)
+            current = self._read(col, ns, [key])
+            new = old.model_copy(update={"version": latest.version + 1, "deleted": False,
+                                         "updated_at": utcnow(), "score": None})
+            self._commit(ns, col, [(new, vector, current.get(key))])
+            return new

@@ -1,0 +1,205 @@
+"""``engram prompts``: list, show, history, diff, register, promote, export and load prompts.
+
+    engram prompts list
+    engram prompts register support prompt.txt -m "first version" --tag owner=ana
+    engram prompts show support@production
+    engram prompts history support
+    engram prompts diff support/1 support@production
+    engram prompts promote support 2 production
+    engram prompts export support@production --format yaml -o support.yaml
+    engram prompts load support@production          # through the production loader (cache, fallback)
+
+Every command takes ``--tracking-uri`` (default: ENGRAM_TRACKING_URI, else the SQLite file
+under ENGRAM_HOME). Errors print one line, ``error: ...``, and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from engram.errors import EngramError
+
+app = typer.Typer(help="Register, promote, compare and export prompt versions (MLflow prompt registry).",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+UriOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI "
+                                                  "(default: ENGRAM_TRACKING_URI or .engram/mlflow.db).")]
+
+
+def _errors_as_one_line(command):
+    """Turn engram errors into ``error: <message>`` on stderr and exit status 1."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        # MLflow and alembic log INFO lines (e.g. "Creating initial MLflow database tables")
+        # to stderr; keep stderr for the one error line.
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        try:
+            return command(*args, **kwargs)
+        except EngramError as err:
+            _err.print(f"[bold red]error:[/] {' '.join(str(err).split())}", markup=True)
+            raise typer.Exit(1) from None
+    return wrapper
+
+
+def _registry(uri: str | None):
+    from engram.tracking._registry import PromptRegistry
+
+    return PromptRegistry(uri)
+
+
+def _print_template(template) -> None:
+    from engram.prompts import template_text
+
+    # Plain print: templates contain [role] blocks and braces that rich would read as markup.
+    typer.echo(template_text(template))
+
+
+@app.command("list")
+@_errors_as_one_line
+def list_prompts(tracking_uri: UriOption = None) -> None:
+    """Registered prompts with their latest version and aliases."""
+    registry = _registry(tracking_uri)
+    names = registry.list()
+    if not names:
+        _out.print(f"no prompts registered in {registry.uri}")
+        return
+    table = Table("prompt", "latest", "aliases", "variables")
+    for name in names:
+        history = registry.history(name)
+        aliases = ", ".join(f"@{a}={v.version}" for v in history for a in v.aliases)
+        table.add_row(name, str(history[0].version), aliases or "-", ", ".join(history[0].variables) or "-")
+    _out.print(table)
+
+
+@app.command()
+@_errors_as_one_line
+def show(ref: Annotated[str, typer.Argument(help="name, name/3 or name@alias")],
+         as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+         tracking_uri: UriOption = None) -> None:
+    """One version: template, aliases, tags and commit message."""
+    version = _registry(tracking_uri).load(ref)
+    if as_json:
+        typer.echo(version.model_dump_json(indent=2))
+        return
+    aliases = " ".join(f"@{a}" for a in version.aliases)
+    typer.echo(f"{version.name} version {version.version} {aliases}".rstrip())
+    if version.commit_message:
+        typer.echo(f"message: {version.commit_message}")
+    for key, value in sorted(version.user_tags.items()):
+        typer.echo(f"tag {key}: {value}")
+    typer.echo("")
+    _print_template(version.template)
+
+
+@app.command()
+@_errors_as_one_line
+def history(name: str, tracking_uri: UriOption = None) -> None:
+    """Every version of a prompt, newest first."""
+    table = Table("version", "created", "aliases", "optimizer", "score", "message")
+    for v in _registry(tracking_uri).history(name):
+        score = v.tags.get("score_after", "")
+        if v.tags.get("score_before"):
+            score = f"{v.tags['score_before']} -> {score}"
+        table.add_row(str(v.version), v.created.strftime("%Y-%m-%d %H:%M") if v.created else "",
+                      " ".join(f"@{a}" for a in v.aliases), v.tags.get("optimizer", ""), score,
+                      (v.commit_message or "").splitlines()[0] if v.commit_message else "")
+    _out.print(table)
+
+
+@app.command()
+@_errors_as_one_line
+def diff(a: Annotated[str, typer.Argument(help="old: name/1 or name@alias")],
+         b: Annotated[str, typer.Argument(help="new: name/2 or name@alias")],
+         tracking_uri: UriOption = None) -> None:
+    """Unified diff between two versions."""
+    text = _registry(tracking_uri).diff(a, b)
+    typer.echo(text.rstrip("\n") if text else f"{a} and {b} have the same template")
+
+
+@app.command()
+@_errors_as_one_line
+def register(name: str,
+             source: Annotated[Path, typer.Argument(help="Template file: text, or a JSON / YAML export.")],
+             message: Annotated[str | None, typer.Option("-m", "--message", help="Commit message.")] = None,
+             tag: Annotated[list[str] | None, typer.Option("--tag", help="key=value (repeatable).")] = None,
+             allow_variable_change: Annotated[bool, typer.Option(
+                 "--allow-variable-change", help="Accept a template whose variables differ.")] = False,
+             tracking_uri: UriOption = None) -> None:
+    """Register a new version from a file."""
+    from engram.errors import ValidationError
+    from engram.tracking._export import load_export
+
+    if not source.exists():
+        raise ValidationError(f"{source} does not exist; pass a template file.")
+    template = load_export(source) if source.suffix.lower() in {".json", ".yaml", ".yml"} else source.read_text()
+    tags = {}
+    for item in tag or []:
+        if "=" not in item:
+            raise ValidationError(f"--tag {item!r} is not key=value.")
+        key, value = item.split("=", 1)
+        tags[key.strip()] = value.strip()
+    version = _registry(tracking_uri).register(name, template, message, tags,
+                                               allow_variable_change=allow_variable_change)
+    typer.echo(f"registered {version.name} version {version.version}")
+
+
+@app.command()
+@_errors_as_one_line
+def promote(name: str, version: int, alias: Annotated[str, typer.Argument(help="Alias to set.")] = "production",
+            tracking_uri: UriOption = None) -> None:
+    """Point an alias (default: production) at a version."""
+    promoted = _registry(tracking_uri).promote(name, version, alias)
+    typer.echo(f"{promoted.name}@{alias} -> version {promoted.version}")
+
+
+@app.command()
+@_errors_as_one_line
+def export(ref: str,
+           fmt: Annotated[str | None, typer.Option("--format", "-f", help="json, yaml, text, openai or python "
+                                                      "(default: from -o's suffix, else json).")] = None,
+           output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+           tracking_uri: UriOption = None) -> None:
+    """Export a version (JSON / YAML exports double as the loader's fallback file)."""
+    from engram.tracking._export import FORMATS, export_prompt, format_for_path
+
+    fmt = fmt or (format_for_path(output) if output else "json")
+    if fmt not in FORMATS:
+        from engram.errors import ValidationError
+
+        raise ValidationError(f"Unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    prompt = _registry(tracking_uri).load(ref).to_prompt()
+    out = export_prompt(prompt, fmt)  # type: ignore[arg-type]
+    text = out if isinstance(out, str) else json.dumps(out, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text.rstrip("\n"))
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+    typer.echo(f"wrote {prompt.name} version {prompt.version} ({fmt}) to {output}")
+
+
+@app.command()
+@_errors_as_one_line
+def load(ref: str,
+         fallback_dir: Annotated[Path | None, typer.Option(help="Fallback directory "
+                                                              "(default: <ENGRAM_HOME>/prompts).")] = None,
+         tracking_uri: UriOption = None) -> None:
+    """Load as production does: registry, else the fallback file; says which served it."""
+    from engram.tracking._loader import load_prompt
+
+    prompt = load_prompt(ref, tracking_uri=tracking_uri, fallback_dir=fallback_dir)
+    typer.echo(f"{prompt.name} version {prompt.version} (from {prompt.metadata.get('source')})")
+    _print_template(prompt.template)

@@ -1,0 +1,300 @@
+"""MLflow runs for optimizations, compiles, batch extractions and sweeps.
+
+Wrap any work in :func:`track_run`; runs opened inside another become nested (a sweep
+and its trials)::
+
+    with track_run("support-gradient", kind="optimization", params={"steps": 3}) as run:
+        result = optimizer(dataset, prompt)
+        log_optimization(result, dataset=dataset)      # scores, usage, diff, critiques, candidates
+    run.run_id
+
+``mlflow.dspy.autolog()`` logs into the active run, so DSPy compiles inside ``track_run``
+land in the same run (see :func:`enable_dspy_autolog`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engram.tracking._backend import mlflow_client, mlflow_errors, resolve_uri
+
+if TYPE_CHECKING:
+    from engram.lm import Usage
+    from engram.optimizers import OptimizationResult
+    from engram.trajectories import TrajectoryDataset
+
+DEFAULT_EXPERIMENT = "engram"
+SAMPLE_SIZE = 20
+_uri_lock = threading.RLock()
+_depth = 0
+_saved_uri: tuple[str | None, str | None] = (None, None)
+
+
+def _experiment_id(uri: str, name: str) -> str:
+    client = mlflow_client(uri)
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if uri.startswith("sqlite:///"):
+        # Keep artifacts next to the database instead of ./mlruns in whatever the cwd is.
+        location = (Path(uri[len("sqlite:///"):]).parent / "artifacts" / name).resolve().as_uri()
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except Exception:  # created meanwhile by another process
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
+
+
+class Run:
+    """The run :func:`track_run` yields: log to it, or read ``run_id``."""
+
+    def __init__(self, run_id: str, uri: str):
+        self.run_id = run_id
+        self.uri = uri
+
+    @property
+    def client(self):
+        return mlflow_client(self.uri)
+
+    def log_params(self, params: dict[str, Any]) -> None:
+        """Parameters (values as text, long ones cut to MLflow's 6000-character limit)."""
+        with mlflow_errors(self.uri, "logging parameters"):
+            for key, value in _flatten(params).items():
+                self.client.log_param(self.run_id, key, _param_text(value))
+
+    def log_metrics(self, metrics: dict[str, float | None], step: int | None = None) -> None:
+        """Numeric metrics; None values are skipped."""
+        with mlflow_errors(self.uri, "logging metrics"):
+            for key, value in metrics.items():
+                if value is not None:
+                    self.client.log_metric(self.run_id, key, float(value), step=step or 0)
+
+    def log_text(self, text: str, path: str) -> None:
+        with mlflow_errors(self.uri, f"logging artifact {path}"):
+            self.client.log_text(self.run_id, text, path)
+
+    def log_dict(self, data: Any, path: str) -> None:
+        with mlflow_errors(self.uri, f"logging artifact {path}"):
+            self.client.log_dict(self.run_id, data, path)
+
+    def log_table(self, frame: Any, path: str) -> None:
+        """A pandas DataFrame as an MLflow table artifact (``.json``, viewable in the UI)."""
+        with mlflow_errors(self.uri, f"logging table {path}"):
+            self.client.log_table(self.run_id, data=frame, artifact_file=path)
+
+    def set_tags(self, tags: dict[str, Any]) -> None:
+        with mlflow_errors(self.uri, "setting tags"):
+            for key, value in tags.items():
+                self.client.set_tag(self.run_id, key, str(value))
+
+    def log_usage(self, usage: Usage, prefix: str = "lm_") -> None:
+        """LM calls, tokens and cost (:class:`engram.lm.Usage`) as metrics."""
+        self.log_metrics({f"{prefix}calls": usage.calls, f"{prefix}prompt_tokens": usage.prompt_tokens,
+                          f"{prefix}completion_tokens": usage.completion_tokens,
+                          f"{prefix}total_tokens": usage.total_tokens, f"{prefix}cost": usage.cost})
+
+    def log_trajectory_sample(self, dataset: TrajectoryDataset, n: int = SAMPLE_SIZE,
+                              path: str = "trajectories_sample.jsonl") -> None:
+        """The first ``n`` trajectories (JSONL) plus the dataset's size and hash as parameters."""
+        lines = [json.dumps(t.to_record(), ensure_ascii=False) for t in list(dataset)[:n]]
+        self.log_text("\n".join(lines) + "\n", path)
+        self.log_params({"dataset_size": len(dataset), "dataset_hash": dataset.fingerprint,
+                         "dataset_name": dataset.name or ""})
+
+    def log_program(self, program: Any, path: str = "program") -> None:
+        """A DSPy program's state (``dump_state``) and its exported messages, as artifacts."""
+        from engram.tracking._program_export import export_program
+
+        self.log_dict(program.dump_state(), f"{path}/state.json")
+        self.log_text(export_program(program).to_json(), f"{path}/messages.json")
+
+
+def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _param_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str) if isinstance(
+        value, (list, tuple)) else str(value)
+    return text[:6000]
+
+
+def _current_uri_setting() -> tuple[str | None, str | None]:
+    from mlflow.tracking._tracking_service import utils
+
+    return utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+
+
+def _restore_uri_setting(saved: tuple[str | None, str | None]) -> None:
+    import mlflow
+    from mlflow.tracking._tracking_service import utils
+
+    uri, env = saved
+    mlflow.set_tracking_uri(uri)  # None unsets both the global and MLFLOW_TRACKING_URI ...
+    if uri is None and env is not None:
+        os.environ["MLFLOW_TRACKING_URI"] = env  # ... so put back what the user had set
+        utils._tracking_uri = None
+
+
+@contextmanager
+def track_run(name: str, kind: str = "optimization", params: dict[str, Any] | None = None, *,
+              tracking_uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT,
+              tags: dict[str, Any] | None = None) -> Iterator[Run]:
+    """An MLflow run around a block; nested when another engram/MLflow run is active.
+
+    Inside a run the caller started with ``mlflow.start_run()`` the new run nests under it,
+    in the caller's tracking store; otherwise it goes to ``tracking_uri`` (default: engram's).
+
+    The run ends FINISHED, or FAILED (with the error as a tag) if the block raises.
+    ``kind`` is "optimization", "compile", "extraction", "sweep", "trial"... (tag ``engram.kind``).
+    """
+    global _depth, _saved_uri
+    import mlflow
+
+    with _uri_lock:
+        if _depth == 0:
+            _saved_uri = _current_uri_setting()
+            # Inside the caller's own mlflow.start_run(), nest under it, in its store.
+            uri = mlflow.get_tracking_uri() if mlflow.active_run() and not tracking_uri \
+                else resolve_uri(tracking_uri)
+            # The fluent API (and so mlflow.dspy.autolog) logs to the global URI: point it here
+            # for the run, and put it back afterwards.
+            mlflow.set_tracking_uri(uri)
+        else:
+            uri = mlflow.get_tracking_uri()
+        _depth += 1
+    try:
+        with mlflow_errors(uri, f"starting run '{name}'"):
+            parent = mlflow.active_run()
+            experiment_id = parent.info.experiment_id if parent else _experiment_id(uri, experiment)
+            active = mlflow.start_run(run_name=name, experiment_id=experiment_id, nested=parent is not None,
+                                      tags={"engram.kind": kind, **{k: str(v) for k, v in (tags or {}).items()}})
+        with active:
+            run = Run(active.info.run_id, uri)
+            if params:
+                run.log_params(params)
+            try:
+                yield run
+            except BaseException as err:
+                run.set_tags({"engram.error": f"{type(err).__name__}: {err}"[:5000]})
+                raise
+    finally:
+        with _uri_lock:
+            _depth -= 1
+            if _depth == 0:
+                _restore_uri_setting(_saved_uri)
+
+
+@contextmanager
+def fluent_tracking_uri(uri: str) -> Iterator[None]:
+    """Point MLflow's fluent API (``mlflow.log_*``, autolog) at ``uri`` for the block.
+
+    The caller's own setting (global URI and ``MLFLOW_TRACKING_URI``) is put back afterwards,
+    so using engram never redirects the user's later ``mlflow.start_run()``.
+    """
+    import mlflow
+
+    saved = _current_uri_setting()
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        _restore_uri_setting(saved)
+
+
+def active_run() -> Run | None:
+    """The engram run of the current block (None outside :func:`track_run`)."""
+    if _depth == 0:
+        return None
+    import mlflow
+
+    current = mlflow.active_run()
+    return Run(current.info.run_id, mlflow.get_tracking_uri()) if current else None
+
+
+def log_optimization(result: OptimizationResult, dataset: TrajectoryDataset | None = None,
+                     params: dict[str, Any] | None = None, *, name: str | None = None,
+                     tracking_uri: str | None = None) -> str:
+    """Log an optimization result into the active run (or a new one); returns the run id.
+
+    Parameters: optimizer, prompt, versions, dataset size and hash. Metrics: scores before and
+    after, improvement, steps, candidates, errors, LM calls / tokens / cost. Artifacts: the
+    prompt diff, both prompts, critiques, rationale, the candidates table, a trajectory sample.
+    """
+    run = active_run()
+    if run is None:
+        with track_run(name or f"{result.optimizer}:{result.prompt.name}", "optimization",
+                       tracking_uri=tracking_uri) as run:
+            _log_result(run, result, dataset, params)
+            return run.run_id
+    _log_result(run, result, dataset, params)
+    return run.run_id
+
+
+def _log_result(run: Run, result: OptimizationResult, dataset: TrajectoryDataset | None,
+                params: dict[str, Any] | None) -> None:
+    run.log_params({"optimizer": result.optimizer, "prompt_name": result.prompt.name,
+                    "parent_version": result.original.version or "", **(params or {})})
+    improvement = None
+    if result.score_before is not None and result.score_after is not None:
+        improvement = result.score_after - result.score_before
+    run.log_metrics({"score_before": result.score_before, "score_after": result.score_after,
+                     "improvement": improvement, "accepted": float(result.accepted),
+                     "steps": result.steps, "candidates": len(result.candidates), "errors": len(result.errors)})
+    run.log_usage(result.usage)
+    run.set_tags({"engram.optimizer": result.optimizer, "engram.prompt": result.prompt.name,
+                  "engram.accepted": result.accepted})
+    run.log_text(result.diff or "(no change)\n", "prompt_diff.diff")
+    run.log_dict(result.original.model_dump(mode="json"), "prompt_before.json")
+    run.log_dict(result.prompt.model_dump(mode="json"), "prompt_after.json")
+    run.log_text("\n\n".join(f"## Critique {i + 1}\n{c}" for i, c in enumerate(result.critiques)) or "(none)\n",
+                 "critiques.md")
+    if result.rationale:
+        run.log_text(result.rationale, "rationale.md")
+    if result.errors:
+        run.log_text("\n".join(result.errors), "errors.txt")
+    if result.candidates:
+        run.log_table(result.candidates_frame(), "candidates.json")
+    if dataset is not None:
+        run.log_trajectory_sample(dataset)
+
+
+def enable_dspy_autolog(**kwargs: Any) -> None:
+    """``mlflow.dspy.autolog(**kwargs)`` after importing engram's optimizers.
+
+    autolog patches ``compile`` only on the direct ``dspy.Teleprompter`` subclasses that exist
+    when it is called, so import every optimizer first. Call it again after defining your own.
+    """
+    import importlib
+    import pkgutil
+
+    import dspy.teleprompt  # noqa: F401  (DSPy's own optimizers)
+
+    try:
+        import engram.optimizers as package
+
+        for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
+            try:
+                importlib.import_module(info.name)
+            except ImportError:  # an optional part that is not installed
+                continue
+    except ImportError:
+        pass
+    import mlflow
+
+    mlflow.dspy.autolog(**kwargs)

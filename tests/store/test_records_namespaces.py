@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+import engram
+from engram.store import MemoryRecord, NamespaceTemplate, Provenance, validate_namespace
+
+
+def test_template_fills_and_names_missing_values():
+    tpl = NamespaceTemplate(("memories", "{user_id}", "assistant"))
+    assert tpl.fill({"user_id": "u1"}) == ("memories", "u1", "assistant")
+    assert tpl.fields == ["user_id"]
+    with pytest.raises(engram.NamespaceError, match="user_id"):
+        tpl.fill({})
+    with pytest.raises(engram.NamespaceError, match="not str"):
+        tpl.fill({"user_id": 7})
+    with pytest.raises(engram.NamespaceError, match="empty"):
+        tpl.fill({"user_id": "  "})
+
+
+def test_validate_namespace_rejects_bad_parts():
+    assert validate_namespace("team") == ("team",)
+    assert validate_namespace(["a", "b"]) == ("a", "b")
+    for bad in [(), ("a", ""), ("a", 1), ("{user_id}",), 42]:
+        with pytest.raises(engram.NamespaceError):
+            validate_namespace(bad)
+
+
+def test_record_derives_text_from_content():
+    class Fact(BaseModel):
+        subject: str
+        fact: str
+
+    rec = MemoryRecord(id="k", namespace=("n",), content=Fact(subject="u", fact="likes tea"))
+    assert rec.content == {"subject": "u", "fact": "likes tea"}
+    assert "likes tea" in rec.text and rec.version == 1 and rec.score is None
+    rec2 = MemoryRecord(id="k", namespace=("n",), content="plain", provenance=[Provenance(trajectory_id="t1")])
+    assert rec2.text == "plain" and rec2.provenance[0].trajectory_id == "t1"
+
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engram.store._namespaces import collection_name, has_prefix, namespace_key, parse_namespace_key
+
+parts = st.text(alphabet=st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)),
+                min_size=1, max_size=8).filter(lambda s: s.strip())
+namespaces = st.lists(parts, min_size=1, max_size=4).map(tuple)
+
+
+@given(namespaces, namespaces)
+def test_namespace_identity_and_prefix_are_part_wise(a, b):
+    assert parse_namespace_key(namespace_key(a)) == a
+    assert (collection_name("engram-", a) == collection_name("engram-", b)) == (a == b)
+    assert has_prefix(a, b) == (a[: len(b)] == b)
+    if len(a) == len(b) and a != b:
+        assert not has_prefix(a, b)
+    # joined strings may collide ("a","bc") vs ("ab","c"); namespaces never do
+    assert (namespace_key(a) == namespace_key(b)) == (a == b)
