@@ -22,6 +22,8 @@ Names are imported lazily so ``import engram.testing`` stays cheap.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engram._lazy import lazy_exports
 
 _EXPORTS = {
@@ -75,3 +77,51 @@ __all__ = [  # noqa: RUF022 (the lazy names above)
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.testing._engine import (
+        STAND_IN_NOTICE as STAND_IN_NOTICE,
+        OfflineEngine as OfflineEngine,
+        count_tokens as count_tokens,
+        make_lm as make_lm,
+    )
+    from engram.testing._faults import (
+        FAULT_KINDS as FAULT_KINDS,
+        FaultRecord as FaultRecord,
+        FaultyEngine as FaultyEngine,
+        faulty_lm as faulty_lm,
+    )
+    from engram.testing._handlers import (
+        register_handler as register_handler,
+        unregister_handler as unregister_handler,
+    )
+    from engram.testing._protocol import (
+        ParsedCall as ParsedCall,
+        format_outputs as format_outputs,
+        parse_request as parse_request,
+    )
+    from engram.testing._registry import (
+        known_offline_lms as known_offline_lms,
+        offline_lm as offline_lm,
+        register_offline_lm as register_offline_lm,
+    )
+    from engram.testing._scripted import (
+        ScriptedEngine as ScriptedEngine,
+        scripted_lm as scripted_lm,
+    )
+    from engram.testing._server import OfflineServer as OfflineServer, serve as serve
+    from engram.testing._topics import TOPICS as TOPICS, Topic as Topic
+    from engram.testing._traits import (
+        TRAIT_NAMES as TRAIT_NAMES,
+        TRAITS as TRAITS,
+        Trait as Trait,
+        activated_traits as activated_traits,
+        complained_traits as complained_traits,
+    )
+    from engram.testing._users import SimUser as SimUser, make_users as make_users
+    from engram.testing._world import (
+        SEED_PROMPT as SEED_PROMPT,
+        SimulatedEngine as SimulatedEngine,
+        World as World,
+        simulated_lm as simulated_lm,
+    )

@@ -3,4 +3,4 @@
 from engram.trajectories._dataset import TrajectoryDataset
 from engram.trajectories._types import Feedback, Message, Trajectory, coerce_messages
 
-__all__ = ["Message", "Feedback", "Trajectory", "TrajectoryDataset", "coerce_messages"]
+__all__ = ["Feedback", "Message", "Trajectory", "TrajectoryDataset", "coerce_messages"]
