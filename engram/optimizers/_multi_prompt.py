@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from engram import events
 from engram.errors import ValidationError
-from engram.lm import Usage, context_runner, get_lm, track_usage
+from engram.lm import Usage, context_runner, resolve, track_usage
 from engram.optimizers._base import LMRef, coerce_prompt
 from engram.optimizers._formatting import coerce_trajectories, format_trajectories
 from engram.optimizers._result import OptimizationResult
@@ -182,7 +182,7 @@ class MultiPromptOptimizer(dspy.Module):
             if len(candidates) == 1:
                 chosen = [candidates[0].name]
             elif any(_negative(t) for t in ambiguous):
-                with dspy.context(lm=get_lm("reflection", self._lm.value)):
+                with dspy.context(lm=resolve("reflection", self._lm.value)):
                     pred = self.attribute(prompts=describe_prompts(candidates),
                                           trajectories=format_trajectories(ambiguous).text)
                 chosen = [n for n in (pred.prompt_names or []) if n in {c.name for c in candidates}]

@@ -25,6 +25,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engram._lazy import lazy_exports
+from engram.lm import OFFLINE_PREFIX, register_lm_prefix
+from engram.testing._registry import (
+    build_offline_lm,
+    known_offline_lms,
+    offline_lm,
+    register_offline_lm,
+)
 
 _EXPORTS = {
     "OfflineEngine": "_engine", "make_lm": "_engine", "count_tokens": "_engine", "STAND_IN_NOTICE": "_engine",
@@ -35,12 +42,12 @@ _EXPORTS = {
     "Trait": "_traits", "TRAITS": "_traits", "TRAIT_NAMES": "_traits", "activated_traits": "_traits",
     "complained_traits": "_traits",
     "SimUser": "_users", "make_users": "_users", "Topic": "_topics", "TOPICS": "_topics",
-    "offline_lm": "_registry", "known_offline_lms": "_registry", "register_offline_lm": "_registry",
     "FaultyEngine": "_faults", "faulty_lm": "_faults", "FAULT_KINDS": "_faults", "FaultRecord": "_faults",
     "OfflineServer": "_server", "serve": "_server",
 }
 
 __all__ = [  # noqa: RUF022 (the lazy names above)
+    "build_offline_lm",
     "FAULT_KINDS",
     "FaultRecord",
     "FaultyEngine",
@@ -78,6 +85,9 @@ __all__ = [  # noqa: RUF022 (the lazy names above)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
+# Importing the test world is what makes `offline/...` LM names buildable; engram.lm never imports it.
+register_lm_prefix(OFFLINE_PREFIX, build_offline_lm)
+
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.testing._engine import (
         STAND_IN_NOTICE as STAND_IN_NOTICE,
@@ -99,11 +109,6 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         ParsedCall as ParsedCall,
         format_outputs as format_outputs,
         parse_request as parse_request,
-    )
-    from engram.testing._registry import (
-        known_offline_lms as known_offline_lms,
-        offline_lm as offline_lm,
-        register_offline_lm as register_offline_lm,
     )
     from engram.testing._scripted import (
         ScriptedEngine as ScriptedEngine,
