@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING
 # MLflow server can hang at start-up waiting for it. Set before anything imports LiteLLM.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from engram._lazy import lazy_exports
-from engram.config import Settings, configure, get_settings
-from engram.errors import *
-from engram.errors import __all__ as _error_names
-
-__version__ = "0.1.0"
+from engram._lazy import lazy_exports  # noqa: E402
+from engram._version import __version__  # noqa: E402
+from engram.config import Settings, configure, get_settings  # noqa: E402
+from engram.errors import *  # noqa: E402, F403
+from engram.errors import __all__ as _error_names  # noqa: E402
 
 # public name -> the face (package or module) that exports it, imported on first access
 _LAZY: dict[str, str] = {

@@ -38,7 +38,7 @@ PACKAGE = ROOT / "engram"
 # Higher imports lower; peers share a number. The root face (engram/__init__.py) re-exports
 # everything lazily, so it sits on top; testing and integrations sit outside (None).
 LAYERS: dict[str, int | None] = {
-    "engram._lazy": 0, "engram._files": 0, "engram.errors": 0, "engram.events": 0,
+    "engram._lazy": 0, "engram._files": 0, "engram._version": 0, "engram.errors": 0, "engram.events": 0,
     "engram.trajectories": 1, "engram.prompts": 1, "engram.config": 1, "engram.lm": 1,
     "engram.store": 2, "engram.memory": 2, "engram.loaders": 2,
     "engram.modules": 3,
@@ -49,7 +49,7 @@ LAYERS: dict[str, int | None] = {
     "engram.testing": None, "engram.integrations": None,
 }
 OUTSIDE = ("engram.testing", "engram.integrations")
-ROOT_HELPERS = ("engram._lazy", "engram._files")
+ROOT_HELPERS = ("engram._lazy", "engram._files", "engram._version")
 IMPORTLIB_HOME = "engram._lazy"
 
 
@@ -296,10 +296,33 @@ def graph() -> Graph:
     return build_graph(load_sources())
 
 
+# Violations another change removes (issue 16's runner and MemoryManager steps). Each entry is a
+# text the violation starts with and who removes it; an entry that matches nothing fails the
+# test below, so the list only shrinks.
+PENDING: dict[str, str] = {
+    "engram/cli.py:15: imports importlib": "runner step: `_mount` goes",
+    "engram/cli.py:16: imports importlib.util": "runner step: `_mount` goes",
+    "engram/runner/_steps/_base.py:80: imports importlib": "runner step: `require()` goes",
+    "import cycle between engram.runner._config, engram.runner._config_checks": "runner step",
+    "import cycle between engram.runner._sweep, engram.runner._sweep_report": "runner step",
+    "import cycle between engram.modules._batch, engram.modules._manager": "MemoryManager split",
+}
+
+
+def _pending(problem: str) -> bool:
+    return any(problem.startswith(p) for p in PENDING)
+
+
 @pytest.mark.parametrize("rule", list(RULES))
 def test_engram_follows_the_rule(graph: Graph, rule: str) -> None:
-    problems = RULES[rule](graph)
+    problems = [p for p in RULES[rule](graph) if not _pending(p)]
     assert not problems, f"{len(problems)} violation(s) of the {rule!r} rule:\n{_report(problems)}"
+
+
+def test_pending_violations_are_still_there(graph: Graph) -> None:
+    found = [p for check in RULES.values() for p in check(graph)]
+    gone = [p for p in PENDING if not any(f.startswith(p) for f in found)]
+    assert not gone, f"fixed, so remove from PENDING in tests/test_architecture.py: {gone}"
 
 
 def test_the_graph_sees_the_whole_package(graph: Graph) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engram import events
+import engram.events as events
 from engram.errors import EngramError, ValidationError
 
 log = logging.getLogger("engram.store")

@@ -19,10 +19,10 @@ from typing import Any
 
 import dspy
 
-from engram import events
+import engram.events as events
 from engram.errors import OptimizationError, ValidationError
-from engram.modules._lm import lm_scope
 from engram.modules._extractor import MemoryExtractor
+from engram.modules._lm import lm_scope
 
 OPTIMIZERS = ("bootstrap", "mipro", "gepa")
 

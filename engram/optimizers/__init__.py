@@ -30,7 +30,7 @@ _EXPORTS = {
     "FeedbackMetric": "engram.optimizers._feedback_teleprompter",
     "OptimizerProposer": "engram.optimizers._feedback_teleprompter",
     "create_prompt_optimizer": "engram.optimizers._factory",
-    "create_multi_prompt_optimizer": "engram.optimizers._factory",
+    "create_multi_prompt_optimizer": "engram.optimizers._multi_prompt",
     "format_trajectories": "engram.optimizers._formatting",
     "coerce_trajectories": "engram.optimizers._formatting",
 }
@@ -41,10 +41,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.optimizers._base import PromptOptimizerBase as PromptOptimizerBase
-    from engram.optimizers._factory import (
-        create_multi_prompt_optimizer as create_multi_prompt_optimizer,
-        create_prompt_optimizer as create_prompt_optimizer,
-    )
+    from engram.optimizers._factory import create_prompt_optimizer as create_prompt_optimizer
     from engram.optimizers._feedback_teleprompter import (
         FeedbackMetric as FeedbackMetric,
         FeedbackTeleprompter as FeedbackTeleprompter,
@@ -66,6 +63,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
     from engram.optimizers._multi_prompt import (
         MultiPromptOptimizer as MultiPromptOptimizer,
         MultiPromptResult as MultiPromptResult,
+        create_multi_prompt_optimizer as create_multi_prompt_optimizer,
     )
     from engram.optimizers._prompt_memory import PromptMemoryOptimizer as PromptMemoryOptimizer
     from engram.optimizers._result import (

@@ -24,7 +24,7 @@ from typing import Any
 
 import dspy
 
-from engram import events
+import engram.events as events
 from engram.errors import EngramError, ValidationError
 from engram.lm import context_runner, resolve, track_usage
 from engram.optimizers._formatting import (

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import dspy
 from dspy.teleprompt import Teleprompter
 
-from engram import events
+import engram.events as events
 from engram.errors import ConfigurationError, ValidationError
 from engram.optimizers._formatting import coerce_trajectories
 from engram.prompts import Prompt

@@ -21,7 +21,7 @@ from typing import Any
 
 import dspy
 
-from engram import events
+import engram.events as events
 from engram.errors import LMError, ValidationError
 from engram.lm import resolve
 from engram.optimizers._base import LMRef

@@ -34,7 +34,7 @@ from typing import Any
 import dspy
 from pydantic import BaseModel, ConfigDict, Field
 
-from engram import events
+import engram.events as events
 from engram.errors import ValidationError
 from engram.lm import Usage, context_runner, resolve, track_usage
 from engram.optimizers._base import LMRef, coerce_prompt
@@ -242,3 +242,9 @@ class MultiPromptOptimizer(dspy.Module):
             new_text = "\n".join(kept)
             if new_text != r.prompt.template and new_text.strip():
                 r.prompt = r.prompt.with_template(new_text)
+
+
+def create_multi_prompt_optimizer(lm: Any = None, *, kind: str = "gradient", config: dict[str, Any] | None = None,
+                                  max_workers: int = 4) -> MultiPromptOptimizer:
+    """A :class:`MultiPromptOptimizer` whose per-prompt steps are ``kind`` (LangMem's name for it)."""
+    return MultiPromptOptimizer(lm, kind=kind, config=config, max_workers=max_workers)

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from engram import events
+import engram.events as events
 from engram.tracking._runs import DEFAULT_EXPERIMENT, SAMPLE_SIZE, Run, _log_result, track_run
 
 log = logging.getLogger("engram.tracking")

@@ -61,11 +61,10 @@ def _where(tracking_uri: str | None) -> tuple:
     """A cheap key for "which registry": building Settings costs ~50 us, a dict lookup does not."""
     if tracking_uri:
         return (tracking_uri,)
-    from engram import config
+    from engram.config import settings_generation
 
-    overrides = config._overrides
-    return (None, overrides.get("tracking_uri"), overrides.get("home"),
-            os.environ.get("ENGRAM_TRACKING_URI"), os.environ.get("ENGRAM_HOME"))
+    # configure() moves the generation; the variables are read at each call
+    return (None, settings_generation(), os.environ.get("ENGRAM_TRACKING_URI"), os.environ.get("ENGRAM_HOME"))
 
 
 def _write_fallback(path: Path, prompt: Prompt) -> None:
