@@ -26,9 +26,8 @@ from dspy.teleprompt import Teleprompter
 
 import engram.events as events
 from engram.errors import ConfigurationError, ValidationError
-from engram.optimizers._formatting import coerce_trajectories
 from engram.prompts import Prompt
-from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
+from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset, coerce
 
 Route = Literal["gepa", "mipro", "bootstrap"]
 _META = {"score", "label", "comment", "trajectory_id", "user"}
@@ -135,7 +134,7 @@ def to_examples(trainset: Any) -> list[dspy.Example]:
     items = list(trainset) if not isinstance(trainset, TrajectoryDataset) else trainset
     if items and all(isinstance(x, dspy.Example) for x in items):
         return items
-    return TrajectoryDataset(coerce_trajectories(items)).to_dspy_examples()
+    return TrajectoryDataset(coerce(items)).to_dspy_examples()
 
 
 class FeedbackTeleprompter(Teleprompter):
