@@ -11,19 +11,19 @@ load on first use, so ``import engram`` stays fast::
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 # LiteLLM fetches its cost map from the internet at import unless told otherwise, and an
 # MLflow server can hang at start-up waiting for it. Set before anything imports LiteLLM.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from engram._lazy import lazy_exports  # noqa: E402
+from engram._version import __version__  # noqa: E402
 from engram.config import Settings, configure, get_settings  # noqa: E402
 from engram.errors import *  # noqa: E402, F403
 from engram.errors import __all__ as _error_names  # noqa: E402
 
-__version__ = "0.1.0"
-
-# public name -> module that defines it (imported on first access)
+# public name -> the face (package or module) that exports it, imported on first access
 _LAZY: dict[str, str] = {
     # trajectories, prompts, LMs
     "Message": "engram.trajectories",
@@ -35,60 +35,132 @@ _LAZY: dict[str, str] = {
     "build_lm": "engram.lm",
     "track_usage": "engram.lm",
     "Usage": "engram.lm",
-    "load_oasst": "engram.loaders._oasst",
-    "load_locomo": "engram.loaders._locomo",
+    "load_oasst": "engram.loaders",
+    "load_locomo": "engram.loaders",
     # memory storage
-    "MemoryStore": "engram.store._store",
-    "MemoryRecord": "engram.store._record",
-    "Provenance": "engram.store._record",
-    "NamespaceTemplate": "engram.store._namespaces",
-    "get_embedder": "engram.store._embeddings",
+    "MemoryStore": "engram.store",
+    "MemoryRecord": "engram.store",
+    "Provenance": "engram.store",
+    "NamespaceTemplate": "engram.store",
+    "get_embedder": "engram.store",
     # memory modules
-    "MemoryExtractor": "engram.modules._extractor",
-    "MemoryManager": "engram.modules._manager",
-    "MemorySearcher": "engram.modules._searcher",
-    "Memory": "engram.modules._schemas",
-    "Episode": "engram.modules._schemas",
-    "UserProfile": "engram.modules._schemas",
-    "create_manage_memory_tool": "engram.modules._tools",
-    "create_search_memory_tool": "engram.modules._tools",
-    "ThreadSummarizer": "engram.modules._summaries",
-    "summarize_messages": "engram.modules._summaries",
-    "ReflectionExecutor": "engram.modules._reflection",
-    "memory_f1": "engram.modules._metrics",
-    "compile_extractor": "engram.modules._compile",
-    "create_memory_manager": "engram.modules._compat",
-    "create_memory_store_manager": "engram.modules._compat",
-    "create_thread_extractor": "engram.modules._compat",
-    "create_memory_searcher": "engram.modules._compat",
+    "MemoryExtractor": "engram.modules",
+    "MemoryManager": "engram.modules",
+    "MemorySearcher": "engram.modules",
+    "Memory": "engram.modules",
+    "Episode": "engram.modules",
+    "UserProfile": "engram.modules",
+    "create_manage_memory_tool": "engram.modules",
+    "create_search_memory_tool": "engram.modules",
+    "ThreadSummarizer": "engram.modules",
+    "summarize_messages": "engram.modules",
+    "ReflectionExecutor": "engram.modules",
+    "memory_f1": "engram.modules",
+    "compile_extractor": "engram.modules",
+    "create_memory_manager": "engram.modules",
+    "create_memory_store_manager": "engram.modules",
+    "create_thread_extractor": "engram.modules",
+    "create_memory_searcher": "engram.modules",
     # prompt optimizers
-    "GradientOptimizer": "engram.optimizers._gradient",
-    "MetapromptOptimizer": "engram.optimizers._metaprompt",
-    "PromptMemoryOptimizer": "engram.optimizers._prompt_memory",
-    "MultiPromptOptimizer": "engram.optimizers._multi_prompt",
-    "FeedbackJudge": "engram.optimizers._judge",
-    "CandidateGate": "engram.optimizers._gate",
-    "FeedbackTeleprompter": "engram.optimizers._feedback_teleprompter",
-    "OptimizationResult": "engram.optimizers._result",
-    "create_prompt_optimizer": "engram.optimizers._factory",
-    "create_multi_prompt_optimizer": "engram.optimizers._factory",
+    "GradientOptimizer": "engram.optimizers",
+    "MetapromptOptimizer": "engram.optimizers",
+    "PromptMemoryOptimizer": "engram.optimizers",
+    "MultiPromptOptimizer": "engram.optimizers",
+    "FeedbackJudge": "engram.optimizers",
+    "CandidateGate": "engram.optimizers",
+    "FeedbackTeleprompter": "engram.optimizers",
+    "OptimizationResult": "engram.optimizers",
+    "create_prompt_optimizer": "engram.optimizers",
+    "create_multi_prompt_optimizer": "engram.optimizers",
+    "compile_judge": "engram.optimizers",
     # tracking and shipping
-    "load_prompt": "engram.tracking._loader",
-    "PromptRegistry": "engram.tracking._registry",
-    "register_result": "engram.tracking._registry",
-    "track_run": "engram.tracking._runs",
-    "log_optimization": "engram.tracking._runs",
-    "autolog": "engram.tracking._autolog",
-    "export_prompt": "engram.tracking._export",
-    "export_program": "engram.tracking._program_export",
-    "traces_to_dataset": "engram.tracking._traces",
+    "load_prompt": "engram.tracking",
+    "PromptRegistry": "engram.tracking",
+    "register_result": "engram.tracking",
+    "track_run": "engram.tracking",
+    "log_optimization": "engram.tracking",
+    "autolog": "engram.tracking",
+    "export_prompt": "engram.tracking",
+    "export_program": "engram.tracking",
+    "traces_to_dataset": "engram.tracking",
     # experiments
-    "load_config": "engram.runner._config",
-    "run_experiment": "engram.runner._run",
-    "run_sweep": "engram.runner._sweep",
+    "load_config": "engram.runner",
+    "run_experiment": "engram.runner",
+    "run_sweep": "engram.runner",
 }
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.lm import (
+        Usage as Usage,
+        build_lm as build_lm,
+        get_lm as get_lm,
+        track_usage as track_usage,
+    )
+    from engram.loaders import load_locomo as load_locomo, load_oasst as load_oasst
+    from engram.modules import (
+        Episode as Episode,
+        Memory as Memory,
+        MemoryExtractor as MemoryExtractor,
+        MemoryManager as MemoryManager,
+        MemorySearcher as MemorySearcher,
+        ReflectionExecutor as ReflectionExecutor,
+        ThreadSummarizer as ThreadSummarizer,
+        UserProfile as UserProfile,
+        compile_extractor as compile_extractor,
+        create_manage_memory_tool as create_manage_memory_tool,
+        create_memory_manager as create_memory_manager,
+        create_memory_searcher as create_memory_searcher,
+        create_memory_store_manager as create_memory_store_manager,
+        create_search_memory_tool as create_search_memory_tool,
+        create_thread_extractor as create_thread_extractor,
+        memory_f1 as memory_f1,
+        summarize_messages as summarize_messages,
+    )
+    from engram.optimizers import (
+        CandidateGate as CandidateGate,
+        FeedbackJudge as FeedbackJudge,
+        FeedbackTeleprompter as FeedbackTeleprompter,
+        GradientOptimizer as GradientOptimizer,
+        MetapromptOptimizer as MetapromptOptimizer,
+        MultiPromptOptimizer as MultiPromptOptimizer,
+        OptimizationResult as OptimizationResult,
+        PromptMemoryOptimizer as PromptMemoryOptimizer,
+        compile_judge as compile_judge,
+        create_multi_prompt_optimizer as create_multi_prompt_optimizer,
+        create_prompt_optimizer as create_prompt_optimizer,
+    )
+    from engram.prompts import Prompt as Prompt
+    from engram.runner import (
+        load_config as load_config,
+        run_experiment as run_experiment,
+        run_sweep as run_sweep,
+    )
+    from engram.store import (
+        MemoryRecord as MemoryRecord,
+        MemoryStore as MemoryStore,
+        NamespaceTemplate as NamespaceTemplate,
+        Provenance as Provenance,
+        get_embedder as get_embedder,
+    )
+    from engram.tracking import (
+        PromptRegistry as PromptRegistry,
+        autolog as autolog,
+        export_program as export_program,
+        export_prompt as export_prompt,
+        load_prompt as load_prompt,
+        log_optimization as log_optimization,
+        register_result as register_result,
+        traces_to_dataset as traces_to_dataset,
+        track_run as track_run,
+    )
+    from engram.trajectories import (
+        Feedback as Feedback,
+        Message as Message,
+        Trajectory as Trajectory,
+        TrajectoryDataset as TrajectoryDataset,
+    )
 
 
 def _autolog_from_environment() -> None:

@@ -22,7 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engram import __version__
+from engram._version import __version__
 from engram.errors import EngramError
 
 app = typer.Typer(help="engram: long-term memory and feedback-optimized prompts for LLM agents.",

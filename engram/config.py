@@ -18,8 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError as PydanticValidationError
 
 from engram.errors import ConfigurationError
 
@@ -58,6 +57,7 @@ class Settings(BaseModel):
 
 _lock = threading.Lock()
 _overrides: dict[str, Any] = {}
+_generation = [0]  # bumped by configure()/reset(); engram.lm rebuilds cached LMs when it moves
 
 
 def _from_environment() -> dict[str, Any]:
@@ -77,6 +77,10 @@ def get_settings() -> Settings:
     """The settings in force: :func:`configure` overrides, then ``ENGRAM_*`` variables, then defaults."""
     with _lock:
         values = {**_from_environment(), **_overrides}
+    return _validated(values)
+
+
+def _validated(values: dict[str, Any]) -> Settings:
     try:
         return Settings(**values)
     except PydanticValidationError as err:
@@ -99,22 +103,27 @@ def configure(**settings: Any) -> Settings:
         known = ", ".join(sorted(Settings.model_fields))
         raise ConfigurationError(f"Unknown setting(s) {sorted(unknown)}; known settings are: {known}.")
     with _lock:
+        proposed = dict(_overrides)
         for key, value in settings.items():
             if value is None:
-                _overrides.pop(key, None)
+                proposed.pop(key, None)
             else:
-                _overrides[key] = value
-    settings_now = get_settings()
-    from engram import lm as _lm  # late: lm imports dspy
-
-    _lm.reset_cache()
-    return settings_now
+                proposed[key] = value
+        validated = _validated({**_from_environment(), **proposed})  # a bad value changes nothing
+        _overrides.clear()
+        _overrides.update(proposed)
+        _generation[0] += 1
+    return validated
 
 
 def reset() -> None:
     """Drop every :func:`configure` override (tests use this between cases)."""
     with _lock:
         _overrides.clear()
-    from engram import lm as _lm
+        _generation[0] += 1
 
-    _lm.reset_cache()
+
+def settings_generation() -> int:
+    """A number that changes whenever :func:`configure` or :func:`reset` runs (for caches)."""
+    with _lock:
+        return _generation[0]

@@ -1,4 +1,4 @@
-"""LM construction and usage accounting.
+"""Which LM a call uses, LM construction from names, and usage accounting.
 
 engram works with any ``dspy.LM``. Configure it once::
 
@@ -10,46 +10,117 @@ and every engram operation returns what it spent::
     with track_usage() as usage:
         ...                                             # any DSPy calls
     usage.calls, usage.prompt_tokens, usage.cost
+
+:func:`resolve` is the one rule that picks an LM for a role; every engram module, optimizer,
+gate and judge asks it. Names with a registered prefix (``offline/...``) are built by the
+factory registered for that prefix (:func:`register_lm_prefix`); this module never imports
+the code that registers them.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from engram.config import get_settings
+from engram.config import get_settings, settings_generation
 from engram.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import dspy
 
 Role = Literal["task", "reflection", "judge"]
+ROLES: tuple[Role, ...] = get_args(Role)
 OFFLINE_PREFIX = "offline/"
+LM_PREFIX_GROUP = "engram.lm_prefixes"
+"""Entry-point group: ``"<prefix>" = "package.module:factory"`` makes names with that prefix buildable."""
 
 _cache: dict[tuple[str, str], Any] = {}
+_cache_generation = [-1]
 _cache_lock = threading.Lock()
+_prefixes: dict[str, Callable[[str], Any]] = {}
+_prefix_lock = threading.Lock()
+_entry_points_loaded = [False]
 
 _NOT_CONFIGURED = (
     "No {role} LM is configured. Set ENGRAM_LM to a LiteLLM model name "
-    "(e.g. ENGRAM_LM=openai/gpt-4o-mini), call engram.configure(lm=...), or pass lm= to this call. "
-    "For offline runs, ENGRAM_LM=offline/support selects the simulated stand-in from engram.testing."
+    "(e.g. ENGRAM_LM=openai/gpt-4o-mini), call engram.configure(lm=...), use dspy.context(lm=...), "
+    "or pass lm= to this call. For offline runs, ENGRAM_LM=offline/support selects the simulated "
+    "stand-in from engram.testing."
 )
 
 
 def reset_cache() -> None:
-    """Forget LMs built from names (after :func:`engram.configure`)."""
+    """Forget LMs built from names (:func:`engram.configure` makes this happen by itself)."""
     with _cache_lock:
         _cache.clear()
+
+
+def register_lm_prefix(prefix: str, factory: Callable[[str], Any]) -> None:
+    """Build LM names that start with ``prefix`` with ``factory(name)`` (the whole name).
+
+    :mod:`engram.testing` registers ``"offline/"`` when imported, and an installed engram
+    declares the same in the ``engram.lm_prefixes`` entry-point group, so
+    ``ENGRAM_LM=offline/support`` works without importing the test world by hand.
+
+    Example::
+
+        register_lm_prefix("mine/", lambda name: dspy.LM("openai/" + name.removeprefix("mine/")))
+    """
+    if not isinstance(prefix, str) or not prefix.endswith("/") or prefix.count("/") != 1:
+        raise ConfigurationError(f"An LM prefix is a word followed by '/', such as 'offline/'; got {prefix!r}.")
+    if not callable(factory):
+        raise ConfigurationError(f"The factory for LM prefix {prefix!r} must be callable; got {factory!r}.")
+    with _prefix_lock:
+        _prefixes[prefix] = factory
+    reset_cache()
+
+
+def registered_lm_prefixes() -> list[str]:
+    """Prefixes with a registered factory (after loading the installed entry points)."""
+    _load_entry_points()
+    with _prefix_lock:
+        return sorted(_prefixes)
+
+
+def _load_entry_points() -> None:
+    if _entry_points_loaded[0]:
+        return
+    from engram._lazy import entry_points
+
+    for prefix, load in entry_points(LM_PREFIX_GROUP).items():
+        with _prefix_lock:
+            known = prefix in _prefixes
+        if not known:
+            try:
+                register_lm_prefix(prefix, load())
+            except ImportError:  # that part of engram is not installed: the name stays unknown
+                continue
+    _entry_points_loaded[0] = True
+
+
+def _factory_for(spec: str) -> Callable[[str], Any] | None:
+    prefix = spec.split("/", 1)[0] + "/"
+    with _prefix_lock:
+        factory = _prefixes.get(prefix)
+    if factory is None:
+        _load_entry_points()
+        with _prefix_lock:
+            factory = _prefixes.get(prefix)
+    return factory
 
 
 def build_lm(spec: Any, *, cache: bool | None = None) -> dspy.BaseLM:
     """A ``dspy.LM`` from a name, or the given LM unchanged.
 
-    ``"offline/<world>"`` names build an offline stand-in (see :mod:`engram.testing`);
-    any other string is a LiteLLM model name.
+    A name with a registered prefix (``"offline/<world>"``, see :func:`register_lm_prefix`)
+    is built by its factory; any other string is a LiteLLM model name.
+
+    Example::
+
+        build_lm("openai/gpt-4o-mini").model     # 'openai/gpt-4o-mini'
     """
     import dspy
 
@@ -60,44 +131,108 @@ def build_lm(spec: Any, *, cache: bool | None = None) -> dspy.BaseLM:
             f"An LM must be a model name such as 'openai/gpt-4o-mini' or a dspy.LM, got {spec!r}."
         )
     spec = spec.strip()
-    if spec.startswith(OFFLINE_PREFIX):
-        from engram.testing import offline_lm
-
-        return offline_lm(spec.removeprefix(OFFLINE_PREFIX))
     if "/" not in spec:
         raise ConfigurationError(
             f"LM name {spec!r} has no provider prefix; write it as LiteLLM does, e.g. 'openai/{spec}'."
+        )
+    factory = _factory_for(spec)
+    if factory is not None:
+        return factory(spec)
+    if spec.startswith(OFFLINE_PREFIX):
+        raise ConfigurationError(
+            f"{spec!r} names an offline stand-in, but none is registered: `import engram.testing` first "
+            f"(it registers 'offline/'), or reinstall engram (`pip install -e .`) so its "
+            f"'{LM_PREFIX_GROUP}' entry point does it for you."
         )
     use_cache = get_settings().lm_cache if cache is None else cache
     return dspy.LM(spec, cache=use_cache)
 
 
-def get_lm(role: Role = "task", lm: Any = None) -> dspy.BaseLM:
-    """The LM for a role: the explicit ``lm``, else the configured one.
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise ConfigurationError(f"Unknown LM role {role!r}; use one of {', '.join(ROLES)}.")
 
-    The reflection LM falls back to the task LM, the judge LM to the reflection LM.
-    A call with nothing configured raises :class:`ConfigurationError`; engram never
-    falls back to a stand-in silently.
+
+def _chain(role: Role, overrides: Mapping[str, Any] | None = None) -> Any:
+    """The first set value of ``role``'s fallback chain: judge -> reflection -> task."""
+    _check_role(role)
+    settings = get_settings()
+    own = {"task": settings.lm, "reflection": settings.reflection_lm, "judge": settings.judge_lm}
+    order = ROLES[ROLES.index(role)::-1]  # judge, reflection, task (from the role down)
+    for step in order:
+        for value in ((overrides or {}).get(step), own[step]):
+            if value is not None:
+                return value
+    return None
+
+
+def resolve_name(role: Role, overrides: Mapping[str, Any] | None = None) -> str | None:
+    """The LM *name* for ``role`` from ``overrides`` and engram's settings, or ``None``.
+
+    For each step of the role's chain (judge -> reflection -> task) an override (an
+    experiment config's ``lms.<role>``) comes before the setting (``ENGRAM_<ROLE>_LM``).
+    A ``dspy.LM`` object given as a setting is returned as its ``repr``. The runner uses this
+    to name the LMs it builds; a call that needs an LM object uses :func:`resolve`.
+
+    Example::
+
+        resolve_name("judge", {"task": "openai/gpt-4o-mini"})   # 'openai/gpt-4o-mini'
     """
+    found = _chain(role, overrides)
+    return found if isinstance(found, str) or found is None else repr(found)
+
+
+def resolve(role: Role = "task", lm: Any = None) -> dspy.BaseLM:
+    """The LM a call in ``role`` uses; the one precedence rule of engram.
+
+    1. ``lm``, the LM passed to the call (a name or a ``dspy.LM``);
+    2. else the LM of the active ``dspy.context(lm=...)`` / ``dspy.configure(lm=...)``;
+    3. else engram's settings (:func:`engram.configure` over ``ENGRAM_*``), falling back
+       judge -> reflection -> task: ``ENGRAM_JUDGE_LM``, ``ENGRAM_REFLECTION_LM``, ``ENGRAM_LM``;
+    4. else :class:`~engram.errors.ConfigurationError` saying how to set one. engram never
+       falls back to a stand-in silently.
+
+    So inside ``with dspy.context(lm=X):`` every engram module, optimizer, gate and judge
+    uses ``X`` unless given its own ``lm=``. Names are built once per role and setting.
+
+    Example::
+
+        import dspy
+        from engram.lm import resolve
+        with dspy.context(lm=dspy.LM("openai/gpt-4o-mini")):
+            resolve("judge").model                    # 'openai/gpt-4o-mini'
+    """
+    _check_role(role)
     if lm is not None:
         return build_lm(lm)
-    settings = get_settings()
-    chain = {"task": [settings.lm], "reflection": [settings.reflection_lm, settings.lm],
-             "judge": [settings.judge_lm, settings.reflection_lm, settings.lm]}[role]
-    spec = next((s for s in chain if s is not None), None)
-    if spec is None:
-        import dspy
+    import dspy
 
-        if dspy.settings.lm is not None:  # the user configured DSPy directly
-            return dspy.settings.lm
+    if dspy.settings.lm is not None:
+        return dspy.settings.lm
+    spec = _chain(role)
+    if spec is None:
         raise ConfigurationError(_NOT_CONFIGURED.format(role=role))
     if not isinstance(spec, str):
         return build_lm(spec)
     with _cache_lock:
+        generation = settings_generation()
+        if _cache_generation[0] != generation:  # engram.configure() ran: names may mean other LMs
+            _cache.clear()
+            _cache_generation[0] = generation
         key = (role, spec)
         if key not in _cache:
             _cache[key] = build_lm(spec)
         return _cache[key]
+
+
+def get_lm(role: Role = "task", lm: Any = None) -> dspy.BaseLM:
+    """The LM for a role: the same as :func:`resolve` (kept as its old name).
+
+    Example::
+
+        engram.get_lm("reflection")   # resolve("reflection")
+    """
+    return resolve(role, lm)
 
 
 @dataclass

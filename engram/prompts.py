@@ -54,6 +54,16 @@ def find_variables(template: str | ChatTemplate) -> list[str]:
     return list(seen)
 
 
+def double_brace_variables(template: str | ChatTemplate) -> list[str]:
+    """The ``{{var}}`` variables of ``template`` (MLflow's syntax), in order of first use.
+
+    Example::
+
+        double_brace_variables("Hi {{name}}, {{name}} {x}")    # ['name']
+    """
+    return list(dict.fromkeys(m.group(1) for t in _texts(template) for m in _DOUBLE.finditer(t)))
+
+
 def check_variables(original: str | ChatTemplate, candidate: str | ChatTemplate) -> None:
     """Raise :class:`TemplateError` if ``candidate`` drops or invents a variable of ``original``."""
     before, after = set(find_variables(original)), set(find_variables(candidate))

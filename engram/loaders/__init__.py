@@ -8,6 +8,8 @@ Names load on first use::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engram._lazy import lazy_exports
 
 _LAZY = {
@@ -23,3 +25,16 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.loaders._locomo import (
+        LocomoConversation as LocomoConversation,
+        LocomoQuestion as LocomoQuestion,
+        LocomoTurn as LocomoTurn,
+        load_locomo as load_locomo,
+        parse_evidence as parse_evidence,
+    )
+    from engram.loaders._oasst import (
+        load_oasst as load_oasst,
+        votes_to_feedback as votes_to_feedback,
+    )

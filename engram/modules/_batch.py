@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engram import events
+import engram.events as events
 from engram.errors import EngramError, ValidationError
 
 log = logging.getLogger("engram.store")
@@ -71,14 +71,9 @@ def _groups(manager: Any, trajectories: list[Any], values: Callable[[Any], dict]
 
 
 def _coerce(dataset: Any) -> list[Any]:
-    from engram.trajectories import Trajectory, TrajectoryDataset
+    from engram.trajectories import coerce
 
-    if isinstance(dataset, TrajectoryDataset):
-        return list(dataset)
-    if isinstance(dataset, Iterable) and not isinstance(dataset, (str, bytes, dict)):
-        return [t if isinstance(t, Trajectory) else Trajectory.model_validate(t) for t in dataset]
-    raise ValidationError(f"process() needs a TrajectoryDataset or a list of trajectories, "
-                          f"got {type(dataset).__name__}.")
+    return coerce(dataset, what="process() dataset")
 
 
 def _progress(total: int, enabled: bool):

@@ -25,9 +25,9 @@ from engram.modules._summaries import ThreadSummarizer
 
 
 def _lm(model: Any) -> Any:
-    from engram.lm import get_lm
+    from engram.lm import resolve
 
-    return None if model is None else get_lm("task", model)
+    return None if model is None else resolve("task", model)
 
 
 def create_memory_manager(model: Any = None, *, schemas: Sequence[type[BaseModel]] | None = None,

@@ -19,10 +19,10 @@ from typing import Any
 
 import dspy
 
-from engram import events
+import engram.events as events
 from engram.errors import OptimizationError, ValidationError
-from engram.modules._lm import lm_scope
 from engram.modules._extractor import MemoryExtractor
+from engram.modules._lm import lm_scope
 
 OPTIMIZERS = ("bootstrap", "mipro", "gepa")
 
@@ -53,9 +53,8 @@ def memory_examples(items: Iterable[Any]) -> list[dspy.Example]:
     return out
 
 
-def _optimizer(name: str, metric: Any, reflection_lm: Any, settings: dict[str, Any]) -> tuple[Any, dict]:
-    """(optimizer, extra compile() arguments)."""
-    from engram.lm import get_lm
+def _optimizer(name: str, metric: Any, reflection: Any, settings: dict[str, Any]) -> tuple[Any, dict]:
+    """(optimizer, extra compile() arguments); ``reflection`` is the resolved reflection LM."""
 
     if name == "bootstrap":
         return dspy.BootstrapFewShot(metric=metric, max_bootstrapped_demos=settings.pop("max_bootstrapped_demos", 3),
@@ -70,12 +69,8 @@ def _optimizer(name: str, metric: Any, reflection_lm: Any, settings: dict[str, A
         compile_args.setdefault("minibatch", False)
         settings.setdefault("auto", None)
         settings.setdefault("num_candidates", 2)
-        prompt_model = get_lm("reflection", reflection_lm) if reflection_lm is not None or \
-            dspy.settings.lm is None else dspy.settings.lm
-        return dspy.MIPROv2(metric=metric, prompt_model=prompt_model, **settings), compile_args
+        return dspy.MIPROv2(metric=metric, prompt_model=reflection, **settings), compile_args
     if name == "gepa":
-        reflection = get_lm("reflection", reflection_lm) if reflection_lm is not None or \
-            dspy.settings.lm is None else dspy.settings.lm
         if not any(k in settings for k in ("auto", "max_full_evals", "max_metric_calls")):
             settings["max_metric_calls"] = 60
         return dspy.GEPA(metric=metric, reflection_lm=reflection, **settings), {}
@@ -107,10 +102,15 @@ def compile_extractor(trainset: Iterable[Any], *, extractor: MemoryExtractor | N
 def _compile(train: list[dspy.Example], val: list[dspy.Example] | None, student: MemoryExtractor,
              optimizer: str | Any, metric: Any, lm: Any, reflection_lm: Any,
              settings: dict[str, Any]) -> MemoryExtractor:
+    from engram.lm import resolve
+
     try:
+        # The reflection LM is resolved before lm_scope makes the task LM DSPy's current one.
+        needs_reflection = isinstance(optimizer, str) and optimizer.lower() in ("mipro", "gepa")
+        reflection = resolve("reflection", reflection_lm) if needs_reflection else None
         with lm_scope(lm):  # optimizers read the task LM from DSPy's settings when built
             if isinstance(optimizer, str):
-                teleprompter, compile_args = _optimizer(optimizer.lower(), metric, reflection_lm, dict(settings))
+                teleprompter, compile_args = _optimizer(optimizer.lower(), metric, reflection, dict(settings))
             else:
                 teleprompter, compile_args = optimizer, dict(settings)
             if val is not None and not isinstance(teleprompter, dspy.BootstrapFewShot):

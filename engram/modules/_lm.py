@@ -1,4 +1,4 @@
-"""Which LM a memory module calls: its own ``lm=``, else DSPy's current one, else engram's setting."""
+"""Which LM a memory module calls: :func:`engram.lm.resolve`'s rule, as a DSPy context."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ import dspy
 
 
 def lm_scope(lm: Any = None) -> contextlib.AbstractContextManager:
-    """A context in which DSPy calls go to the right LM.
+    """A context in which DSPy calls go to ``resolve("task", lm)``.
 
     An explicit ``lm`` (name or ``dspy.LM``) wins; inside ``dspy.context(lm=...)`` that LM
     is used; otherwise the configured task LM (``ENGRAM_LM``), or a ConfigurationError that
     says how to set one.
     """
-    from engram.lm import get_lm
+    from engram.lm import resolve
 
-    if lm is not None:
-        return dspy.context(lm=get_lm("task", lm))
-    if dspy.settings.lm is not None:
+    chosen = resolve("task", lm)
+    if chosen is dspy.settings.lm:
         return contextlib.nullcontext()
-    return dspy.context(lm=get_lm("task"))
+    return dspy.context(lm=chosen)

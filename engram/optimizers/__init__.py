@@ -7,6 +7,8 @@ Names load lazily (DSPy is imported only when an optimizer is used)::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engram._lazy import lazy_exports
 
 _EXPORTS = {
@@ -28,7 +30,7 @@ _EXPORTS = {
     "FeedbackMetric": "engram.optimizers._feedback_teleprompter",
     "OptimizerProposer": "engram.optimizers._feedback_teleprompter",
     "create_prompt_optimizer": "engram.optimizers._factory",
-    "create_multi_prompt_optimizer": "engram.optimizers._factory",
+    "create_multi_prompt_optimizer": "engram.optimizers._multi_prompt",
     "format_trajectories": "engram.optimizers._formatting",
     "coerce_trajectories": "engram.optimizers._formatting",
 }
@@ -36,3 +38,35 @@ _EXPORTS = {
 __all__ = list(_EXPORTS)
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.optimizers._base import PromptOptimizerBase as PromptOptimizerBase
+    from engram.optimizers._factory import create_prompt_optimizer as create_prompt_optimizer
+    from engram.optimizers._feedback_teleprompter import (
+        FeedbackMetric as FeedbackMetric,
+        FeedbackTeleprompter as FeedbackTeleprompter,
+        OptimizerProposer as OptimizerProposer,
+    )
+    from engram.optimizers._formatting import (
+        coerce_trajectories as coerce_trajectories,
+        format_trajectories as format_trajectories,
+    )
+    from engram.optimizers._gate import CandidateGate as CandidateGate, GateDecision as GateDecision
+    from engram.optimizers._gradient import GradientOptimizer as GradientOptimizer
+    from engram.optimizers._judge import (
+        FeedbackJudge as FeedbackJudge,
+        JudgeReport as JudgeReport,
+        agreement as agreement,
+        compile_judge as compile_judge,
+    )
+    from engram.optimizers._metaprompt import MetapromptOptimizer as MetapromptOptimizer
+    from engram.optimizers._multi_prompt import (
+        MultiPromptOptimizer as MultiPromptOptimizer,
+        MultiPromptResult as MultiPromptResult,
+        create_multi_prompt_optimizer as create_multi_prompt_optimizer,
+    )
+    from engram.optimizers._prompt_memory import PromptMemoryOptimizer as PromptMemoryOptimizer
+    from engram.optimizers._result import (
+        Candidate as Candidate,
+        OptimizationResult as OptimizationResult,
+    )

@@ -24,9 +24,9 @@ from typing import Any
 
 import dspy
 
-from engram import events
+import engram.events as events
 from engram.errors import EngramError, ValidationError
-from engram.lm import context_runner, get_lm, track_usage
+from engram.lm import context_runner, resolve, track_usage
 from engram.optimizers._formatting import (
     DEFAULT_MAX_MESSAGE_CHARS,
     DEFAULT_MAX_TOKENS,
@@ -163,7 +163,7 @@ class PromptOptimizerBase(dspy.Module):
             learn_from = items
 
         train, held_out = self._split_for_gate(learn_from, held_out)
-        lm = get_lm("reflection", self._lm.value)  # ConfigurationError when nothing is configured: raise it
+        lm = resolve("reflection", self._lm.value)  # ConfigurationError when nothing is configured: raise it
         with track_usage() as usage:
             self._run(result, original, train, held_out, lm)
         result.usage = usage

@@ -55,10 +55,3 @@ def create_prompt_optimizer(lm: Any = None, *, kind: Kind = "gradient", config: 
     except TypeError as err:
         raise ConfigurationError(f"Invalid config for the {kind} optimizer: {err}.") from err
 
-
-def create_multi_prompt_optimizer(lm: Any = None, *, kind: Kind = "gradient", config: dict[str, Any] | None = None,
-                                  max_workers: int = 4):
-    """A :class:`~engram.optimizers._multi_prompt.MultiPromptOptimizer` whose per-prompt steps are ``kind``."""
-    from engram.optimizers._multi_prompt import MultiPromptOptimizer
-
-    return MultiPromptOptimizer(lm, kind=kind, config=config, max_workers=max_workers)

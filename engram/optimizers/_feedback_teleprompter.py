@@ -24,11 +24,10 @@ from typing import Any, Literal
 import dspy
 from dspy.teleprompt import Teleprompter
 
-from engram import events
+import engram.events as events
 from engram.errors import ConfigurationError, ValidationError
-from engram.optimizers._formatting import coerce_trajectories
 from engram.prompts import Prompt
-from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
+from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset, coerce
 
 Route = Literal["gepa", "mipro", "bootstrap"]
 _META = {"score", "label", "comment", "trajectory_id", "user"}
@@ -135,7 +134,7 @@ def to_examples(trainset: Any) -> list[dspy.Example]:
     items = list(trainset) if not isinstance(trainset, TrajectoryDataset) else trainset
     if items and all(isinstance(x, dspy.Example) for x in items):
         return items
-    return TrajectoryDataset(coerce_trajectories(items)).to_dspy_examples()
+    return TrajectoryDataset(coerce(items)).to_dspy_examples()
 
 
 class FeedbackTeleprompter(Teleprompter):
@@ -200,9 +199,9 @@ class FeedbackTeleprompter(Teleprompter):
                                        max_labeled_demos=self.max_labeled_demos)
             return tp.compile(student, trainset=train, teacher=teacher)
         if self.route == "mipro":
-            from engram.lm import get_lm
+            from engram.lm import resolve
 
-            reflection = get_lm("reflection", self.reflection_lm)
+            reflection = resolve("reflection", self.reflection_lm)
             tp = dspy.MIPROv2(metric=self._scalar, prompt_model=reflection, auto=None,
                               num_candidates=self.num_candidates, max_bootstrapped_demos=self.max_bootstrapped_demos,
                               max_labeled_demos=self.max_labeled_demos, num_threads=self.num_threads,
@@ -214,9 +213,9 @@ class FeedbackTeleprompter(Teleprompter):
             self.proposer_impl = OptimizerProposer(self.reflection_lm, kind=self.proposer)
             gepa_kwargs["instruction_proposer"] = self.proposer_impl
         else:
-            from engram.lm import get_lm
+            from engram.lm import resolve
 
-            gepa_kwargs["reflection_lm"] = get_lm("reflection", self.reflection_lm)
+            gepa_kwargs["reflection_lm"] = resolve("reflection", self.reflection_lm)
         budget = self.max_metric_calls or 4 * (len(train) + len(val or []))
         tp = dspy.GEPA(metric=self.metric, max_metric_calls=budget, num_threads=self.num_threads,
                        seed=self.seed, track_stats=True, use_merge=False, **gepa_kwargs)

@@ -27,9 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engram.errors import ValidationError
 from engram.prompts import Prompt
-from engram.trajectories import Feedback, Trajectory, TrajectoryDataset
+from engram.trajectories import Feedback, Trajectory, coerce
 
 DEFAULT_MAX_TOKENS = 6000
 DEFAULT_MAX_MESSAGE_CHARS = 1500
@@ -37,70 +36,13 @@ _CHARS_PER_TOKEN = 4
 
 
 def coerce_trajectories(value: Any) -> list[Trajectory]:
-    """A list of trajectories from a dataset, trajectories, dicts or LangMem ``(messages, feedback)`` pairs.
-
-    LangMem passes sessions as ``[(messages, feedback), ...]`` where feedback is a string,
-    a number or a dict; engram maps a string to ``comment``, a number to ``score`` and a dict
-    to :class:`Feedback` fields (unknown keys go to ``extra``).
+    """A list of trajectories: :func:`engram.trajectories.coerce` (this name is kept for LangMem users).
 
     Example::
 
         coerce_trajectories([([{"role": "user", "content": "hi"}], "too terse")])
     """
-    if value is None:
-        raise ValidationError("No trajectories given; pass a TrajectoryDataset or a list of trajectories.")
-    if isinstance(value, TrajectoryDataset):
-        return list(value)
-    if isinstance(value, Trajectory):
-        return [value]
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise ValidationError(
-            f"Trajectories must be a TrajectoryDataset or a list, got {type(value).__name__}; "
-            "wrap a single conversation as [(messages, feedback)].")
-    out: list[Trajectory] = []
-    for index, item in enumerate(value):
-        try:
-            out.append(_one(item))
-        except ValidationError:
-            raise
-        except (TypeError, ValueError) as err:
-            raise ValidationError(f"trajectory #{index}: {err}") from err
-    return out
-
-
-def _one(item: Any) -> Trajectory:
-    if isinstance(item, Trajectory):
-        return item
-    if isinstance(item, dict):
-        return Trajectory.model_validate(item)
-    if isinstance(item, (tuple, list)) and len(item) == 2:
-        messages, feedback = item
-        return Trajectory(messages=messages, feedback=coerce_feedback(feedback))
-    raise TypeError(f"expected a Trajectory, a dict or a (messages, feedback) pair, got {type(item).__name__}")
-
-
-def coerce_feedback(value: Any) -> Feedback | None:
-    """Feedback from LangMem-style values: None, a string (comment), a number (score) or a dict."""
-    if value is None or isinstance(value, Feedback):
-        return value
-    if isinstance(value, bool):
-        return Feedback(label="up" if value else "down")
-    if isinstance(value, (int, float)):
-        return Feedback(score=float(value))
-    if isinstance(value, str):
-        return Feedback(comment=value) if value.strip() else None
-    if isinstance(value, dict):
-        known = set(Feedback.model_fields)
-        fields = {k: v for k, v in value.items() if k in known}
-        extra = {k: v for k, v in value.items() if k not in known}
-        if extra:
-            fields["extra"] = {**fields.get("extra", {}), **extra}
-            if "comment" not in fields:  # e.g. {"feedback": "..."} from LangMem examples
-                text = next((v for v in extra.values() if isinstance(v, str)), None)
-                if text:
-                    fields["comment"] = text
-        return Feedback(**fields)
-    return Feedback(comment=str(value))
+    return coerce(value)
 
 
 def feedback_fields(feedback: Feedback | None) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import dspy
 
 from engram.errors import TemplateError, ValidationError
-from engram.lm import context_runner, get_lm
+from engram.lm import context_runner, resolve
 from engram.optimizers._base import LMRef
 from engram.optimizers._signatures import RespondUnderPrompt
 from engram.prompts import Prompt, render
@@ -100,7 +100,7 @@ class CandidateGate:
         """The trajectory's user turns with fresh assistant replies under ``prompt``."""
         system = _system_text(prompt, trajectory)
         messages: list[Message] = []
-        with dspy.context(lm=get_lm("task", self._task_lm.value)):
+        with dspy.context(lm=resolve("task", self._task_lm.value)):
             for turn in trajectory.user_turns:
                 earlier = Trajectory(messages=messages, id="replay").transcript() if messages else "none"
                 reply = self.respond(system_prompt=system, conversation=earlier, message=turn.content).response

@@ -21,9 +21,9 @@ from typing import Any
 
 import dspy
 
-from engram import events
+import engram.events as events
 from engram.errors import LMError, ValidationError
-from engram.lm import get_lm
+from engram.lm import resolve
 from engram.optimizers._base import LMRef
 from engram.optimizers._formatting import coerce_trajectories
 from engram.optimizers._signatures import JudgeConversation
@@ -62,7 +62,7 @@ class FeedbackJudge(dspy.Module):
         self.assess = dspy.ChainOfThought(JudgeConversation)
 
     def forward(self, prompt: str, conversation: str) -> dspy.Prediction:
-        with dspy.context(lm=get_lm("judge", self._lm.value)):
+        with dspy.context(lm=resolve("judge", self._lm.value)):
             pred = self.assess(prompt=prompt, conversation=conversation)
         return dspy.Prediction(score=_clamp(pred.score), critique=str(pred.critique or ""))
 

@@ -34,9 +34,9 @@ from typing import Any
 import dspy
 from pydantic import BaseModel, ConfigDict, Field
 
-from engram import events
+import engram.events as events
 from engram.errors import ValidationError
-from engram.lm import Usage, context_runner, get_lm, track_usage
+from engram.lm import Usage, context_runner, resolve, track_usage
 from engram.optimizers._base import LMRef, coerce_prompt
 from engram.optimizers._formatting import coerce_trajectories, format_trajectories
 from engram.optimizers._result import OptimizationResult
@@ -182,7 +182,7 @@ class MultiPromptOptimizer(dspy.Module):
             if len(candidates) == 1:
                 chosen = [candidates[0].name]
             elif any(_negative(t) for t in ambiguous):
-                with dspy.context(lm=get_lm("reflection", self._lm.value)):
+                with dspy.context(lm=resolve("reflection", self._lm.value)):
                     pred = self.attribute(prompts=describe_prompts(candidates),
                                           trajectories=format_trajectories(ambiguous).text)
                 chosen = [n for n in (pred.prompt_names or []) if n in {c.name for c in candidates}]
@@ -242,3 +242,9 @@ class MultiPromptOptimizer(dspy.Module):
             new_text = "\n".join(kept)
             if new_text != r.prompt.template and new_text.strip():
                 r.prompt = r.prompt.with_template(new_text)
+
+
+def create_multi_prompt_optimizer(lm: Any = None, *, kind: str = "gradient", config: dict[str, Any] | None = None,
+                                  max_workers: int = 4) -> MultiPromptOptimizer:
+    """A :class:`MultiPromptOptimizer` whose per-prompt steps are ``kind`` (LangMem's name for it)."""
+    return MultiPromptOptimizer(lm, kind=kind, config=config, max_workers=max_workers)

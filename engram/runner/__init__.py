@@ -10,6 +10,8 @@ Heavy dependencies (mlflow, optuna, chromadb) load when a run starts.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engram._lazy import lazy_exports
 
 _LAZY = {
@@ -27,3 +29,13 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.runner._config import (
+        ExperimentConfig as ExperimentConfig,
+        load_config as load_config,
+        loads_config as loads_config,
+    )
+    from engram.runner._run import RunResult as RunResult, run_experiment as run_experiment
+    from engram.runner._sweep import SweepResult as SweepResult, run_sweep as run_sweep
+    from engram.runner._yaml_source import ConfigError as ConfigError

@@ -20,30 +20,15 @@ checkpoint is set aside (renamed, not deleted) and the run starts over.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from engram._files import atomic_write_json
+
 CHECKPOINT_FILE = "checkpoint.json"
 _VERSION = 1
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write JSON to ``path`` so that readers see the old content or the new, never a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True, default=str)
-            handle.flush()
-            os.fsync(handle.fileno())  # the rename must not land before the data does
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class Checkpoint:

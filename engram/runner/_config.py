@@ -52,18 +52,10 @@ class LMConfig(_Model):
     judge: str | None = None
 
     def resolved(self, role: Literal["task", "reflection", "judge"]) -> str | None:
-        """The LM name for ``role``: this config's, else the settings' chain (judge -> reflection -> task)."""
-        from engram.config import get_settings
+        """The LM name for ``role``: :func:`engram.lm.resolve_name` with this config over the settings."""
+        from engram.lm import resolve_name
 
-        settings = get_settings()
-        chain = {
-            "task": [self.task, settings.lm],
-            "reflection": [self.reflection, settings.reflection_lm, self.task, settings.lm],
-            "judge": [self.judge, settings.judge_lm, self.reflection, settings.reflection_lm,
-                      self.task, settings.lm],
-        }[role]
-        found = next((x for x in chain if x is not None), None)
-        return found if isinstance(found, str) or found is None else repr(found)
+        return resolve_name(role, {"task": self.task, "reflection": self.reflection, "judge": self.judge})
 
 
 class MemoryConfig(_Model):

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engram._files import atomic_write_json
 from engram.errors import BudgetExceededError, ConfigurationError, EngramError
 from engram.runner._budget import Budget
-from engram.runner._checkpoint import Checkpoint, atomic_write_json
+from engram.runner._checkpoint import Checkpoint
 from engram.runner._config import ExperimentConfig
 from engram.runner._progress import Progress
 from engram.runner._steps._base import StepContext, StepOutcome, StepUnavailable

@@ -45,11 +45,11 @@ def _with_driver(url: str) -> str:
     SQLAlchemy 2.1 picks psycopg (v3) for a bare ``postgresql://``; engram's dev extra
     installs psycopg2-binary, so name the driver explicitly when only that one exists.
     """
-    import importlib.util
+    from engram._lazy import module_available
 
     if not url.startswith("postgresql://"):
         return url
-    if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+    if not module_available("psycopg") and module_available("psycopg2"):
         return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     return url
 

@@ -188,7 +188,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker", type=int, default=0)
     parser.add_argument("--parent-run", default=None)
     args = parser.parse_args(argv)
-    import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
 
     config = load_config(args.config)
     try:

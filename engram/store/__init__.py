@@ -14,6 +14,8 @@ embedders load chromadb / torch only when first used.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engram._lazy import lazy_exports
 from engram.store._namespaces import Namespace, NamespaceTemplate, validate_namespace
 from engram.store._record import MemoryRecord, Provenance
@@ -31,7 +33,34 @@ _LAZY = {
 }
 
 
-__all__ = ["Namespace", "MemoryRecord", "Provenance", "NamespaceTemplate", "validate_namespace", "MemoryStore",
-           "Embedder", "get_embedder", "embed_texts", "OnnxMiniLMEmbedder", "MiniLMEmbedder", "export_onnx_model", "normalize_metadata", "HybridRanker"]
+__all__ = [
+    "Embedder",
+    "HybridRanker",
+    "MemoryRecord",
+    "MemoryStore",
+    "MiniLMEmbedder",
+    "Namespace",
+    "NamespaceTemplate",
+    "OnnxMiniLMEmbedder",
+    "Provenance",
+    "embed_texts",
+    "export_onnx_model",
+    "get_embedder",
+    "normalize_metadata",
+    "validate_namespace",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.store._archive._ranking import HybridRanker as HybridRanker
+    from engram.store._embeddings import (
+        Embedder as Embedder,
+        embed_texts as embed_texts,
+        MiniLMEmbedder as MiniLMEmbedder,
+        OnnxMiniLMEmbedder as OnnxMiniLMEmbedder,
+        get_embedder as get_embedder,
+    )
+    from engram.store._onnx import export_onnx_model as export_onnx_model
+    from engram.store._filters import normalize_metadata as normalize_metadata
+    from engram.store._store import MemoryStore as MemoryStore

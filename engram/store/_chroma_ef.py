@@ -21,6 +21,8 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
+from engram.store._embeddings import ChromaFunctionEmbedder, Embedder, get_embedder
+
 
 @register_embedding_function
 class EngramEmbeddingFunction(EmbeddingFunction[Documents]):
@@ -33,8 +35,6 @@ class EngramEmbeddingFunction(EmbeddingFunction[Documents]):
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from engram.store._embeddings import get_embedder
-
             self._embedder = get_embedder(self.spec)
         return self._embedder
 
@@ -57,3 +57,13 @@ class EngramEmbeddingFunction(EmbeddingFunction[Documents]):
 
     def supported_spaces(self) -> list[str]:
         return ["cosine", "ip", "l2"]
+
+
+def chroma_function(embedder: Embedder) -> EmbeddingFunction:
+    """``embedder`` as the Chroma ``EmbeddingFunction`` a collection stores (registered as ``"engram"``).
+
+    A wrapped Chroma function is handed back as itself, so Chroma records its own name.
+    """
+    if isinstance(embedder, ChromaFunctionEmbedder):
+        return embedder.function
+    return EngramEmbeddingFunction(embedder.spec, embedder=embedder)

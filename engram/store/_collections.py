@@ -67,7 +67,7 @@ class Collections:
     """Namespace -> Chroma collection, with caching and per-namespace write locks."""
 
     def __init__(self, client: Any, embedder: Any = None) -> None:
-        import engram.store._chroma_ef  # noqa: F401  (registers "engram" with Chroma)
+        from engram.store._chroma_ef import chroma_function  # imports chromadb; registers "engram"
 
         self.client = client
         self._cache: dict[tuple[str, ...], tuple[Any, int]] = {}
@@ -80,7 +80,7 @@ class Collections:
                 configuration={"hnsw": {"space": "cosine"}},
             )
         self.embedder = self._resolve_embedder(embedder)
-        self._ef = self.embedder.chroma_function()
+        self._ef = chroma_function(self.embedder)
 
     def _resolve_embedder(self, requested: Any) -> Embedder:
         stored = (self.history.metadata or {}).get("engram_embedder")

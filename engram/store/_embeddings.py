@@ -60,12 +60,6 @@ class Embedder:
     def _embed(self, texts: list[str]) -> list[list[float]]:
         raise NotImplementedError
 
-    def chroma_function(self) -> Any:
-        """This embedder as a Chroma ``EmbeddingFunction`` (registered as ``"engram"``)."""
-        from engram.store._chroma_ef import EngramEmbeddingFunction
-
-        return EngramEmbeddingFunction(self.spec, embedder=self)
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec!r})"
 
@@ -179,9 +173,7 @@ class LiteLLMEmbedder(Embedder):
         self.spec = f"litellm:{model}"
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
-        import litellm
-
-        import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
+        import litellm  # engram/__init__ set LITELLM_LOCAL_MODEL_COST_MAP before any engram module ran
 
         try:
             response = litellm.embedding(model=self.model, input=texts)
@@ -201,9 +193,6 @@ class ChromaFunctionEmbedder(Embedder):
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
         return [list(map(float, v)) for v in self.function(texts)]
-
-    def chroma_function(self) -> Any:
-        return self.function
 
 
 def _chroma_name(function: Any) -> str | None:

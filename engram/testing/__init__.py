@@ -22,7 +22,16 @@ Names are imported lazily so ``import engram.testing`` stays cheap.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engram._lazy import lazy_exports
+from engram.lm import OFFLINE_PREFIX, register_lm_prefix
+from engram.testing._registry import (
+    build_offline_lm,
+    known_offline_lms,
+    offline_lm,
+    register_offline_lm,
+)
 
 _EXPORTS = {
     "OfflineEngine": "_engine", "make_lm": "_engine", "count_tokens": "_engine", "STAND_IN_NOTICE": "_engine",
@@ -33,12 +42,12 @@ _EXPORTS = {
     "Trait": "_traits", "TRAITS": "_traits", "TRAIT_NAMES": "_traits", "activated_traits": "_traits",
     "complained_traits": "_traits",
     "SimUser": "_users", "make_users": "_users", "Topic": "_topics", "TOPICS": "_topics",
-    "offline_lm": "_registry", "known_offline_lms": "_registry", "register_offline_lm": "_registry",
     "FaultyEngine": "_faults", "faulty_lm": "_faults", "FAULT_KINDS": "_faults", "FaultRecord": "_faults",
     "OfflineServer": "_server", "serve": "_server",
 }
 
 __all__ = [  # noqa: RUF022 (the lazy names above)
+    "build_offline_lm",
     "FAULT_KINDS",
     "FaultRecord",
     "FaultyEngine",
@@ -75,3 +84,49 @@ __all__ = [  # noqa: RUF022 (the lazy names above)
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+# Importing the test world is what makes `offline/...` LM names buildable; engram.lm never imports it.
+register_lm_prefix(OFFLINE_PREFIX, build_offline_lm)
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.testing._engine import (
+        STAND_IN_NOTICE as STAND_IN_NOTICE,
+        OfflineEngine as OfflineEngine,
+        count_tokens as count_tokens,
+        make_lm as make_lm,
+    )
+    from engram.testing._faults import (
+        FAULT_KINDS as FAULT_KINDS,
+        FaultRecord as FaultRecord,
+        FaultyEngine as FaultyEngine,
+        faulty_lm as faulty_lm,
+    )
+    from engram.testing._handlers import (
+        register_handler as register_handler,
+        unregister_handler as unregister_handler,
+    )
+    from engram.testing._protocol import (
+        ParsedCall as ParsedCall,
+        format_outputs as format_outputs,
+        parse_request as parse_request,
+    )
+    from engram.testing._scripted import (
+        ScriptedEngine as ScriptedEngine,
+        scripted_lm as scripted_lm,
+    )
+    from engram.testing._server import OfflineServer as OfflineServer, serve as serve
+    from engram.testing._topics import TOPICS as TOPICS, Topic as Topic
+    from engram.testing._traits import (
+        TRAIT_NAMES as TRAIT_NAMES,
+        TRAITS as TRAITS,
+        Trait as Trait,
+        activated_traits as activated_traits,
+        complained_traits as complained_traits,
+    )
+    from engram.testing._users import SimUser as SimUser, make_users as make_users
+    from engram.testing._world import (
+        SEED_PROMPT as SEED_PROMPT,
+        SimulatedEngine as SimulatedEngine,
+        World as World,
+        simulated_lm as simulated_lm,
+    )

@@ -26,14 +26,13 @@ use if they exist, so their handlers register themselves.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from engram._lazy import import_module, module_available
 from engram.testing._protocol import ParsedCall
 from engram.testing._traits import (
     activated_traits,
@@ -106,8 +105,8 @@ def load_plugins() -> None:
         if _plugins_loaded:
             return
         for module in PLUGIN_MODULES:
-            if importlib.util.find_spec(module) is not None:
-                importlib.import_module(module)
+            if module_available(module):
+                import_module(module)
         _plugins_loaded = True
 
 

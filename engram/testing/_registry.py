@@ -1,6 +1,9 @@
 """Offline LMs by name: what ``ENGRAM_LM=offline/<name>`` builds (stand-ins, not models).
 
-``engram.lm.build_lm("offline/support")`` calls :func:`offline_lm` with ``"support"``::
+``import engram.testing`` registers :func:`build_offline_lm` for the ``offline/`` prefix with
+:func:`engram.lm.register_lm_prefix` (an installed engram also declares it as an
+``engram.lm_prefixes`` entry point), so ``engram.lm.build_lm("offline/support")`` calls
+:func:`offline_lm` with ``"support"``::
 
     offline_lm("support")         # the simulated world (seed 0)
     offline_lm("support-slow")    # the same with 50 ms latency per call (concurrency demos)
@@ -68,3 +71,8 @@ def offline_lm(name: str, **kwargs: Any):
             "For a real model use a LiteLLM name such as 'openai/gpt-4o-mini'."
         ) from None
     return factory(**kwargs)
+
+
+def build_offline_lm(name: str):
+    """The factory of the ``offline/`` LM prefix: ``"offline/support"`` -> the stand-in."""
+    return offline_lm(name)

@@ -12,6 +12,8 @@ Names load on first use (MLflow is imported only by the parts that talk to it)::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engram._lazy import lazy_exports
 
 _LAZY: dict[str, str] = {
@@ -46,3 +48,39 @@ _LAZY: dict[str, str] = {
 __all__ = list(_LAZY)
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.tracking._autolog import autolog as autolog
+    from engram.tracking._export import (
+        export_prompt as export_prompt,
+        load_export as load_export,
+        write_export as write_export,
+    )
+    from engram.tracking._loader import clear_cache as clear_cache, load_prompt as load_prompt
+    from engram.tracking._program_export import (
+        ProgramExport as ProgramExport,
+        export_program as export_program,
+    )
+    from engram.tracking._registry import (
+        PromptRegistry as PromptRegistry,
+        PromptVersion as PromptVersion,
+        diff as diff,
+        history as history,
+        parse_ref as parse_ref,
+        promote as promote,
+        register as register,
+        register_result as register_result,
+    )
+    from engram.tracking._runs import (
+        Run as Run,
+        active_run as active_run,
+        enable_dspy_autolog as enable_dspy_autolog,
+        fluent_tracking_uri as fluent_tracking_uri,
+        log_optimization as log_optimization,
+        track_run as track_run,
+    )
+    from engram.tracking._traces import (
+        tag_current_trace as tag_current_trace,
+        trace_to_trajectory as trace_to_trajectory,
+        traces_to_dataset as traces_to_dataset,
+    )

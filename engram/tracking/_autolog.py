@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from engram import events
+import engram.events as events
 from engram.tracking._runs import DEFAULT_EXPERIMENT, SAMPLE_SIZE, Run, _log_result, track_run
 
 log = logging.getLogger("engram.tracking")
@@ -138,12 +138,15 @@ def _log_compile(run: Run, program: Any, examples: Any) -> None:
 def _dataset(data: Any) -> Any:
     if not data:
         return None
-    from engram.trajectories import Trajectory, TrajectoryDataset
+    from engram.errors import ValidationError
+    from engram.trajectories import TrajectoryDataset, coerce
 
     if isinstance(data, TrajectoryDataset):
         return data
-    items = list(data)
-    return TrajectoryDataset(items) if all(isinstance(t, Trajectory) for t in items) else None
+    try:
+        return TrajectoryDataset(coerce(data))
+    except ValidationError:  # e.g. a compile's dspy.Examples that are not trajectories: log no sample
+        return None
 
 
 def autolog(disable: bool = False, *, tracking_uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT,

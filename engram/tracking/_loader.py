@@ -29,6 +29,7 @@ import threading
 import time
 from pathlib import Path
 
+from engram._files import atomic_write_text
 from engram.errors import NotFoundError, TrackingError
 from engram.prompts import Prompt
 
@@ -61,11 +62,10 @@ def _where(tracking_uri: str | None) -> tuple:
     """A cheap key for "which registry": building Settings costs ~50 us, a dict lookup does not."""
     if tracking_uri:
         return (tracking_uri,)
-    from engram import config
+    from engram.config import settings_generation
 
-    overrides = config._overrides
-    return (None, overrides.get("tracking_uri"), overrides.get("home"),
-            os.environ.get("ENGRAM_TRACKING_URI"), os.environ.get("ENGRAM_HOME"))
+    # configure() moves the generation; the variables are read at each call
+    return (None, settings_generation(), os.environ.get("ENGRAM_TRACKING_URI"), os.environ.get("ENGRAM_HOME"))
 
 
 def _write_fallback(path: Path, prompt: Prompt) -> None:
@@ -74,10 +74,7 @@ def _write_fallback(path: Path, prompt: Prompt) -> None:
     try:
         if path.exists() and path.read_text() == text:
             return  # unchanged since the last refresh: no write every TTL
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     except OSError as err:  # a read-only disk must not break serving prompts
         log.warning("could not write the prompt fallback file %s: %s", path, err)
 

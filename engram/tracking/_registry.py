@@ -115,10 +115,9 @@ def _prepare(template: str | ChatTemplate) -> tuple[str | ChatTemplate, str]:
 
 
 def _double_vars(template: str | ChatTemplate) -> list[str]:
-    from engram.prompts import _DOUBLE  # the same pattern MLflow's {{var}} syntax follows
+    from engram.prompts import double_brace_variables  # the pattern of MLflow {{var}}
 
-    texts = [template] if isinstance(template, str) else [m.get("content", "") for m in template]
-    return list(dict.fromkeys(m.group(1) for t in texts for m in _DOUBLE.finditer(t)))
+    return double_brace_variables(template)
 
 
 class PromptRegistry:

@@ -280,17 +280,17 @@ def enable_dspy_autolog(**kwargs: Any) -> None:
     autolog patches ``compile`` only on the direct ``dspy.Teleprompter`` subclasses that exist
     when it is called, so import every optimizer first. Call it again after defining your own.
     """
-    import importlib
     import pkgutil
 
     import dspy.teleprompt  # noqa: F401  (DSPy's own optimizers)
 
     try:
         import engram.optimizers as package
+        from engram._lazy import import_module
 
         for info in pkgutil.iter_modules(package.__path__, package.__name__ + "."):
             try:
-                importlib.import_module(info.name)
+                import_module(info.name)
             except ImportError:  # an optional part that is not installed
                 continue
     except ImportError:

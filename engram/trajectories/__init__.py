@@ -1,6 +1,14 @@
-"""Trajectories: conversations with feedback, and datasets of them (pandas, JSONL, Parquet, DSPy)."""
+"""Trajectories: conversations with feedback, and datasets of them (pandas, JSONL, Parquet, DSPy).
 
+:func:`coerce` is the one way every engram entry point turns what it is given into trajectories::
+
+    from engram.trajectories import TrajectoryDataset, coerce
+    trajectories = coerce(TrajectoryDataset.load("datasets/support.jsonl"))
+"""
+
+from engram.trajectories._coerce import coerce, coerce_feedback
 from engram.trajectories._dataset import TrajectoryDataset
 from engram.trajectories._types import Feedback, Message, Trajectory, coerce_messages
 
-__all__ = ["Message", "Feedback", "Trajectory", "TrajectoryDataset", "coerce_messages"]
+__all__ = ["Feedback", "Message", "Trajectory", "TrajectoryDataset", "coerce", "coerce_feedback",
+           "coerce_messages"]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError as PydanticValidationError
 
+from engram._files import atomic_path, atomic_write_text
 from engram.errors import ValidationError
 from engram.trajectories._types import Trajectory
 
@@ -90,12 +91,6 @@ def write_jsonl(trajectories: list[Trajectory], path: str | Path) -> None:
     """Write trajectories as JSONL, atomically (a temporary file renamed into place)."""
     lines = [json.dumps(t.to_record(), ensure_ascii=False, sort_keys=True) for t in trajectories]
     atomic_write_text(Path(path), "".join(line + "\n" for line in lines))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def to_rows(trajectories: list[Trajectory]) -> list[dict[str, Any]]:
@@ -208,12 +203,11 @@ def write_table(trajectories: list[Trajectory], path: Path) -> None:
     import pandas as pd
 
     df = _encode_nested(pd.DataFrame(to_rows(trajectories)))
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix == ".csv":
-        df.to_csv(tmp, index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        if path.suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
 
 
 def check_suffix(path: Path) -> None:

@@ -1,7 +1,7 @@
 import pytest
 
 from engram.errors import ConfigurationError
-from engram.optimizers._factory import create_multi_prompt_optimizer, create_prompt_optimizer
+from engram.optimizers import create_multi_prompt_optimizer, create_prompt_optimizer
 from engram.optimizers._gradient import GradientOptimizer
 from engram.optimizers._metaprompt import MetapromptOptimizer
 from engram.optimizers._multi_prompt import MultiPromptOptimizer

@@ -1,10 +1,9 @@
 from engram.optimizers._formatting import (
-    coerce_feedback,
     coerce_trajectories,
     feedback_fields,
     format_trajectories,
 )
-from engram.trajectories import Feedback, TrajectoryDataset
+from engram.trajectories import Feedback, TrajectoryDataset, coerce_feedback
 
 from .conftest import convo
 

@@ -1,6 +1,6 @@
 import threading
 
-from engram.optimizers._factory import create_multi_prompt_optimizer
+from engram.optimizers import create_multi_prompt_optimizer
 from engram.optimizers._multi_prompt import MultiPromptOptimizer
 from engram.prompts import Prompt
 from engram.testing._scripted import scripted_lm
