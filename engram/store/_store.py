@@ -12,9 +12,12 @@ Example::
     store.restore(ns, "diet", version=1)
 
 Backends: :meth:`in_memory` (tests), :meth:`persistent` (default ``.engram/chroma``)
-and :meth:`http` (a Chroma server). **PersistentClient is single-writer-process**:
-many threads of one process are fine, several processes writing one directory
-are not; run ``chroma run`` and use :meth:`http` for multi-process setups.
+and :meth:`http` (a Chroma server). **A persistent directory has one owner process**:
+many threads of one process are fine; a second process opening the directory gets
+a :class:`~engram.errors.StoreError` naming the owner (pid, host, since when). Run
+``chroma run`` and use :meth:`http` for multi-process setups. The directory also
+records that it holds data, so a deleted ``chroma.sqlite3`` is an error on open,
+not an empty store (see :mod:`engram.store._owner`).
 
 Every call is scoped to one namespace, stored in its own collection, so nothing
 reads, changes or deletes another tenant's memories. Writes are serialized per
@@ -30,6 +33,7 @@ refreshed on this process's writes or when the namespace's row count changes.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +50,7 @@ from engram.store._backends import (
 from engram.store._codec import from_row, rows
 from engram.store._collections import Collections, chroma_errors
 from engram.store._filters import and_where, to_where
+from engram.store._owner import DirectoryOwner
 from engram.store._namespaces import has_prefix, namespace_key, validate_namespace
 from engram.store._record import MAX_CONTENT_CHARS, MemoryRecord
 from engram.store._writes import WriteMixin
@@ -57,9 +62,12 @@ class MemoryStore(WriteMixin, AsyncMixin):
     """A memory store on a Chroma client (see the module docstring)."""
 
     def __init__(self, client: Any, *, embedder: Any = None, max_content_chars: int = MAX_CONTENT_CHARS,
-                 archive_ranker: Any = None, backend: str = "custom") -> None:
+                 archive_ranker: Any = None, backend: str = "custom", owner: DirectoryOwner | None = None) -> None:
         """Wrap a chromadb client; prefer the constructors below. ``archive_ranker`` is a
         :class:`~engram.store._archive._ranking.HybridRanker` with other weights for kind "message"."""
+        self._owner = owner
+        if owner is not None:  # released on close(), or when the store is garbage-collected
+            self._release = weakref.finalize(self, owner.release)
         self._cols = Collections(client, embedder)
         self.max_content_chars = max_content_chars
         self.archive_ranker = archive_ranker
@@ -78,7 +86,12 @@ class MemoryStore(WriteMixin, AsyncMixin):
             from engram.config import get_settings
 
             path = get_settings().store_path
-        return cls(persistent_client(path), embedder=embedder, backend="persistent", **kwargs)
+        client, owner = persistent_client(path)
+        try:
+            return cls(client, embedder=embedder, backend="persistent", owner=owner, **kwargs)
+        except BaseException:
+            owner.release()
+            raise
 
     @classmethod
     def http(cls, url: str, embedder: Any = None, *, timeout: float = DEFAULT_TIMEOUT,
@@ -113,6 +126,8 @@ class MemoryStore(WriteMixin, AsyncMixin):
         if self.backend == "memory":
             drop_in_memory(self._cols.client)
         self._cols.close()
+        if self._owner is not None:
+            self._release()  # a finalizer runs once, so close() twice is harmless
 
     def __enter__(self) -> MemoryStore:
         return self

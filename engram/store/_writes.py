@@ -139,6 +139,9 @@ class WriteMixin:
         except Exception:
             self._undo(col, written, hist_ids)
             raise
+        else:
+            if self._owner is not None:
+                self._owner.note_writes(len(plan))
         finally:
             self._cols.touch(ns)  # again after the rows land, so no reader caches a half-written state
 
