@@ -18,13 +18,23 @@ Per thread (LangMem issue #11 fixed):
 
 ``clock`` (a function returning seconds) can be replaced in tests; call :meth:`poke`
 after moving a fake clock so the scheduler looks again.
+
+Delays are checked at submit: ``after_seconds`` must be a finite number between 0 and
+:data:`MAX_DELAY` (a week), so no value can overflow or busy-loop the scheduler.
+
+Nothing pending is dropped silently at exit: an ``atexit`` hook runs the work still
+pending in every live executor (including after ``shutdown(wait=False)``), for at most
+``exit_timeout`` seconds, and logs an error naming what it could not run.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import math
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +44,24 @@ from engram.errors import EngramError, ValidationError
 from engram.trajectories import Message
 from engram.trajectories import coerce_messages
 
-log = logging.getLogger("engram.reflection")
+log = logging.getLogger("engram.modules.reflection")
+
+#: The longest ``after_seconds`` accepted: a debounce delay, not a cron schedule.
+MAX_DELAY = 7 * 24 * 3600.0
+_LIVE: weakref.WeakSet[ReflectionExecutor] = weakref.WeakSet()
+
+
+def check_delay(after_seconds: Any) -> float:
+    """``after_seconds`` as a float, or a :class:`ValidationError` saying what is accepted."""
+    if isinstance(after_seconds, bool) or not isinstance(after_seconds, (int, float)):
+        raise ValidationError(f"after_seconds must be a number of seconds, got "
+                              f"{type(after_seconds).__name__} {after_seconds!r}.")
+    delay = float(after_seconds)
+    if not math.isfinite(delay) or not 0.0 <= delay <= MAX_DELAY:
+        raise ValidationError(
+            f"after_seconds must be a finite number from 0 to {MAX_DELAY:g} (one week), got "
+            f"{after_seconds!r}; schedule longer waits outside the executor.")
+    return delay
 
 
 @dataclass
@@ -63,9 +90,11 @@ class ReflectionExecutor:
             or any ``fn(messages, values)``.
         max_workers: threads processing different threads' work in parallel.
         clock: seconds now (default ``time.monotonic``).
+        exit_timeout: at interpreter exit, how long pending work may still run (seconds).
     """
 
-    def __init__(self, processor: Any, *, max_workers: int = 2, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, processor: Any, *, max_workers: int = 2, clock: Callable[[], float] = time.monotonic,
+                 exit_timeout: float = 60.0):
         if hasattr(processor, "update") and callable(processor.update):
             manager = processor
             self._process = lambda messages, values: manager.update(messages, values)
@@ -80,6 +109,9 @@ class ReflectionExecutor:
         self._running: set[str] = set()
         self._inflight: set[Future] = set()
         self._closed = False
+        self._exiting = False
+        self.exit_timeout = check_delay(exit_timeout)
+        _LIVE.add(self)
         self._scheduler = threading.Thread(target=self._loop, name="engram-reflection-scheduler", daemon=True)
         self._scheduler.start()
 
@@ -89,8 +121,7 @@ class ReflectionExecutor:
         """Schedule ``messages`` of a thread for processing ``after_seconds`` from now."""
         from engram.lm import context_runner
 
-        if after_seconds < 0:
-            raise ValidationError(f"after_seconds must be >= 0, got {after_seconds}")
+        after_seconds = check_delay(after_seconds)
         msgs = coerce_messages(messages)
         values = dict(values or {})
         key = thread_id or values.get("thread_id") or "default"
@@ -161,22 +192,73 @@ class ReflectionExecutor:
     # -- scheduling -------------------------------------------------------------------------------
     def _loop(self) -> None:
         while True:
-            with self._cond:
-                if self._closed and not self._pending:
-                    self._pool.shutdown(wait=False)  # submitted work still completes
+            try:
+                if not self._step():
                     return
-                now = self._clock()
-                ready = [k for k, w in self._pending.items() if w.due <= now and k not in self._running]
-                if not ready:
-                    waits = [w.due - now for k, w in self._pending.items() if k not in self._running]
-                    self._cond.wait(timeout=max(0.0, min(waits)) if waits else None)
-                    continue
-                for key in ready:
-                    work = self._pending.pop(key)
-                    self._running.add(key)
-                    for future in work.futures:
-                        self._inflight.add(future)
+            except Exception as err:  # noqa: BLE001 - the scheduler must outlive any one bad step
+                log.error("reflection scheduler step failed (it keeps running): %s", err, exc_info=err)
+                time.sleep(0.05)
+
+    def _step(self) -> bool:
+        """One scheduling pass; False when the scheduler should stop."""
+        with self._cond:
+            if self._exiting or (self._closed and not self._pending):
+                self._pool.shutdown(wait=False)  # submitted work still completes
+                return False
+            now = self._clock()
+            ready = [k for k, w in self._pending.items() if w.due <= now and k not in self._running]
+            if not ready:
+                waits = [w.due - now for k, w in self._pending.items() if k not in self._running]
+                # bounded: a clock jump or a huge due time can never overflow Condition.wait
+                timeout = min(max(0.0, min(waits)), 3600.0) if waits else None
+                self._cond.wait(timeout=timeout)
+                return True
+            for key in ready:
+                work = self._pending.pop(key)
+                try:
                     self._pool.submit(self._run, key, work)
+                except RuntimeError:  # the interpreter is exiting: the atexit hook runs it instead
+                    self._pending[key] = work
+                    self._exiting = True
+                    return False
+                self._running.add(key)
+                self._inflight.update(work.futures)
+            return True
+
+    def _drain_at_exit(self) -> None:
+        """Run what is still pending in this thread, within ``exit_timeout``; say what was dropped."""
+        deadline = time.monotonic() + self.exit_timeout
+        with self._cond:
+            self._exiting = True
+            self._cond.notify_all()
+        self._scheduler.join(timeout=1.0)
+        while True:
+            with self._cond:
+                key = next((k for k in self._pending if k not in self._running), None)
+                if key is None or time.monotonic() >= deadline:
+                    break
+                work = self._pending.pop(key)
+                self._running.add(key)
+                self._inflight.update(work.futures)
+            self._run(key, work)
+        for future in list(self._inflight):
+            try:
+                future.result(max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001, S110 - errors were logged by _run
+                pass
+        with self._cond:
+            dropped = {k: len(w.messages) for k, w in self._pending.items()}
+            running = len([f for f in self._inflight if not f.done()])
+            for work in self._pending.values():
+                for future in work.futures:
+                    future.cancel()
+            self._pending.clear()
+        if dropped or running:
+            log.error(
+                "engram ReflectionExecutor: at exit %d pending submission(s) were DROPPED (threads %s) "
+                "and %d still running after exit_timeout=%gs. Call executor.flush() or "
+                "shutdown(wait=True) before exiting, or raise exit_timeout.",
+                len(dropped), sorted(dropped), running, self.exit_timeout)
 
     def _run(self, key: str, work: _Pending) -> None:
         futures = [f for f in work.futures if f.set_running_or_notify_cancel()]
@@ -196,4 +278,11 @@ class ReflectionExecutor:
                 self._cond.notify_all()
 
 
-__all__ = ["ReflectionExecutor", "merge_messages"]
+@atexit.register
+def _drain_all_at_exit() -> None:
+    for executor in list(_LIVE):
+        if executor._pending or executor._inflight:
+            executor._drain_at_exit()
+
+
+__all__ = ["MAX_DELAY", "ReflectionExecutor", "check_delay", "merge_messages"]

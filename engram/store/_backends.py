@@ -6,7 +6,8 @@
 - **persistent** (default, ``.engram/chroma``): ``chromadb.PersistentClient``.
   It is safe from many threads of **one** process; it is *not* safe for several
   writer processes on the same directory (Chroma's SQLite + HNSW files are not
-  coordinated across processes). Use the server for that.
+  coordinated across processes), so the directory's owner lock
+  (:mod:`engram.store._owner`) refuses a second process. Use the server for that.
 - **server** (``chromadb.HttpClient``): the multi-process / multi-machine setup.
   Start one with ``chroma run --path DIR --port 8000`` and set
   ``ENGRAM_CHROMA_URL=http://host:8000``.
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from engram.errors import ConfigurationError, StoreError
+from engram.store._owner import DirectoryOwner
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -48,11 +50,17 @@ def drop_in_memory(client: Any) -> None:
             pass
 
 
-def persistent_client(path: str | Path) -> Any:
-    """A Chroma client on a directory (created if missing). Single writer process only."""
+def persistent_client(path: str | Path) -> tuple[Any, DirectoryOwner]:
+    """A Chroma client on a directory (created if missing), and this process's claim on it.
+
+    Raises :class:`StoreError` when another process owns the directory, or when its
+    database file is gone although the directory held data.
+    """
     import chromadb
     from chromadb.config import Settings
 
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise ConfigurationError(f"the store path must be a directory path (str or Path), got {path!r}.")
     directory = Path(path).expanduser()
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -61,12 +69,19 @@ def persistent_client(path: str | Path) -> Any:
             f"cannot create the memory store directory {directory}: {err}. Set ENGRAM_HOME "
             f"or pass MemoryStore.persistent(path=...) to a writable place."
         ) from None
+    if not directory.is_dir():
+        raise ConfigurationError(f"the store path {directory} is not a directory; pass a directory.")
+    owner = DirectoryOwner.acquire(directory)
     try:
-        return chromadb.PersistentClient(
-            path=str(directory), settings=Settings(anonymized_telemetry=False)
-        )
+        owner.check_data()
+        client = chromadb.PersistentClient(path=str(directory), settings=Settings(anonymized_telemetry=False))
+    except StoreError:
+        owner.release()
+        raise
     except Exception as err:
+        owner.release()
         raise StoreError(f"cannot open the Chroma store at {directory}: {err}") from err
+    return client, owner
 
 
 def http_client(url: str, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, str] | None = None) -> Any:

@@ -28,6 +28,7 @@ from engram.errors import ValidationError
 RESERVED_PREFIX = "_"
 MAX_METADATA_KEYS = 64
 _SCALARS = (str, int, float, bool)
+_INT64 = (-(2**63), 2**63 - 1)   # Chroma stores ints as int64; larger ones came back as floats
 _COMPARE = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"}
 _LIST_OPS = {"$in", "$nin"}
 _CONTAINS = {"$contains", "$not_contains"}
@@ -65,10 +66,15 @@ def _normalize_value(key: str, value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(f"metadata {key!r} is {value}; store finite numbers only.")
+    _check_int(value, f"metadata {key!r}")
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [v.isoformat() if isinstance(v, (datetime, date)) else v for v in value]
+        for item in items:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValidationError(f"metadata {key!r} holds {item}; store finite numbers only.")
+            _check_int(item, f"metadata {key!r}")
         if not items:
             return None  # Chroma refuses empty lists; an absent key filters the same way
         kinds = {bool if isinstance(v, bool) else type(v) for v in items}
@@ -94,6 +100,14 @@ def _normalize_value(key: str, value: Any) -> Any:
     raise ValidationError(
         f"metadata {key!r} is a {type(value).__name__}; use str, int, float, bool or a list of one of those."
     )
+
+
+def _check_int(value: Any, where: str) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64[0] <= value <= _INT64[1]:
+        raise ValidationError(
+            f"{where} is {value}, outside the 64-bit range Chroma stores; it would come back "
+            f"as a rounded float. Store it as a string (str(value)) or in the memory's content."
+        )
 
 
 def to_where(filter: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -167,6 +181,7 @@ def _scalar(value: Any, where: str) -> Any:
         raise ValidationError(f"{where}: {value} is not a finite number.")
     if not isinstance(value, _SCALARS):
         raise ValidationError(f"{where}: filter values must be str, int, float or bool, got {value!r}.")
+    _check_int(value, where)
     return value
 
 

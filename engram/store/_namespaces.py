@@ -7,6 +7,12 @@ runtime values in braces and are filled per call::
     tpl.fill({"user_id": "u42"})          # ('memories', 'u42')
     tpl.fill({})                          # NamespaceError: ... needs 'user_id' ...
 
+Templates are checked when built, so no typo can merge tenants: braces must balance
+(``"{user_id"`` is an error), and two fields in one part need a separator between
+them that the filled values may not contain (``"{org}-{user}"`` refuses
+``org="acme-eu"``, and ``"{user_id}{thread_id}"`` is refused outright), so distinct
+values always give distinct namespaces.
+
 Each namespace maps to its own Chroma collection (see :func:`collection_name`),
 so no query can see another tenant's rows, and ``("a", "b")`` never matches
 ``("a", "bc")``: prefixes are compared part by part, never as strings.
@@ -63,7 +69,39 @@ def validate_namespace(namespace: Any) -> tuple[str, ...]:
                 f"namespace part {part!r} still holds a template field; fill it with "
                 f"NamespaceTemplate({tuple(namespace)!r}).fill({{...}})."
             )
+        if "{" in part or "}" in part:
+            raise NamespaceError(
+                f"namespace part {part!r} contains a brace; braces are reserved for template "
+                f"fields (check for a typo such as '{{user_id' and use NamespaceTemplate)."
+            )
     return tuple(namespace)
+
+
+def _parse_part(part: str) -> tuple[list[str], set[str]]:
+    """(fields of one template part, the characters separating its fields)."""
+    matches = list(_FIELD.finditer(part))
+    rest = _FIELD.sub("", part)
+    if "{" in rest or "}" in rest:
+        raise NamespaceError(
+            f"namespace template part {part!r} has an unbalanced brace; write fields as "
+            f"'{{name}}' (e.g. ('memories', '{{user_id}}'))."
+        )
+    fields = [m.group(1) for m in matches]
+    for name in fields:
+        if not name.strip():
+            raise NamespaceError(f"namespace template part {part!r} has an empty field '{{}}'; name it.")
+    separators: set[str] = set()
+    for left, right in zip(matches, matches[1:]):
+        between = part[left.end() : right.start()]
+        if not between:
+            raise NamespaceError(
+                f"namespace template part {part!r} puts {{{left.group(1)}}} and {{{right.group(1)}}} "
+                f"side by side, so 'u1'+'0' and 'u'+'10' would share a namespace. Put them in separate "
+                f"parts (('memories', '{{{left.group(1)}}}', '{{{right.group(1)}}}')) or separate them, "
+                f"e.g. '{{{left.group(1)}}}:{{{right.group(1)}}}'."
+            )
+        separators.update(between)
+    return fields, separators
 
 
 class NamespaceTemplate:
@@ -84,6 +122,13 @@ class NamespaceTemplate:
         for part in parts:
             if not isinstance(part, str) or not part.strip():
                 raise NamespaceError(f"namespace template part {part!r} must be a non-empty string.")
+        # fields that share a part with another field, and the characters their values may not hold
+        self._guarded: dict[str, set[str]] = {}
+        for part in parts:
+            fields, separators = _parse_part(part)
+            if len(fields) > 1:
+                for name in fields:
+                    self._guarded.setdefault(name, set()).update(separators)
         self.template = parts
 
     @property
@@ -111,6 +156,13 @@ class NamespaceTemplate:
                 )
             if not value.strip():
                 raise NamespaceError(f"namespace value {name!r} is empty.")
+            clash = sorted(c for c in self._guarded.get(name, ()) if c in value)
+            if clash:
+                raise NamespaceError(
+                    f"namespace value {name!r}={value!r} contains {clash}, which separates fields in "
+                    f"template {self.template!r}, so two different tenants could fill the same "
+                    f"namespace. Give each field its own part, or use a separator its values never hold."
+                )
             return value
 
         return validate_namespace(tuple(_FIELD.sub(sub, part) for part in self.template))

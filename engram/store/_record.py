@@ -98,10 +98,16 @@ def coerce_content(content: Any) -> dict[str, Any] | str:
         return content
     if isinstance(content, dict):
         try:
-            # round-trip through JSON now so an unserializable value fails before any write
-            return json.loads(json.dumps(content, ensure_ascii=False, default=_refuse))
+            # round-trip through JSON now so an unserializable value fails before any write;
+            # NaN / Infinity would be stored as non-standard JSON that other readers reject
+            return json.loads(json.dumps(content, ensure_ascii=False, default=_refuse, allow_nan=False))
         except TypeError as err:
             raise ValidationError(f"memory content is not JSON-serializable: {err}") from None
+        except ValueError:
+            raise ValidationError("memory content holds NaN or Infinity, which JSON cannot represent; "
+                                  "store finite numbers, or None / a string such as 'unknown'.") from None
+        except RecursionError:
+            raise ValidationError("memory content is nested too deeply to store; flatten it.") from None
     raise ValidationError(
         f"memory content must be a str, a dict or a pydantic model, not {type(content).__name__}."
     )
@@ -119,20 +125,28 @@ def coerce_provenance(items: Any) -> list[Provenance]:
         return []
     if isinstance(items, (Provenance, dict, str)):
         items = [items]
+    if not isinstance(items, (list, tuple)):
+        raise ValidationError(
+            f"provenance must be a trajectory id (str), a dict such as {{'trajectory_id': 't1', "
+            f"'quote': '...'}}, a Provenance, or a list of those; got {type(items).__name__} {items!r}."
+        )
     out: list[Provenance] = []
     for item in items:
         if isinstance(item, Provenance):
             out.append(item)
         elif isinstance(item, str):
+            if not item.strip():
+                raise ValidationError("provenance holds an empty trajectory id; pass a non-empty id.")
             out.append(Provenance(trajectory_id=item))
         elif isinstance(item, dict):
             try:
                 out.append(Provenance(**item))
             except Exception as err:  # pydantic's message names the bad field
-                raise ValidationError(f"invalid provenance {item!r}: {err}") from None
+                raise ValidationError(f"invalid provenance {item!r} (fields: trajectory_id, quote, "
+                                      f"both strings): {err}") from None
         else:
             raise ValidationError(
-                f"provenance must be Provenance, dict or trajectory id str, not {type(item).__name__}."
+                f"provenance items must be Provenance, dict or trajectory id str, not {type(item).__name__}."
             )
     return out
 

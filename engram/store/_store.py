@@ -12,9 +12,12 @@ Example::
     store.restore(ns, "diet", version=1)
 
 Backends: :meth:`in_memory` (tests), :meth:`persistent` (default ``.engram/chroma``)
-and :meth:`http` (a Chroma server). **PersistentClient is single-writer-process**:
-many threads of one process are fine, several processes writing one directory
-are not; run ``chroma run`` and use :meth:`http` for multi-process setups.
+and :meth:`http` (a Chroma server). **A persistent directory has one owner process**:
+many threads of one process are fine; a second process opening the directory gets
+a :class:`~engram.errors.StoreError` naming the owner (pid, host, since when). Run
+``chroma run`` and use :meth:`http` for multi-process setups. The directory also
+records that it holds data, so a deleted ``chroma.sqlite3`` is an error on open,
+not an empty store (see :mod:`engram.store._owner`).
 
 Every call is scoped to one namespace, stored in its own collection, so nothing
 reads, changes or deletes another tenant's memories. Writes are serialized per
@@ -30,6 +33,7 @@ refreshed on this process's writes or when the namespace's row count changes.
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +47,11 @@ from engram.store._backends import (
     in_memory_client,
     persistent_client,
 )
+from engram.store._checks import check_flag, check_key, check_keys, check_kind, check_page, check_query
 from engram.store._codec import from_row, rows
 from engram.store._collections import Collections, chroma_errors
 from engram.store._filters import and_where, to_where
+from engram.store._owner import DirectoryOwner
 from engram.store._namespaces import has_prefix, namespace_key, validate_namespace
 from engram.store._record import MAX_CONTENT_CHARS, MemoryRecord
 from engram.store._writes import WriteMixin
@@ -57,9 +63,12 @@ class MemoryStore(WriteMixin, AsyncMixin):
     """A memory store on a Chroma client (see the module docstring)."""
 
     def __init__(self, client: Any, *, embedder: Any = None, max_content_chars: int = MAX_CONTENT_CHARS,
-                 archive_ranker: Any = None, backend: str = "custom") -> None:
+                 archive_ranker: Any = None, backend: str = "custom", owner: DirectoryOwner | None = None) -> None:
         """Wrap a chromadb client; prefer the constructors below. ``archive_ranker`` is a
         :class:`~engram.store._archive._ranking.HybridRanker` with other weights for kind "message"."""
+        self._owner = owner
+        if owner is not None:  # released on close(), or when the store is garbage-collected
+            self._release = weakref.finalize(self, owner.release)
         self._cols = Collections(client, embedder)
         self.max_content_chars = max_content_chars
         self.archive_ranker = archive_ranker
@@ -78,7 +87,12 @@ class MemoryStore(WriteMixin, AsyncMixin):
             from engram.config import get_settings
 
             path = get_settings().store_path
-        return cls(persistent_client(path), embedder=embedder, backend="persistent", **kwargs)
+        client, owner = persistent_client(path)
+        try:
+            return cls(client, embedder=embedder, backend="persistent", owner=owner, **kwargs)
+        except BaseException:
+            owner.release()
+            raise
 
     @classmethod
     def http(cls, url: str, embedder: Any = None, *, timeout: float = DEFAULT_TIMEOUT,
@@ -113,6 +127,8 @@ class MemoryStore(WriteMixin, AsyncMixin):
         if self.backend == "memory":
             drop_in_memory(self._cols.client)
         self._cols.close()
+        if self._owner is not None:
+            self._release()  # a finalizer runs once, so close() twice is harmless
 
     def __enter__(self) -> MemoryStore:
         return self
@@ -124,6 +140,8 @@ class MemoryStore(WriteMixin, AsyncMixin):
     def get(self, namespace: Any, key: str, *, include_deleted: bool = False) -> MemoryRecord | None:
         """The current version of a memory, or ``None`` (also when soft-deleted)."""
         ns = validate_namespace(namespace)
+        check_key(key)
+        check_flag("include_deleted", include_deleted)
         col = self._cols.get(ns)
         if col is None:
             return None
@@ -148,13 +166,14 @@ class MemoryStore(WriteMixin, AsyncMixin):
             store.search(ns, "food preferences", filter={"confidence": {"$gte": 0.5}}, limit=5)
         """
         ns = validate_namespace(namespace)
-        _check_page(limit, offset)
-        where = and_where(None if include_deleted else _LIVE, {"_kind": kind} if kind else None,
-                          to_where(filter))
-        if query is not None and (not isinstance(query, str) or not query.strip()):
-            raise ValidationError(f"query must be a non-empty string or None, got {query!r}.")
+        check_query(query)
+        check_page(limit, offset)
+        check_kind(kind, optional=True)
+        keys = check_keys(keys)
+        where = and_where(None if check_flag("include_deleted", include_deleted) else _LIVE,
+                          {"_kind": kind} if kind else None, to_where(filter))
         col = self._cols.get(ns)
-        if col is None:
+        if col is None or keys == []:
             return []
         if query is None:
             return self._get_rows(ns, col, where, keys, limit, offset)
@@ -174,9 +193,10 @@ class MemoryStore(WriteMixin, AsyncMixin):
             store.list(ns, kind="profile", limit=20)
         """
         ns = validate_namespace(namespace)
-        _check_page(limit, offset)
-        where = and_where(None if include_deleted else _LIVE, {"_kind": kind} if kind else None,
-                          to_where(filter))
+        check_page(limit, offset)
+        check_kind(kind, optional=True)
+        where = and_where(None if check_flag("include_deleted", include_deleted) else _LIVE,
+                          {"_kind": kind} if kind else None, to_where(filter))
         col = self._cols.get(ns)
         return [] if col is None else self._get_rows(ns, col, where, None, limit, offset)
 
@@ -189,6 +209,8 @@ class MemoryStore(WriteMixin, AsyncMixin):
     def count(self, namespace: Any, *, kind: str | None = None, include_deleted: bool = False) -> int:
         """Number of (live) memories in a namespace."""
         ns = validate_namespace(namespace)
+        check_kind(kind, optional=True)
+        check_flag("include_deleted", include_deleted)
         col = self._cols.get(ns)
         if col is None:
             return 0
@@ -205,6 +227,10 @@ class MemoryStore(WriteMixin, AsyncMixin):
             store.list_namespaces(("memories",))    # [('memories', 'u1'), ('memories', 'u2')]
         """
         pre = validate_namespace(prefix) if prefix is not None else None
+        check_page(limit, offset)
+        if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int)
+                                      or max_depth < 1):
+            raise ValidationError(f"max_depth must be a positive int or None, got {max_depth!r}.")
         found = [ns for ns in self._cols.namespaces() if has_prefix(ns, pre)]
         if max_depth is not None:
             found = sorted({ns[:max_depth] for ns in found})
@@ -212,7 +238,7 @@ class MemoryStore(WriteMixin, AsyncMixin):
 
     def history(self, namespace: Any, key: str) -> list[MemoryRecord]:
         """Every stored version of a memory, oldest first (the last one is current)."""
-        return [r for r, _ in self._versions(validate_namespace(namespace), key)]
+        return [r for r, _ in self._versions(validate_namespace(namespace), check_key(key))]
 
     def _versions(self, ns: tuple[str, ...], key: str) -> list[tuple[MemoryRecord, list[float]]]:
         where = {"$and": [{"_ns": namespace_key(ns)}, {"_key": key}]}
@@ -225,9 +251,3 @@ class MemoryStore(WriteMixin, AsyncMixin):
         out.sort(key=lambda pair: pair[0].version)
         return out
 
-
-def _check_page(limit: int, offset: int) -> None:
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise ValidationError(f"limit must be a positive int, got {limit!r}.")
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
-        raise ValidationError(f"offset must be an int >= 0, got {offset!r}.")

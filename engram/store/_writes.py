@@ -17,6 +17,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from engram.errors import ConflictError, NotFoundError, ValidationError
+from engram.store._checks import (
+    check_flag,
+    check_items,
+    check_key,
+    check_kind,
+    check_text,
+    check_version,
+)
 from engram.store._codec import from_row, history_id, history_metadata, rows, to_metadata
 from engram.store._collections import chroma_errors
 from engram.store._filters import normalize_metadata
@@ -42,20 +50,12 @@ class WriteMixin:
     # -- building records -------------------------------------------------------------------
     def _draft(self, ns: tuple[str, ...], key: Any, content: Any, kind: str = "memory",
                text: str | None = None, metadata: dict | None = None, provenance: Any = None) -> MemoryRecord:
-        if key is None:
-            key = uuid.uuid4().hex
-        if not isinstance(key, str) or not key.strip():
-            raise ValidationError(f"memory key must be a non-empty string, got {key!r}.")
-        if len(key) > 512:
-            raise ValidationError("memory key is longer than 512 characters; use a shorter id.")
+        key = uuid.uuid4().hex if key is None else check_key(key)
         if content is None:
             raise ValidationError(f"memory {key!r} has no content; pass content=... (a str or a dict).")
-        if not isinstance(kind, str) or not kind.strip():
-            raise ValidationError(f"kind must be a non-empty string (a schema name), got {kind!r}.")
+        check_kind(kind)
         content = coerce_content(content)
-        if text is not None and (not isinstance(text, str) or not text.strip()):
-            raise ValidationError(f"text of memory {key!r} must be a non-empty string or None.")
-        text = text or content_text(content)
+        text = check_text(text) or content_text(content)
         check_size(text, content, self.max_content_chars)
         return MemoryRecord.model_construct(
             id=key, namespace=ns, kind=kind, content=content, text=text,
@@ -139,6 +139,9 @@ class WriteMixin:
         except Exception:
             self._undo(col, written, hist_ids)
             raise
+        else:
+            if self._owner is not None:
+                self._owner.note_writes(len(plan))
         finally:
             self._cols.touch(ns)  # again after the rows land, so no reader caches a half-written state
 
@@ -177,6 +180,7 @@ class WriteMixin:
             store.put(("memories", "u1"), "diet", {"fact": "vegan"}, expected_version=rec.version)
         """
         ns = validate_namespace(namespace)
+        check_version("expected_version", expected_version, optional=True, minimum=0)
         draft = self._draft(ns, key, content, kind, text, metadata, provenance)
         return self._write(ns, [draft], [expected_version])[0]
 
@@ -190,7 +194,7 @@ class WriteMixin:
         """
         ns = validate_namespace(namespace)
         drafts, expected = [], []
-        for i, item in enumerate(items):
+        for i, item in enumerate(check_items(items)):
             if isinstance(item, MemoryRecord):
                 item = {"key": item.id, "content": item.content, "kind": item.kind, "text": item.text,
                         "metadata": item.metadata, "provenance": item.provenance}
@@ -201,12 +205,15 @@ class WriteMixin:
                 raise ValidationError(f"put_many item {i} has unknown keys {sorted(unknown)}; "
                                       f"allowed: {sorted(ITEM_FIELDS)}.")
             try:
+                if "key" in item and "id" in item:
+                    raise ValidationError("give either 'key' or 'id', not both.")
+                expected.append(check_version("expected_version", item.get("expected_version"),
+                                              optional=True, minimum=0))
                 drafts.append(self._draft(ns, item.get("key", item.get("id")), item.get("content"),
                                           item.get("kind", "memory"), item.get("text"),
                                           item.get("metadata"), item.get("provenance")))
             except ValidationError as err:
                 raise ValidationError(f"put_many item {i}: {err}") from None
-            expected.append(item.get("expected_version"))
         return self._write(ns, drafts, expected) if drafts else []
 
     def update(self, namespace: Any, key: str, *, expected_version: int | None = None,
@@ -221,6 +228,10 @@ class WriteMixin:
         if unknown:
             raise ValidationError(f"update() got unknown field(s) {sorted(unknown)}; "
                                   f"updatable fields are {sorted(UPDATE_FIELDS)}.")
+        if not changes:
+            raise ValidationError(f"update() needs at least one field to change: {sorted(UPDATE_FIELDS)}.")
+        if "content" in changes and changes["content"] is None:
+            raise ValidationError("update(content=None) would leave the memory empty; use delete() to remove it.")
         return self.mutate(namespace, key, lambda _rec: changes, expected_version=expected_version)
 
     def mutate(self, namespace: Any, key: str, fn: Callable[[MemoryRecord], dict[str, Any]], *,
@@ -232,16 +243,28 @@ class WriteMixin:
             store.mutate(ns, "visits", lambda r: {"content": {"n": r.content["n"] + 1}})
         """
         ns = validate_namespace(namespace)
+        check_key(key)
+        if not callable(fn):
+            raise ValidationError(f"mutate() needs fn(current) -> dict of changes, got {type(fn).__name__}.")
+        check_version("expected_version", expected_version, optional=True, minimum=1)
         with self._cols.lock(ns):
             cur = self.get(ns, key)
             if cur is None:
                 raise NotFoundError(f"no memory {key!r} in {ns!r} to update; put() it first.")
             changes = fn(cur)
+            if changes is not None and not isinstance(changes, dict):
+                raise ValidationError(f"the changes must be a dict such as {{'content': ...}}, "
+                                      f"got {type(changes).__name__}.")
+            new_meta = (changes or {}).get("metadata")
+            if new_meta is not None and not isinstance(new_meta, dict):
+                raise ValidationError(f"metadata must be a dict of changes (None removes a key), "
+                                      f"got {type(new_meta).__name__} {new_meta!r}.")
             unknown = set(changes or {}) - UPDATE_FIELDS
             if unknown:
                 raise ValidationError(f"unknown field(s) {sorted(unknown)} in the changes; "
                                       f"updatable fields are {sorted(UPDATE_FIELDS)}.")
             changes = dict(changes or {})
+            check_text(changes.get("text"))
             metadata = dict(cur.metadata)
             for mkey, value in (changes.pop("metadata", None) or {}).items():
                 metadata[mkey] = value
@@ -262,7 +285,8 @@ class WriteMixin:
             store.restore(ns, "diet", version=1)              # back again
         """
         ns = validate_namespace(namespace)
-        if hard:
+        check_key(key)
+        if check_flag("hard", hard):
             if self.purge(ns, key) == 0:
                 raise NotFoundError(f"no memory {key!r} in {ns!r} to delete.")
             return None
@@ -283,6 +307,8 @@ class WriteMixin:
         Returns the number of memories removed. This is the only call that loses history.
         """
         ns = validate_namespace(namespace)
+        if key is not None:
+            check_key(key)
         nskey = namespace_key(ns)
         with self._cols.lock(ns):
             self._cols.touch(ns)
@@ -303,6 +329,8 @@ class WriteMixin:
     def restore(self, namespace: Any, key: str, version: int) -> MemoryRecord:
         """Make an old version current again, as a new version (nothing is overwritten)."""
         ns = validate_namespace(namespace)
+        check_key(key)
+        check_version("version", version, optional=False, minimum=1)
         with self._cols.lock(ns):
             versions = self._versions(ns, key)
             match = [(r, v) for r, v in versions if r.version == version]

@@ -6,6 +6,10 @@ No timing thresholds: a fake clock and events decide what happens when.
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 
 import dspy
@@ -120,7 +124,7 @@ def test_errors_reach_the_caller_and_the_log(caplog):
         raise ValueError("store unavailable")
 
     executor = ReflectionExecutor(broken, clock=FakeClock())
-    with caplog.at_level(logging.ERROR, logger="engram.reflection"):
+    with caplog.at_level(logging.ERROR, logger="engram.modules.reflection"):
         future = executor.submit([msg("x")], thread_id="t")
         with pytest.raises(ValueError, match="store unavailable"):
             future.result(WAIT)
@@ -138,3 +142,62 @@ def test_with_a_memory_manager_and_the_callers_lm(store):
                                  after_seconds=10)
     assert [r.text for r in future.result(0).written] == ["Lives in Lisbon"]
     assert [r.text for r in store.list(("memories", "u1"))] == ["Lives in Lisbon"]
+
+
+@pytest.mark.parametrize("bad", [float("inf"), 1e10, float("nan"), -1, -0.5, True, "5", None,
+                                 float("-inf"), 8 * 24 * 3600])
+def test_bad_delays_are_refused_at_submit_and_the_scheduler_survives(bad):
+    rec = Recorder()
+    executor = ReflectionExecutor(rec, clock=FakeClock())
+    with pytest.raises(EngramError, match="after_seconds"):
+        executor.submit([msg("x")], thread_id="bad", after_seconds=bad)
+    assert executor.pending() == {}  # nothing was scheduled
+    # the scheduler still serves everyone else
+    assert executor.submit([msg("fine")], thread_id="ok").result(WAIT) == 1
+    assert executor._scheduler.is_alive()
+    executor.shutdown()
+
+
+def _exit_script(body: str) -> str:
+    return textwrap.dedent(f"""
+        import sys
+        from engram.modules._reflection import ReflectionExecutor
+
+        OUT = sys.argv[1]
+
+        def record(messages, values):
+            with open(OUT, "a") as fh:
+                fh.write(messages[0].content + "\\n")
+            return 1
+    """) + textwrap.dedent(body)
+
+
+def _run(script: str, out) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+def test_shutdown_without_wait_then_exit_still_runs_pending_work(tmp_path):
+    out = tmp_path / "done.txt"
+    proc = _run(_exit_script("""
+        ex = ReflectionExecutor(record)
+        for i in range(6):
+            ex.submit([{"role": "user", "content": f"m{i}"}], thread_id=f"t{i}", after_seconds=30)
+        ex.shutdown(wait=False)
+    """), out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(out.read_text().split()) == [f"m{i}" for i in range(6)]
+    assert "DROPPED" not in proc.stderr
+
+
+def test_exit_with_work_it_cannot_run_in_time_says_how_much_was_dropped(tmp_path):
+    out = tmp_path / "done.txt"
+    proc = _run(_exit_script("""
+        ex = ReflectionExecutor(record, exit_timeout=0)
+        for i in range(3):
+            ex.submit([{"role": "user", "content": f"m{i}"}], thread_id=f"t{i}", after_seconds=600)
+    """), out)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not out.exists()
+    assert "3 pending submission(s) were DROPPED" in proc.stderr and "exit_timeout" in proc.stderr

@@ -58,3 +58,56 @@ def test_namespace_identity_and_prefix_are_part_wise(a, b):
         assert not has_prefix(a, b)
     # joined strings may collide ("a","bc") vs ("ab","c"); namespaces never do
     assert (namespace_key(a) == namespace_key(b)) == (a == b)
+
+
+@pytest.mark.parametrize("template", [("memories", "{user_id"), ("memories", "user_id}"),
+                                      ("{org}", "{user}}"), ("m", "{{user_id}"), ("m", "{}")])
+def test_template_with_unbalanced_or_empty_braces_is_refused(template):
+    with pytest.raises(engram.NamespaceError, match="brace|empty field"):
+        NamespaceTemplate(template)
+
+
+def test_typo_template_cannot_merge_users_through_the_manager(mem_store):
+    from engram.modules import MemoryManager
+
+    with pytest.raises(engram.NamespaceError, match="unbalanced brace"):
+        MemoryManager(mem_store, ("memories", "{user_id"))
+
+
+def test_literal_namespace_with_a_brace_is_refused():
+    for bad in [("memories", "{user_id"), ("a}",)]:
+        with pytest.raises(engram.NamespaceError, match="brace"):
+            validate_namespace(bad)
+
+
+def test_adjacent_fields_without_a_separator_are_refused():
+    with pytest.raises(engram.NamespaceError, match="side by side"):
+        NamespaceTemplate(("m", "{user_id}{thread_id}"))
+
+
+def test_separated_fields_refuse_values_holding_the_separator():
+    tpl = NamespaceTemplate(("m", "{org}-{user}"))
+    assert tpl.fill(org="acme", user="bob") == ("m", "acme-bob")
+    # acme-eu + bob and acme + eu-bob would both be 'acme-eu-bob'
+    with pytest.raises(engram.NamespaceError, match="org.*separates fields"):
+        tpl.fill(org="acme-eu", user="bob")
+    with pytest.raises(engram.NamespaceError, match="user.*separates fields"):
+        tpl.fill(org="acme", user="eu-bob")
+    # a field alone in its part may hold anything (parts are compared as a tuple)
+    assert NamespaceTemplate(("{org}", "{user}")).fill(org="acme-eu", user="bob") == ("acme-eu", "bob")
+    assert NamespaceTemplate(("m", "user-{user}")).fill(user="a-b") == ("m", "user-a-b")
+
+
+def test_distinct_values_always_give_distinct_namespaces():
+    import itertools
+
+    tpl = NamespaceTemplate(("m", "{a}:{b}/{c}"))
+    values = ["x", "x:", "y/z", "0", "10", "1", "u1", "u", ":", "a b"]
+    seen: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for combo in itertools.product(values, repeat=3):
+        try:
+            ns = tpl.fill(a=combo[0], b=combo[1], c=combo[2])
+        except engram.NamespaceError:
+            continue
+        assert seen.setdefault(ns, combo) == combo, (ns, seen[ns], combo)
+    assert len(seen) > 100
