@@ -35,6 +35,16 @@ def _texts(template: str | ChatTemplate) -> list[str]:
     return [m.get("content", "") for m in template]
 
 
+def double_brace_variables(template: str | ChatTemplate) -> list[str]:
+    """Variables written ``{{var}}`` (MLflow's syntax), in order of first appearance.
+
+    Example::
+
+        double_brace_variables("Hi {{name}}, {city}")   # ['name']
+    """
+    return list(dict.fromkeys(m.group(1) for t in _texts(template) for m in _DOUBLE.finditer(t)))
+
+
 def template_style(template: str | ChatTemplate) -> TemplateStyle:
     """``"double"`` if any ``{{var}}`` appears, else ``"single"`` if any ``{var}``, else ``"none"``."""
     texts = _texts(template)

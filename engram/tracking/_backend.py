@@ -84,9 +84,9 @@ def mlflow_client(tracking_uri: str | None = None):
     with _clients_lock:
         client = _clients.get(uri)
         if client is None:
+            # engram/__init__ (always imported before this module) has set
+            # LITELLM_LOCAL_MODEL_COST_MAP, so MLflow's litellm import stays offline.
             from mlflow import MlflowClient
-
-            import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before mlflow loads litellm)
 
             client = _clients[uri] = MlflowClient(tracking_uri=uri, registry_uri=uri)
         return client

@@ -6,10 +6,17 @@ adapter to format every predictor, with each input replaced by a ``{{input}}`` p
 so filling the placeholders gives the same messages ``dspy.ChatAdapter().format(...)``
 builds at run time::
 
+    import dspy
+    compiled = dspy.Predict("question -> answer")         # or any compiled dspy.Module
     exported = export_program(compiled)                   # ProgramExport
     step = exported.predictors[0]
     messages = step.render(question="Where is my order?")  # == what DSPy would send
-    exported.to_json(); step.as_prompt("qa")               # registrable chat Prompt
+    assert messages == dspy.ChatAdapter().format(compiled.signature, [], {"question": "Where is my order?"})
+    text = exported.to_json()                             # or .export("yaml" | "python" | ...)
+    templates = exported.to_openai()                      # predictor -> messages with {{question}}
+
+(A predictor is not a registrable :class:`~engram.prompts.Prompt`: DSPy's own messages
+contain ``{answer}``-style text that a prompt template would read as variables.)
 
 Inputs are formatted as DSPy formats them: strings as they are, lists and dicts as JSON,
 other values with ``str()``. (DSPy numbers the items of a list passed to a *str* field;

@@ -27,6 +27,7 @@ from engram.prompts import (
     Prompt,
     check_variables,
     diff_templates,
+    double_brace_variables,
     find_variables,
     from_mlflow_template,
     template_style,
@@ -106,19 +107,12 @@ def _prepare(template: str | ChatTemplate) -> tuple[str | ChatTemplate, str]:
     stored = to_mlflow_template(template)
     # MLflow only understands {{var}}: a template mixing both styles would silently lose the
     # single-brace variables in MLflow's format(); refuse it rather than store it.
-    if sorted(find_variables(stored)) != sorted(_double_vars(stored)) or \
+    if sorted(find_variables(stored)) != sorted(double_brace_variables(stored)) or \
             from_mlflow_template(stored, style) != template:
         raise TemplateError(
             "The template mixes {var} and {{var}} placeholders, so MLflow would not see every "
             f"variable ({find_variables(template)}); write all variables in one style.")
     return stored, style
-
-
-def _double_vars(template: str | ChatTemplate) -> list[str]:
-    from engram.prompts import _DOUBLE  # the same pattern MLflow's {{var}} syntax follows
-
-    texts = [template] if isinstance(template, str) else [m.get("content", "") for m in template]
-    return list(dict.fromkeys(m.group(1) for t in texts for m in _DOUBLE.finditer(t)))
 
 
 class PromptRegistry:
