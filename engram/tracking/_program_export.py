@@ -88,9 +88,9 @@ class ProgramExport(BaseModel):
         return {p.name: [dict(m) for m in p.messages] for p in self.predictors}
 
     def to_yaml(self) -> str:
-        from engram.tracking._export import _yaml_dump
+        from engram.tracking._export import yaml_dump
 
-        return _yaml_dump(self.model_dump(mode="json"))
+        return yaml_dump(self.model_dump(mode="json"))
 
     def to_text(self) -> str:
         """Each predictor's messages as ``[role]`` blocks, for reading."""
