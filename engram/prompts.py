@@ -137,7 +137,8 @@ class Prompt(BaseModel):
 
         Prompt(name="support", template="You are {company}'s support agent.",
                update_instructions="Keep the tone friendly.",
-               when_to_update="Feedback about answers to customers.")
+               when_to_update="Feedback about answers to customers.",
+               lm_config={"model_name": "gpt-4o-mini", "temperature": 0.2})
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -148,6 +149,10 @@ class Prompt(BaseModel):
     when_to_update: str | None = None
     version: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The model the prompt was written for, as MLflow 3 stores it with a prompt version:
+    # provider, model_name, temperature, max_tokens, top_p, top_k, frequency_penalty,
+    # presence_penalty, stop_sequences, extra_params; plus "response_format" (a JSON schema).
+    lm_config: dict[str, Any] | None = None
 
     @field_validator("template")
     @classmethod

@@ -20,6 +20,8 @@ _LAZY: dict[str, str] = {
     "register": "engram.tracking._registry",
     "register_result": "engram.tracking._registry",
     "promote": "engram.tracking._registry",
+    "rollback": "engram.tracking._registry",
+    "DuplicateVersionError": "engram.tracking._registry",
     "history": "engram.tracking._registry",
     "diff": "engram.tracking._registry",
     "parse_ref": "engram.tracking._registry",
