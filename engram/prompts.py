@@ -35,6 +35,16 @@ def _texts(template: str | ChatTemplate) -> list[str]:
     return [m.get("content", "") for m in template]
 
 
+def double_brace_variables(template: str | ChatTemplate) -> list[str]:
+    """Variables written ``{{var}}`` (MLflow's syntax), in order of first appearance.
+
+    Example::
+
+        double_brace_variables("Hi {{name}}, {city}")   # ['name']
+    """
+    return list(dict.fromkeys(m.group(1) for t in _texts(template) for m in _DOUBLE.finditer(t)))
+
+
 def template_style(template: str | ChatTemplate) -> TemplateStyle:
     """``"double"`` if any ``{{var}}`` appears, else ``"single"`` if any ``{var}``, else ``"none"``."""
     texts = _texts(template)
@@ -52,16 +62,6 @@ def find_variables(template: str | ChatTemplate) -> list[str]:
         for match in sorted([*_DOUBLE.finditer(text), *_SINGLE.finditer(text)], key=lambda m: m.start()):
             seen.setdefault(match.group(1), None)
     return list(seen)
-
-
-def double_brace_variables(template: str | ChatTemplate) -> list[str]:
-    """The ``{{var}}`` variables of ``template`` (MLflow's syntax), in order of first use.
-
-    Example::
-
-        double_brace_variables("Hi {{name}}, {{name}} {x}")    # ['name']
-    """
-    return list(dict.fromkeys(m.group(1) for t in _texts(template) for m in _DOUBLE.finditer(t)))
 
 
 def check_variables(original: str | ChatTemplate, candidate: str | ChatTemplate) -> None:
@@ -137,7 +137,8 @@ class Prompt(BaseModel):
 
         Prompt(name="support", template="You are {company}'s support agent.",
                update_instructions="Keep the tone friendly.",
-               when_to_update="Feedback about answers to customers.")
+               when_to_update="Feedback about answers to customers.",
+               lm_config={"model_name": "gpt-4o-mini", "temperature": 0.2})
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -148,6 +149,10 @@ class Prompt(BaseModel):
     when_to_update: str | None = None
     version: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # The model the prompt was written for, as MLflow 3 stores it with a prompt version:
+    # provider, model_name, temperature, max_tokens, top_p, top_k, frequency_penalty,
+    # presence_penalty, stop_sequences, extra_params; plus "response_format" (a JSON schema).
+    lm_config: dict[str, Any] | None = None
 
     @field_validator("template")
     @classmethod

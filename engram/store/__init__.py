@@ -56,11 +56,11 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
     from engram.store._archive._ranking import HybridRanker as HybridRanker
     from engram.store._embeddings import (
         Embedder as Embedder,
-        embed_texts as embed_texts,
         MiniLMEmbedder as MiniLMEmbedder,
         OnnxMiniLMEmbedder as OnnxMiniLMEmbedder,
+        embed_texts as embed_texts,
         get_embedder as get_embedder,
     )
-    from engram.store._onnx import export_onnx_model as export_onnx_model
     from engram.store._filters import normalize_metadata as normalize_metadata
+    from engram.store._onnx import export_onnx_model as export_onnx_model
     from engram.store._store import MemoryStore as MemoryStore

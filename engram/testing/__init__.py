@@ -90,8 +90,8 @@ register_lm_prefix(OFFLINE_PREFIX, build_offline_lm)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.testing._engine import (
-        STAND_IN_NOTICE as STAND_IN_NOTICE,
         OfflineEngine as OfflineEngine,
+        STAND_IN_NOTICE as STAND_IN_NOTICE,
         count_tokens as count_tokens,
         make_lm as make_lm,
     )
@@ -117,8 +117,8 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
     from engram.testing._server import OfflineServer as OfflineServer, serve as serve
     from engram.testing._topics import TOPICS as TOPICS, Topic as Topic
     from engram.testing._traits import (
-        TRAIT_NAMES as TRAIT_NAMES,
         TRAITS as TRAITS,
+        TRAIT_NAMES as TRAIT_NAMES,
         Trait as Trait,
         activated_traits as activated_traits,
         complained_traits as complained_traits,

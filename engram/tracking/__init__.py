@@ -22,6 +22,8 @@ _LAZY: dict[str, str] = {
     "register": "engram.tracking._registry",
     "register_result": "engram.tracking._registry",
     "promote": "engram.tracking._registry",
+    "rollback": "engram.tracking._registry",
+    "DuplicateVersionError": "engram.tracking._registry",
     "history": "engram.tracking._registry",
     "diff": "engram.tracking._registry",
     "parse_ref": "engram.tracking._registry",
@@ -62,6 +64,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         export_program as export_program,
     )
     from engram.tracking._registry import (
+        DuplicateVersionError as DuplicateVersionError,
         PromptRegistry as PromptRegistry,
         PromptVersion as PromptVersion,
         diff as diff,
@@ -70,6 +73,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         promote as promote,
         register as register,
         register_result as register_result,
+        rollback as rollback,
     )
     from engram.tracking._runs import (
         Run as Run,

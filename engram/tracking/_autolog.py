@@ -34,7 +34,8 @@ from contextvars import ContextVar
 from typing import Any
 
 import engram.events as events
-from engram.tracking._runs import DEFAULT_EXPERIMENT, SAMPLE_SIZE, Run, _log_result, track_run
+from engram.tracking._results import MultiPromptOutcome, OptimizationOutcome, ProcessOutcome, log_result
+from engram.tracking._runs import DEFAULT_EXPERIMENT, SAMPLE_SIZE, Run, track_run
 
 log = logging.getLogger("engram.tracking")
 
@@ -86,9 +87,9 @@ class _AutologListener:
 def _log_outcome(run: Run, span: events.Span, usage: Any, log_samples: bool) -> None:
     result = span.result
     dataset = _dataset(span.data) if log_samples and span.kind != "compile" else None
-    if hasattr(result, "candidates_frame"):  # OptimizationResult: scores, usage, diff, critiques...
-        _log_result(run, result, dataset, None)
-    elif hasattr(result, "results") and hasattr(result, "attribution"):  # MultiPromptResult
+    if isinstance(result, OptimizationOutcome):  # scores, usage, diff, critiques...
+        log_result(run, result, dataset, None)
+    elif isinstance(result, MultiPromptOutcome):
         run.log_metrics({"prompts": len(result.prompts), "optimized": len(result.results),
                          "updated": len(result.updated), "shared_edits": len(result.shared_edits),
                          "errors": len(result.errors)})
@@ -99,7 +100,7 @@ def _log_outcome(run: Run, span: events.Span, usage: Any, log_samples: bool) -> 
             run.log_text("\n".join(result.errors), "errors.txt")
         if dataset is not None:
             run.log_trajectory_sample(dataset)
-    elif hasattr(result, "applied") and hasattr(result, "failures"):  # ProcessReport
+    elif isinstance(result, ProcessOutcome):
         outcomes = [r for r in result.results if not getattr(r, "skipped", False)]
         run.log_metrics({"trajectories": result.total, "applied": result.applied, "skipped": result.skipped,
                          "failed": result.failed,

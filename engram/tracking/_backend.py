@@ -84,7 +84,8 @@ def mlflow_client(tracking_uri: str | None = None):
     with _clients_lock:
         client = _clients.get(uri)
         if client is None:
-            # engram/__init__ has set LITELLM_LOCAL_MODEL_COST_MAP: it runs before any engram module
+            # engram/__init__ (always imported before this module) has set
+            # LITELLM_LOCAL_MODEL_COST_MAP, so MLflow's litellm import stays offline.
             from mlflow import MlflowClient
 
             client = _clients[uri] = MlflowClient(tracking_uri=uri, registry_uri=uri)

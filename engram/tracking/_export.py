@@ -33,7 +33,7 @@ def to_openai_messages(template: str | ChatTemplate, values: dict[str, Any] | No
     return [{"role": m["role"], "content": m["content"]} for m in filled]
 
 
-def _yaml_dump(data: Any) -> str:
+def yaml_dump(data: Any) -> str:
     import yaml
 
     class _Dumper(yaml.SafeDumper):
@@ -96,7 +96,7 @@ def export_prompt(prompt: Prompt, fmt: Format = "json", *, values: dict[str, Any
     if fmt == "json":
         return json.dumps(prompt.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
     if fmt == "yaml":
-        return _yaml_dump(prompt.model_dump(mode="json"))
+        return yaml_dump(prompt.model_dump(mode="json"))
     if fmt == "text":
         return template_text(render(prompt.template, values) if values is not None else prompt.template)
     if fmt == "openai":
@@ -127,13 +127,13 @@ def load_export(path: str | Path) -> Prompt:
     path = Path(path)
     try:
         raw = path.read_text()
-        data = json.loads(raw) if path.suffix.lower() == ".json" else _yaml_load(raw)
+        data = json.loads(raw) if path.suffix.lower() == ".json" else yaml_load(raw)
         return Prompt.model_validate(data)
     except (OSError, ValueError) as err:
         raise ValidationError(f"Not a prompt export: {err}", source=str(path)) from None
 
 
-def _yaml_load(text: str) -> Any:
+def yaml_load(text: str) -> Any:
     import yaml
 
     return yaml.safe_load(text)

@@ -6,10 +6,17 @@ adapter to format every predictor, with each input replaced by a ``{{input}}`` p
 so filling the placeholders gives the same messages ``dspy.ChatAdapter().format(...)``
 builds at run time::
 
+    import dspy
+    compiled = dspy.Predict("question -> answer")         # or any compiled dspy.Module
     exported = export_program(compiled)                   # ProgramExport
     step = exported.predictors[0]
     messages = step.render(question="Where is my order?")  # == what DSPy would send
-    exported.to_json(); step.as_prompt("qa")               # registrable chat Prompt
+    assert messages == dspy.ChatAdapter().format(compiled.signature, [], {"question": "Where is my order?"})
+    text = exported.to_json()                             # or .export("yaml" | "python" | ...)
+    templates = exported.to_openai()                      # predictor -> messages with {{question}}
+
+(A predictor is not a registrable :class:`~engram.prompts.Prompt`: DSPy's own messages
+contain ``{answer}``-style text that a prompt template would read as variables.)
 
 Inputs are formatted as DSPy formats them: strings as they are, lists and dicts as JSON,
 other values with ``str()``. (DSPy numbers the items of a list passed to a *str* field;
@@ -81,9 +88,9 @@ class ProgramExport(BaseModel):
         return {p.name: [dict(m) for m in p.messages] for p in self.predictors}
 
     def to_yaml(self) -> str:
-        from engram.tracking._export import _yaml_dump
+        from engram.tracking._export import yaml_dump
 
-        return _yaml_dump(self.model_dump(mode="json"))
+        return yaml_dump(self.model_dump(mode="json"))
 
     def to_text(self) -> str:
         """Each predictor's messages as ``[role]`` blocks, for reading."""

@@ -15,30 +15,42 @@ depends on them) unless ``allow_variable_change=True``.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engram.errors import NotFoundError, TemplateError, TrackingError
+from engram.errors import NotFoundError, TemplateError, TrackingError, ValidationError
 from engram.prompts import (
     ChatTemplate,
     Prompt,
     check_variables,
     diff_templates,
+    double_brace_variables,
     find_variables,
     from_mlflow_template,
     template_style,
     to_mlflow_template,
 )
 from engram.tracking._backend import mlflow_client, mlflow_errors, resolve_uri
+from engram.tracking._checks import (
+    check_alias,
+    check_lm_config,
+    check_name,
+    check_optional_text,
+    check_ref,
+    check_tags,
+    check_version,
+)
 
 # Tag keys engram writes on each version (MLflow's own keys start with "mlflow.").
 STYLE_TAG = "engram.template_style"
 UPDATE_INSTRUCTIONS_TAG = "engram.update_instructions"
 WHEN_TO_UPDATE_TAG = "engram.when_to_update"
 PARENT_TAG = "parent_version"
+ALIAS_LOG_TAG = "engram.alias_log."  # + alias: the versions it pointed at, oldest first (JSON)
 _REF = re.compile(r"^(?:prompts:/)?(?P<name>[^@/]+?)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_\-]+))?$")
 
 
@@ -54,6 +66,7 @@ class PromptVersion(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     aliases: list[str] = Field(default_factory=list)
     created: datetime | None = None
+    lm_config: dict[str, Any] | None = None
 
     @property
     def uri(self) -> str:
@@ -72,14 +85,14 @@ class PromptVersion(BaseModel):
         """An :class:`engram.prompts.Prompt` (``version`` is the registry version as text)."""
         return Prompt(name=self.name, template=self.template, version=str(self.version),
                       update_instructions=self.tags.get(UPDATE_INSTRUCTIONS_TAG),
-                      when_to_update=self.tags.get(WHEN_TO_UPDATE_TAG),
+                      when_to_update=self.tags.get(WHEN_TO_UPDATE_TAG), lm_config=self.lm_config,
                       metadata={"tags": self.user_tags, "aliases": list(self.aliases),
                                 "commit_message": self.commit_message, "uri": self.uri})
 
 
 def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
     """``"name"``, ``"name/3"``, ``"name@alias"`` or ``"prompts:/..."`` -> (name, version, alias)."""
-    match = _REF.match(ref.strip()) if isinstance(ref, str) else None
+    match = _REF.match(check_ref(ref).strip())
     if not match:
         raise NotFoundError(f"Cannot read the prompt reference {ref!r}; write 'name', 'name/3' or 'name@alias'.")
     version = int(match["version"]) if match["version"] else None
@@ -95,8 +108,11 @@ def _from_mlflow(pv: Any, aliases: list[str] | None = None) -> PromptVersion:
     created = None
     if getattr(pv, "creation_timestamp", None):
         created = datetime.fromtimestamp(pv.creation_timestamp / 1000, tz=UTC)
+    lm_config = dict(getattr(pv, "model_config", None) or {}) or None
+    if getattr(pv, "response_format", None):
+        lm_config = {**(lm_config or {}), "response_format": pv.response_format}
     return PromptVersion(name=pv.name, version=int(pv.version), template=from_mlflow_template(pv.template, style),
-                         commit_message=pv.commit_message, tags=tags,
+                         commit_message=pv.commit_message, tags=tags, lm_config=lm_config,
                          aliases=list(aliases if aliases is not None else (pv.aliases or [])), created=created)
 
 
@@ -106,18 +122,12 @@ def _prepare(template: str | ChatTemplate) -> tuple[str | ChatTemplate, str]:
     stored = to_mlflow_template(template)
     # MLflow only understands {{var}}: a template mixing both styles would silently lose the
     # single-brace variables in MLflow's format(); refuse it rather than store it.
-    if sorted(find_variables(stored)) != sorted(_double_vars(stored)) or \
+    if sorted(find_variables(stored)) != sorted(double_brace_variables(stored)) or \
             from_mlflow_template(stored, style) != template:
         raise TemplateError(
             "The template mixes {var} and {{var}} placeholders, so MLflow would not see every "
             f"variable ({find_variables(template)}); write all variables in one style.")
     return stored, style
-
-
-def _double_vars(template: str | ChatTemplate) -> list[str]:
-    from engram.prompts import double_brace_variables  # the pattern of MLflow {{var}}
-
-    return double_brace_variables(template)
 
 
 class PromptRegistry:
@@ -131,12 +141,18 @@ class PromptRegistry:
         return mlflow_client(self.uri)
 
     # -- reading -----------------------------------------------------------------------
-    def list(self) -> list[str]:
-        """Names of the registered prompts, sorted."""
+    def list(self, filter: str | None = None) -> list[str]:
+        """Names of the registered prompts, sorted; ``filter`` is MLflow's ``search_prompts`` filter.
+
+        Example::
+
+            reg.list(filter="name LIKE 'support%'")
+        """
+        check_optional_text(filter, "filter")
         with mlflow_errors(self.uri, "listing prompts"):
             names, token = [], None
             while True:
-                page = self.client.search_prompts(max_results=1000, page_token=token)
+                page = self.client.search_prompts(filter_string=filter or None, max_results=1000, page_token=token)
                 names.extend(p.name for p in page)
                 token = getattr(page, "token", None)
                 if not token:
@@ -228,26 +244,39 @@ class PromptRegistry:
     # -- writing -----------------------------------------------------------------------
     def register(self, name: str, template: str | ChatTemplate | Prompt, commit_message: str | None = None,
                  tags: dict[str, Any] | None = None, *, allow_variable_change: bool = False,
-                 parent_version: int | None = None) -> PromptVersion:
+                 parent_version: int | None = None, lm_config: dict[str, Any] | None = None) -> PromptVersion:
         """Register a new version; returns it. Nothing is written if a check fails.
 
         ``tags`` values are stored as text. ``parent_version`` defaults to the latest version.
+        ``lm_config`` (default: the Prompt's own) is stored as the version's MLflow model config.
+        A template identical to the latest version's (same template, same model config) is
+        refused with :class:`DuplicateVersionError`, whose ``existing`` is that version.
         Example::
 
             reg.register("support", "Be brief with {company} customers.", "shorter",
                          tags={"optimizer": "gradient", "score_after": 0.82})
         """
+        check_name(name)
+        check_optional_text(commit_message, "commit_message")
+        tags = check_tags(tags)
+        if not isinstance(allow_variable_change, bool):
+            raise ValidationError("allow_variable_change must be True or False.")
+        if parent_version is not None:
+            parent_version = check_version(parent_version)
         prompt = template if isinstance(template, Prompt) else None
         text = prompt.template if prompt else template
-        if prompt is not None:
+        if not isinstance(text, (str, list)):
+            raise ValidationError(f"Cannot register a {type(text).__name__}; pass a string, a message list "
+                                  "or an engram Prompt.")
+        try:
             Prompt(name=name, template=text)  # validates (non-empty, chat messages well formed)
-        elif isinstance(text, (str, list)):
-            Prompt(name=name, template=text)
-        else:
-            raise TemplateError(f"Cannot register a {type(text).__name__}; pass a string, a message list "
-                                "or an engram Prompt.")
+        except ValueError as err:  # pydantic's error: say it in one line, with the fix
+            reasons = "; ".join(e["msg"] for e in getattr(err, "errors", lambda: [])()) or str(err)
+            raise ValidationError(f"Cannot register '{name}': {reasons}. Pass non-empty text, or a list of "
+                                  "{'role': ..., 'content': ...} messages.") from None
+        lm_config = check_lm_config(lm_config if lm_config is not None else (prompt.lm_config if prompt else None))
         stored, style = _prepare(text)
-        all_tags = {str(k): _tag_text(v) for k, v in (tags or {}).items()}
+        all_tags = {str(k): _tag_text(v) for k, v in tags.items()}
         all_tags[STYLE_TAG] = style
         if prompt is not None and prompt.update_instructions:
             all_tags[UPDATE_INSTRUCTIONS_TAG] = prompt.update_instructions
@@ -256,8 +285,17 @@ class PromptRegistry:
 
         with mlflow_errors(self.uri, f"reading prompt '{name}'"):
             exists = self.client.get_prompt(name) is not None
-        if exists:
-            latest = self.load(name)
+        # A prompt can exist with no version: MLflow creates the prompt and its first version
+        # in two steps, so a kill in between (or a deleted version) leaves it empty. Such a
+        # prompt is registered into like a new one instead of wedging every later register.
+        numbers = self.versions(name) if exists else []
+        if numbers:
+            latest = self.load(f"{name}/{numbers[-1]}")
+            if latest.template == text and (latest.lm_config or None) == _stored_config(lm_config):
+                raise DuplicateVersionError(
+                    f"Not registering '{name}': the template is identical to the latest version "
+                    f"{latest.version}; use that version (e.g. `engram prompts promote {name} "
+                    f"{latest.version} production`) or change the template.", existing=latest)
             if not allow_variable_change:
                 try:
                     check_variables(latest.template, text)
@@ -267,23 +305,105 @@ class PromptRegistry:
             all_tags.setdefault(PARENT_TAG, str(parent_version or latest.version))
         elif parent_version is not None:
             all_tags.setdefault(PARENT_TAG, str(parent_version))
+        model_config = {k: v for k, v in (lm_config or {}).items() if k != "response_format"} or None
+        response_format = (lm_config or {}).get("response_format")
         with mlflow_errors(self.uri, f"registering prompt '{name}'"):
-            # One call creates the version and its tags together, so a failure leaves nothing.
+            # The version and its tags are written by one call; MLflow may still leave an empty
+            # prompt behind if it dies between creating the prompt and the version (see above).
             created = self.client.register_prompt(name=name, template=stored, commit_message=commit_message,
-                                                  tags=all_tags)
+                                                  tags=all_tags, model_config=model_config,
+                                                  response_format=response_format)
         return _from_mlflow(created, aliases=[])
 
     def promote(self, name: str, version: int | str, alias: str = "production") -> PromptVersion:
-        """Point ``alias`` at ``version`` (moving it if it pointed elsewhere); returns that version."""
-        target = self.load(f"{name}/{int(version)}")
-        if alias.lower() == "latest" or re.fullmatch(r"v\d+", alias, re.IGNORECASE):
-            raise TrackingError(f"The alias '{alias}' is reserved by MLflow; choose another name, e.g. "
-                                "'production' or 'staging'.")
-        if not re.fullmatch(r"[A-Za-z0-9_\-]+", alias):
-            raise TrackingError(f"Invalid alias '{alias}': use letters, digits, '_' and '-'.")
+        """Point ``alias`` at ``version`` (moving it if it pointed elsewhere); returns that version.
+
+        Each move is appended to the prompt's alias log, so :meth:`rollback` can undo it.
+        """
+        check_name(name)
+        check_alias(alias)
+        target = self.load(f"{name}/{check_version(version)}")
+        log = self.alias_log(name, alias)
+        if not log:
+            current = self.aliases(name).get(alias)
+            log = [current] if current is not None else []
         with mlflow_errors(self.uri, f"setting alias '{alias}' on '{name}'"):
             self.client.set_prompt_alias(name, alias, target.version)
+            if not log or log[-1] != target.version:
+                self.client.set_prompt_tag(name, ALIAS_LOG_TAG + alias, json.dumps((log + [target.version])[-50:]))
         return self.load(f"{name}/{target.version}")
+
+    def alias_log(self, name: str, alias: str) -> list[int]:
+        """The versions ``alias`` has pointed at, oldest first (as recorded by :meth:`promote`)."""
+        with mlflow_errors(self.uri, f"reading prompt '{name}'"):
+            prompt = self.client.get_prompt(check_name(name))
+        if prompt is None:
+            self._require_prompt(name)
+        try:
+            return [int(v) for v in json.loads((prompt.tags or {}).get(ALIAS_LOG_TAG + alias, "[]"))]
+        except (ValueError, TypeError):
+            return []
+
+    def rollback(self, name: str, alias: str = "production") -> PromptVersion:
+        """Point ``alias`` back at the version it pointed at before the last :meth:`promote`.
+
+        Example::
+
+            reg.promote("support", 2, "production"); reg.rollback("support")   # @production -> 1
+        """
+        check_name(name)
+        check_alias(alias)
+        current = self.aliases(name).get(alias)
+        if current is None:
+            raise NotFoundError(f"Prompt '{name}' has no alias '{alias}' to roll back; set it with "
+                                f"`engram prompts promote {name} <version> {alias}`.")
+        log = self.alias_log(name, alias)
+        while log and log[-1] == current:
+            log.pop()
+        if not log:
+            older = [v for v in self.versions(name) if v < current]
+            if not older:
+                raise NotFoundError(f"'{name}@{alias}' points at version {current} and has no earlier version "
+                                    "to roll back to.")
+            log = [older[-1]]
+        previous = log[-1]
+        with mlflow_errors(self.uri, f"rolling back '{name}@{alias}'"):
+            self.client.set_prompt_alias(name, alias, previous)
+            self.client.set_prompt_tag(name, ALIAS_LOG_TAG + alias, json.dumps(log))
+        return self.load(f"{name}/{previous}")
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        """Remove ``alias`` from a prompt (NotFoundError if it is not set)."""
+        check_name(name)
+        check_alias(alias)
+        if alias not in self.aliases(name):
+            raise NotFoundError(f"Prompt '{name}' has no alias '{alias}'; its aliases: "
+                                f"{', '.join(sorted(self.aliases(name))) or '(none)'}.")
+        with mlflow_errors(self.uri, f"deleting alias '{alias}' of '{name}'"):
+            self.client.delete_prompt_alias(name, alias)
+            if ALIAS_LOG_TAG + alias in (self.client.get_prompt(name).tags or {}):
+                self.client.delete_prompt_tag(name, ALIAS_LOG_TAG + alias)
+
+
+class DuplicateVersionError(TrackingError):
+    """``register`` was given the same template as the latest version; ``existing`` is that version."""
+
+    def __init__(self, message: str, *, existing: PromptVersion):
+        super().__init__(message)
+        self.existing = existing
+
+
+def _stored_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``config`` as MLflow hands it back (defaults filled), to compare with a stored version."""
+    if not config:
+        return None
+    from mlflow.entities.model_registry import PromptModelConfig
+
+    fields = {k: v for k, v in config.items() if k != "response_format"}
+    out = PromptModelConfig.from_dict(fields).to_dict() if fields else {}
+    if config.get("response_format") is not None:
+        out["response_format"] = config["response_format"]
+    return out or None
 
 
 def register_result(result: Any, *, dataset: Any = None, commit_message: str | None = None,
@@ -339,6 +459,11 @@ def register(name: str, template: str | ChatTemplate | Prompt, commit_message: s
 def promote(name: str, version: int | str, alias: str = "production") -> PromptVersion:
     """:meth:`PromptRegistry.promote` on the configured tracking URI."""
     return PromptRegistry().promote(name, version, alias)
+
+
+def rollback(name: str, alias: str = "production") -> PromptVersion:
+    """:meth:`PromptRegistry.rollback` on the configured tracking URI."""
+    return PromptRegistry().rollback(name, alias)
 
 
 def history(name: str) -> list[PromptVersion]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engram.tracking._backend import mlflow_client, mlflow_errors, resolve_uri
+from engram.tracking._results import log_result
 
 if TYPE_CHECKING:
     from engram.lm import Usage
@@ -134,21 +135,23 @@ def _param_text(value: Any) -> str:
     return text[:6000]
 
 
-def _current_uri_setting() -> tuple[str | None, str | None]:
-    from mlflow.tracking._tracking_service import utils
-
-    return utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
-
-
-def _restore_uri_setting(saved: tuple[str | None, str | None]) -> None:
+def _current_uri_setting() -> tuple[bool, str | None]:
+    """Whether the user set a tracking URI, and ``MLFLOW_TRACKING_URI`` (public MLflow API only)."""
     import mlflow
-    from mlflow.tracking._tracking_service import utils
 
-    uri, env = saved
-    mlflow.set_tracking_uri(uri)  # None unsets both the global and MLFLOW_TRACKING_URI ...
-    if uri is None and env is not None:
-        os.environ["MLFLOW_TRACKING_URI"] = env  # ... so put back what the user had set
-        utils._tracking_uri = None
+    return mlflow.tracking.is_tracking_uri_set(), os.environ.get("MLFLOW_TRACKING_URI")
+
+
+def _restore_uri_setting(saved: tuple[bool, str | None]) -> None:
+    import mlflow
+
+    was_set, env = saved
+    # set_tracking_uri(None) unsets both MLflow's global URI and MLFLOW_TRACKING_URI; a URI
+    # the user had set (mlflow.set_tracking_uri also writes the variable) comes back through
+    # the variable, which get_tracking_uri() reads when no global URI is set.
+    mlflow.set_tracking_uri(None)
+    if was_set and env is not None:
+        os.environ["MLFLOW_TRACKING_URI"] = env
 
 
 @contextmanager
@@ -240,38 +243,10 @@ def log_optimization(result: OptimizationResult, dataset: TrajectoryDataset | No
     if run is None:
         with track_run(name or f"{result.optimizer}:{result.prompt.name}", "optimization",
                        tracking_uri=tracking_uri) as run:
-            _log_result(run, result, dataset, params)
+            log_result(run, result, dataset, params)
             return run.run_id
-    _log_result(run, result, dataset, params)
+    log_result(run, result, dataset, params)
     return run.run_id
-
-
-def _log_result(run: Run, result: OptimizationResult, dataset: TrajectoryDataset | None,
-                params: dict[str, Any] | None) -> None:
-    run.log_params({"optimizer": result.optimizer, "prompt_name": result.prompt.name,
-                    "parent_version": result.original.version or "", **(params or {})})
-    improvement = None
-    if result.score_before is not None and result.score_after is not None:
-        improvement = result.score_after - result.score_before
-    run.log_metrics({"score_before": result.score_before, "score_after": result.score_after,
-                     "improvement": improvement, "accepted": float(result.accepted),
-                     "steps": result.steps, "candidates": len(result.candidates), "errors": len(result.errors)})
-    run.log_usage(result.usage)
-    run.set_tags({"engram.optimizer": result.optimizer, "engram.prompt": result.prompt.name,
-                  "engram.accepted": result.accepted})
-    run.log_text(result.diff or "(no change)\n", "prompt_diff.diff")
-    run.log_dict(result.original.model_dump(mode="json"), "prompt_before.json")
-    run.log_dict(result.prompt.model_dump(mode="json"), "prompt_after.json")
-    run.log_text("\n\n".join(f"## Critique {i + 1}\n{c}" for i, c in enumerate(result.critiques)) or "(none)\n",
-                 "critiques.md")
-    if result.rationale:
-        run.log_text(result.rationale, "rationale.md")
-    if result.errors:
-        run.log_text("\n".join(result.errors), "errors.txt")
-    if result.candidates:
-        run.log_table(result.candidates_frame(), "candidates.json")
-    if dataset is not None:
-        run.log_trajectory_sample(dataset)
 
 
 def enable_dspy_autolog(**kwargs: Any) -> None:

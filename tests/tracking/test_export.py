@@ -123,3 +123,19 @@ def test_program_export_refuses_missing_inputs_and_non_programs():
         draft.render(question="hi")
     with pytest.raises(ValidationError, match="dspy.Module"):
         export_program("not a program")
+
+
+def _docstring_example(module) -> str:
+    import textwrap
+
+    doc = module.__doc__
+    block = doc.split("::\n", 1)[1].split("\n\n", 1)[0]
+    return textwrap.dedent(block)
+
+
+def test_the_program_export_docstring_example_runs():
+    from engram.tracking import _program_export
+
+    namespace: dict = {"export_program": export_program}
+    exec(_docstring_example(_program_export), namespace)  # asserts render == ChatAdapter.format
+    assert "{{question}}" in namespace["templates"]["self"][-1]["content"]

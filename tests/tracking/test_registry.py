@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engram.errors import NotFoundError, TemplateError, TrackingError
+from engram.errors import NotFoundError, TemplateError, TrackingError, ValidationError
 from engram.lm import Usage
 from engram.optimizers._result import OptimizationResult
 from engram.prompts import Prompt
@@ -97,7 +97,7 @@ def test_promote_unknown_version_or_reserved_alias_is_refused(registry):
     registry.register("support", "Hi {name}")
     with pytest.raises(NotFoundError, match="no version 4"):
         registry.promote("support", 4, "production")
-    with pytest.raises(TrackingError, match="reserved"):
+    with pytest.raises(ValidationError, match="reserved"):
         registry.promote("support", 1, "latest")
     assert registry.aliases("support") == {}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,35 @@ def test_nests_under_a_run_the_caller_started(tracking_uri):
     run = mlflow_client(tracking_uri).get_run(inner.run_id)
     assert run.data.tags["mlflow.parentRunId"] == outer.info.run_id
     assert run.data.metrics["memories"] == 3
+
+
+def test_tracking_reaches_no_private_name_of_mlflow_or_of_another_module():
+    import ast
+    from pathlib import Path
+
+    import engram.tracking as tracking
+
+    for path in Path(tracking.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                parts = node.module.split(".")
+                assert not (parts[0] == "mlflow" and any(p.startswith("_") for p in parts)), (path, node.module)
+                if node.module.startswith("engram.") and not node.module.startswith("engram.tracking"):
+                    assert not any(a.name.startswith("_") for a in node.names), (path, node.module)
+                if node.module.startswith("engram.tracking."):  # sibling modules: public names only
+                    assert not any(a.name.startswith("_") for a in node.names), (path, node.module)
+            if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+                assert node.attr != "_tracking_uri", path
+
+
+def test_a_user_mlflow_tracking_uri_variable_survives_a_run(tracking_uri, tmp_path, monkeypatch):
+    import mlflow
+
+    mine = f"sqlite:///{tmp_path / 'mine.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mine)
+    with track_run("r", tracking_uri=tracking_uri):
+        assert mlflow.get_tracking_uri() == tracking_uri
+    assert os.environ["MLFLOW_TRACKING_URI"] == mine and mlflow.get_tracking_uri() == mine
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", mine + "2")  # still read from the variable, not frozen
+    assert mlflow.get_tracking_uri() == mine + "2"
