@@ -118,6 +118,7 @@ class CandidateGate:
         cache_scores: remember each (prompt, trajectory) replay and score, so the incumbent is
             not re-scored every round (turn off if the task LM or judge is deliberately random).
         seed: the bootstrap's seed (the same scores give the same decision).
+        n_resamples: bootstrap resamples per decision.
         min_improvement: the former name of ``min_gain`` (still accepted).
 
     Example::
@@ -131,7 +132,7 @@ class CandidateGate:
                  scorers: Any = None, scorer: Any = None, min_gain: float | None = None,
                  confidence: float = 0.95, method: str = "bootstrap", unit: str = "trajectory",
                  max_trajectories: int = 20, num_threads: int = 4, cache_scores: bool = True, seed: int = 0,
-                 min_improvement: float | None = None):
+                 n_resamples: int = 10_000, min_improvement: float | None = None):
         if max_trajectories < 1:
             raise ValidationError(f"max_trajectories must be at least 1, got {max_trajectories}.")
         if num_threads < 1:
@@ -161,7 +162,10 @@ class CandidateGate:
             judge = FeedbackJudge()
         self.judge, self.metric, self.scorer = judge, metric, scorer
         self.min_gain = float(threshold)
+        if n_resamples < 100:
+            raise ValidationError(f"n_resamples must be at least 100 for a stable interval, got {n_resamples}.")
         self.confidence, self.method, self.unit, self.seed = confidence, method, unit, seed
+        self.n_resamples = n_resamples
         self.max_trajectories = max_trajectories
         self.num_threads = num_threads
         self.cache_scores = cache_scores
@@ -256,7 +260,8 @@ class CandidateGate:
                 by.setdefault(g, []).append((b, a))
             pairs_b = [sum(b for b, _ in v) / len(v) for v in by.values()]
             pairs_a = [sum(a for _, a in v) / len(v) for v in by.values()]
-        cmp = paired_comparison(pairs_b, pairs_a, confidence=self.confidence, method=self.method, seed=self.seed)
+        cmp = paired_comparison(pairs_b, pairs_a, confidence=self.confidence, method=self.method, seed=self.seed,
+                                n_resamples=self.n_resamples)
         accepted = cmp.above(self.min_gain)
         lo = cmp.lower
         if accepted:
