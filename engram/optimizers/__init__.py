@@ -3,6 +3,7 @@
 Names load lazily (DSPy is imported only when an optimizer is used)::
 
     from engram.optimizers import create_prompt_optimizer, GradientOptimizer, FeedbackJudge
+    from engram.optimizers import CandidateGate, paired_comparison
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _EXPORTS = {
     "agreement": "engram.optimizers._judge",
     "CandidateGate": "engram.optimizers._gate",
     "GateDecision": "engram.optimizers._gate",
+    "paired_comparison": "engram.optimizers._stats",
+    "PairedComparison": "engram.optimizers._stats",
     "FeedbackTeleprompter": "engram.optimizers._feedback_teleprompter",
     "FeedbackMetric": "engram.optimizers._feedback_teleprompter",
     "OptimizerProposer": "engram.optimizers._feedback_teleprompter",

@@ -1,14 +1,18 @@
-"""The candidate gate: a new prompt is accepted only if it does better on held-out trajectories.
+"""The candidate gate: a new prompt is accepted only if it is reliably better on held-out data.
 
 For each held-out trajectory, the gate replays the user's turns under the old and under the
 new prompt with the task LM (the assistant's turns are regenerated, the user's are kept) and
-scores both replays with the judge (or a metric you pass). The candidate is accepted only if
-its mean score beats the old one by more than ``min_improvement``. Both scores go into the
-optimization result (``score_before`` / ``score_after``).
+scores both replays with the judge, a metric, MLflow scorers or a learned
+:class:`~engram.optimizers._scorer.FeedbackScorer`. It then makes a *paired* comparison
+(:func:`~engram.optimizers._stats.paired_comparison`) per trajectory, or per user with
+``unit="user"``, and accepts only when the lower bound of the interval on the gain is above
+``min_gain``. A mean difference is not enough: with 8 trajectories and a judge whose noise is
+0.25, a candidate that is no better beats the incumbent's mean about half the time, while
+the interval rule accepts it under 5 % of the time (``benchmarks/gate_calibration.py``).
 
 Example::
 
-    gate = CandidateGate(judge=FeedbackJudge(lm="openai/gpt-4o-mini"))
+    gate = CandidateGate(judge=FeedbackJudge(lm="openai/gpt-4o-mini"), min_gain=0.02)
     optimizer = GradientOptimizer(gate=gate)
     result = optimizer(train, prompt, validation=held_out)
     result.score_before, result.score_after, result.accepted
@@ -27,23 +31,58 @@ import dspy
 from engram.errors import TemplateError, ValidationError
 from engram.lm import context_runner, resolve
 from engram.optimizers._base import LMRef
+from engram.optimizers._heldout import ScorersMetric, held_out_trajectories
 from engram.optimizers._signatures import RespondUnderPrompt
+from engram.optimizers._stats import METHODS, PairedComparison, paired_comparison
 from engram.prompts import Prompt, render
 from engram.trajectories import Message, Trajectory
 
-#: ``metric(trajectory, replayed_messages, prompt) -> float in [0, 1]``
+#: ``metric(trajectory, replayed_messages, prompt) -> float`` (higher is better)
 ReplayMetric = Callable[[Trajectory, list[Message], Prompt], float]
+UNITS = ("trajectory", "user")
 
 
 @dataclass
 class GateDecision:
-    """Scores of the old and new prompt on the held-out trajectories, and the verdict."""
+    """The verdict on a candidate, with the statistics behind it.
+
+    Attributes:
+        score_before: the incumbent's mean score on the held-out items.
+        score_after: the candidate's mean score on the same items.
+        accepted: True when the interval's lower bound on the gain is above ``min_gain``.
+        reason: one sentence saying what was measured and why it was accepted or rejected.
+        per_trajectory: ``(trajectory id, before, after)`` for every replayed trajectory.
+        comparison: the paired comparison (interval, n, test, wins / losses / ties); None when
+            nothing could be compared.
+        min_gain: the threshold the lower bound had to clear.
+        unit: ``"trajectory"`` or ``"user"`` (what one paired item is).
+        prescreened: True when the learned scorer rejected the candidate before the judge ran.
+    """
 
     score_before: float
     score_after: float
     accepted: bool
     reason: str
-    per_trajectory: list[tuple[str, float, float]] = field(default_factory=list)  # (id, before, after)
+    per_trajectory: list[tuple[str, float, float]] = field(default_factory=list)
+    comparison: PairedComparison | None = None
+    min_gain: float = 0.0
+    unit: str = "trajectory"
+    prescreened: bool = False
+
+    @property
+    def n(self) -> int:
+        """How many paired items the decision rests on."""
+        return self.comparison.n if self.comparison else 0
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """The interval on the gain (None when nothing was compared)."""
+        return self.comparison.ci if self.comparison else None
+
+    @property
+    def gain(self) -> float:
+        """``score_after - score_before``."""
+        return self.score_after - self.score_before
 
 
 def _system_text(prompt: Prompt, trajectory: Trajectory) -> str:
@@ -57,47 +96,100 @@ def _system_text(prompt: Prompt, trajectory: Trajectory) -> str:
 
 
 class CandidateGate:
-    """Replays held-out trajectories under two prompts and keeps the better one.
+    """Replays held-out trajectories under two prompts and keeps the candidate only if reliably better.
 
     Args:
         task_lm: the LM that plays the assistant (default: the configured task LM).
-        judge: a :class:`~engram.optimizers._judge.FeedbackJudge` (default: a new one on the judge LM).
+        judge: a :class:`~engram.optimizers._judge.FeedbackJudge` (default when nothing else scores).
         metric: instead of the judge, ``metric(trajectory, replayed_messages, prompt) -> float``.
-        min_improvement: how much higher the new mean score must be (default 0: any gain).
+        scorers: instead of the judge, MLflow scorers (``mlflow.genai.scorers``; ``@scorer``
+            functions or built-ins); the score is the mean of their values on the last reply.
+        scorer: a fitted :class:`~engram.optimizers._scorer.FeedbackScorer`. Alone, it is the
+            score (free: no judge calls). Beside a judge, metric or scorers it is a pre-screen:
+            a candidate it finds reliably *worse* is rejected before the judge runs.
+        min_gain: the interval's lower bound on the gain must be above this (default 0).
+        confidence: two-sided confidence of the interval (default 0.95: a candidate that is no
+            better is accepted at most about 2.5 % of the time).
+        method: ``"bootstrap"`` (default), ``"sign"`` or ``"t"``; see :func:`paired_comparison`.
+        unit: ``"trajectory"`` (one pair per trajectory) or ``"user"`` (trajectories averaged
+            per ``trajectory.user``, so one chatty user cannot outvote the rest).
         max_trajectories: replay at most this many held-out trajectories (cost control).
         num_threads: trajectories replayed at once (threads carry the DSPy context and usage tracking).
-        cache_scores: remember each (prompt, trajectory) score, so the incumbent prompt is not
-            re-scored every round (turn off if the task LM or judge is deliberately random).
+        cache_scores: remember each (prompt, trajectory) replay and score, so the incumbent is
+            not re-scored every round (turn off if the task LM or judge is deliberately random).
+        seed: the bootstrap's seed (the same scores give the same decision).
+        n_resamples: bootstrap resamples per decision.
+        min_improvement: the former name of ``min_gain`` (still accepted).
+
+    Example::
+
+        gate = CandidateGate(task_lm, metric=lambda t, replayed, p: float("sorry" not in replayed[-1].content))
+        decision = gate.compare(old_prompt, new_prompt, held_out)
+        decision.accepted, decision.interval, decision.n, decision.reason
     """
 
     def __init__(self, task_lm: Any = None, *, judge: Any = None, metric: ReplayMetric | None = None,
-                 min_improvement: float = 0.0, max_trajectories: int = 8, num_threads: int = 4,
-                 cache_scores: bool = True):
+                 scorers: Any = None, scorer: Any = None, min_gain: float | None = None,
+                 confidence: float = 0.95, method: str = "bootstrap", unit: str = "trajectory",
+                 max_trajectories: int = 20, num_threads: int = 4, cache_scores: bool = True, seed: int = 0,
+                 n_resamples: int = 10_000, min_improvement: float | None = None):
         if max_trajectories < 1:
             raise ValidationError(f"max_trajectories must be at least 1, got {max_trajectories}.")
         if num_threads < 1:
             raise ValidationError(f"num_threads must be at least 1, got {num_threads}.")
+        if method not in METHODS:
+            raise ValidationError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+        if unit not in UNITS:
+            raise ValidationError(f"unit must be 'trajectory' or 'user'; got {unit!r}.")
+        if not 0.0 < confidence < 1.0:
+            raise ValidationError(f"confidence must be between 0 and 1 (e.g. 0.95), got {confidence!r}.")
+        if min_gain is not None and min_improvement is not None and min_gain != min_improvement:
+            raise ValidationError("min_gain and min_improvement name the same threshold; pass only min_gain.")
+        threshold = min_gain if min_gain is not None else (min_improvement or 0.0)
+        if threshold < 0:
+            raise ValidationError(f"min_gain must be 0 or more (a gain the candidate must reliably exceed), "
+                                  f"got {threshold}.")
+        if sum(x is not None for x in (judge, metric, scorers)) > 1:
+            raise ValidationError("Pass one of judge=, metric= or scorers= (they are alternative ways to score).")
+        if scorer is not None and not hasattr(scorer, "score_trajectory"):
+            raise ValidationError(f"scorer= must be a fitted FeedbackScorer (with score_trajectory), got {scorer!r}.")
         self._task_lm = LMRef(task_lm)
-        if judge is None and metric is None:
+        if scorers is not None:
+            metric = ScorersMetric(scorers)
+        if judge is None and metric is None and scorer is None:
             from engram.optimizers._judge import FeedbackJudge
 
             judge = FeedbackJudge()
-        self.judge = judge
-        self.metric = metric
-        self.min_improvement = min_improvement
+        self.judge, self.metric, self.scorer = judge, metric, scorer
+        self.min_gain = float(threshold)
+        if n_resamples < 100:
+            raise ValidationError(f"n_resamples must be at least 100 for a stable interval, got {n_resamples}.")
+        self.confidence, self.method, self.unit, self.seed = confidence, method, unit, seed
+        self.n_resamples = n_resamples
         self.max_trajectories = max_trajectories
         self.num_threads = num_threads
         self.cache_scores = cache_scores
-        self._scores: dict[tuple[str, str], float] = {}
+        self._scores: dict[tuple[str, str, str], float] = {}
+        self._replays: dict[tuple[str, str], list[Message]] = {}
         self._lock = threading.Lock()
         self.respond = dspy.Predict(RespondUnderPrompt)
+
+    @property
+    def min_improvement(self) -> float:
+        """The former name of :attr:`min_gain`."""
+        return self.min_gain
 
     def __deepcopy__(self, memo: dict) -> CandidateGate:
         # Compiling an optimizer deep-copies it; the gate (LMs, judge, score cache) is shared.
         return self
 
     def replay(self, prompt: Prompt, trajectory: Trajectory) -> list[Message]:
-        """The trajectory's user turns with fresh assistant replies under ``prompt``."""
+        """The trajectory's user turns with fresh assistant replies under ``prompt`` (cached)."""
+        key = (prompt.text, trajectory.id)
+        if self.cache_scores:
+            with self._lock:
+                if key in self._replays:
+                    return self._replays[key]
         system = _system_text(prompt, trajectory)
         messages: list[Message] = []
         with dspy.context(lm=resolve("task", self._task_lm.value)):
@@ -105,17 +197,21 @@ class CandidateGate:
                 earlier = Trajectory(messages=messages, id="replay").transcript() if messages else "none"
                 reply = self.respond(system_prompt=system, conversation=earlier, message=turn.content).response
                 messages += [turn, Message(role="assistant", content=str(reply or "(no reply)"))]
+        if self.cache_scores:
+            with self._lock:
+                self._replays[key] = messages
         return messages
 
-    def score(self, prompt: Prompt, trajectory: Trajectory) -> float:
-        """Replay ``trajectory`` under ``prompt`` and score the replay (cached per prompt text and trajectory)."""
-        key = (prompt.text, trajectory.id)
+    def _value(self, how: str, prompt: Prompt, trajectory: Trajectory) -> float:
+        key = (how, prompt.text, trajectory.id)
         if self.cache_scores:
             with self._lock:
                 if key in self._scores:
                     return self._scores[key]
         replayed = self.replay(prompt, trajectory)
-        if self.metric is not None:
+        if how == "scorer":
+            value = float(self.scorer.score_trajectory(Trajectory(messages=replayed, id="replay")))
+        elif self.metric is not None:
             value = float(self.metric(trajectory, replayed, prompt))
         else:
             conversation = Trajectory(messages=replayed, id="replay").transcript()
@@ -125,24 +221,83 @@ class CandidateGate:
                 self._scores[key] = value
         return value
 
-    def evaluate(self, prompt: Prompt, trajectories: list[Trajectory]) -> list[float]:
-        """Scores of ``prompt`` on each trajectory, replayed ``num_threads`` at a time (order kept)."""
-        if self.num_threads == 1 or len(trajectories) == 1:
-            return [self.score(prompt, t) for t in trajectories]
-        with ThreadPoolExecutor(max_workers=min(self.num_threads, len(trajectories))) as pool:
-            return list(pool.map(context_runner(lambda t: self.score(prompt, t)), trajectories))
+    @property
+    def _primary(self) -> str:
+        return "scorer" if self.judge is None and self.metric is None else "judge"
 
-    def compare(self, old: Prompt, new: Prompt, trajectories: list[Trajectory]) -> GateDecision:
-        """Score both prompts on the same trajectories; accept ``new`` only if it is better."""
-        chosen = [t for t in trajectories if t.user_turns][: self.max_trajectories]
+    def score(self, prompt: Prompt, trajectory: Trajectory) -> float:
+        """Replay ``trajectory`` under ``prompt`` and score the replay (cached per prompt text and trajectory)."""
+        return self._value(self._primary, prompt, trajectory)
+
+    def evaluate(self, prompt: Prompt, trajectories: list[Trajectory], *, how: str | None = None) -> list[float]:
+        """Scores of ``prompt`` on each trajectory, replayed ``num_threads`` at a time (order kept)."""
+        how = how or self._primary
+        if self.num_threads == 1 or len(trajectories) == 1:
+            return [self._value(how, prompt, t) for t in trajectories]
+        with ThreadPoolExecutor(max_workers=min(self.num_threads, len(trajectories))) as pool:
+            return list(pool.map(context_runner(lambda t: self._value(how, prompt, t)), trajectories))
+
+    def decide(self, before: list[float], after: list[float], *, groups: list[str] | None = None) -> GateDecision:
+        """The verdict from paired scores (no replay): the gate's statistics on scores you already have.
+
+        ``groups`` (e.g. user ids) averages the pairs per group first when ``unit="user"``.
+
+        Example::
+
+            >>> gate = CandidateGate(metric=lambda *a: 0.0)
+            >>> gate.decide([0.5] * 10, [0.5] * 10).accepted
+            False
+        """
+        if len(before) != len(after):
+            raise ValidationError(f"decide needs one before and one after score per item; got {len(before)} "
+                                  f"and {len(after)}.")
+        if not before:
+            raise ValidationError("decide needs at least one pair of scores.")
+        pairs_b, pairs_a = list(before), list(after)
+        if self.unit == "user" and groups is not None:
+            by: dict[str, list[tuple[float, float]]] = {}
+            for g, b, a in zip(groups, before, after):
+                by.setdefault(g, []).append((b, a))
+            pairs_b = [sum(b for b, _ in v) / len(v) for v in by.values()]
+            pairs_a = [sum(a for _, a in v) / len(v) for v in by.values()]
+        cmp = paired_comparison(pairs_b, pairs_a, confidence=self.confidence, method=self.method, seed=self.seed,
+                                n_resamples=self.n_resamples)
+        accepted = cmp.above(self.min_gain)
+        lo = cmp.lower
+        if accepted:
+            why = f"accepted: the lower bound {lo:+.3f} is above min_gain {self.min_gain:g}"
+        elif lo == float("-inf"):
+            why = (f"rejected: {cmp.n} paired {self.unit}s are too few for a {cmp.confidence:.0%} interval "
+                   f"with the {cmp.method} test; hold out more")
+        elif cmp.upper < 0:
+            why = f"rejected: the candidate is reliably worse (upper bound {cmp.upper:+.3f} < 0)"
+        else:
+            why = (f"rejected: the lower bound {lo:+.3f} is not above min_gain {self.min_gain:g} "
+                   f"(the gain is not distinguishable from noise at n={cmp.n})")
+        reason = f"{why}; {cmp.summary()} over held-out {self.unit}s"
+        return GateDecision(score_before=sum(before) / len(before), score_after=sum(after) / len(after),
+                            accepted=accepted, reason=reason, comparison=cmp, min_gain=self.min_gain,
+                            unit=self.unit)
+
+    def compare(self, old: Prompt, new: Prompt, trajectories: Any) -> GateDecision:
+        """Score both prompts on the same held-out data; accept ``new`` only if it is reliably better.
+
+        ``trajectories``: a list or dataset of trajectories, an MLflow evaluation dataset, or a
+        DataFrame of MLflow-shaped rows (``inputs``, optional ``expectations``).
+        """
+        items = held_out_trajectories(trajectories)
+        chosen = [t for t in items if t.user_turns][: self.max_trajectories]
         if not chosen:
             raise ValidationError("The gate needs held-out trajectories with at least one user turn.")
+        groups = [t.user or t.id for t in chosen]
+        if self.scorer is not None and self._primary != "scorer":
+            screen = self.decide(self.evaluate(old, chosen, how="scorer"), self.evaluate(new, chosen, how="scorer"),
+                                 groups=groups)
+            if screen.comparison is not None and screen.comparison.below(0.0):
+                screen.reason = "pre-screen by the learned scorer, judge not called; " + screen.reason
+                screen.accepted, screen.prescreened = False, True
+                return screen
         before_scores, after_scores = self.evaluate(old, chosen), self.evaluate(new, chosen)
-        rows = [(t.id, b, a) for t, b, a in zip(chosen, before_scores, after_scores)]
-        before = sum(r[1] for r in rows) / len(rows)
-        after = sum(r[2] for r in rows) / len(rows)
-        accepted = after > before + self.min_improvement
-        verb = "beats" if accepted else "does not beat"
-        reason = (f"candidate scores {after:.3f} vs {before:.3f} on {len(rows)} held-out trajectories; "
-                  f"it {verb} the original by more than {self.min_improvement:g}")
-        return GateDecision(before, after, accepted, reason, rows)
+        decision = self.decide(before_scores, after_scores, groups=groups)
+        decision.per_trajectory = [(t.id, b, a) for t, b, a in zip(chosen, before_scores, after_scores)]
+        return decision

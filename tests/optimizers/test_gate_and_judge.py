@@ -39,7 +39,7 @@ def test_gate_rejects_a_worse_candidate(trajectories):
     result = PromptMemoryOptimizer(writer, gate=gate)(trajectories, SEED, validation=trajectories)
     assert not result.accepted and result.prompt.template == SEED
     assert result.score_before > result.score_after
-    assert "does not beat" in result.candidates[-1].reason
+    assert "rejected" in result.candidates[-1].reason
 
 
 def test_gate_replays_every_user_turn_under_the_prompt():
@@ -97,3 +97,106 @@ def test_incumbent_scores_are_cached_across_rounds(trajectories):
     assert len(task.engine.requests) == calls == 2 * len(trajectories)
     assert (first.score_before, first.score_after) == (second.score_before, second.score_after)
     assert [r[0] for r in first.per_trajectory] == [t.id for t in trajectories]  # order kept
+
+
+# --- the gate's statistics -------------------------------------------------------------
+
+
+def _judged(rng, n, gain, noise=0.25):
+    """Simulated judge scores: each held-out item has a quality; the judge adds noise to both replays."""
+    import numpy as np
+
+    quality = rng.random(n)
+    return (list(np.clip(quality + rng.normal(0, noise, n), 0, 1)),
+            list(np.clip(quality + gain + rng.normal(0, noise, n), 0, 1)))
+
+
+def test_gate_rarely_accepts_a_candidate_that_is_no_better():
+    import numpy as np
+
+    rng, gate = np.random.default_rng(11), CandidateGate(metric=_length_metric)
+    decisions = [gate.decide(*_judged(rng, 20, 0.0)) for _ in range(300)]
+    assert sum(d.accepted for d in decisions) / len(decisions) <= 0.06
+    # The old rule (any mean gain) would have accepted about half of them.
+    assert sum(d.score_after > d.score_before for d in decisions) / len(decisions) > 0.35
+
+
+def test_gate_has_power_at_a_large_gain():
+    import numpy as np
+
+    rng, gate = np.random.default_rng(12), CandidateGate(metric=_length_metric)
+    decisions = [gate.decide(*_judged(rng, 20, 0.3)) for _ in range(100)]
+    assert sum(d.accepted for d in decisions) / len(decisions) >= 0.9
+
+
+def test_decision_reports_interval_n_test_and_reason():
+    gate = CandidateGate(metric=_length_metric, min_gain=0.05, method="t")
+    decision = gate.decide([0.4, 0.5, 0.3, 0.6, 0.5], [0.9, 0.8, 0.9, 0.95, 0.85])
+    assert decision.accepted and decision.n == 5 and decision.comparison.method == "t"
+    assert decision.interval[0] > 0.05 and "lower bound" in decision.reason and "n=5" in decision.reason
+    noisy = gate.decide([0.4, 0.9, 0.3, 0.6], [0.5, 0.7, 0.4, 0.6])
+    assert not noisy.accepted and "not above min_gain" in noisy.reason
+    worse = gate.decide([0.9] * 5 + [0.8] * 5, [0.1] * 5 + [0.2] * 5)
+    assert not worse.accepted and "reliably worse" in worse.reason
+
+
+def test_user_unit_pairs_users_not_trajectories():
+    gate = CandidateGate(metric=_length_metric, unit="user")
+    before, after = [0.2] * 9 + [0.9], [0.9] * 9 + [0.1]
+    decision = gate.decide(before, after, groups=["chatty"] * 9 + ["quiet"])
+    assert decision.n == 2 and decision.unit == "user"
+    assert CandidateGate(metric=_length_metric).decide(before, after).n == 10
+
+
+def test_gate_rejects_bad_arguments():
+    from engram.errors import ValidationError
+
+    for kwargs, text in [({"method": "mean"}, "method"), ({"unit": "thread"}, "unit"),
+                         ({"confidence": 1.5}, "confidence"), ({"min_gain": -0.1}, "min_gain"),
+                         ({"max_trajectories": 0}, "max_trajectories"),
+                         ({"min_gain": 0.1, "min_improvement": 0.2}, "min_gain"),
+                         ({"scorer": object()}, "FeedbackScorer")]:
+        with pytest.raises(ValidationError, match=text):
+            CandidateGate(metric=_length_metric, **kwargs)
+    with pytest.raises(ValidationError, match="not an MLflow scorer"):
+        CandidateGate(scorers=[len])
+    with pytest.raises(ValidationError, match="one of judge"):
+        CandidateGate(metric=_length_metric, judge=object())
+    assert CandidateGate(metric=_length_metric, min_improvement=0.1).min_gain == 0.1  # the former name
+
+
+def test_gate_scores_with_an_mlflow_scorer_on_evaluation_rows():
+    import pandas as pd
+    from mlflow.genai.scorers import scorer
+
+    @scorer
+    def concise(outputs, expectations) -> bool:
+        return len(outputs) <= expectations["max_chars"]
+
+    rows = pd.DataFrame({"inputs": [{"question": f"question {i}?"} for i in range(8)],
+                         "expectations": [{"max_chars": 20}] * 8})
+    gate = CandidateGate(_task_lm(), scorers=[concise])
+    decision = gate.compare(Prompt(name="p", template=SEED), Prompt(name="p", template=SEED + " Be brief."), rows)
+    assert decision.accepted and decision.n == 8
+    assert (decision.score_before, decision.score_after) == (0.0, 1.0)
+    with pytest.raises(Exception, match="inputs"):
+        gate.compare(Prompt(name="p", template=SEED), Prompt(name="p", template="x"), pd.DataFrame({"q": [1]}))
+
+
+class _LengthScorer:
+    """A stand-in for a fitted FeedbackScorer: shorter conversations score higher."""
+
+    def score_trajectory(self, trajectory):
+        return 1.0 / (1 + len(trajectory.messages[-1].content) / 50)
+
+
+def test_learned_scorer_prescreens_before_the_judge(trajectories):
+    judge = scripted_lm({"score": 0.9, "critique": "", "reasoning": ""})
+    gate = CandidateGate(_task_lm(), judge=FeedbackJudge(judge), scorer=_LengthScorer())
+    longer = gate.compare(Prompt(name="p", template=SEED + " be brief"), Prompt(name="p", template=SEED),
+                          trajectories)
+    assert longer.prescreened and not longer.accepted and judge.engine.requests == []
+    alone = CandidateGate(_task_lm(), scorer=_LengthScorer())
+    assert alone.judge is None and alone.compare(Prompt(name="p", template=SEED),
+                                                 Prompt(name="p", template=SEED + " be brief"),
+                                                 trajectories).accepted
