@@ -227,7 +227,7 @@ def _routes(app: Any, service: Any) -> None:
         """A job's status, result and LM usage (your tenant's jobs only)."""
         job = service.jobs.get(job_id, tenant=who.tenant)
         if job is None:
-            raise ApiError(404, "not_found", f"no job {job_id!r}.", field="job_id")
+            raise ApiError(404, "not_found", "no such job for this key's tenant.", field="job_id")
         return job.public()
 
     @app.post("/v1/feedback", status_code=201, response_model=s.FeedbackOut, tags=["prompts"])
