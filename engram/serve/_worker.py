@@ -74,7 +74,11 @@ class JobRunner:
                 self._stop.wait(self.poll)
                 continue
             with self._lock:
+                mine = job.id in self._running
                 self._running.add(job.id)
+            if mine:  # our own job, its lease renewal was late (a stalled process): it is still running here
+                self._slots.release()
+                continue
             self._pool.submit(self._run, job)
 
     def _run(self, job: Job) -> None:
@@ -95,7 +99,7 @@ class JobRunner:
             self._slots.release()
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(self.lease / 3):
+        while not self._stop.wait(self.lease / 4):
             with self._lock:
                 running = list(self._running)
             for job_id in running:

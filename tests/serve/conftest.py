@@ -87,7 +87,7 @@ def make_server(tmp_path: Path, name: str = "server", **env: str) -> Server:
     home.mkdir(parents=True, exist_ok=True)
     full = {**os.environ, "PYTHONPATH": str(ROOT), "ENGRAM_HOME": str(home), "ENGRAM_LM": "offline/support",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-            "ENGRAM_SERVE_JOB_LEASE_SECONDS": "2", "ENGRAM_SERVE_RATE_PER_SECOND": "1000",
+            "ENGRAM_SERVE_JOB_LEASE_SECONDS": "3", "ENGRAM_SERVE_RATE_PER_SECOND": "1000",
             "ENGRAM_SERVE_RATE_BURST": "1000"}
     for var in ("ENGRAM_CHROMA_URL", "ENGRAM_TRACKING_URI", "ENGRAM_AUTOLOG"):
         full.pop(var, None)
@@ -109,9 +109,9 @@ def server_factory(tmp_path):
         server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_server(tmp_path_factory):
-    """One server for the read-mostly tests of a module."""
+    """One server for the tests that need no special settings (each module uses its own tenants)."""
     server = make_server(tmp_path_factory.mktemp("serve")).start()
     yield server
     server.stop()

@@ -12,7 +12,7 @@ NS = ["memories", "u1"]
 
 @pytest.fixture(scope="module")
 def key(shared_server):
-    return shared_server.key("acme")
+    return shared_server.key("api")
 
 
 def wait_job(client, job_id: str, timeout: float = 60) -> dict:
@@ -50,7 +50,7 @@ def test_memory_lifecycle(shared_server, key):
 
 
 def test_auth_scopes_and_errors(shared_server, key):
-    reader = shared_server.key("acme", "read")
+    reader = shared_server.key("api", "read")
     with shared_server.client() as anon, shared_server.client(reader) as c, shared_server.client(key) as w:
         missing = anon.get("/v1/namespaces")
         assert missing.status_code == 401 and missing.json()["error"]["code"] == "unauthorized"
@@ -71,7 +71,7 @@ def test_revoked_key_is_refused(shared_server):
     from engram.serve import KeyStore
 
     store = KeyStore(shared_server.home / "serve-keys.db")
-    created = store.create("acme", "read")
+    created = store.create("api", "read")
     with shared_server.client(created.key) as c:
         assert c.get("/v1/namespaces").status_code == 200
         store.revoke(created.id)
@@ -123,7 +123,7 @@ def test_feedback_appends_to_a_named_dataset(shared_server, key):
         assert second["total"] == 3
         bad = c.post("/v1/feedback", json={"dataset": "support", "trajectories": [{"messages": []}]})
         assert bad.status_code == 422
-    path = shared_server.home / "serve-datasets" / "acme" / "support.jsonl"
+    path = shared_server.home / "serve-datasets" / "api" / "support.jsonl"
     lines = path.read_text().splitlines()
     assert len(lines) == 3 and json.loads(lines[0])["feedback"]["score"] == 0.2
 
