@@ -1,0 +1,141 @@
+"""``engram serve``, ``engram mcp`` and ``engram keys``: the service's command line (a typer app).
+
+    engram keys create --tenant acme --scopes read,write     # prints the key once
+    engram serve --port 8080                                 # http://127.0.0.1:8080/docs
+    engram mcp --key egk_...                                 # MCP over stdio for that key's tenant
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import typer
+
+from engram.errors import EngramError
+
+app = typer.Typer(help="The engram service: REST + MCP over the same library, API keys and tenants.",
+                  no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _fail(err: Exception) -> None:
+    typer.echo(f"error: {err}", err=True)
+    raise typer.Exit(2)
+
+
+def _keystore():
+    from engram.config import get_settings
+    from engram.serve._keys import KeyStore
+    from engram.serve._settings import ServeSettings
+
+    home = get_settings().home
+    return KeyStore(ServeSettings.from_env().resolved_keys_path(home))
+
+
+def _use_lm(lm: str | None) -> None:
+    # Environment, not configure(): uvicorn's worker processes read it too. "offline/..."
+    # names are built by engram.lm, which loads the stand-ins itself when asked for one.
+    if lm:
+        os.environ["ENGRAM_LM"] = lm
+
+
+@app.command("serve")
+def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+          port: int = typer.Option(8080, help="TCP port."),
+          workers: int = typer.Option(1, min=1, help="Worker processes (more than 1 needs ENGRAM_CHROMA_URL)."),
+          lm: str = typer.Option(None, help="LM for extraction/optimization jobs (default ENGRAM_LM)."),
+          log_level: str = typer.Option("info", help="uvicorn log level.")) -> None:
+    """Run the HTTP service (OpenAPI at /docs, MCP at /mcp)."""
+    from engram.serve._service import check_server_layout
+
+    _use_lm(lm)
+    os.environ["ENGRAM_SERVE_HOST"] = host
+    try:
+        check_server_layout(workers)
+        from engram.serve._settings import ServeSettings
+
+        ServeSettings.from_env()  # fail here, not in every worker
+    except EngramError as err:
+        _fail(err)
+    import uvicorn
+
+    typer.echo(f"engram serve on http://{host}:{port} (docs: /docs, MCP: /mcp)", err=True)
+    uvicorn.run("engram.serve:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=False)
+
+
+@app.command("mcp")
+def mcp(tenant: str = typer.Option(None, help="Serve this tenant (trusted local use)."),
+        key: str = typer.Option(None, envvar="ENGRAM_API_KEY", help="Serve the tenant of this API key."),
+        lm: str = typer.Option(None, help="LM (default ENGRAM_LM); the memory tools need none.")) -> None:
+    """Run the MCP server over stdio (for Claude Desktop, Cursor, IDE agents)."""
+    import logging
+
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)  # stdout carries the protocol
+    _use_lm(lm)
+    try:
+        if key:
+            principal = _keystore().verify(key)
+            if principal is None:
+                raise EngramError("the API key is unknown or revoked; `engram keys list` shows live keys.")
+            tenant = principal.tenant
+        if not tenant:
+            raise EngramError("pass --key KEY (or ENGRAM_API_KEY) or --tenant NAME.")
+        from engram.serve._mcp import run_stdio
+        from engram.serve._service import Service
+
+        service = Service.from_settings()
+    except EngramError as err:
+        _fail(err)
+    run_stdio(service, tenant)
+
+
+@keys_app.command("create")
+def keys_create(tenant: str = typer.Option(..., help="Tenant the key acts for."),
+                scopes: str = typer.Option("read,write", help="Comma-separated: read,write,optimize,admin."),
+                name: str = typer.Option("", help="A label for `keys list`."),
+                as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    try:
+        created = _keystore().create(tenant, scopes, name=name)
+    except EngramError as err:
+        _fail(err)
+    if as_json:
+        typer.echo(json.dumps({"id": created.id, "tenant": created.tenant, "scopes": created.scopes,
+                               "key": created.key}))
+        return
+    typer.echo(created.key)
+    typer.echo(f"id {created.id}, tenant {created.tenant}, scopes {','.join(created.scopes)} "
+               "(the key is shown only now; store it safely)", err=True)
+
+
+@keys_app.command("list")
+def keys_list(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List keys (id, tenant, scopes, created, revoked); never the secrets."""
+    items = _keystore().list()
+    if as_json:
+        typer.echo(json.dumps([k.__dict__ for k in items]))
+        return
+    for k in items:
+        state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+        typer.echo(f"{k.id}  {k.tenant:<20} {','.join(k.scopes):<28} {k.created_at}  {state}  {k.name}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(..., help="The key's id (from `keys list`).")) -> None:
+    """Revoke a key; requests with it get 401 within seconds."""
+    try:
+        info = _keystore().revoke(key_id)
+    except EngramError as err:
+        _fail(err)
+    typer.echo(f"revoked {info.id} (tenant {info.tenant})")
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]

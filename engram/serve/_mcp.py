@@ -1,0 +1,156 @@
+"""The MCP server (official ``mcp`` SDK, ``MCPServer``): ``manage_memory``, ``search_memory``, ``get_prompt``.
+
+The memory tools are engram's own (:func:`engram.modules.create_manage_memory_tool` /
+``create_search_memory_tool``), built per call for the caller's tenant, and advertised
+with the same strict schemas they give OpenAI. Who the caller is:
+
+- stdio (``engram mcp --key KEY`` or ``--tenant NAME``): one tenant for the whole session;
+- streamable HTTP (``/mcp`` on ``engram serve``): the bearer key of each request, checked
+  for the ``write`` scope (``manage_memory``) or ``read`` (the others).
+
+The tools work in the tenant's ``ENGRAM_SERVE_MCP_NAMESPACE`` (default ``memories``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools.base import Tool
+
+from engram.errors import EngramError
+from engram.serve._tenancy import check_relative, scoped
+
+# (context, scope) -> tenant, or ToolError
+TenantResolver = Callable[[Any, str], str]
+
+
+def fixed_tenant(tenant: str) -> TenantResolver:
+    """stdio: every call belongs to ``tenant``."""
+    from engram.serve._tenancy import check_tenant
+
+    check_tenant(tenant)
+    return lambda _ctx, _scope: tenant
+
+
+def http_tenant_resolver(service: Any) -> TenantResolver:
+    """Streamable HTTP: the tenant of the request's bearer key, if it has the scope."""
+    from engram.serve._auth import bearer
+
+    def resolve(ctx: Any, scope: str) -> str:
+        headers = ctx.headers or {}
+        principal = service.keys.verify(bearer(headers.get("authorization")))
+        if principal is None:
+            raise ToolError("missing or invalid API key (send Authorization: Bearer <key>).")
+        if not principal.allows(scope):
+            raise ToolError(f"this key lacks the '{scope}' scope.")
+        return principal.tenant
+
+    return resolve
+
+
+def _relative(service: Any) -> tuple[str, ...]:
+    return check_relative([p for p in service.settings.mcp_namespace.split("/") if p], "mcp_namespace")
+
+
+def _strict_parameters(tool: Any) -> dict[str, Any]:
+    from engram.modules import openai_function_schema
+
+    return openai_function_schema(tool, strict=True)["function"]["parameters"]
+
+
+def build_mcp(service: Any, resolve: TenantResolver, *, name: str = "engram") -> MCPServer:
+    """An MCP server over ``service``; ``resolve`` says whose call it is."""
+    from engram.modules import create_manage_memory_tool, create_search_memory_tool, to_strict
+
+    relative = _relative(service)
+
+    def namespace(ctx: Any, scope: str) -> tuple[str, ...]:
+        return scoped(resolve(ctx, scope), relative)
+
+    def manage_memory(ctx: Context, action: str = "create", content: str | None = None,
+                      id: str | None = None) -> str:
+        tool = create_manage_memory_tool(service.store, namespace(ctx, "write"))
+        try:
+            return tool.func(action=action, content=content, id=id)
+        except EngramError as err:
+            raise ToolError(str(err)) from None
+
+    def search_memory(ctx: Context, query: str, limit: int | None = 5) -> str:
+        tool = create_search_memory_tool(service.store, namespace(ctx, "read"))
+        try:
+            return json.dumps(tool.func(query=query, limit=limit), ensure_ascii=False, default=str)
+        except EngramError as err:
+            raise ToolError(str(err)) from None
+
+    def get_prompt(ctx: Context, name: str, alias: str | None = "production") -> str:
+        tenant = resolve(ctx, "read")
+        try:
+            return json.dumps(service.prompt(tenant, name, alias or "production"), ensure_ascii=False)
+        except EngramError as err:
+            raise ToolError(str(err)) from None
+
+    sample = ("tenants", "sample", *relative)
+    manage_schema = _strict_parameters(create_manage_memory_tool(service.store, sample))
+    search_schema = _strict_parameters(create_search_memory_tool(service.store, sample))
+    prompt_schema = to_strict({"type": "object", "properties": {
+        "name": {"type": "string", "description": "The prompt's name (without your tenant)."},
+        "alias": {"type": ["string", "null"], "default": "production",
+                  "description": "Which version: an alias such as 'production'."}},
+        "required": ["name"]})
+    tools = []
+    for fn, schema, desc in (
+        (manage_memory, manage_schema, create_manage_memory_tool(service.store, sample).desc),
+        (search_memory, search_schema, create_search_memory_tool(service.store, sample).desc),
+        (get_prompt, prompt_schema, "The current text of one of your prompts (e.g. the production version)."),
+    ):
+        tool = Tool.from_function(fn, description=desc, structured_output=False)
+        tool.parameters = schema
+        tools.append(tool)
+    return MCPServer(name, instructions="Long-term memory for this user (engram).", tools=tools,
+                     log_level="WARNING")
+
+
+class _Guard:
+    """ASGI wrapper of the MCP endpoint: 401 before any session exists for a request without a valid key."""
+
+    def __init__(self, app: Any, service: Any):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        from engram.serve._auth import bearer
+        from engram.serve._limits import _error_response
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        principal = self.service.keys.verify(bearer(headers.get("authorization")))
+        if principal is None:
+            response = _error_response(401, "unauthorized", "missing or invalid API key: send "
+                                       "'Authorization: Bearer <key>'.", {"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})
+        scope["state"].update(key_id=principal.key_id, tenant=principal.tenant)
+        await self.app(scope, receive, send)
+
+
+def mount_http(app: Any, server: MCPServer, *, host: str = "127.0.0.1", path: str = "/mcp") -> None:
+    """Add the streamable-HTTP endpoint to a FastAPI/Starlette ``app`` (its lifespan must run
+    ``server.session_manager.run()``)."""
+    from starlette.routing import Route
+
+    inner = server.streamable_http_app(streamable_http_path=path, host=host)
+    for route in inner.routes:
+        if isinstance(route, Route) and route.path == path:
+            app.router.routes.append(Route(path, endpoint=_Guard(route.endpoint, app.state.service),
+                                           include_in_schema=False))
+
+
+def run_stdio(service: Any, tenant: str) -> None:
+    """Serve MCP over stdio for one tenant (blocks until the client closes the pipe)."""
+    build_mcp(service, fixed_tenant(tenant)).run("stdio")
+
+
+__all__ = ["build_mcp", "fixed_tenant", "http_tenant_resolver", "mount_http", "run_stdio"]

@@ -1,0 +1,198 @@
+"""Request and response bodies of the HTTP API (pydantic v2; the OpenAPI schema comes from here).
+
+Every field has bounds, so an oversized or malformed request is refused with a 422 that
+names the field before anything is read or written. Namespaces are lists of parts
+relative to the caller's tenant (see :mod:`engram.serve._tenancy`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Part = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+NamespaceIn = Annotated[list[Part], Field(min_length=1, max_length=8,
+                                          description="Namespace parts, relative to your tenant.",
+                                          examples=[["memories", "u1"]])]
+Key = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Scalar = str | int | float | bool
+Metadata = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Scalar | None],
+                     Field(max_length=32)]
+FilterValue = Scalar | dict[str, Scalar | list[Scalar]]
+Filter = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], FilterValue],
+                   Field(max_length=16)]
+Kind = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Content = Annotated[str, StringConstraints(min_length=1, max_length=64_000)] | dict[str, Any]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MemoryCreate(_In):
+    namespace: NamespaceIn
+    key: Key | None = Field(None, description="Your key for the memory; a random one if omitted.")
+    content: Content
+    kind: Kind = "memory"
+    metadata: Metadata | None = None
+    expected_version: Annotated[int, Field(ge=0, le=2**31)] | None = Field(
+        None, description="Write only if the memory is at this version (0: must not exist).")
+
+
+class MemoryPatch(_In):
+    content: Content | None = None
+    kind: Kind | None = None
+    metadata: Metadata | None = Field(None, description="Merged into the current metadata; null removes a key.")
+    expected_version: Annotated[int, Field(ge=1, le=2**31)] | None = None
+
+
+class RestoreIn(_In):
+    version: Annotated[int, Field(ge=1, le=2**31)]
+
+
+class SearchIn(_In):
+    namespace: NamespaceIn
+    query: Annotated[str, StringConstraints(min_length=1, max_length=4000)] | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+    offset: Annotated[int, Field(ge=0, le=10_000)] = 0
+    filter: Filter | None = None
+    kind: Kind | None = None
+
+
+class MemoryOut(BaseModel):
+    id: str
+    namespace: list[str]
+    kind: str
+    content: str | dict[str, Any]
+    metadata: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    deleted: bool
+    score: float | None = None
+
+
+class SearchOut(BaseModel):
+    results: list[MemoryOut]
+
+
+class HistoryOut(BaseModel):
+    versions: list[MemoryOut]
+
+
+class NamespacesOut(BaseModel):
+    namespaces: list[list[str]]
+
+
+class MessageIn(_In):
+    role: Literal["system", "user", "assistant", "tool"]
+    content: Annotated[str, StringConstraints(min_length=1, max_length=32_000)]
+    name: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+Messages = Annotated[list[MessageIn], Field(min_length=1, max_length=200)]
+
+
+class ExtractIn(_In):
+    namespace: NamespaceIn
+    messages: Messages
+    wait: bool = Field(False, description="Apply now and answer with the result, or queue a job.")
+    thread_id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = Field(
+        None, description="Queued work of one thread is debounced: a newer request merges into it.")
+    after_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
+        0.0, description="Delay before a queued job runs (debounce window).")
+
+
+class ExtractOut(BaseModel):
+    job_id: str | None = None
+    status: str
+    merged: bool = False
+    result: dict[str, Any] | None = None
+
+
+class FeedbackIn(_In):
+    score: Annotated[float, Field(ge=0, le=1)] | None = None
+    label: Annotated[str, StringConstraints(max_length=64)] | None = None
+    comment: Annotated[str, StringConstraints(max_length=4000)] | None = None
+
+
+class TrajectoryIn(_In):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+    messages: Messages
+    feedback: FeedbackIn | None = None
+    prompt_name: Annotated[str, StringConstraints(max_length=128)] | None = None
+    prompt_version: Annotated[str, StringConstraints(max_length=32)] | None = None
+    user: Annotated[str, StringConstraints(max_length=128)] | None = None
+    thread: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+DatasetName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")]
+PromptName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")]
+Alias = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+class FeedbackBatchIn(_In):
+    dataset: DatasetName
+    trajectories: Annotated[list[TrajectoryIn], Field(min_length=1, max_length=500)]
+
+
+class FeedbackOut(BaseModel):
+    dataset: str
+    appended: int
+    total: int
+
+
+class OptimizerSettings(_In):
+    kind: Literal["gradient", "metaprompt", "prompt_memory"] = "gradient"
+    max_reflection_steps: Annotated[int, Field(ge=1, le=10)] | None = None
+    min_reflection_steps: Annotated[int, Field(ge=0, le=10)] | None = None
+
+
+class OptimizeIn(_In):
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=32_000)] | None = Field(
+        None, description="The prompt text to improve (or give prompt_name).")
+    prompt_name: PromptName | None = Field(None, description="Your registered prompt (loaded at `alias`).")
+    alias: Alias = "production"
+    trajectories: Annotated[list[TrajectoryIn], Field(min_length=1, max_length=500)] | None = None
+    dataset: DatasetName | None = Field(None, description="A dataset filled by POST /v1/feedback.")
+    optimizer: OptimizerSettings = Field(default_factory=OptimizerSettings)
+    register_: bool = Field(False, alias="register",
+                            description="Register the result as a new version of prompt_name.")
+    promote: Alias | None = Field(None, description="Point this alias at the new version (needs register).")
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    usage: dict[str, Any] | None = None
+    attempts: int
+    created_at: float
+    updated_at: float
+
+
+class PromptOut(BaseModel):
+    name: str
+    version: int | None = None
+    template: str
+    variables: list[str] = Field(default_factory=list)
+    source: str | None = Field(None, description="registry, cache, stale or fallback")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+__all__ = ["ErrorOut", "ExtractIn", "ExtractOut", "FeedbackBatchIn", "FeedbackOut", "HistoryOut", "JobOut",
+           "MemoryCreate", "MemoryOut", "MemoryPatch", "MessageIn", "NamespacesOut", "OptimizeIn",
+           "OptimizerSettings", "PromptOut", "RestoreIn", "SearchIn", "SearchOut", "TrajectoryIn"]

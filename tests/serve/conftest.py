@@ -1,0 +1,117 @@
+"""Real servers for the serve tests: ``engram serve`` in a subprocess on a free loopback port.
+
+Each server gets its own ``ENGRAM_HOME`` (Chroma, MLflow's SQLite, keys, jobs) and the
+offline stand-in LM; it is stopped (SIGTERM, then SIGKILL) when the test is done.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCH = Path(__file__).with_name("launch.py")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    home: Path
+    port: int
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90.0) -> Server:
+        out = open(self.log, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen([sys.executable, str(LAUNCH), "serve", "--port", str(self.port),
+                                      "--log-level", "warning"], cwd=ROOT, env=self.env, stdout=out,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"server did not start:\n{self.log.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def key(self, tenant: str, scopes: str = "read,write,optimize") -> str:
+        from engram.serve import KeyStore
+
+        created = KeyStore(self.home / "serve-keys.db").create(tenant, scopes)
+        return created.key
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+
+def make_server(tmp_path: Path, name: str = "server", **env: str) -> Server:
+    home = tmp_path / name
+    home.mkdir(parents=True, exist_ok=True)
+    full = {**os.environ, "PYTHONPATH": str(ROOT), "ENGRAM_HOME": str(home), "ENGRAM_LM": "offline/support",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+            "ENGRAM_SERVE_JOB_LEASE_SECONDS": "3", "ENGRAM_SERVE_RATE_PER_SECOND": "1000",
+            "ENGRAM_SERVE_RATE_BURST": "1000"}
+    for var in ("ENGRAM_CHROMA_URL", "ENGRAM_TRACKING_URI", "ENGRAM_AUTOLOG"):
+        full.pop(var, None)
+    full.update(env)
+    return Server(home=home, port=free_port(), env=full, log=home / "server.log")
+
+
+@pytest.fixture
+def server_factory(tmp_path):
+    started: list[Server] = []
+
+    def factory(name: str = "server", **env: str) -> Server:
+        server = make_server(tmp_path, name, **env)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory):
+    """One server for the tests that need no special settings (each module uses its own tenants)."""
+    server = make_server(tmp_path_factory.mktemp("serve")).start()
+    yield server
+    server.stop()
