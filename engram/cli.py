@@ -38,6 +38,9 @@ _MOUNTS = [
     ("engram.tracking._cli", "app", "prompts", "group"),
     ("engram.runner._cli", "run", "run", "command"),
     ("engram.runner._cli", "sweep", "sweep", "command"),
+    ("engram.serve._cli", "serve", "serve", "command"),
+    ("engram.serve._cli", "mcp", "mcp", "command"),
+    ("engram.serve._cli", "keys_app", "keys", "group"),
 ]
 
 

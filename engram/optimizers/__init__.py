@@ -73,3 +73,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         Candidate as Candidate,
         OptimizationResult as OptimizationResult,
     )
+    from engram.optimizers._stats import (
+        PairedComparison as PairedComparison,
+        paired_comparison as paired_comparison,
+    )
