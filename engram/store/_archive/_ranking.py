@@ -1,4 +1,4 @@
-"""Hybrid ranking of archived conversation turns: dense + BM25 + neighbouring turns, no LM.
+"""Hybrid ranking of archived conversation turns: dense + BM25 + speaker + session + neighbours, no LM.
 
 Why three signals: a question such as "When did Caroline go to the support
 group?" shares rare words ("support group") with the turn that answers it,
@@ -101,38 +101,64 @@ def zscore(values: np.ndarray) -> np.ndarray:
 
 @dataclass
 class HybridRanker:
-    """Fuse dense, BM25 and neighbour signals; weights were tuned on LoCoMo (no LM calls).
+    """Fuse dense, BM25, speaker, session and neighbour signals (no LM calls).
 
     ``speaker`` lifts turns spoken by a person the query names (when it names exactly one).
+    ``session`` lifts every turn of a session whose best turn matches the query well: an
+    answer often sits in the session that the question is about, in a turn that shares
+    few words with it.
+
+    The default weights are the ones leave-one-conversation-out cross-validation on
+    LoCoMo picks in every one of its 10 folds; held out, they score recall_any@10 = 0.760
+    (in-sample 0.760, flat MiniLM 0.505). ``benchmarks/locomo_cv.py`` reproduces this.
     """
 
     dense: float = 1.0
-    lexical: float = 0.5
+    lexical: float = 0.75
     neighbour: float = 0.5
-    speaker: float = 0.3
+    speaker: float = 0.6
+    session: float = 0.25
 
-    def scores(self, index: ArchiveIndex, query: str, query_vector: Sequence[float]) -> np.ndarray:
-        """Fused score of every message in ``index`` (same order as ``index.keys``)."""
+    def signals(self, index: ArchiveIndex, query: str, query_vector: Sequence[float]) -> dict[str, np.ndarray]:
+        """Each signal over the messages of ``index``, z-scored within it (0 where absent)."""
+        n = len(index)
+        q = np.asarray(query_vector, dtype=np.float32)
+        similarity = index.vectors @ q if n else np.zeros(0)
+        out = {"dense": zscore(similarity), "lexical": np.zeros(n), "speaker": np.zeros(n),
+               "session": np.zeros(n)}
+        if index.bm25 is not None and n:
+            tokens = [t for t in tokenize([query], index.stemmer)[0] if t in index.bm25.vocab_dict]
+            if tokens:
+                out["lexical"] = zscore(np.asarray(index.bm25.get_scores(tokens), dtype=np.float64))
+        named = {s for s in set(index.speakers) if s and s.lower() in query.lower()}
+        if len(named) == 1:
+            (who,) = named
+            out["speaker"] = np.array([s == who for s in index.speakers], dtype=float)
+        if n:
+            best = np.full(int(index.group.max()) + 1, -np.inf)
+            np.maximum.at(best, index.group, similarity)
+            out["session"] = zscore(best)[index.group] if len(best) > 1 else np.zeros(n)
+        return out
+
+    def fuse(self, index: ArchiveIndex, signals: dict[str, np.ndarray]) -> np.ndarray:
+        """The fused score from :meth:`signals` under this ranker's weights."""
         n = len(index)
         if n == 0:
             return np.zeros(0)
-        q = np.asarray(query_vector, dtype=np.float32)
-        base = self.dense * zscore(index.vectors @ q)
-        if self.lexical and index.bm25 is not None:
-            tokens = [t for t in tokenize([query], index.stemmer)[0] if t in index.bm25.vocab_dict]
-            if tokens:
-                base = base + self.lexical * zscore(np.asarray(index.bm25.get_scores(tokens), dtype=np.float64))
-        if self.speaker:
-            named = {s for s in set(index.speakers) if s and s.lower() in query.lower()}
-            if len(named) == 1:
-                (who,) = named
-                base = base + self.speaker * np.array([s == who for s in index.speakers], dtype=float)
+        base = (self.dense * signals["dense"] + self.lexical * signals["lexical"]
+                + self.speaker * signals["speaker"] + self.session * signals["session"])
         if self.neighbour:
             around = np.maximum(np.where(index.prev != np.arange(n), base[index.prev], -np.inf),
                                 np.where(index.next != np.arange(n), base[index.next], -np.inf))
             around = np.where(np.isfinite(around), around, base.min())
             base = base + self.neighbour * around
         return base
+
+    def scores(self, index: ArchiveIndex, query: str, query_vector: Sequence[float]) -> np.ndarray:
+        """Fused score of every message in ``index`` (same order as ``index.keys``)."""
+        if len(index) == 0:
+            return np.zeros(0)
+        return self.fuse(index, self.signals(index, query, query_vector))
 
     def rank(self, index: ArchiveIndex, query: str, query_vector: Sequence[float],
              candidates: Sequence[int] | None = None) -> list[tuple[str, float]]:
