@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from engram._files import atomic_path
 from engram.errors import ConfigurationError
 
 # Bump when the exported graph changes, so stale caches are not reused.
@@ -125,20 +126,14 @@ def export_onnx_model(target: Path | None = None, *, int8: bool = False) -> Path
     model = _Pooled(AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")).eval()
     sample = torch.ones(2, 8, dtype=torch.long)
     axes = {name: {0: "batch", 1: "tokens"} for name in _INPUTS}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        # The tracer warns about shapes that the dynamic axes below cover; not the user's concern.
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, (sample, torch.ones_like(sample), torch.zeros_like(sample)),
-                              str(partial), input_names=list(_INPUTS), output_names=["embedding"],
-                              dynamic_axes={**axes, "embedding": {0: "batch"}}, opset_version=17,
-                              dynamo=False)
+    # The tracer warns about shapes that the dynamic axes below cover; not the user's concern.
+    with atomic_path(target) as partial, torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (sample, torch.ones_like(sample), torch.zeros_like(sample)),
+                          str(partial), input_names=list(_INPUTS), output_names=["embedding"],
+                          dynamic_axes={**axes, "embedding": {0: "batch"}}, opset_version=17,
+                          dynamo=False)
         _fuse(partial)
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
     _remove_stale(target)
     return target
 
@@ -173,16 +168,11 @@ def _quantize(source: Path, target: Path) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as err:
         raise ConfigurationError(f"Quantizing the embedder needs the 'onnx' package ({err}).") from None
-    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8,
-                             op_types_to_quantize=["MatMul"], per_channel=True,
-                             extra_options={"DefaultTensorType": 1})  # 1 = FLOAT; fused ops defeat inference
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_path(target) as partial, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul"], per_channel=True,
+                         extra_options={"DefaultTensorType": 1})  # 1 = FLOAT; fused ops defeat inference
     return target
 
 

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engram._files import atomic_write_json
 from engram.errors import StoreError
 
 LOCK_NAME = "engram.lock"
@@ -135,9 +136,7 @@ class DirectoryOwner:
         marker.update({"format": 1, "holds_data": True, "writes": int(base) + writes,
                        "writes_before_session": int(base), "last_session": now})
         marker.setdefault("first_write", now)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(marker, indent=1), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write_json(path, marker, sort_keys=False)
 
 
 def _try_lock(fd: int, previous: dict[str, Any]) -> bool:
