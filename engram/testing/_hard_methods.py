@@ -68,7 +68,7 @@ def _engine(lm: Any) -> HardEngine:
 def run_prompt_optimizer(world: HardWorld, kind: str, *, rounds: int = 3, train_users: int = 12, gate: bool = False,
                          transform: Callable[[Any, int], Any] | None = None, lm: Any = None) -> Outcome:
     """engram's ``kind`` optimizer for ``rounds`` rounds of fresh feedback (``transform`` corrupts it)."""
-    from engram.optimizers._factory import create_prompt_optimizer
+    from engram.optimizers import create_prompt_optimizer
     from engram.prompts import Prompt
 
     lm = lm or world.lm()
@@ -76,8 +76,7 @@ def run_prompt_optimizer(world: HardWorld, kind: str, *, rounds: int = 3, train_
     calls0, tokens0 = engine.calls, engine.tokens
     config: dict[str, Any] = {}
     if gate:
-        from engram.optimizers._gate import CandidateGate
-        from engram.optimizers._judge import FeedbackJudge
+        from engram.optimizers import CandidateGate, FeedbackJudge
 
         config["gate"] = CandidateGate(lm, judge=FeedbackJudge(lm), num_threads=1)
     optimizer = create_prompt_optimizer(lm, kind=kind, config=config)
@@ -204,3 +203,33 @@ def random_instructions(world: HardWorld) -> Outcome:
 
 def held_out(world: HardWorld, n: int = 30) -> list[HardUser]:
     return world.users(n, start=HELD_OUT_START)
+
+
+def run_feedback_route(world: HardWorld, route: str, *, rounds: int = 3, train_users: int = 12, lm: Any = None,
+                       **options: Any) -> Outcome:
+    """engram's ``FeedbackTeleprompter`` (gepa / mipro / bootstrap) on recorded seed-prompt logs, judged by the stand-in judge."""
+    import dspy
+
+    from engram.optimizers import FeedbackJudge, FeedbackTeleprompter
+    from engram.trajectories import TrajectoryDataset
+
+    lm = lm or world.lm()
+    engine = _engine(lm)
+    calls0, tokens0 = engine.calls, engine.tokens
+    logs = [t for r, batch in enumerate(train_batches(world, rounds, train_users))
+            for t in world.simulate(HARD_SEED_PROMPT, batch, offset=r)]
+    cut = len(logs) * 2 // 3
+
+    class Reply(dspy.Signature):
+        conversation: str = dspy.InputField()
+        response: str = dspy.OutputField()
+
+    defaults: dict[str, Any] = {"gepa": {"max_metric_calls": 120, "proposer": "gradient"},
+                                "mipro": {"num_candidates": 4, "num_trials": 6},
+                                "bootstrap": {"max_bootstrapped_demos": 2, "max_labeled_demos": 2}}[route]
+    tp = FeedbackTeleprompter(route, judge=FeedbackJudge(lm), reflection_lm=lm, seed=world.seed,
+                              **{**defaults, **options})
+    with dspy.context(lm=lm):
+        compiled = tp.compile(dspy.Predict(Reply.with_instructions(HARD_SEED_PROMPT)),
+                              trainset=TrajectoryDataset(logs[:cut]), valset=TrajectoryDataset(logs[cut:]))
+    return _compiled_outcome(compiled, engine, calls0, tokens0)
