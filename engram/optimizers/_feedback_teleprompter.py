@@ -8,7 +8,8 @@ MLflow's DSPy autolog records its compile runs) with three routes:
   and with engram's gradient / metaprompt step as GEPA's instruction proposer.
 - ``"mipro"``: ``dspy.MIPROv2`` on the judged score.
 - ``"bootstrap"``: ``dspy.BootstrapFewShot`` keeping demos the judge scores well (examples whose
-  recorded feedback score is below 0.5 are dropped first, so a disliked reply never becomes a demo).
+  recorded feedback score is below 0.5 are dropped first, so a disliked reply never becomes a demo;
+  when every reply was disliked, only their inputs are used, to bootstrap fresh answers).
 
 Example::
 
@@ -47,6 +48,12 @@ def program_instructions(program: Any) -> str:
     """The instructions of every predictor of ``program``, as the prompt the judge reads."""
     parts = [p.signature.instructions for _, p in program.named_predictors()] if program is not None else []
     return "\n".join(x for x in parts if x) or "(no instructions)"
+
+
+def _inputs_only(example: dspy.Example) -> dspy.Example:
+    """The example's inputs without the recorded reply and its feedback."""
+    keys = list(example.inputs().keys())
+    return dspy.Example(**{k: example.get(k) for k in keys}).with_inputs(*keys)
 
 
 class FeedbackMetric:
@@ -194,11 +201,17 @@ class FeedbackTeleprompter(Teleprompter):
 
     def _compile(self, student: Any, train: list[Any], val: list[Any] | None, teacher: Any) -> Any:
         if self.route == "bootstrap":
-            # A recorded reply the user disliked must not become a labeled demo.
-            train = [e for e in train if e.get("score") is None or float(e.get("score")) >= 0.5] or train
+            # A recorded reply the user disliked must never become a demo. When every reply was
+            # disliked, only their inputs remain: the teacher answers them afresh and the metric
+            # decides which of those answers may serve as demos (no labeled demos at all).
+            liked = [e for e in train if e.get("score") is None or float(e.get("score")) >= 0.5]
+            labeled = self.max_labeled_demos
+            if not liked:
+                liked = [_inputs_only(e) for e in train]
+                labeled = 0
             tp = dspy.BootstrapFewShot(metric=self._scalar, max_bootstrapped_demos=self.max_bootstrapped_demos,
-                                       max_labeled_demos=self.max_labeled_demos)
-            return tp.compile(student, trainset=train, teacher=teacher)
+                                       max_labeled_demos=labeled)
+            return tp.compile(student, trainset=liked, teacher=teacher)
         if self.route == "mipro":
             from engram.lm import get_lm
 
