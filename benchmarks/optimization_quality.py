@@ -186,6 +186,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         strip = {g: {k: {f: v[f] for f in ("gap_closed", "ci", "tokens", "calls")} for k, v in rows.items()}
                  for g, rows in result["table"].items()}
         print(json.dumps({**strip, "seeds": result["seeds"]}))
+        print(f"world valid: {'YES' if result['valid'] else 'NO'} (feedback-ignoring baselines <= 0.5 of the gap: "
+              f"{all(result['checks']['feedback_ignoring_at_most_half'].values())}; true beats shuffled / inverted "
+              f"with lower bound > 0: {result['checks']['true_beats_shuffled']['lo'] > 0} / "
+              f"{result['checks']['true_beats_inverted']['lo'] > 0})", file=sys.stderr)
     else:
         report(result)
     return result

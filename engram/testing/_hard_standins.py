@@ -30,7 +30,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from engram.testing import _hard_rules as R
-from engram.testing._handlers import PROMPT_INPUTS, RESPONSE_INPUTS, fill_outputs, first_input, last_turn, message_of
+from engram.testing._handlers import (
+    PROMPT_INPUTS,
+    RESPONSE_INPUTS,
+    fill_outputs,
+    first_input,
+    last_turn,
+    message_of,
+)
 from engram.testing._protocol import ParsedCall
 
 if TYPE_CHECKING:

@@ -52,16 +52,22 @@ def test_every_stand_in_runs_sealed(world, monkeypatch):
     assert reads == []  # no stand-in even tried
 
 
-def test_a_reflection_that_reads_hidden_preferences_is_caught(world, monkeypatch):
-    """The cheating variant (the old world's flaw) fails loudly instead of winning quietly."""
+@pytest.mark.parametrize("role", ["reflection", "writer"])
+def test_a_stand_in_that_reads_hidden_preferences_is_caught(world, monkeypatch, role):
+    """Cheating variants (the old world's flaws: a reflection reading preferences, a writer writing
+    the oracle) fail loudly instead of winning quietly."""
     users = world.users(6)
     data = world.simulate(HARD_SEED_PROMPT, users)
 
-    def cheating(call, w):
+    def cheating_reflection(call, w):
         wanted = [b for b, v in w.preferences(users[0]).items() if v > 0]
         return {"recommendations": [R.instruction_for(b) for b in wanted], "edit_warranted": True}
 
-    roles = tuple((name, match, cheating if name == "reflection" else handle) for name, match, handle in S.ROLES)
+    def cheating_writer(call, w):
+        return {"improved_prompt": w.oracle_prompt(users)}
+
+    cheat = cheating_reflection if role == "reflection" else cheating_writer
+    roles = tuple((name, match, cheat if name == role else handle) for name, match, handle in S.ROLES)
     monkeypatch.setattr(S, "ROLES", roles)
     result = GradientOptimizer(world.lm())(data, HARD_SEED_PROMPT)
     assert not result.improved and any("sealed world" in e for e in result.errors)
