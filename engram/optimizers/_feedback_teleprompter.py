@@ -98,10 +98,12 @@ class OptimizerProposer:
     engram optimizer edits the predictor's instructions like any prompt (template guard included).
     """
 
-    def __init__(self, lm: Any = None, *, kind: str = "gradient", config: dict[str, Any] | None = None):
+    def __init__(self, lm: Any = None, *, kind: str = "gradient", config: dict[str, Any] | None = None,
+                 guidance: str | None = None):
         from engram.optimizers._factory import create_prompt_optimizer
 
         self.optimizer = create_prompt_optimizer(lm, kind=kind, config=config)
+        self.guidance = guidance
         self.history: list[Any] = []  # OptimizationResult per proposal
         self.last_trajectories: list[Trajectory] = []
 
@@ -129,7 +131,8 @@ class OptimizerProposer:
                 new[name] = current
                 continue
             self.last_trajectories = self.to_trajectories(records)
-            result = self.optimizer(self.last_trajectories, Prompt(name=name, template=current))
+            prompt = Prompt(name=name, template=current, update_instructions=self.guidance)
+            result = self.optimizer(self.last_trajectories, prompt)
             self.history.append(result)
             new[name] = result.prompt.template if isinstance(result.prompt.template, str) else current
         return new
@@ -158,12 +161,16 @@ class FeedbackTeleprompter(Teleprompter):
         max_metric_calls: GEPA's budget (default 4 × the trainset size).
         num_candidates / num_trials: MIPROv2's search size.
         max_bootstrapped_demos / max_labeled_demos: demos (bootstrap and mipro).
+        guidance: the developer's rules for changing the instructions (e.g. "never offer discounts"),
+            given to engram's proposer as the prompt's ``update_instructions`` (gepa). Without it a
+            judge-driven search drifts toward whatever the judge likes, including what the business
+            pays for (measured in benchmarks/optimization_quality.py's hard world).
     """
 
     def __init__(self, route: Route = "gepa", *, metric: Any = None, judge: Any = None, reflection_lm: Any = None,
                  proposer: str | None = "gradient", max_metric_calls: int | None = None, num_candidates: int = 3,
                  num_trials: int = 4, max_bootstrapped_demos: int = 2, max_labeled_demos: int = 2, seed: int = 0,
-                 num_threads: int = 1):
+                 num_threads: int = 1, guidance: str | None = None):
         super().__init__()
         if route not in ("gepa", "mipro", "bootstrap"):
             raise ConfigurationError(f"Unknown route {route!r}; choose 'gepa', 'mipro' or 'bootstrap'.")
@@ -180,6 +187,7 @@ class FeedbackTeleprompter(Teleprompter):
         self.max_labeled_demos = max_labeled_demos
         self.seed = seed
         self.num_threads = num_threads
+        self.guidance = guidance
         self.proposer_impl: OptimizerProposer | None = None
 
     def _scalar(self, gold: Any, pred: Any, trace: Any = None) -> float | bool:
@@ -224,7 +232,7 @@ class FeedbackTeleprompter(Teleprompter):
                               minibatch=False)
         gepa_kwargs: dict[str, Any] = {}
         if self.proposer is not None:
-            self.proposer_impl = OptimizerProposer(self.reflection_lm, kind=self.proposer)
+            self.proposer_impl = OptimizerProposer(self.reflection_lm, kind=self.proposer, guidance=self.guidance)
             gepa_kwargs["instruction_proposer"] = self.proposer_impl
         else:
             from engram.lm import get_lm

@@ -224,7 +224,7 @@ def run_feedback_route(world: HardWorld, route: str, *, rounds: int = 3, train_u
         conversation: str = dspy.InputField()
         response: str = dspy.OutputField()
 
-    defaults: dict[str, Any] = {"gepa": {"max_metric_calls": 120, "proposer": "gradient"},
+    defaults: dict[str, Any] = {"gepa": {"max_metric_calls": 120, "proposer": "gradient", "guidance": GUIDANCE},
                                 "mipro": {"num_candidates": 4, "num_trials": 6},
                                 "bootstrap": {"max_bootstrapped_demos": 2, "max_labeled_demos": 2}}[route]
     tp = FeedbackTeleprompter(route, judge=FeedbackJudge(lm), reflection_lm=lm, seed=world.seed,

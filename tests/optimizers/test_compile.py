@@ -138,3 +138,23 @@ def test_bootstrap_never_uses_a_disliked_reply_as_a_demo(world):
         compiled = tp.compile(_program(), trainset=bad)
     assert not any(d.get("response") in disliked for d in compiled.demos)
     assert all("score" not in d for d in compiled.demos)  # no recorded (labeled) example slipped in
+
+
+def test_gepa_proposer_passes_the_developers_guidance():
+    """Without guidance a judge-driven GEPA run in the hard world adds the discount the business pays for."""
+    from engram.testing import HARD_SEED_PROMPT, HardWorld
+    from engram.testing import _hard_rules as R
+
+    world = HardWorld(0)
+    lm = world.lm()
+    records = [{"Inputs": {"conversation": "user: refund?"}, "Generated Outputs": {"response": "Refunds take 5 days."},
+                "Feedback": "At least offer me a discount. " + R.BY_NAME["steps"].missing[0] + "."}] * 4
+    prompts = {}
+    for guidance in (None, "Never offer discounts: the business pays for them."):
+        proposer = OptimizerProposer(lm, kind="gradient", guidance=guidance)
+        with dspy.context(lm=lm):
+            new = proposer({"predict": HARD_SEED_PROMPT}, {"predict": records}, ["predict"])
+        assert proposer.history[0].original.update_instructions == guidance
+        prompts[guidance] = dict(R.directives(new["predict"]))
+    assert prompts[None].get("discount") is True
+    assert "discount" not in prompts["Never offer discounts: the business pays for them."]
