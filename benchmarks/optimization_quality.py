@@ -20,7 +20,7 @@ chosen on the held-out users themselves: an upper bound). The world is VALID onl
 feedback-ignoring baseline closes at most half the gap and true feedback beats shuffled and
 inverted feedback with the paired interval above 0.
 
-Measured (40 seeds, 10.5 min wall on a shared 2-core machine, 1.6 min CPU): the world is valid
+Measured (40 seeds, 4.7-10.5 min wall on a shared 2-core machine, 1.5 min CPU): the world is valid
 (shuffled feedback -0.034 [-0.063, -0.005] below true, inverted -0.092); gradient+gate closes
 0.52 [0.37, 0.65] of the gap (target 0.8 not met), ties DSPy's GEPA (-0.004 [-0.032, +0.024])
 and beats MIPROv2 (+0.024 [+0.001, +0.048]) at about the same tokens. At 20 seeds the shuffled
