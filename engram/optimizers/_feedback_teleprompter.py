@@ -8,7 +8,8 @@ MLflow's DSPy autolog records its compile runs) with three routes:
   and with engram's gradient / metaprompt step as GEPA's instruction proposer.
 - ``"mipro"``: ``dspy.MIPROv2`` on the judged score.
 - ``"bootstrap"``: ``dspy.BootstrapFewShot`` keeping demos the judge scores well (examples whose
-  recorded feedback score is below 0.5 are dropped first, so a disliked reply never becomes a demo).
+  recorded feedback score is below 0.5 are dropped first, so a disliked reply never becomes a demo;
+  when every reply was disliked, only their inputs are used, to bootstrap fresh answers).
 
 Example::
 
@@ -46,6 +47,12 @@ def program_instructions(program: Any) -> str:
     """The instructions of every predictor of ``program``, as the prompt the judge reads."""
     parts = [p.signature.instructions for _, p in program.named_predictors()] if program is not None else []
     return "\n".join(x for x in parts if x) or "(no instructions)"
+
+
+def _inputs_only(example: dspy.Example) -> dspy.Example:
+    """The example's inputs without the recorded reply and its feedback."""
+    keys = list(example.inputs().keys())
+    return dspy.Example(**{k: example.get(k) for k in keys}).with_inputs(*keys)
 
 
 class FeedbackMetric:
@@ -90,10 +97,12 @@ class OptimizerProposer:
     engram optimizer edits the predictor's instructions like any prompt (template guard included).
     """
 
-    def __init__(self, lm: Any = None, *, kind: str = "gradient", config: dict[str, Any] | None = None):
+    def __init__(self, lm: Any = None, *, kind: str = "gradient", config: dict[str, Any] | None = None,
+                 guidance: str | None = None):
         from engram.optimizers._factory import create_prompt_optimizer
 
         self.optimizer = create_prompt_optimizer(lm, kind=kind, config=config)
+        self.guidance = guidance
         self.history: list[Any] = []  # OptimizationResult per proposal
         self.last_trajectories: list[Trajectory] = []
 
@@ -121,7 +130,8 @@ class OptimizerProposer:
                 new[name] = current
                 continue
             self.last_trajectories = self.to_trajectories(records)
-            result = self.optimizer(self.last_trajectories, Prompt(name=name, template=current))
+            prompt = Prompt(name=name, template=current, update_instructions=self.guidance)
+            result = self.optimizer(self.last_trajectories, prompt)
             self.history.append(result)
             new[name] = result.prompt.template if isinstance(result.prompt.template, str) else current
         return new
@@ -150,12 +160,16 @@ class FeedbackTeleprompter(Teleprompter):
         max_metric_calls: GEPA's budget (default 4 × the trainset size).
         num_candidates / num_trials: MIPROv2's search size.
         max_bootstrapped_demos / max_labeled_demos: demos (bootstrap and mipro).
+        guidance: the developer's rules for changing the instructions (e.g. "never offer discounts"),
+            given to engram's proposer as the prompt's ``update_instructions`` (gepa). Without it a
+            judge-driven search drifts toward whatever the judge likes, including what the business
+            pays for (measured in benchmarks/optimization_quality.py's hard world).
     """
 
     def __init__(self, route: Route = "gepa", *, metric: Any = None, judge: Any = None, reflection_lm: Any = None,
                  proposer: str | None = "gradient", max_metric_calls: int | None = None, num_candidates: int = 3,
                  num_trials: int = 4, max_bootstrapped_demos: int = 2, max_labeled_demos: int = 2, seed: int = 0,
-                 num_threads: int = 1):
+                 num_threads: int = 1, guidance: str | None = None):
         super().__init__()
         if route not in ("gepa", "mipro", "bootstrap"):
             raise ConfigurationError(f"Unknown route {route!r}; choose 'gepa', 'mipro' or 'bootstrap'.")
@@ -172,6 +186,7 @@ class FeedbackTeleprompter(Teleprompter):
         self.max_labeled_demos = max_labeled_demos
         self.seed = seed
         self.num_threads = num_threads
+        self.guidance = guidance
         self.proposer_impl: OptimizerProposer | None = None
 
     def _scalar(self, gold: Any, pred: Any, trace: Any = None) -> float | bool:
@@ -193,11 +208,17 @@ class FeedbackTeleprompter(Teleprompter):
 
     def _compile(self, student: Any, train: list[Any], val: list[Any] | None, teacher: Any) -> Any:
         if self.route == "bootstrap":
-            # A recorded reply the user disliked must not become a labeled demo.
-            train = [e for e in train if e.get("score") is None or float(e.get("score")) >= 0.5] or train
+            # A recorded reply the user disliked must never become a demo. When every reply was
+            # disliked, only their inputs remain: the teacher answers them afresh and the metric
+            # decides which of those answers may serve as demos (no labeled demos at all).
+            liked = [e for e in train if e.get("score") is None or float(e.get("score")) >= 0.5]
+            labeled = self.max_labeled_demos
+            if not liked:
+                liked = [_inputs_only(e) for e in train]
+                labeled = 0
             tp = dspy.BootstrapFewShot(metric=self._scalar, max_bootstrapped_demos=self.max_bootstrapped_demos,
-                                       max_labeled_demos=self.max_labeled_demos)
-            return tp.compile(student, trainset=train, teacher=teacher)
+                                       max_labeled_demos=labeled)
+            return tp.compile(student, trainset=liked, teacher=teacher)
         if self.route == "mipro":
             from engram.lm import resolve
 
@@ -210,7 +231,7 @@ class FeedbackTeleprompter(Teleprompter):
                               minibatch=False)
         gepa_kwargs: dict[str, Any] = {}
         if self.proposer is not None:
-            self.proposer_impl = OptimizerProposer(self.reflection_lm, kind=self.proposer)
+            self.proposer_impl = OptimizerProposer(self.reflection_lm, kind=self.proposer, guidance=self.guidance)
             gepa_kwargs["instruction_proposer"] = self.proposer_impl
         else:
             from engram.lm import resolve

@@ -44,6 +44,8 @@ _EXPORTS = {
     "SimUser": "_users", "make_users": "_users", "Topic": "_topics", "TOPICS": "_topics",
     "FaultyEngine": "_faults", "faulty_lm": "_faults", "FAULT_KINDS": "_faults", "FaultRecord": "_faults",
     "OfflineServer": "_server", "serve": "_server",
+    "HardWorld": "_hard_world", "HardUser": "_hard_world", "hard_lm": "_hard_world", "SealedError": "_hard_world",
+    "HARD_SEED_PROMPT": "_hard_world",
 }
 
 __all__ = [  # noqa: RUF022 (the lazy names above)
@@ -51,10 +53,14 @@ __all__ = [  # noqa: RUF022 (the lazy names above)
     "FAULT_KINDS",
     "FaultRecord",
     "FaultyEngine",
+    "HARD_SEED_PROMPT",
+    "HardUser",
+    "HardWorld",
     "OfflineEngine",
     "OfflineServer",
     "ParsedCall",
     "SEED_PROMPT",
+    "SealedError",
     "STAND_IN_NOTICE",
     "ScriptedEngine",
     "SimUser",
@@ -70,6 +76,7 @@ __all__ = [  # noqa: RUF022 (the lazy names above)
     "count_tokens",
     "faulty_lm",
     "format_outputs",
+    "hard_lm",
     "known_offline_lms",
     "make_lm",
     "make_users",

@@ -77,17 +77,26 @@ def test_bootstrap_route_keeps_well_rated_demos(world):
     assert all(world.judge(d["response"])[0] >= 0.5 for d in compiled.demos if "response" in d)
 
 
-def test_mipro_route_runs_offline(world):
+def test_mipro_route_changes_the_program_in_the_hard_world():
+    """MIPROv2 really searches: its proposer stand-in reads MIPRO's own fields (demos, tip), trials differ."""
+    from engram.testing import HARD_SEED_PROMPT, HardWorld
+
+    world = HardWorld(0)
     lm = world.lm()
-    data = world.simulate(SEED_PROMPT, world.users(4), system_message=False)
-    tp = FeedbackTeleprompter("mipro", judge=FeedbackJudge(lm), reflection_lm=lm, num_candidates=2, num_trials=2,
+    logs = list(world.simulate(HARD_SEED_PROMPT, world.users(12)))
+    tp = FeedbackTeleprompter("mipro", judge=FeedbackJudge(lm), reflection_lm=lm, num_candidates=3, num_trials=5,
                               max_bootstrapped_demos=1, max_labeled_demos=1)
     with dspy.context(lm=lm):
-        compiled = tp.compile(_program(), trainset=data)
+        compiled = tp.compile(dspy.Predict(Reply.with_instructions(HARD_SEED_PROMPT)), trainset=logs[:16],
+                              valset=logs[16:])
     assert isinstance(compiled, dspy.Predict)
-    # MIPROv2 really searched: trials were run and scored with the judged metric (seed prompt: 0)
-    assert compiled.trial_logs and compiled.candidate_programs
-    assert 0.0 <= compiled.score <= 1.0
+    proposed = {p["program"].signature.instructions for p in compiled.candidate_programs}
+    assert len(proposed) > 1  # real, different candidates
+    scores = sorted({round(p["score"], 3) for p in compiled.candidate_programs})
+    assert len(scores) > 1  # the metric tells them apart
+    # DSPy reports MIPROv2 scores in percent, not in [0, 1]
+    assert compiled.score == max(p["score"] for p in compiled.candidate_programs) and compiled.score > 1.0
+    assert compiled.signature.instructions != HARD_SEED_PROMPT or compiled.demos
 
 
 def test_our_gradient_optimizer_compiles_with_bootstrap_fewshot(world):
@@ -116,3 +125,36 @@ def test_feedback_metric_falls_back_to_the_judges_critique(world):
     reply = world.respond(world.oracle_prompt(), "How do I cancel my subscription?")
     out = FeedbackMetric(FeedbackJudge(lm))(gold, dspy.Prediction(response=reply), None, None, None)
     assert out.score == 1.0 and out.feedback == world.judge(reply)[1]
+
+
+def test_bootstrap_never_uses_a_disliked_reply_as_a_demo(world):
+    """Every recorded reply disliked: the old ``or train`` fallback made them demos; now only fresh ones are."""
+    lm = world.lm()
+    bad = [t for t in world.simulate(SEED_PROMPT, world.users(8), system_message=False) if t.score < 0.5]
+    assert bad
+    disliked = {t.messages[-1].content for t in bad}
+    tp = FeedbackTeleprompter("bootstrap", judge=FeedbackJudge(lm), max_bootstrapped_demos=2, max_labeled_demos=2)
+    with dspy.context(lm=lm):
+        compiled = tp.compile(_program(), trainset=bad)
+    assert not any(d.get("response") in disliked for d in compiled.demos)
+    assert all("score" not in d for d in compiled.demos)  # no recorded (labeled) example slipped in
+
+
+def test_gepa_proposer_passes_the_developers_guidance():
+    """Without guidance a judge-driven GEPA run in the hard world adds the discount the business pays for."""
+    from engram.testing import HARD_SEED_PROMPT, HardWorld
+    from engram.testing import _hard_rules as R
+
+    world = HardWorld(0)
+    lm = world.lm()
+    records = [{"Inputs": {"conversation": "user: refund?"}, "Generated Outputs": {"response": "Refunds take 5 days."},
+                "Feedback": "At least offer me a discount. " + R.BY_NAME["steps"].missing[0] + "."}] * 4
+    prompts = {}
+    for guidance in (None, "Never offer discounts: the business pays for them."):
+        proposer = OptimizerProposer(lm, kind="gradient", guidance=guidance)
+        with dspy.context(lm=lm):
+            new = proposer({"predict": HARD_SEED_PROMPT}, {"predict": records}, ["predict"])
+        assert proposer.history[0].original.update_instructions == guidance
+        prompts[guidance] = dict(R.directives(new["predict"]))
+    assert prompts[None].get("discount") is True
+    assert "discount" not in prompts["Never offer discounts: the business pays for them."]
