@@ -68,6 +68,7 @@ _LAZY: dict[str, str] = {
     "MultiPromptOptimizer": "engram.optimizers._multi_prompt",
     "FeedbackJudge": "engram.optimizers._judge",
     "CandidateGate": "engram.optimizers._gate",
+    "FeedbackScorer": "engram.optimizers._scorer",
     "FeedbackTeleprompter": "engram.optimizers._feedback_teleprompter",
     "OptimizationResult": "engram.optimizers._result",
     "create_prompt_optimizer": "engram.optimizers._factory",

@@ -3,7 +3,7 @@
 Names load lazily (DSPy is imported only when an optimizer is used)::
 
     from engram.optimizers import create_prompt_optimizer, GradientOptimizer, FeedbackJudge
-    from engram.optimizers import CandidateGate, paired_comparison
+    from engram.optimizers import CandidateGate, paired_comparison, FeedbackScorer
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ _EXPORTS = {
     "agreement": "engram.optimizers._judge",
     "CandidateGate": "engram.optimizers._gate",
     "GateDecision": "engram.optimizers._gate",
+    "FeedbackScorer": "engram.optimizers._scorer",
+    "ScorerReport": "engram.optimizers._scorer",
+    "pairwise_accuracy": "engram.optimizers._scorer",
     "paired_comparison": "engram.optimizers._stats",
     "PairedComparison": "engram.optimizers._stats",
     "FeedbackTeleprompter": "engram.optimizers._feedback_teleprompter",
