@@ -11,7 +11,6 @@ from engram.testing._scripted import scripted_lm
 from engram.trajectories import Feedback, Trajectory
 
 
-
 class HashEmbedder:
     """A deterministic stand-in embedder (no model): a unit vector seeded by the text's hash."""
 
