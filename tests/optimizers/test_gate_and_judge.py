@@ -200,3 +200,32 @@ def test_learned_scorer_prescreens_before_the_judge(trajectories):
     assert alone.judge is None and alone.compare(Prompt(name="p", template=SEED),
                                                  Prompt(name="p", template=SEED + " be brief"),
                                                  trajectories).accepted
+
+
+def test_gate_takes_an_mlflow_evaluation_dataset_as_held_out_data(tmp_path):
+    import mlflow
+    from mlflow.genai.datasets import create_dataset
+    from mlflow.genai.scorers import scorer
+
+    @scorer
+    def concise(outputs, expectations):
+        from mlflow.entities import Feedback
+
+        return Feedback(value="yes" if len(outputs) <= expectations["max_chars"] else "no")
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the root conftest resets it afterwards
+    dataset = create_dataset(name="held_out")
+    dataset.merge_records([{"inputs": {"question": f"question {i}?"}, "expectations": {"max_chars": 20}}
+                           for i in range(6)])
+    gate = CandidateGate(_task_lm(), scorers=concise)
+    decision = gate.compare(Prompt(name="p", template=SEED), Prompt(name="p", template=SEED + " Be brief."), dataset)
+    assert decision.accepted and decision.n == 6 and decision.score_after == 1.0
+    assert all(tid.startswith("dr-") for tid, _, _ in decision.per_trajectory)  # one pair per dataset record
+
+
+def test_gate_docstring_examples_run():
+    import doctest
+
+    from engram.optimizers import _gate
+
+    assert doctest.testmod(_gate).failed == 0
