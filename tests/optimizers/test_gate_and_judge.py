@@ -85,6 +85,18 @@ def test_compile_judge_reports_held_out_agreement(world):
     assert report.val_size >= 1 and report.train_size >= 1
     assert report.agreement_val is not None and report.agreement_val > 0.8
     assert report.judge.assess.predict.demos  # compiled: it carries demos
+    assert report.concordance_val is None or 0.0 <= report.concordance_val <= 1.0
+
+
+def test_concordance_gives_a_constant_judge_one_half_unlike_agreement():
+    from engram.optimizers._judge import concordance
+
+    users = [0.9, 0.8, 0.7, 0.9, 0.1]
+    constant, ordered = [0.75] * 5, [0.6, 0.5, 0.4, 0.6, 0.3]
+    assert concordance(users, constant) == 0.5 and concordance(users, ordered) == 1.0
+    mean_agreement = lambda pred: 1 - sum(abs(u - p) for u, p in zip(users, pred)) / len(users)
+    assert mean_agreement(constant) > mean_agreement(ordered)  # agreement prefers the useless judge
+    assert concordance([0.5, 0.5], [0.1, 0.9]) is None
 
 
 def test_incumbent_scores_are_cached_across_rounds(trajectories):
@@ -226,6 +238,6 @@ def test_gate_takes_an_mlflow_evaluation_dataset_as_held_out_data(tmp_path):
 def test_gate_docstring_examples_run():
     import doctest
 
-    from engram.optimizers import _gate
+    from engram.optimizers import _gate, _judge
 
-    assert doctest.testmod(_gate).failed == 0
+    assert doctest.testmod(_gate).failed == 0 and doctest.testmod(_judge).failed == 0
