@@ -29,6 +29,7 @@ def test_gate_accepts_a_better_candidate_and_records_scores(trajectories):
     assert result.accepted and result.prompt.template.endswith("Be brief.")
     assert result.score_after > result.score_before
     assert result.candidates[-1].score == result.score_after
+    assert "only 2 paired trajectories" in result.candidates[-1].reason  # a small sample is flagged
 
 
 def test_gate_rejects_a_worse_candidate(trajectories):
