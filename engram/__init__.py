@@ -73,6 +73,7 @@ _LAZY: dict[str, str] = {
     "create_prompt_optimizer": "engram.optimizers",
     "create_multi_prompt_optimizer": "engram.optimizers",
     "compile_judge": "engram.optimizers",
+    "FeedbackScorer": "engram.optimizers",
     # tracking and shipping
     "load_prompt": "engram.tracking",
     "PromptRegistry": "engram.tracking",
@@ -128,6 +129,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         OptimizationResult as OptimizationResult,
         PromptMemoryOptimizer as PromptMemoryOptimizer,
         compile_judge as compile_judge,
+        FeedbackScorer as FeedbackScorer,
         create_multi_prompt_optimizer as create_multi_prompt_optimizer,
         create_prompt_optimizer as create_prompt_optimizer,
     )

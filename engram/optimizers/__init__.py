@@ -3,7 +3,7 @@
 Names load lazily (DSPy is imported only when an optimizer is used)::
 
     from engram.optimizers import create_prompt_optimizer, GradientOptimizer, FeedbackJudge
-    from engram.optimizers import CandidateGate, paired_comparison
+    from engram.optimizers import CandidateGate, paired_comparison, FeedbackScorer
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ _EXPORTS = {
     "agreement": "engram.optimizers._judge",
     "CandidateGate": "engram.optimizers._gate",
     "GateDecision": "engram.optimizers._gate",
+    "FeedbackScorer": "engram.optimizers._scorer",
+    "ScorerReport": "engram.optimizers._scorer",
+    "pairwise_accuracy": "engram.optimizers._scorer",
     "paired_comparison": "engram.optimizers._stats",
     "PairedComparison": "engram.optimizers._stats",
     "FeedbackTeleprompter": "engram.optimizers._feedback_teleprompter",
@@ -72,6 +75,11 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
     from engram.optimizers._result import (
         Candidate as Candidate,
         OptimizationResult as OptimizationResult,
+    )
+    from engram.optimizers._scorer import (
+        FeedbackScorer as FeedbackScorer,
+        ScorerReport as ScorerReport,
+        pairwise_accuracy as pairwise_accuracy,
     )
     from engram.optimizers._stats import (
         PairedComparison as PairedComparison,

@@ -263,18 +263,22 @@ class CandidateGate:
         cmp = paired_comparison(pairs_b, pairs_a, confidence=self.confidence, method=self.method, seed=self.seed,
                                 n_resamples=self.n_resamples)
         accepted = cmp.above(self.min_gain)
+        units = "trajectories" if self.unit == "trajectory" else "users"
         lo = cmp.lower
         if accepted:
             why = f"accepted: the lower bound {lo:+.3f} is above min_gain {self.min_gain:g}"
         elif lo == float("-inf"):
-            why = (f"rejected: {cmp.n} paired {self.unit}s are too few for a {cmp.confidence:.0%} interval "
+            why = (f"rejected: {cmp.n} paired {units} are too few for a {cmp.confidence:.0%} interval "
                    f"with the {cmp.method} test; hold out more")
         elif cmp.upper < 0:
             why = f"rejected: the candidate is reliably worse (upper bound {cmp.upper:+.3f} < 0)"
         else:
             why = (f"rejected: the lower bound {lo:+.3f} is not above min_gain {self.min_gain:g} "
                    f"(the gain is not distinguishable from noise at n={cmp.n})")
-        reason = f"{why}; {cmp.summary()} over held-out {self.unit}s"
+        if accepted and cmp.n < 5:
+            why += (f" (only {cmp.n} paired {units}: the interval cannot reach beyond the observed gains, "
+                    "so hold out more for a trustworthy decision)")
+        reason = f"{why}; {cmp.summary()} over held-out {units}"
         return GateDecision(score_before=sum(before) / len(before), score_after=sum(after) / len(after),
                             accepted=accepted, reason=reason, comparison=cmp, min_gain=self.min_gain,
                             unit=self.unit)

@@ -10,6 +10,7 @@ Example::
 
     report = compile_judge(dataset, prompt="You are a helpful assistant.", lm="openai/gpt-4o-mini")
     report.agreement_val          # 1 - mean |judge score - user score| on held-out trajectories
+    report.concordance_val        # how often it orders two held-out trajectories as their users did
     report.judge(prompt="...", conversation="user: hi\\nassistant: hello").score
 """
 
@@ -98,17 +99,51 @@ def judge_examples(trajectories: Any, prompt: Any = None) -> list[dspy.Example]:
 
 def evaluate_agreement(judge: FeedbackJudge, examples: list[dspy.Example]) -> float | None:
     """Mean agreement of ``judge`` with the labeled examples (None when there are none)."""
+    return _evaluate(judge, examples)[0]
+
+
+def concordance(truth: list[float], predicted: list[float]) -> float | None:
+    """How often the judge orders two examples as the users' scores do (ties count half).
+
+    Unlike agreement, a constant judge cannot game it: it gets exactly 0.5. None when no
+    two examples have different user scores.
+
+    Example::
+
+        >>> concordance([0.0, 1.0, 0.5], [0.5, 0.5, 0.5])
+        0.5
+        >>> concordance([0.0, 1.0, 0.5], [0.1, 0.9, 0.4])
+        1.0
+    """
+    hits = pairs = 0.0
+    for i in range(len(truth)):
+        for j in range(i + 1, len(truth)):
+            if truth[i] == truth[j]:
+                continue
+            pairs += 1
+            sign = (truth[i] - truth[j]) * (predicted[i] - predicted[j])
+            hits += 1.0 if sign > 0 else 0.5 if sign == 0 else 0.0
+    return hits / pairs if pairs else None
+
+
+def _evaluate(judge: FeedbackJudge, examples: list[dspy.Example]) -> tuple[float | None, float | None]:
+    """(mean agreement, concordance) of ``judge`` on the labeled examples."""
     if not examples:
-        return None
-    total = 0.0
-    for example in examples:
-        total += float(agreement(example, judge(**example.inputs())))
-    return total / len(examples)
+        return None, None
+    predictions = [judge(**example.inputs()) for example in examples]
+    total = sum(float(agreement(e, p)) for e, p in zip(examples, predictions))
+    return total / len(examples), concordance([float(e.score) for e in examples],
+                                              [float(p.score) for p in predictions])
 
 
 @dataclass
 class JudgeReport:
-    """A compiled judge and its agreement with the user feedback (train and held-out)."""
+    """A compiled judge and how well it matches the user feedback (train and held-out).
+
+    ``agreement_*`` is ``1 - mean |judge - user|``, which a judge that always answers the
+    average score games (0.72 on OpenAssistant votes); ``concordance_*`` is how often the
+    judge orders two held-out trajectories as their users did, 0.5 for any constant judge.
+    """
 
     judge: FeedbackJudge
     agreement_train: float | None
@@ -116,6 +151,8 @@ class JudgeReport:
     agreement_val_uncompiled: float | None
     train_size: int
     val_size: int
+    concordance_val: float | None = None
+    concordance_val_uncompiled: float | None = None
 
 
 def compile_judge(trajectories: Any, *, prompt: Any = None, lm: Any = None, val_fraction: float = 0.3,
@@ -139,14 +176,16 @@ def compile_judge(trajectories: Any, *, prompt: Any = None, lm: Any = None, val_
     # engram.autolog(): one MLflow run around the compile; a no-op otherwise.
     with events.span("compile", "compile:judge", params, data=train_ex) as span:
         base = FeedbackJudge(lm)
-        before = evaluate_agreement(base, val_ex)
+        before, order_before = _evaluate(base, val_ex)
         teleprompter = dspy.BootstrapFewShot(metric=agreement, max_bootstrapped_demos=max_bootstrapped_demos,
                                              max_labeled_demos=max_labeled_demos)
         compiled = teleprompter.compile(FeedbackJudge(lm), trainset=train_ex)
+        after, order_after = _evaluate(compiled, val_ex)
         report = JudgeReport(judge=compiled, agreement_train=evaluate_agreement(compiled, train_ex),
-                             agreement_val=evaluate_agreement(compiled, val_ex), agreement_val_uncompiled=before,
-                             train_size=len(train_ex), val_size=len(val_ex))
+                             agreement_val=after, agreement_val_uncompiled=before,
+                             train_size=len(train_ex), val_size=len(val_ex), concordance_val=order_after,
+                             concordance_val_uncompiled=order_before)
         span.result = report
         span.metrics = {"score_before": before, "score_after": report.agreement_val,
-                        "agreement_train": report.agreement_train}
+                        "agreement_train": report.agreement_train, "concordance_val": order_after}
     return report

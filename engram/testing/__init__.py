@@ -112,6 +112,13 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         register_handler as register_handler,
         unregister_handler as unregister_handler,
     )
+    from engram.testing._hard_world import (
+        HARD_SEED_PROMPT as HARD_SEED_PROMPT,
+        HardUser as HardUser,
+        HardWorld as HardWorld,
+        SealedError as SealedError,
+        hard_lm as hard_lm,
+    )
     from engram.testing._protocol import (
         ParsedCall as ParsedCall,
         format_outputs as format_outputs,

@@ -29,6 +29,7 @@ def test_gate_accepts_a_better_candidate_and_records_scores(trajectories):
     assert result.accepted and result.prompt.template.endswith("Be brief.")
     assert result.score_after > result.score_before
     assert result.candidates[-1].score == result.score_after
+    assert "only 2 paired trajectories" in result.candidates[-1].reason  # a small sample is flagged
 
 
 def test_gate_rejects_a_worse_candidate(trajectories):
@@ -85,6 +86,18 @@ def test_compile_judge_reports_held_out_agreement(world):
     assert report.val_size >= 1 and report.train_size >= 1
     assert report.agreement_val is not None and report.agreement_val > 0.8
     assert report.judge.assess.predict.demos  # compiled: it carries demos
+    assert report.concordance_val is None or 0.0 <= report.concordance_val <= 1.0
+
+
+def test_concordance_gives_a_constant_judge_one_half_unlike_agreement():
+    from engram.optimizers._judge import concordance
+
+    users = [0.9, 0.8, 0.7, 0.9, 0.1]
+    constant, ordered = [0.75] * 5, [0.6, 0.5, 0.4, 0.6, 0.3]
+    assert concordance(users, constant) == 0.5 and concordance(users, ordered) == 1.0
+    mean_agreement = lambda pred: 1 - sum(abs(u - p) for u, p in zip(users, pred)) / len(users)
+    assert mean_agreement(constant) > mean_agreement(ordered)  # agreement prefers the useless judge
+    assert concordance([0.5, 0.5], [0.1, 0.9]) is None
 
 
 def test_incumbent_scores_are_cached_across_rounds(trajectories):
@@ -200,3 +213,32 @@ def test_learned_scorer_prescreens_before_the_judge(trajectories):
     assert alone.judge is None and alone.compare(Prompt(name="p", template=SEED),
                                                  Prompt(name="p", template=SEED + " be brief"),
                                                  trajectories).accepted
+
+
+def test_gate_takes_an_mlflow_evaluation_dataset_as_held_out_data(tmp_path):
+    import mlflow
+    from mlflow.genai.datasets import create_dataset
+    from mlflow.genai.scorers import scorer
+
+    @scorer
+    def concise(outputs, expectations):
+        from mlflow.entities import Feedback
+
+        return Feedback(value="yes" if len(outputs) <= expectations["max_chars"] else "no")
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the root conftest resets it afterwards
+    dataset = create_dataset(name="held_out")
+    dataset.merge_records([{"inputs": {"question": f"question {i}?"}, "expectations": {"max_chars": 20}}
+                           for i in range(6)])
+    gate = CandidateGate(_task_lm(), scorers=concise)
+    decision = gate.compare(Prompt(name="p", template=SEED), Prompt(name="p", template=SEED + " Be brief."), dataset)
+    assert decision.accepted and decision.n == 6 and decision.score_after == 1.0
+    assert all(tid.startswith("dr-") for tid, _, _ in decision.per_trajectory)  # one pair per dataset record
+
+
+def test_gate_docstring_examples_run():
+    import doctest
+
+    from engram.optimizers import _gate, _judge
+
+    assert doctest.testmod(_gate).failed == 0 and doctest.testmod(_judge).failed == 0

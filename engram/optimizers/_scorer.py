@@ -1,0 +1,285 @@
+"""FeedbackScorer: a small learned model of user feedback, no LM: a free pre-screen for the gate.
+
+It embeds (user message, reply) with the bundled MiniLM (``engram.store.get_embedder()``,
+offline) and learns from recorded feedback which replies users prefer. Features: a few
+observable text statistics (length, lines, lists, code, questions), the prompt-reply cosine
+and the reply embedding reduced by PCA. Where trajectories share a context (sibling replies
+to the same conversation, as in OpenAssistant), it learns from *pairs* (a logistic model of
+"which sibling got the better feedback", like RankNet with a linear scorer); otherwise from
+the scores directly (ridge). The split for its held-out report keeps each user and thread
+on one side.
+
+Measured (``benchmarks/oasst_quality.py``, OpenAssistant en_100_tree, 5 folds over trees):
+held-out pairwise accuracy about 0.68, level with longer-is-better (0.70) and above the
+constant judge (0.50) and MiniLM similarity; the issue's target of 0.70 is *not* met on
+this little data (641 rated replies). Use it as a cheap pre-screen, not as ground truth.
+
+Example::
+
+    scorer = FeedbackScorer().fit(load_oasst("oasst_en_100_tree.jsonl"))
+    scorer.report.pairwise_accuracy_val       # held-out pairwise accuracy
+    scorer.score("How do I boil an egg?", "Simmer it for 9 minutes, then cool it in cold water.")
+    gate = CandidateGate(task_lm, judge=judge, scorer=scorer)   # reject clear losers before judging
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engram.errors import ValidationError
+from engram.optimizers._formatting import coerce_trajectories
+from engram.trajectories import Trajectory, TrajectoryDataset
+
+_LIST = re.compile(r"^\s*(\d+[.)]|[-*\u2022])\s", re.MULTILINE)
+
+
+def _context_key(trajectory: Trajectory) -> str:
+    """Trajectories with the same messages before the last reply are siblings."""
+    text = "\x1f".join(f"{m.role}:{m.content}" for m in trajectory.messages[:-1])
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _pair_text(trajectory: Trajectory) -> tuple[str, str] | None:
+    """(the user message before the last assistant reply, that reply), or None."""
+    messages = trajectory.messages
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "assistant":
+            prompt = next((m.content for m in reversed(messages[:i]) if m.role == "user"), "")
+            return prompt, messages[i].content
+    return None
+
+
+def _truth(trajectory: Trajectory) -> float | None:
+    """Higher is better: minus the human rank among siblings when there is one, else the score."""
+    feedback = trajectory.feedback
+    if feedback is None:
+        return None
+    rank = (feedback.extra or {}).get("rank")
+    return -float(rank) if rank is not None else feedback.score
+
+
+def sibling_pairs(trajectories: Sequence[Trajectory]) -> list[tuple[int, int]]:
+    """``(better, worse)`` index pairs of sibling trajectories whose feedback differs."""
+    groups: dict[str, list[int]] = {}
+    for i, t in enumerate(trajectories):
+        if _truth(t) is not None:
+            groups.setdefault(_context_key(t), []).append(i)
+    pairs = []
+    for members in groups.values():
+        for x, i in enumerate(members):
+            for j in members[x + 1:]:
+                ti, tj = _truth(trajectories[i]), _truth(trajectories[j])
+                if ti != tj:
+                    pairs.append((i, j) if ti > tj else (j, i))
+    return pairs
+
+
+def pairwise_accuracy(score: Callable[[Trajectory], float], trajectories: Any) -> tuple[float, int]:
+    """How often ``score`` orders sibling replies as their feedback does (ties count half).
+
+    Returns ``(accuracy, pairs)``. The order is the human rank among siblings when the
+    feedback carries one (``feedback.extra["rank"]``, as OpenAssistant's does), else the
+    score. A constant scorer gets 0.5, unlike agreement, which a constant can game.
+
+    Example::
+
+        >>> from engram.trajectories import Feedback, Trajectory
+        >>> ask = [{"role": "user", "content": "hi"}]
+        >>> a = Trajectory(messages=ask + [{"role": "assistant", "content": "Hello! How can I help?"}],
+        ...                feedback=Feedback(score=1.0))
+        >>> b = Trajectory(messages=ask + [{"role": "assistant", "content": "k"}], feedback=Feedback(score=0.0))
+        >>> pairwise_accuracy(lambda t: len(t.messages[-1].content), [a, b])
+        (1.0, 1)
+    """
+    items = coerce_trajectories(trajectories)
+    return _accuracy(items, lambda: [float(score(t)) for t in items])
+
+
+def _accuracy(items: list[Trajectory], values: Callable[[], list[float]]) -> tuple[float, int]:
+    pairs = sibling_pairs(items)
+    if not pairs:
+        raise ValidationError("No sibling replies with different feedback: pairwise accuracy needs several "
+                              "replies to the same conversation, rated differently.")
+    values = values()
+    hits = sum(1.0 if values[i] > values[j] else 0.5 if values[i] == values[j] else 0.0 for i, j in pairs)
+    return hits / len(pairs), len(pairs)
+
+
+def text_statistics(prompt: str, reply: str) -> list[float]:
+    """Observable features of a reply: log length, words, lines, list, code, questions, length ratio."""
+    return [math.log1p(len(reply)), math.log1p(len(reply.split())), math.log1p(reply.count("\n")),
+            float(bool(_LIST.search(reply))), float("```" in reply), math.log1p(reply.count("?")),
+            math.log1p(len(reply)) - math.log1p(len(prompt))]
+
+
+class _EmbeddingCache:
+    """MiniLM vectors by text hash, embedded once per distinct text, optionally kept in a ``.npz`` file."""
+
+    def __init__(self, embedder: Any, path: str | Path | None):
+        self.embedder, self.path = embedder, Path(path) if path else None
+        self.vectors: dict[str, np.ndarray] = {}
+        if self.path and self.path.exists():
+            data = np.load(self.path)
+            self.vectors = dict(zip(data["keys"].tolist(), data["vectors"]))
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        keys = [hashlib.sha1(t.encode()).hexdigest() for t in texts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self.vectors))
+        if missing:
+            if self.embedder is None:
+                from engram.store import get_embedder
+
+                self.embedder = get_embedder()
+            by_key = {k: t for k, t in zip(keys, texts)}
+            for key, vector in zip(missing, self.embedder.embed([by_key[k] for k in missing])):
+                self.vectors[key] = np.asarray(vector, dtype=np.float32)
+            if self.path:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(self.path, keys=np.array(list(self.vectors)), vectors=np.stack(list(self.vectors.values())))
+        return np.stack([self.vectors[k] for k in keys])
+
+
+@dataclass(frozen=True)
+class ScorerReport:
+    """How a :class:`FeedbackScorer` was trained and how well it ranks held-out replies.
+
+    Attributes:
+        mode: ``"pairwise"`` (learned from sibling pairs) or ``"pointwise"`` (from scores).
+        train_size / val_size: trajectories on each side of the user/thread split.
+        train_pairs / val_pairs: sibling pairs with different feedback on each side.
+        pairwise_accuracy_val: held-out pairwise accuracy (None without held-out pairs).
+        pairwise_accuracy_train: the same on the training side (the gap shows overfitting).
+    """
+
+    mode: str
+    train_size: int
+    val_size: int
+    train_pairs: int
+    val_pairs: int
+    pairwise_accuracy_val: float | None
+    pairwise_accuracy_train: float | None
+
+
+class FeedbackScorer:
+    """Predicts the feedback a (user message, reply) pair would get, from MiniLM embeddings.
+
+    Args:
+        embedder: anything with ``embed(texts)``; default ``engram.store.get_embedder()`` (MiniLM).
+        cache_path: a ``.npz`` file that keeps embeddings between runs (optional).
+        components: PCA dimensions kept from the reply embedding (few: the data is small).
+        C: inverse regularization of the pairwise logistic model.
+        val_fraction: share of users / threads held out for :attr:`report`.
+        seed: the split's seed.
+    """
+
+    def __init__(self, *, embedder: Any = None, cache_path: str | Path | None = None, components: int = 16,
+                 C: float = 0.1, val_fraction: float = 0.25, seed: int = 0):
+        if components < 0:
+            raise ValidationError(f"components must be 0 or more, got {components}.")
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValidationError(f"val_fraction must be in [0, 1), got {val_fraction}.")
+        self.components, self.C, self.val_fraction, self.seed = components, C, val_fraction, seed
+        self._embed = _EmbeddingCache(embedder, cache_path)
+        self._model: dict[str, Any] | None = None
+        self.report: ScorerReport | None = None
+
+    def _raw(self, pairs: Sequence[tuple[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+        prompts = self._embed([p or " " for p, _ in pairs])
+        replies = self._embed([r or " " for _, r in pairs])
+        stats = np.array([text_statistics(p, r) + [float((prompts[i] * replies[i]).sum())]
+                          for i, (p, r) in enumerate(pairs)])
+        return stats, replies
+
+    def _features(self, stats: np.ndarray, replies: np.ndarray) -> np.ndarray:
+        m = self._model
+        parts = [stats]
+        if m["pca"] is not None:
+            parts.append(m["pca"].transform(replies))
+        return (np.hstack(parts) - m["mean"]) / m["scale"]
+
+    def fit(self, trajectories: Any) -> FeedbackScorer:
+        """Learn from trajectories whose last reply has feedback; fills :attr:`report`."""
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        items = [t for t in coerce_trajectories(trajectories)
+                 if t.feedback is not None and t.feedback.score is not None and _pair_text(t)]
+        if len(items) < 4:
+            raise ValidationError(f"FeedbackScorer.fit needs at least 4 trajectories whose reply has a feedback "
+                                  f"score, got {len(items)}.")
+        train, val = (TrajectoryDataset(items).split(self.val_fraction, seed=self.seed) if self.val_fraction
+                      else (TrajectoryDataset(items), TrajectoryDataset([])))
+        train, val = list(train), list(val)
+        if not train:
+            train, val = items, []
+        stats, replies = self._raw([_pair_text(t) for t in train])
+        k = min(self.components, len(train) - 1, replies.shape[1])
+        pca = PCA(k, random_state=self.seed).fit(replies) if k > 0 else None
+        raw = np.hstack([stats, pca.transform(replies)]) if pca is not None else stats
+        self._model = {"pca": pca, "mean": raw.mean(0), "scale": raw.std(0) + 1e-6}
+        z = self._features(stats, replies)
+        pairs = sibling_pairs(train)
+        if len(pairs) >= 10:
+            diffs = np.array([z[i] - z[j] for i, j in pairs])
+            model = LogisticRegression(C=self.C, fit_intercept=False, max_iter=2000)
+            model.fit(np.vstack([diffs, -diffs]), np.r_[np.ones(len(pairs)), np.zeros(len(pairs))])
+            weights, mode = model.coef_[0], "pairwise"
+        else:
+            weights, mode = Ridge(alpha=10.0).fit(z, [t.feedback.score for t in train]).coef_, "pointwise"
+        utility = z @ weights
+        # Map the utility to [0, 1] by a monotone logistic fit to the scores (keeps the order).
+        target = np.log(np.clip([t.feedback.score for t in train], 0.05, 0.95) /
+                        (1 - np.clip([t.feedback.score for t in train], 0.05, 0.95)))
+        slope, intercept = np.polyfit(utility, target, 1) if np.ptp(utility) > 0 else (0.0, float(np.mean(target)))
+        self._model.update(weights=weights, slope=max(float(slope), 1e-3), intercept=float(intercept))
+        acc_train = self._last_reply_accuracy(train)[0] if pairs else None
+        val_pairs = sibling_pairs(val)
+        acc_val = self._last_reply_accuracy(val)[0] if val_pairs else None
+        self.report = ScorerReport(mode=mode, train_size=len(train), val_size=len(val), train_pairs=len(pairs),
+                                   val_pairs=len(val_pairs), pairwise_accuracy_val=acc_val,
+                                   pairwise_accuracy_train=acc_train)
+        return self
+
+    def score_many(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """Predicted feedback in [0, 1] for each (user message, reply)."""
+        if self._model is None:
+            raise ValidationError("This FeedbackScorer is not fitted; call fit(trajectories) first.")
+        if not pairs:
+            return []
+        m = self._model
+        utility = self._features(*self._raw(list(pairs))) @ m["weights"]
+        return (1 / (1 + np.exp(-(m["slope"] * utility + m["intercept"])))).tolist()
+
+    def score(self, prompt: str, reply: str) -> float:
+        """Predicted feedback in [0, 1] for ``reply`` to the user message ``prompt``."""
+        return self.score_many([(prompt, reply)])[0]
+
+    def score_trajectory(self, trajectory: Trajectory) -> float:
+        """Mean predicted feedback over the assistant replies of ``trajectory`` (each with its user turn)."""
+        pairs, last_user = [], ""
+        for m in trajectory.messages:
+            if m.role == "user":
+                last_user = m.content
+            elif m.role == "assistant":
+                pairs.append((last_user, m.content))
+        if not pairs:
+            raise ValidationError(f"Trajectory {trajectory.id} has no assistant reply to score.")
+        values = self.score_many(pairs)
+        return sum(values) / len(values)
+
+    def _last_reply_accuracy(self, items: list[Trajectory]) -> tuple[float, int]:
+        # Siblings differ only in the last reply: score that one, all in one batch.
+        usable = [t for t in items if _pair_text(t)]
+        return _accuracy(usable, lambda: self.score_many([_pair_text(t) for t in usable]))
+
+    def pairwise_accuracy(self, trajectories: Any) -> float:
+        """How often this scorer orders sibling replies (their last reply) as the feedback does."""
+        return self._last_reply_accuracy(coerce_trajectories(trajectories))[0]
