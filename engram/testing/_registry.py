@@ -42,7 +42,15 @@ def _echo(**kwargs: Any):
     return scripted_lm(echo, name="offline/echo", **kwargs)
 
 
+def _hard(**kwargs: Any):
+    from engram.testing._hard_world import hard_lm
+
+    return hard_lm(0, **kwargs)
+
+
 _FACTORIES: dict[str, tuple[Callable[..., Any], str]] = {
+    "hard": (_hard, "the hard world: conflicting users, noisy paraphrased feedback, a judge that "
+                    "cannot see them (issue 10's evaluation world)"),
     "support": (_support, "the simulated support world (users with hidden preferences, judge, reflector)"),
     "support-slow": (_support_slow, "the simulated world with 50 ms latency per call"),
     "echo": (_echo, "answers each output field with the last input value (scripted)"),
