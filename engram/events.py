@@ -165,4 +165,30 @@ def emit(kind: str, name: str, params: dict[str, Any] | None = None, *, result: 
         current.result = result
 
 
-__all__ = ["Span", "add_listener", "emit", "listeners", "remove_listener", "span"]
+class SpanOnCall:
+    """Mixin for a ``dspy.Module``: every call (sync or async) runs inside ``self._span(args, kwargs)``.
+
+    ``engram.autolog()`` then sees one span around the whole call, so the trace that
+    ``mlflow.dspy.autolog`` opens in ``dspy.Module.__call__`` lands inside its run. A class
+    lists it before ``dspy.Module`` and implements ``_span`` (a no-op when nobody listens)::
+
+        class MyOptimizer(SpanOnCall, dspy.Module):
+            def _span(self, args, kwargs):
+                return span("optimization", "mine")
+    """
+
+    def _span(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._span(args, kwargs) as observed:
+            result = observed.result = super().__call__(*args, **kwargs)  # type: ignore[misc]
+        return result
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        with self._span(args, kwargs) as observed:
+            result = observed.result = await super().acall(*args, **kwargs)  # type: ignore[misc]
+        return result
+
+
+__all__ = ["Span", "SpanOnCall", "add_listener", "emit", "listeners", "remove_listener", "span"]
