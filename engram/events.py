@@ -23,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 log = logging.getLogger("engram.events")
 
@@ -61,7 +61,7 @@ class _NullSpan:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
     @property
@@ -111,7 +111,7 @@ class _ActiveSpan:
         return self.span
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> Literal[False]:
         for manager in reversed(self.entered):
             try:
                 manager.__exit__(exc_type, exc, tb)  # a listener cannot swallow the block's error
