@@ -6,10 +6,10 @@ Instead they wrap their work in :func:`span`; a listener registered with
 likes, e.g. an MLflow run around the whole operation. With no listener, :func:`span` costs
 one attribute read and imports nothing::
 
-    from engram import events
+    import engram.events as events
 
     with events.span("optimization", "gradient:support", params={"steps": 2}, data=train) as s:
-        result = do_the_work()
+        result = sum(len(t.messages) for t in train)   # the work
         s.result = result            # handed to listeners when the block ends
 
 A listener is a callable ``listener(span) -> context manager | None``; its context manager

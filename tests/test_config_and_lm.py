@@ -9,9 +9,8 @@ from engram.testing._scripted import scripted_lm
 
 
 def test_no_lm_configured_is_a_clear_error_not_a_silent_stand_in():
-    with dspy.context(lm=None):
-        with pytest.raises(engram.ConfigurationError, match="ENGRAM_LM") as info:
-            get_lm()
+    with dspy.context(lm=None), pytest.raises(engram.ConfigurationError, match="ENGRAM_LM") as info:
+        get_lm()
     assert "engram.configure(lm=" in str(info.value)
 
 
