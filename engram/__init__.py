@@ -93,75 +93,62 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
     __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
-    from engram.lm import (
-        Usage as Usage,
-        build_lm as build_lm,
-        get_lm as get_lm,
-        track_usage as track_usage,
-    )
-    from engram.loaders import load_locomo as load_locomo, load_oasst as load_oasst
-    from engram.modules import (
-        Episode as Episode,
-        Memory as Memory,
-        MemoryExtractor as MemoryExtractor,
-        MemoryManager as MemoryManager,
-        MemorySearcher as MemorySearcher,
-        ReflectionExecutor as ReflectionExecutor,
-        ThreadSummarizer as ThreadSummarizer,
-        UserProfile as UserProfile,
-        compile_extractor as compile_extractor,
-        create_manage_memory_tool as create_manage_memory_tool,
-        create_memory_manager as create_memory_manager,
-        create_memory_searcher as create_memory_searcher,
-        create_memory_store_manager as create_memory_store_manager,
-        create_search_memory_tool as create_search_memory_tool,
-        create_thread_extractor as create_thread_extractor,
-        memory_f1 as memory_f1,
-        summarize_messages as summarize_messages,
-    )
-    from engram.optimizers import (
-        CandidateGate as CandidateGate,
-        FeedbackJudge as FeedbackJudge,
-        FeedbackTeleprompter as FeedbackTeleprompter,
-        GradientOptimizer as GradientOptimizer,
-        MetapromptOptimizer as MetapromptOptimizer,
-        MultiPromptOptimizer as MultiPromptOptimizer,
-        OptimizationResult as OptimizationResult,
-        PromptMemoryOptimizer as PromptMemoryOptimizer,
-        compile_judge as compile_judge,
-        create_multi_prompt_optimizer as create_multi_prompt_optimizer,
-        create_prompt_optimizer as create_prompt_optimizer,
-    )
+    from engram.lm import Usage as Usage
+    from engram.lm import build_lm as build_lm
+    from engram.lm import get_lm as get_lm
+    from engram.lm import track_usage as track_usage
+    from engram.loaders import load_locomo as load_locomo
+    from engram.loaders import load_oasst as load_oasst
+    from engram.modules import Episode as Episode
+    from engram.modules import Memory as Memory
+    from engram.modules import MemoryExtractor as MemoryExtractor
+    from engram.modules import MemoryManager as MemoryManager
+    from engram.modules import MemorySearcher as MemorySearcher
+    from engram.modules import ReflectionExecutor as ReflectionExecutor
+    from engram.modules import ThreadSummarizer as ThreadSummarizer
+    from engram.modules import UserProfile as UserProfile
+    from engram.modules import compile_extractor as compile_extractor
+    from engram.modules import create_manage_memory_tool as create_manage_memory_tool
+    from engram.modules import create_memory_manager as create_memory_manager
+    from engram.modules import create_memory_searcher as create_memory_searcher
+    from engram.modules import create_memory_store_manager as create_memory_store_manager
+    from engram.modules import create_search_memory_tool as create_search_memory_tool
+    from engram.modules import create_thread_extractor as create_thread_extractor
+    from engram.modules import memory_f1 as memory_f1
+    from engram.modules import summarize_messages as summarize_messages
+    from engram.optimizers import CandidateGate as CandidateGate
+    from engram.optimizers import FeedbackJudge as FeedbackJudge
+    from engram.optimizers import FeedbackTeleprompter as FeedbackTeleprompter
+    from engram.optimizers import GradientOptimizer as GradientOptimizer
+    from engram.optimizers import MetapromptOptimizer as MetapromptOptimizer
+    from engram.optimizers import MultiPromptOptimizer as MultiPromptOptimizer
+    from engram.optimizers import OptimizationResult as OptimizationResult
+    from engram.optimizers import PromptMemoryOptimizer as PromptMemoryOptimizer
+    from engram.optimizers import compile_judge as compile_judge
+    from engram.optimizers import create_multi_prompt_optimizer as create_multi_prompt_optimizer
+    from engram.optimizers import create_prompt_optimizer as create_prompt_optimizer
     from engram.prompts import Prompt as Prompt
-    from engram.runner import (
-        load_config as load_config,
-        run_experiment as run_experiment,
-        run_sweep as run_sweep,
-    )
-    from engram.store import (
-        MemoryRecord as MemoryRecord,
-        MemoryStore as MemoryStore,
-        NamespaceTemplate as NamespaceTemplate,
-        Provenance as Provenance,
-        get_embedder as get_embedder,
-    )
-    from engram.tracking import (
-        PromptRegistry as PromptRegistry,
-        autolog as autolog,
-        export_program as export_program,
-        export_prompt as export_prompt,
-        load_prompt as load_prompt,
-        log_optimization as log_optimization,
-        register_result as register_result,
-        traces_to_dataset as traces_to_dataset,
-        track_run as track_run,
-    )
-    from engram.trajectories import (
-        Feedback as Feedback,
-        Message as Message,
-        Trajectory as Trajectory,
-        TrajectoryDataset as TrajectoryDataset,
-    )
+    from engram.runner import load_config as load_config
+    from engram.runner import run_experiment as run_experiment
+    from engram.runner import run_sweep as run_sweep
+    from engram.store import MemoryRecord as MemoryRecord
+    from engram.store import MemoryStore as MemoryStore
+    from engram.store import NamespaceTemplate as NamespaceTemplate
+    from engram.store import Provenance as Provenance
+    from engram.store import get_embedder as get_embedder
+    from engram.tracking import PromptRegistry as PromptRegistry
+    from engram.tracking import autolog as autolog
+    from engram.tracking import export_program as export_program
+    from engram.tracking import export_prompt as export_prompt
+    from engram.tracking import load_prompt as load_prompt
+    from engram.tracking import log_optimization as log_optimization
+    from engram.tracking import register_result as register_result
+    from engram.tracking import traces_to_dataset as traces_to_dataset
+    from engram.tracking import track_run as track_run
+    from engram.trajectories import Feedback as Feedback
+    from engram.trajectories import Message as Message
+    from engram.trajectories import Trajectory as Trajectory
+    from engram.trajectories import TrajectoryDataset as TrajectoryDataset
 
 
 def _autolog_from_environment() -> None:

@@ -224,6 +224,7 @@ def test_an_offline_name_resolves_in_a_fresh_process_through_the_entry_point(tmp
            "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), str(tmp_path)])}
     code = ("import sys, dspy, engram.lm as lm\nprint(lm.resolve('judge').model)\n"
             "print(lm.resolve('judge') is lm.resolve('judge'))")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["offline/support", "True"]

@@ -28,14 +28,10 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
     __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
-    from engram.loaders._locomo import (
-        LocomoConversation as LocomoConversation,
-        LocomoQuestion as LocomoQuestion,
-        LocomoTurn as LocomoTurn,
-        load_locomo as load_locomo,
-        parse_evidence as parse_evidence,
-    )
-    from engram.loaders._oasst import (
-        load_oasst as load_oasst,
-        votes_to_feedback as votes_to_feedback,
-    )
+    from engram.loaders._locomo import LocomoConversation as LocomoConversation
+    from engram.loaders._locomo import LocomoQuestion as LocomoQuestion
+    from engram.loaders._locomo import LocomoTurn as LocomoTurn
+    from engram.loaders._locomo import load_locomo as load_locomo
+    from engram.loaders._locomo import parse_evidence as parse_evidence
+    from engram.loaders._oasst import load_oasst as load_oasst
+    from engram.loaders._oasst import votes_to_feedback as votes_to_feedback

@@ -84,46 +84,34 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.modules._batch import ProcessReport as ProcessReport
-    from engram.modules._compat import (
-        create_memory_manager as create_memory_manager,
-        create_memory_searcher as create_memory_searcher,
-        create_memory_store_manager as create_memory_store_manager,
-        create_thread_extractor as create_thread_extractor,
-    )
-    from engram.modules._compile import (
-        compile_extractor as compile_extractor,
-        memory_examples as memory_examples,
-    )
+    from engram.modules._compat import create_memory_manager as create_memory_manager
+    from engram.modules._compat import create_memory_searcher as create_memory_searcher
+    from engram.modules._compat import create_memory_store_manager as create_memory_store_manager
+    from engram.modules._compat import create_thread_extractor as create_thread_extractor
+    from engram.modules._compile import compile_extractor as compile_extractor
+    from engram.modules._compile import memory_examples as memory_examples
     from engram.modules._extractor import MemoryExtractor as MemoryExtractor
-    from engram.modules._manager import (
-        CONSOLIDATE as CONSOLIDATE,
-        MemoryManager as MemoryManager,
-        Phase as Phase,
-        UpdateResult as UpdateResult,
-    )
-    from engram.modules._metrics import MemoryF1 as MemoryF1, memory_f1 as memory_f1
-    from engram.modules._operations import (
-        ExtractedMemory as ExtractedMemory,
-        MemoryOp as MemoryOp,
-        RejectedOp as RejectedOp,
-    )
+    from engram.modules._manager import CONSOLIDATE as CONSOLIDATE
+    from engram.modules._manager import MemoryManager as MemoryManager
+    from engram.modules._manager import Phase as Phase
+    from engram.modules._manager import UpdateResult as UpdateResult
+    from engram.modules._metrics import MemoryF1 as MemoryF1
+    from engram.modules._metrics import memory_f1 as memory_f1
+    from engram.modules._operations import ExtractedMemory as ExtractedMemory
+    from engram.modules._operations import MemoryOp as MemoryOp
+    from engram.modules._operations import RejectedOp as RejectedOp
     from engram.modules._reflection import ReflectionExecutor as ReflectionExecutor
-    from engram.modules._schemas import (
-        Episode as Episode,
-        Memory as Memory,
-        UserProfile as UserProfile,
-    )
+    from engram.modules._schemas import Episode as Episode
+    from engram.modules._schemas import Memory as Memory
+    from engram.modules._schemas import UserProfile as UserProfile
     from engram.modules._searcher import MemorySearcher as MemorySearcher
-    from engram.modules._strict import strict_problems as strict_problems, to_strict as to_strict
-    from engram.modules._summaries import (
-        RunningSummary as RunningSummary,
-        SummarizationResult as SummarizationResult,
-        ThreadSummarizer as ThreadSummarizer,
-        summarize_messages as summarize_messages,
-    )
-    from engram.modules._tools import (
-        MemoryTool as MemoryTool,
-        create_manage_memory_tool as create_manage_memory_tool,
-        create_search_memory_tool as create_search_memory_tool,
-        openai_function_schema as openai_function_schema,
-    )
+    from engram.modules._strict import strict_problems as strict_problems
+    from engram.modules._strict import to_strict as to_strict
+    from engram.modules._summaries import RunningSummary as RunningSummary
+    from engram.modules._summaries import SummarizationResult as SummarizationResult
+    from engram.modules._summaries import ThreadSummarizer as ThreadSummarizer
+    from engram.modules._summaries import summarize_messages as summarize_messages
+    from engram.modules._tools import MemoryTool as MemoryTool
+    from engram.modules._tools import create_manage_memory_tool as create_manage_memory_tool
+    from engram.modules._tools import create_search_memory_tool as create_search_memory_tool
+    from engram.modules._tools import openai_function_schema as openai_function_schema

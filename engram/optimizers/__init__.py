@@ -43,31 +43,26 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.optimizers._base import PromptOptimizerBase as PromptOptimizerBase
     from engram.optimizers._factory import create_prompt_optimizer as create_prompt_optimizer
+    from engram.optimizers._feedback_teleprompter import FeedbackMetric as FeedbackMetric
     from engram.optimizers._feedback_teleprompter import (
-        FeedbackMetric as FeedbackMetric,
         FeedbackTeleprompter as FeedbackTeleprompter,
-        OptimizerProposer as OptimizerProposer,
     )
-    from engram.optimizers._formatting import (
-        coerce_trajectories as coerce_trajectories,
-        format_trajectories as format_trajectories,
-    )
-    from engram.optimizers._gate import CandidateGate as CandidateGate, GateDecision as GateDecision
+    from engram.optimizers._feedback_teleprompter import OptimizerProposer as OptimizerProposer
+    from engram.optimizers._formatting import coerce_trajectories as coerce_trajectories
+    from engram.optimizers._formatting import format_trajectories as format_trajectories
+    from engram.optimizers._gate import CandidateGate as CandidateGate
+    from engram.optimizers._gate import GateDecision as GateDecision
     from engram.optimizers._gradient import GradientOptimizer as GradientOptimizer
-    from engram.optimizers._judge import (
-        FeedbackJudge as FeedbackJudge,
-        JudgeReport as JudgeReport,
-        agreement as agreement,
-        compile_judge as compile_judge,
-    )
+    from engram.optimizers._judge import FeedbackJudge as FeedbackJudge
+    from engram.optimizers._judge import JudgeReport as JudgeReport
+    from engram.optimizers._judge import agreement as agreement
+    from engram.optimizers._judge import compile_judge as compile_judge
     from engram.optimizers._metaprompt import MetapromptOptimizer as MetapromptOptimizer
+    from engram.optimizers._multi_prompt import MultiPromptOptimizer as MultiPromptOptimizer
+    from engram.optimizers._multi_prompt import MultiPromptResult as MultiPromptResult
     from engram.optimizers._multi_prompt import (
-        MultiPromptOptimizer as MultiPromptOptimizer,
-        MultiPromptResult as MultiPromptResult,
         create_multi_prompt_optimizer as create_multi_prompt_optimizer,
     )
     from engram.optimizers._prompt_memory import PromptMemoryOptimizer as PromptMemoryOptimizer
-    from engram.optimizers._result import (
-        Candidate as Candidate,
-        OptimizationResult as OptimizationResult,
-    )
+    from engram.optimizers._result import Candidate as Candidate
+    from engram.optimizers._result import OptimizationResult as OptimizationResult

@@ -32,11 +32,11 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
     __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
-    from engram.runner._config import (
-        ExperimentConfig as ExperimentConfig,
-        load_config as load_config,
-        loads_config as loads_config,
-    )
-    from engram.runner._run import RunResult as RunResult, run_experiment as run_experiment
-    from engram.runner._sweep import SweepResult as SweepResult, run_sweep as run_sweep
+    from engram.runner._config import ExperimentConfig as ExperimentConfig
+    from engram.runner._config import load_config as load_config
+    from engram.runner._config import loads_config as loads_config
+    from engram.runner._run import RunResult as RunResult
+    from engram.runner._run import run_experiment as run_experiment
+    from engram.runner._sweep import SweepResult as SweepResult
+    from engram.runner._sweep import run_sweep as run_sweep
     from engram.runner._yaml_source import ConfigError as ConfigError

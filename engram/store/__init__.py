@@ -49,10 +49,8 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.store._archive._ranking import HybridRanker as HybridRanker
-    from engram.store._embeddings import (
-        Embedder as Embedder,
-        embed_texts as embed_texts,
-        get_embedder as get_embedder,
-    )
+    from engram.store._embeddings import Embedder as Embedder
+    from engram.store._embeddings import embed_texts as embed_texts
+    from engram.store._embeddings import get_embedder as get_embedder
     from engram.store._filters import normalize_metadata as normalize_metadata
     from engram.store._store import MemoryStore as MemoryStore

@@ -90,44 +90,33 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 register_lm_prefix(OFFLINE_PREFIX, build_offline_lm)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
-    from engram.testing._engine import (
-        STAND_IN_NOTICE as STAND_IN_NOTICE,
-        OfflineEngine as OfflineEngine,
-        count_tokens as count_tokens,
-        make_lm as make_lm,
-    )
-    from engram.testing._faults import (
-        FAULT_KINDS as FAULT_KINDS,
-        FaultRecord as FaultRecord,
-        FaultyEngine as FaultyEngine,
-        faulty_lm as faulty_lm,
-    )
-    from engram.testing._handlers import (
-        register_handler as register_handler,
-        unregister_handler as unregister_handler,
-    )
-    from engram.testing._protocol import (
-        ParsedCall as ParsedCall,
-        format_outputs as format_outputs,
-        parse_request as parse_request,
-    )
-    from engram.testing._scripted import (
-        ScriptedEngine as ScriptedEngine,
-        scripted_lm as scripted_lm,
-    )
-    from engram.testing._server import OfflineServer as OfflineServer, serve as serve
-    from engram.testing._topics import TOPICS as TOPICS, Topic as Topic
-    from engram.testing._traits import (
-        TRAIT_NAMES as TRAIT_NAMES,
-        TRAITS as TRAITS,
-        Trait as Trait,
-        activated_traits as activated_traits,
-        complained_traits as complained_traits,
-    )
-    from engram.testing._users import SimUser as SimUser, make_users as make_users
-    from engram.testing._world import (
-        SEED_PROMPT as SEED_PROMPT,
-        SimulatedEngine as SimulatedEngine,
-        World as World,
-        simulated_lm as simulated_lm,
-    )
+    from engram.testing._engine import STAND_IN_NOTICE as STAND_IN_NOTICE
+    from engram.testing._engine import OfflineEngine as OfflineEngine
+    from engram.testing._engine import count_tokens as count_tokens
+    from engram.testing._engine import make_lm as make_lm
+    from engram.testing._faults import FAULT_KINDS as FAULT_KINDS
+    from engram.testing._faults import FaultRecord as FaultRecord
+    from engram.testing._faults import FaultyEngine as FaultyEngine
+    from engram.testing._faults import faulty_lm as faulty_lm
+    from engram.testing._handlers import register_handler as register_handler
+    from engram.testing._handlers import unregister_handler as unregister_handler
+    from engram.testing._protocol import ParsedCall as ParsedCall
+    from engram.testing._protocol import format_outputs as format_outputs
+    from engram.testing._protocol import parse_request as parse_request
+    from engram.testing._scripted import ScriptedEngine as ScriptedEngine
+    from engram.testing._scripted import scripted_lm as scripted_lm
+    from engram.testing._server import OfflineServer as OfflineServer
+    from engram.testing._server import serve as serve
+    from engram.testing._topics import TOPICS as TOPICS
+    from engram.testing._topics import Topic as Topic
+    from engram.testing._traits import TRAIT_NAMES as TRAIT_NAMES
+    from engram.testing._traits import TRAITS as TRAITS
+    from engram.testing._traits import Trait as Trait
+    from engram.testing._traits import activated_traits as activated_traits
+    from engram.testing._traits import complained_traits as complained_traits
+    from engram.testing._users import SimUser as SimUser
+    from engram.testing._users import make_users as make_users
+    from engram.testing._world import SEED_PROMPT as SEED_PROMPT
+    from engram.testing._world import SimulatedEngine as SimulatedEngine
+    from engram.testing._world import World as World
+    from engram.testing._world import simulated_lm as simulated_lm

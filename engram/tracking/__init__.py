@@ -52,36 +52,27 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.tracking._autolog import autolog as autolog
-    from engram.tracking._export import (
-        export_prompt as export_prompt,
-        load_export as load_export,
-        write_export as write_export,
-    )
-    from engram.tracking._loader import clear_cache as clear_cache, load_prompt as load_prompt
-    from engram.tracking._program_export import (
-        ProgramExport as ProgramExport,
-        export_program as export_program,
-    )
-    from engram.tracking._registry import (
-        PromptRegistry as PromptRegistry,
-        PromptVersion as PromptVersion,
-        diff as diff,
-        history as history,
-        parse_ref as parse_ref,
-        promote as promote,
-        register as register,
-        register_result as register_result,
-    )
-    from engram.tracking._runs import (
-        Run as Run,
-        active_run as active_run,
-        enable_dspy_autolog as enable_dspy_autolog,
-        fluent_tracking_uri as fluent_tracking_uri,
-        log_optimization as log_optimization,
-        track_run as track_run,
-    )
-    from engram.tracking._traces import (
-        tag_current_trace as tag_current_trace,
-        trace_to_trajectory as trace_to_trajectory,
-        traces_to_dataset as traces_to_dataset,
-    )
+    from engram.tracking._export import export_prompt as export_prompt
+    from engram.tracking._export import load_export as load_export
+    from engram.tracking._export import write_export as write_export
+    from engram.tracking._loader import clear_cache as clear_cache
+    from engram.tracking._loader import load_prompt as load_prompt
+    from engram.tracking._program_export import ProgramExport as ProgramExport
+    from engram.tracking._program_export import export_program as export_program
+    from engram.tracking._registry import PromptRegistry as PromptRegistry
+    from engram.tracking._registry import PromptVersion as PromptVersion
+    from engram.tracking._registry import diff as diff
+    from engram.tracking._registry import history as history
+    from engram.tracking._registry import parse_ref as parse_ref
+    from engram.tracking._registry import promote as promote
+    from engram.tracking._registry import register as register
+    from engram.tracking._registry import register_result as register_result
+    from engram.tracking._runs import Run as Run
+    from engram.tracking._runs import active_run as active_run
+    from engram.tracking._runs import enable_dspy_autolog as enable_dspy_autolog
+    from engram.tracking._runs import fluent_tracking_uri as fluent_tracking_uri
+    from engram.tracking._runs import log_optimization as log_optimization
+    from engram.tracking._runs import track_run as track_run
+    from engram.tracking._traces import tag_current_trace as tag_current_trace
+    from engram.tracking._traces import trace_to_trajectory as trace_to_trajectory
+    from engram.tracking._traces import traces_to_dataset as traces_to_dataset
