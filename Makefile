@@ -23,7 +23,9 @@ demo: setup
 	$(BIN)/engram datasets validate datasets/support.jsonl datasets/oasst_feedback.jsonl
 	$(BIN)/engram run experiments/quickstart.yaml
 
+# The type checker first (the public API, config in pyproject.toml; seconds with its cache), then pytest.
 test: setup
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 bench: setup

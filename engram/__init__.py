@@ -90,7 +90,8 @@ _LAZY: dict[str, str] = {
     "run_sweep": "engram.runner",
 }
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all __getattr__
+    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.lm import (
@@ -134,35 +135,27 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         create_prompt_optimizer as create_prompt_optimizer,
     )
     from engram.prompts import Prompt as Prompt
-    from engram.runner import (
-        load_config as load_config,
-        run_experiment as run_experiment,
-        run_sweep as run_sweep,
-    )
-    from engram.store import (
-        MemoryRecord as MemoryRecord,
-        MemoryStore as MemoryStore,
-        NamespaceTemplate as NamespaceTemplate,
-        Provenance as Provenance,
-        get_embedder as get_embedder,
-    )
-    from engram.tracking import (
-        PromptRegistry as PromptRegistry,
-        autolog as autolog,
-        export_program as export_program,
-        export_prompt as export_prompt,
-        load_prompt as load_prompt,
-        log_optimization as log_optimization,
-        register_result as register_result,
-        traces_to_dataset as traces_to_dataset,
-        track_run as track_run,
-    )
-    from engram.trajectories import (
-        Feedback as Feedback,
-        Message as Message,
-        Trajectory as Trajectory,
-        TrajectoryDataset as TrajectoryDataset,
-    )
+    from engram.runner import load_config as load_config
+    from engram.runner import run_experiment as run_experiment
+    from engram.runner import run_sweep as run_sweep
+    from engram.store import MemoryRecord as MemoryRecord
+    from engram.store import MemoryStore as MemoryStore
+    from engram.store import NamespaceTemplate as NamespaceTemplate
+    from engram.store import Provenance as Provenance
+    from engram.store import get_embedder as get_embedder
+    from engram.tracking import PromptRegistry as PromptRegistry
+    from engram.tracking import autolog as autolog
+    from engram.tracking import export_program as export_program
+    from engram.tracking import export_prompt as export_prompt
+    from engram.tracking import load_prompt as load_prompt
+    from engram.tracking import log_optimization as log_optimization
+    from engram.tracking import register_result as register_result
+    from engram.tracking import traces_to_dataset as traces_to_dataset
+    from engram.tracking import track_run as track_run
+    from engram.trajectories import Feedback as Feedback
+    from engram.trajectories import Message as Message
+    from engram.trajectories import Trajectory as Trajectory
+    from engram.trajectories import TrajectoryDataset as TrajectoryDataset
 
 
 def _autolog_from_environment() -> None:

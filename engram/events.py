@@ -6,10 +6,10 @@ Instead they wrap their work in :func:`span`; a listener registered with
 likes, e.g. an MLflow run around the whole operation. With no listener, :func:`span` costs
 one attribute read and imports nothing::
 
-    from engram import events
+    import engram.events as events
 
     with events.span("optimization", "gradient:support", params={"steps": 2}, data=train) as s:
-        result = do_the_work()
+        result = sum(len(t.messages) for t in train)   # the work
         s.result = result            # handed to listeners when the block ends
 
 A listener is a callable ``listener(span) -> context manager | None``; its context manager
@@ -23,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 log = logging.getLogger("engram.events")
 
@@ -61,7 +61,7 @@ class _NullSpan:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
     @property
@@ -111,7 +111,7 @@ class _ActiveSpan:
         return self.span
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> Literal[False]:
         for manager in reversed(self.entered):
             try:
                 manager.__exit__(exc_type, exc, tb)  # a listener cannot swallow the block's error
@@ -165,4 +165,30 @@ def emit(kind: str, name: str, params: dict[str, Any] | None = None, *, result: 
         current.result = result
 
 
-__all__ = ["Span", "add_listener", "emit", "listeners", "remove_listener", "span"]
+class SpanOnCall:
+    """Mixin for a ``dspy.Module``: every call (sync or async) runs inside ``self._span(args, kwargs)``.
+
+    ``engram.autolog()`` then sees one span around the whole call, so the trace that
+    ``mlflow.dspy.autolog`` opens in ``dspy.Module.__call__`` lands inside its run. A class
+    lists it before ``dspy.Module`` and implements ``_span`` (a no-op when nobody listens)::
+
+        class MyOptimizer(SpanOnCall, dspy.Module):
+            def _span(self, args, kwargs):
+                return span("optimization", "mine")
+    """
+
+    def _span(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with self._span(args, kwargs) as observed:
+            result = observed.result = super().__call__(*args, **kwargs)  # type: ignore[misc]
+        return result
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        with self._span(args, kwargs) as observed:
+            result = observed.result = await super().acall(*args, **kwargs)  # type: ignore[misc]
+        return result
+
+
+__all__ = ["Span", "SpanOnCall", "add_listener", "emit", "listeners", "remove_listener", "span"]

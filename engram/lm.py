@@ -214,15 +214,19 @@ def resolve(role: Role = "task", lm: Any = None) -> dspy.BaseLM:
         raise ConfigurationError(_NOT_CONFIGURED.format(role=role))
     if not isinstance(spec, str):
         return build_lm(spec)
+    key = (role, spec)
     with _cache_lock:
         generation = settings_generation()
         if _cache_generation[0] != generation:  # engram.configure() ran: names may mean other LMs
             _cache.clear()
             _cache_generation[0] = generation
-        key = (role, spec)
-        if key not in _cache:
-            _cache[key] = build_lm(spec)
-        return _cache[key]
+        if key in _cache:
+            return _cache[key]
+    # Built outside the lock: building may load an entry point that registers a prefix, which
+    # clears this cache. Two threads racing here build twice and keep the first.
+    built = build_lm(spec)
+    with _cache_lock:
+        return _cache.setdefault(key, built)
 
 
 def get_lm(role: Role = "task", lm: Any = None) -> dspy.BaseLM:

@@ -197,5 +197,5 @@ class Prompt(BaseModel):
         if isinstance(value, (str, list)):
             return cls(name=name, template=value)
         if isinstance(value, dict):
-            return cls(**({"name": name} | value))
+            return cls.model_validate({"name": name} | value)
         raise TemplateError(f"Cannot make a Prompt from {type(value).__name__}; pass a string or a Prompt.")

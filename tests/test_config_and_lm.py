@@ -9,9 +9,8 @@ from engram.testing._scripted import scripted_lm
 
 
 def test_no_lm_configured_is_a_clear_error_not_a_silent_stand_in():
-    with dspy.context(lm=None):
-        with pytest.raises(engram.ConfigurationError, match="ENGRAM_LM") as info:
-            get_lm()
+    with dspy.context(lm=None), pytest.raises(engram.ConfigurationError, match="ENGRAM_LM") as info:
+        get_lm()
     assert "engram.configure(lm=" in str(info.value)
 
 
@@ -204,3 +203,28 @@ def test_register_lm_prefix_rejects_bad_prefixes():
         register_lm_prefix("offline", lambda name: None)
     with pytest.raises(engram.ConfigurationError, match="callable"):
         register_lm_prefix("x/", "not a function")  # type: ignore[arg-type]
+
+
+def test_an_offline_name_resolves_in_a_fresh_process_through_the_entry_point(tmp_path):
+    """ENGRAM_LM=offline/support with nothing imported by hand: the entry point registers it.
+
+    Runs where engram's metadata declares the entry point (an installed engram, or the
+    metadata this test writes beside it on the path), in a subprocess with a time limit:
+    loading the entry point inside resolve() once deadlocked on the LM cache lock.
+    """
+    import os
+    import subprocess
+    import sys
+
+    dist = tmp_path / "engram_ep_test-0.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: engram-ep-test\nVersion: 0.0\n")
+    (dist / "entry_points.txt").write_text("[engram.lm_prefixes]\noffline/ = engram.testing:build_offline_lm\n")
+    env = {**os.environ, "ENGRAM_LM": "offline/support", "ENGRAM_HOME": str(tmp_path / "home"),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]), str(tmp_path)])}
+    code = ("import sys, dspy, engram.lm as lm\nprint(lm.resolve('judge').model)\n"
+            "print(lm.resolve('judge') is lm.resolve('judge'))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["offline/support", "True"]

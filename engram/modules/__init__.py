@@ -79,7 +79,8 @@ __all__ = [
     "to_strict",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all __getattr__
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.modules._batch import ProcessReport as ProcessReport

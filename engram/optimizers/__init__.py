@@ -43,7 +43,8 @@ _EXPORTS = {
 
 __all__ = list(_EXPORTS)
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all __getattr__
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.optimizers._base import PromptOptimizerBase as PromptOptimizerBase

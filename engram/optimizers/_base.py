@@ -83,7 +83,7 @@ def coerce_prompt(prompt: Any, *, name: str = "prompt") -> Prompt:
         raise ValidationError(f"The prompt is not valid: {err}") from err
 
 
-class PromptOptimizerBase(dspy.Module):
+class PromptOptimizerBase(events.SpanOnCall, dspy.Module):
     """Base class of the single-prompt optimizers (see the module docstring for the rules).
 
     Args:
@@ -115,18 +115,6 @@ class PromptOptimizerBase(dspy.Module):
     def render(self, trajectories: list[Trajectory]) -> Rendered:
         return format_trajectories(trajectories, max_tokens=self.max_tokens,
                                    max_message_chars=self.max_message_chars)
-
-    def __call__(self, *args: Any, **kwargs: Any) -> OptimizationResult:
-        # engram.autolog(): one MLflow run around the whole call, so mlflow.dspy.autolog's trace
-        # (opened by dspy.Module.__call__) lands inside it. A no-op when nobody listens.
-        with self._span(args, kwargs) as span:
-            result = span.result = super().__call__(*args, **kwargs)
-        return result
-
-    async def acall(self, *args: Any, **kwargs: Any) -> OptimizationResult:
-        with self._span(args, kwargs) as span:
-            result = span.result = await super().acall(*args, **kwargs)
-        return result
 
     def _span(self, args: tuple, kwargs: dict[str, Any]) -> Any:
         if not events.listeners():

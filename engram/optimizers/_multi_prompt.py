@@ -87,7 +87,7 @@ def _negative(t: Trajectory) -> bool:
     return t.score is None or t.score < 1.0
 
 
-class MultiPromptOptimizer(dspy.Module):
+class MultiPromptOptimizer(events.SpanOnCall, dspy.Module):
     """Attribute feedback to prompts, then optimize those prompts concurrently (see the module docstring).
 
     Args:
@@ -110,18 +110,8 @@ class MultiPromptOptimizer(dspy.Module):
         # One inner optimizer module: its predictors are compiled once for all prompts.
         self.inner = create_prompt_optimizer(lm, kind=kind, config=config)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> MultiPromptResult:
-        # engram.autolog(): one parent run around the call; each prompt's optimization nests under it.
-        with self._span(args, kwargs) as span:
-            result = span.result = super().__call__(*args, **kwargs)
-        return result
-
-    async def acall(self, *args: Any, **kwargs: Any) -> MultiPromptResult:
-        with self._span(args, kwargs) as span:
-            result = span.result = await super().acall(*args, **kwargs)
-        return result
-
     def _span(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        # engram.autolog(): one parent run around the call; each prompt's optimization nests under it.
         if not events.listeners():
             return events.span("optimization", "multi_prompt")
         trajectories = args[0] if args else kwargs.get("trajectories", [])

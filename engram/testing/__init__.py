@@ -90,7 +90,8 @@ __all__ = [  # noqa: RUF022 (the lazy names above)
     "unregister_handler",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all __getattr__
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 # Importing the test world is what makes `offline/...` LM names buildable; engram.lm never imports it.
 register_lm_prefix(OFFLINE_PREFIX, build_offline_lm)

@@ -385,13 +385,3 @@ def hard_lm(seed: int = 0, *, noise: float = 0.1, world: HardWorld | None = None
 
 
 __all__ = ["HARD_SEED_PROMPT", "HardEngine", "HardUser", "HardWorld", "Plan", "SealedError", "hard_lm"]
-
-
-def _register() -> None:
-    from engram.testing._registry import register_offline_lm
-
-    register_offline_lm("hard", lambda **kw: hard_lm(0, **kw),
-                        "the hard world: conflicting users, noisy paraphrased feedback, a judge that cannot see them")
-
-
-_register()

@@ -49,7 +49,8 @@ _LAZY: dict[str, str] = {
 
 __all__ = list(_LAZY)
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all __getattr__
+    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.tracking._autolog import autolog as autolog

@@ -13,7 +13,7 @@ from typing import Any
 
 from engram.errors import ValidationError
 from engram.trajectories._dataset import TrajectoryDataset
-from engram.trajectories._types import Feedback, Trajectory
+from engram.trajectories._types import Feedback, Message, Trajectory
 
 _EXAMPLE_FEEDBACK = ("score", "label", "comment")
 
@@ -109,9 +109,9 @@ def _from_example(fields: dict[str, Any]) -> Trajectory:
     if "conversation" not in fields:
         raise TypeError(f"a dspy.Example needs 'messages' or 'conversation' to be a trajectory; "
                         f"it has {sorted(fields)}")
-    messages = [{"role": "user", "content": str(fields["conversation"])}]
+    messages = [Message(role="user", content=str(fields["conversation"]))]
     if fields.get("response"):
-        messages.append({"role": "assistant", "content": str(fields["response"])})
+        messages.append(Message(role="assistant", content=str(fields["response"])))
     feedback = {k: fields[k] for k in _EXAMPLE_FEEDBACK if fields.get(k) is not None}
     extra = {"id": fields["trajectory_id"]} if fields.get("trajectory_id") else {}
     return Trajectory(messages=messages, feedback=Feedback(**feedback) if feedback else None, **extra)

@@ -21,7 +21,7 @@ def _components(trajectories: list[Trajectory]) -> list[list[int]]:
             i = parent[i]
         return i
 
-    first_seen: dict[tuple[str, str], int] = {}
+    first_seen: dict[tuple[str, str | None], int] = {}
     for index, t in enumerate(trajectories):
         for key in (("user", t.user), ("thread", t.thread)):
             if key[1] is None:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Role = Literal["system", "user", "assistant", "tool"]
 
 # LangChain message types, duck-typed (no hard dependency on langchain).
-_LANGCHAIN_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool",
+_LANGCHAIN_ROLES: dict[str, Role] = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool",
                     "function": "tool", "developer": "system"}
 _POSITIVE_LABELS = {"up", "thumbs_up", "+1", "good", "positive", "like", "yes", "accept", "1", "true"}
 _NEGATIVE_LABELS = {"down", "thumbs_down", "-1", "bad", "negative", "dislike", "no", "reject",
