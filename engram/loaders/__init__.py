@@ -4,6 +4,7 @@ Names load on first use::
 
     from engram.loaders import load_locomo, load_oasst
     conversations = load_locomo("../shared/data/locomo10.json")
+    locomo_scores(ranked_ids, evidence)   # recall_any@k / recall_all@k / NDCG@10 (the one scorer)
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ _LAZY = {
     "LocomoTurn": "engram.loaders._locomo",
     "LocomoQuestion": "engram.loaders._locomo",
     "LocomoConversation": "engram.loaders._locomo",
+    "SCORED_CATEGORIES": "engram.loaders._locomo_eval",
+    "locomo_questions": "engram.loaders._locomo_eval",
+    "locomo_scores": "engram.loaders._locomo_eval",
+    "locomo_summary": "engram.loaders._locomo_eval",
+    "mean_scores": "engram.loaders._locomo_eval",
     "load_oasst": "engram.loaders._oasst",
     "votes_to_feedback": "engram.loaders._oasst",
 }

@@ -28,6 +28,7 @@ _EXPORTS = {
     "FeedbackMetric": "engram.optimizers._feedback_teleprompter",
     "OptimizerProposer": "engram.optimizers._feedback_teleprompter",
     "create_prompt_optimizer": "engram.optimizers._factory",
+    "OptimizerKind": "engram.optimizers._factory",
     "create_multi_prompt_optimizer": "engram.optimizers._factory",
     "format_trajectories": "engram.optimizers._formatting",
     "coerce_trajectories": "engram.optimizers._formatting",

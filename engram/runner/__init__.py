@@ -20,7 +20,9 @@ _LAZY = {
     "run_experiment": "engram.runner._run",
     "RunResult": "engram.runner._run",
     "run_sweep": "engram.runner._sweep",
-    "SweepResult": "engram.runner._sweep",
+    "SweepResult": "engram.runner._sweep_report",
+    "run_command": "engram.runner._cli",
+    "sweep_command": "engram.runner._cli",
 }
 
 

@@ -40,6 +40,7 @@ _LAZY: dict[str, str] = {
     "trace_to_trajectory": "engram.tracking._traces",
     "tag_current_trace": "engram.tracking._traces",
     "fluent_tracking_uri": "engram.tracking._runs",
+    "prompts_app": "engram.tracking._cli",
 }
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engram.prompts import Prompt, diff_templates
-from engram.runner._steps._base import StepContext, StepOutcome, require
+from engram.runner._steps._base import PromptOutput, StepContext, StepOutcome
 
 if TYPE_CHECKING:
+    from engram.optimizers import CandidateGate, PromptOptimizerBase
     from engram.runner._config import PromptConfig
 
 STEP = "prompt"
@@ -26,34 +27,27 @@ def seed_prompt(cfg: PromptConfig) -> Prompt:
                   when_to_update=spec.when_to_update)
 
 
-def build_gate(cfg: PromptConfig, lms: dict[str, Any]) -> Any:
+def build_gate(cfg: PromptConfig, lms: dict[str, Any]) -> CandidateGate | None:
     """The candidate gate (task LM re-runs held-out turns, the judge scores them), or None."""
+    from engram.optimizers import CandidateGate, FeedbackJudge
+
     if not cfg.gate.enabled:
         return None
-    gate_mod = require("engram.optimizers._gate", "the candidate gate")
-    judge_mod = require("engram.optimizers._judge", "the feedback judge")
     options: dict[str, Any] = {"min_improvement": cfg.gate.min_improvement}
     if cfg.gate.max_trajectories is not None:
         options["max_trajectories"] = cfg.gate.max_trajectories
-    return gate_mod.CandidateGate(lms["task"], judge=judge_mod.FeedbackJudge(lm=lms["judge"]), **options)
+    return CandidateGate(lms["task"], judge=FeedbackJudge(lm=lms["judge"]), **options)
 
 
-def build_optimizer(cfg: PromptConfig, lms: dict[str, Any], gate: Any) -> Any:
-    """The configured optimizer with its settings; unknown settings are a clear error."""
-    from engram.errors import ValidationError
+def build_optimizer(cfg: PromptConfig, lms: dict[str, Any], gate: CandidateGate | None) -> PromptOptimizerBase:
+    """The configured optimizer, through the library's factory (the one list of kinds).
 
-    optimizers = require("engram.optimizers", "the prompt optimizers")
-    classes = {"gradient": "GradientOptimizer", "metaprompt": "MetapromptOptimizer",
-               "prompt_memory": "PromptMemoryOptimizer"}
-    cls = getattr(optimizers, classes[cfg.optimizer.kind], None)
-    if cls is None:
-        module = require(f"engram.optimizers.{cfg.optimizer.kind}", f"the {cfg.optimizer.kind} optimizer")
-        cls = getattr(module, classes[cfg.optimizer.kind])
-    try:
-        return cls(lms["reflection"], gate=gate, **cfg.optimizer.settings)
-    except TypeError as err:
-        raise ValidationError(f"prompt.optimizer.settings: {err}; remove or rename the setting "
-                              f"(see {cls.__name__}'s arguments)") from None
+    Its settings were checked against the optimizer's arguments when the config loaded.
+    """
+    from engram.optimizers import create_prompt_optimizer
+
+    return create_prompt_optimizer(lms["reflection"], kind=cfg.optimizer.kind,
+                                   config={**cfg.optimizer.settings, "gate": gate})
 
 
 def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
@@ -112,9 +106,9 @@ def _outcome(ctx: StepContext, seed: Prompt, final: Prompt, rounds: list[dict[st
     return StepOutcome(
         metrics={"score_before": before, "score_after": after, "accepted": changed,
                  "rounds": len(rounds), "rounds_accepted": sum(r["accepted"] for r in rounds)},
-        output={"seed_template": seed.template, "template": final.template, "changed": changed,
-                "score_before": before, "score_after": after,
-                "rationale": next((r["rationale"] for r in reversed(rounds) if r["accepted"]), "")},
+        output=PromptOutput(seed_template=seed.template, template=final.template, changed=changed,
+                            score_before=before, score_after=after,
+                            rationale=next((r["rationale"] for r in reversed(rounds) if r["accepted"]), "")),
         rounds=[{k: r[k] for k in ("round", "score_before", "score_after", "accepted")} for r in rounds],
         artifacts=[out_dir / "diff.patch", out_dir / "critiques.md", out_dir / "optimized.txt"],
         note="" if changed else _why_unchanged(rounds),
