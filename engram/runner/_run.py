@@ -38,7 +38,7 @@ from engram.runner._steps._base import (
     StepOutputs,
     StepUnavailable,
 )
-from engram.runner._tracking import RunTracker, flatten
+from engram.runner._tracking import RunTracker
 
 STEP_ORDER = ["retrieval", "memory", "compile", "prompt", "registry", "export"]
 
@@ -138,7 +138,7 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
         if run_id and ckpt.run_id != run_id:
             ckpt.set_run_id(run_id)
         summary["run_id"] = run_id
-        tracker.log_params(flatten(config.model_dump(mode="json", exclude={"sweep"})))
+        tracker.log_params(config.model_dump(mode="json", exclude={"sweep"}))
         ctx = StepContext(config=config, run_dir=run_dir, checkpoint=ckpt, budget=budget,
                           progress=None, dataset=data.dataset, train=data.train, validation=data.validation,
                           log=log)
