@@ -191,3 +191,24 @@ def test_a_checkpoint_in_an_old_format_is_refused_with_the_fix(write_config, tmp
     (tmp_path / "out" / "checkpoint.json").write_text(json.dumps({"version": 1, "steps": {}}))
     with pytest.raises(CheckpointError, match="--fresh"):
         run_experiment(load_config(write_config()), progress=False, print_summary=False)
+
+
+def test_failed_optimizer_rounds_fail_the_step_and_nothing_is_promoted(write_config, tmp_path):
+    """Item 16: a reflection LM that always fails used to keep the seed and promote v1; now the
+    round is retried up to the limit, the step fails, and no prompt version is registered."""
+    from engram.testing import faulty_lm, register_offline_lm, simulated_lm
+
+    register_offline_lm("runner-broken-reflection",
+                        lambda **kw: faulty_lm(simulated_lm(**kw), rate=1.0, kinds=("exception",),
+                                               name="offline/runner-broken-reflection"))
+    path = write_config(budget="{max_consecutive_failures: 2}")
+    path.write_text(path.read_text().replace(
+        "lms:\n  task: offline/support", "lms:\n  task: offline/support\n  reflection: offline/runner-broken-reflection\n"
+        "  judge: offline/support"))
+    with pytest.raises(EngramError, match=r"failed 2 times in a row"):
+        run_experiment(load_config(path), progress=False, print_summary=False)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["steps"] == {"prompt": "failed"} and "prompt" in summary["failures"]
+    from engram.tracking import PromptRegistry
+
+    assert "support" not in PromptRegistry().list()

@@ -3,7 +3,10 @@
 Each round runs the configured optimizer (gradient, metaprompt or prompt_memory) on the
 training split, starting from the last accepted prompt; the candidate gate re-runs the
 held-out trajectories under the old and the new prompt and accepts only a better one.
-A round is checkpointed when it ends, so a resumed run starts at the next round.
+A round is checkpointed when it ends, so a resumed run starts at the next round. A round
+whose LM calls failed is not a round: it is retried up to ``budget.max_consecutive_failures``
+times (an unusable LM stops at once), and the step fails rather than keep the seed as if it
+had been tried, so a run never promotes on a failed optimization.
 """
 
 from __future__ import annotations
@@ -11,7 +14,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engram.prompts import Prompt, diff_templates
-from engram.runner._steps._base import PromptOutput, StepContext, StepOutcome
+from engram.runner._lms import is_fatal
+from engram.runner._steps._base import PromptOutput, StepContext, StepFailed, StepOutcome
 
 if TYPE_CHECKING:
     from engram.optimizers import CandidateGate, PromptOptimizerBase
@@ -63,9 +67,26 @@ def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     task = ctx.progress.task(f"prompt ({cfg.optimizer.kind})", total=cfg.optimizer.rounds,
                              completed=len(rounds))
     critiques: list[str] = list(state.get("critiques", []))
-    for index in range(len(rounds), cfg.optimizer.rounds):
+    in_a_row, limit = 0, ctx.config.budget.max_consecutive_failures
+    index = len(rounds)
+    while index < cfg.optimizer.rounds:
         with ctx.metered() as usage:
             result = optimizer(train, current, validation=validation)
+        if result.errors and not result.accepted:
+            # The optimizer kept the prompt because its LM (or the gate) failed: that round did
+            # not happen. It is retried, and never recorded, so nothing is promoted on its account.
+            in_a_row += 1
+            error = " ".join(result.errors[0].split())[:300]
+            if is_fatal(error):
+                raise StepFailed(f"the reflection / judge LM cannot answer ({error}); fix lms.reflection, "
+                                 f"lms.judge (or ENGRAM_LM) and the API key, then re-run")
+            if in_a_row >= limit:
+                raise StepFailed(f"prompt round {index + 1} failed {in_a_row} times in a row "
+                                 f"(budget.max_consecutive_failures={limit}), the last with: {error}; "
+                                 f"re-run to retry (finished rounds are checkpointed)")
+            ctx.budget.check(f"prompt round {index + 1} (retrying after: {error[:80]})")
+            continue
+        in_a_row = 0
         accepted = bool(result.accepted and result.improved)
         rounds.append({"round": index + 1, "score_before": result.score_before,
                        "score_after": result.score_after, "accepted": accepted,
@@ -78,6 +99,7 @@ def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
             "rounds": rounds, "template": current.template, "critiques": critiques})
         ctx.progress.advance(task)
         ctx.budget.check(f"prompt round {index + 1}")
+        index += 1
     baseline = None
     if gate is not None and not any(r["score_before"] is not None for r in rounds) and validation:
         # No candidate reached the gate: still report how the kept (seed) prompt scores.
