@@ -29,7 +29,13 @@ import time
 from collections import defaultdict
 
 import engram  # noqa: F401
-from engram.loaders import SCORED_CATEGORIES, load_locomo, locomo_questions, locomo_scores, mean_scores
+from engram.loaders import (
+    SCORED_CATEGORIES,
+    load_locomo,
+    locomo_questions,
+    locomo_scores,
+    mean_scores,
+)
 from engram.store import MemoryStore
 
 REFERENCE = {"recall_any@1": 0.176, "recall_any@5": 0.402, "recall_any@10": 0.502}

@@ -5,6 +5,9 @@
     sweep = run_sweep(load_config("experiments/sweep.yaml"), workers=2)
 
 The command line is ``engram run CONFIG`` and ``engram sweep CONFIG --workers N``.
+A run directory belongs to one config: another config with the same ``name:`` is refused
+(:class:`CheckpointError`, naming the first) unless ``run_experiment(..., force=True)`` /
+``engram run --force``.
 Heavy dependencies (mlflow, optuna, chromadb) load when a run starts.
 """
 
@@ -17,6 +20,7 @@ _LAZY = {
     "load_config": "engram.runner._config",
     "loads_config": "engram.runner._config",
     "ConfigError": "engram.runner._yaml_source",
+    "CheckpointError": "engram.runner._checkpoint",
     "run_experiment": "engram.runner._run",
     "RunResult": "engram.runner._run",
     "run_sweep": "engram.runner._sweep",

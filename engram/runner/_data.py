@@ -38,6 +38,6 @@ def load_run_data(config: ExperimentConfig) -> RunData:
         return RunData()
     data = TrajectoryDataset.load(config.dataset.path)
     if config.dataset.limit:
-        data = data[: config.dataset.limit]
+        data = TrajectoryDataset(list(data)[: config.dataset.limit], name=data.name)
     train, validation = data.split(config.dataset.split.val_fraction, seed=config.dataset.split.seed)
     return RunData(dataset=data, train=train, validation=validation)

@@ -13,14 +13,15 @@ steps' consecutive-failure limit (``budget.max_consecutive_failures``)::
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from engram.errors import ConfigurationError, LMError
 
 if TYPE_CHECKING:
     from engram.runner._config import ExperimentConfig
 
-ROLES = ("task", "reflection", "judge")
+Role = Literal["task", "reflection", "judge"]
+ROLES: tuple[Role, ...] = ("task", "reflection", "judge")
 # Error types that mean "this LM will never work here" (as LiteLLM / DSPy name them): one is enough.
 FATAL_LM_ERRORS = ("LMNotConfiguredError", "no API key found", "Missing credentials", "AuthenticationError",
                    "PermissionDeniedError", "NotFoundError: litellm", "LLM Provider NOT provided",

@@ -17,9 +17,8 @@ FAULTS = {"rate": 0.0}  # the flaky stand-in's fault rate, read each time a run 
 
 
 def _register_flaky() -> None:
-    from tests.runner import memlm
-
     from engram.testing import faulty_lm, register_offline_lm, scripted_lm
+    from tests.runner import memlm
 
     def build(**kw):
         base = scripted_lm(memlm._answer, name=f"offline/{FLAKY}", **kw)
@@ -146,11 +145,10 @@ def test_without_the_preflight_a_keyless_model_still_stops_at_the_first_chunk(wr
 
 def test_engram_run_uses_the_chroma_server_when_set(write_config, tmp_path, monkeypatch):
     """Item 10: ENGRAM_CHROMA_URL sends the memories to the server, not a local directory."""
-    from tests.runner import memlm
-    from tests.store.conftest import start_server
-
     import engram.config
     from engram.store import MemoryStore
+    from tests.runner import memlm
+    from tests.store.conftest import start_server
 
     memlm.register()
     server = start_server(tmp_path / "chroma-server")
@@ -168,9 +166,8 @@ def test_engram_run_uses_the_chroma_server_when_set(write_config, tmp_path, monk
 
 def test_two_configs_with_one_name_do_not_clobber_each_other(write_config, tmp_path):
     """Item 17: the second config is refused, naming the first; --force sets the first aside."""
-    from tests.runner import memlm
-
     from engram.runner._checkpoint import CheckpointError
+    from tests.runner import memlm
 
     memlm.register()
     first = _memory_config(write_config, lm=f"offline/{memlm.NAME}", limit=2, name="a.yaml")

@@ -103,7 +103,7 @@ class StepOutputs:
     registry: RegistryOutput | None = None
     export: ExportOutput | None = None
 
-    def set(self, step: str, output: StepOutput) -> None:
+    def set(self, step: str, output: BaseModel) -> None:
         expected = OUTPUT_TYPES[step]
         if not isinstance(output, expected):
             raise TypeError(f"step {step!r} must return a {expected.__name__}, got {type(output).__name__}")

@@ -77,7 +77,7 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     store = open_store(ctx)
     manager = build_manager(ctx, store, lms)
     # Memories come from every trajectory (the split only matters to the prompt gate).
-    trajectories = list(ctx.dataset if ctx.dataset is not None else ctx.train)
+    trajectories = list(ctx.dataset or ctx.train or [])
     by_id = {t.id: t for t in trajectories}
     pending = ctx.checkpoint.pending(STEP, by_id)
     state = ctx.checkpoint.state(STEP)
