@@ -19,6 +19,7 @@ setup: $(STAMP)
 
 # The main job, offline: memories into Chroma, gradient-optimized support prompt, gate,
 # MLflow v1 -> v2 @production, export, summary table. Re-running resumes from the checkpoint.
+# With ENGRAM_LM naming a real model whose API key is not set, it stops at once naming the variable.
 demo: setup
 	$(BIN)/engram datasets validate datasets/support.jsonl datasets/oasst_feedback.jsonl
 	$(BIN)/engram run experiments/quickstart.yaml

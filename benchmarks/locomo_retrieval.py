@@ -25,25 +25,21 @@ settings score within about 0.01), so treat the figure as in-sample.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections import defaultdict
 
 import engram  # noqa: F401
-from engram.loaders._locomo import CATEGORY_NAMES, load_locomo
+from engram.loaders import (
+    SCORED_CATEGORIES,
+    load_locomo,
+    locomo_questions,
+    locomo_scores,
+    mean_scores,
+)
 from engram.store import MemoryStore
 
 REFERENCE = {"recall_any@1": 0.176, "recall_any@5": 0.402, "recall_any@10": 0.502}
 METRICS = ["recall_any@1", "recall_any@5", "recall_any@10", "recall_all@10", "ndcg@10"]
-
-
-def score(ranked: list[str], evidence: set[str]) -> dict[str, float]:
-    out = {f"recall_any@{k}": float(bool(set(ranked[:k]) & evidence)) for k in (1, 5, 10)}
-    out["recall_all@10"] = float(evidence <= set(ranked[:10]))
-    dcg = sum(1 / math.log2(r + 2) for r, key in enumerate(ranked[:10]) if key in evidence)
-    ideal = sum(1 / math.log2(r + 2) for r in range(min(10, len(evidence))))
-    out["ndcg@10"] = dcg / ideal
-    return out
 
 
 def table(title: str, results: dict[str, dict[int, list[dict[str, float]]]]) -> None:
@@ -51,10 +47,11 @@ def table(title: str, results: dict[str, dict[int, list[dict[str, float]]]]) -> 
     header = f"{'':<28}" + "".join(f"{m:>15}" for m in METRICS)
     print(header)
     for name, by_cat in results.items():
-        rows = [(f"{c} {CATEGORY_NAMES[c]}", by_cat[c]) for c in sorted(by_cat)]
+        rows = [(f"{c} {SCORED_CATEGORIES[c]}", by_cat[c]) for c in sorted(by_cat)]
         rows.append(("categories 1-4", [s for c in sorted(by_cat) for s in by_cat[c]]))
         for label, scores in rows:
-            cells = "".join(f"{sum(s[m] for s in scores) / len(scores):>15.3f}" for m in METRICS)
+            means = mean_scores(scores)
+            cells = "".join(f"{means[m]:>15.3f}" for m in METRICS)
             print(f"{name + ' ' + label:<28}{cells}   n={len(scores)}")
         print()
 
@@ -80,16 +77,12 @@ def main() -> None:
     timings = {"flat": 0.0, "hybrid": 0.0}
     for conv in conversations:
         ns = ("locomo", conv.sample_id)
-        known = {t.dia_id for t in conv.turns}
-        for q in conv.questions:
-            evidence = {e for e in q.evidence if e in known}
-            if q.category == 5 or not evidence:
-                continue
+        for q, evidence in locomo_questions(conv):
             for name, kind in (("flat", None), ("hybrid", "message")):
                 t0 = time.perf_counter()
                 hits = store.search(ns, q.question, kind=kind, limit=10)
                 timings[name] += time.perf_counter() - t0
-                results[name][q.category].append(score([h.id for h in hits], evidence))
+                results[name][q.category].append(locomo_scores([h.id for h in hits], evidence))
 
     n = sum(len(v) for v in results["flat"].values())
     table(f"LoCoMo retrieval, {n} questions (categories 1-4)"

@@ -6,14 +6,15 @@
     engram datasets convert in.jsonl out.parquet
     engram datasets convert --from oasst ../shared/data/oasst_en_100_tree.jsonl datasets/oasst_feedback.jsonl
 
-Other command groups (``prompts``, ``run``, ``sweep``) live beside the code they drive and
-are mounted here. Errors print one clear line and exit with status 1.
+Other commands live beside the code they drive and are imported here from their package's
+face: ``prompts`` (:mod:`engram.tracking`), ``run`` and ``sweep`` (:mod:`engram.runner`).
+Those modules import only typer and rich at load; mlflow, optuna, chromadb and dspy load
+inside the commands, so ``engram --help`` stays fast. Errors print one clear line and exit
+with status 1.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -24,24 +25,23 @@ from rich.table import Table
 
 from engram._version import __version__
 from engram.errors import EngramError
+from engram.runner import run_command, sweep_command
+from engram.serve import keys_app, mcp, serve
+from engram.tracking import prompts_app
 
 app = typer.Typer(help="engram: long-term memory and feedback-optimized prompts for LLM agents.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 datasets_app = typer.Typer(help="Validate, describe and convert trajectory datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(prompts_app, name="prompts")
+app.command("run")(run_command)
+app.command("sweep")(sweep_command)
+app.command("serve")(serve)
+app.command("mcp")(mcp)
+app.add_typer(keys_app, name="keys")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
-
-# (module, attribute, name, kind): command groups and commands defined elsewhere.
-_MOUNTS = [
-    ("engram.tracking._cli", "app", "prompts", "group"),
-    ("engram.runner._cli", "run", "run", "command"),
-    ("engram.runner._cli", "sweep", "sweep", "command"),
-    ("engram.serve._cli", "serve", "serve", "command"),
-    ("engram.serve._cli", "mcp", "mcp", "command"),
-    ("engram.serve._cli", "keys_app", "keys", "group"),
-]
 
 
 def fail(message: str) -> typer.Exit:
@@ -128,23 +128,8 @@ def convert(
     console.print(f"wrote {len(ds)} trajectories to {target}", highlight=False)
 
 
-def _mount() -> None:
-    for module_name, attribute, name, kind in _MOUNTS:
-        try:
-            if importlib.util.find_spec(module_name) is None:
-                continue
-        except ModuleNotFoundError:  # that part of engram is not in this build
-            continue
-        target = getattr(importlib.import_module(module_name), attribute)
-        if kind == "group":
-            app.add_typer(target, name=name)
-        else:
-            app.command(name)(target)
-
-
 def main() -> None:
     """Entry point of the ``engram`` console script."""
-    _mount()
     try:
         app()
     except EngramError as err:

@@ -4,6 +4,7 @@ Names load on first use::
 
     from engram.loaders import load_locomo, load_oasst
     conversations = load_locomo("../shared/data/locomo10.json")
+    locomo_scores(ranked_ids, evidence)   # recall_any@k / recall_all@k / NDCG@10 (the one scorer)
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ _LAZY = {
     "LocomoTurn": "engram.loaders._locomo",
     "LocomoQuestion": "engram.loaders._locomo",
     "LocomoConversation": "engram.loaders._locomo",
+    "SCORED_CATEGORIES": "engram.loaders._locomo_eval",
+    "locomo_questions": "engram.loaders._locomo_eval",
+    "locomo_scores": "engram.loaders._locomo_eval",
+    "locomo_summary": "engram.loaders._locomo_eval",
+    "mean_scores": "engram.loaders._locomo_eval",
     "load_oasst": "engram.loaders._oasst",
     "votes_to_feedback": "engram.loaders._oasst",
 }
@@ -34,6 +40,13 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         LocomoTurn as LocomoTurn,
         load_locomo as load_locomo,
         parse_evidence as parse_evidence,
+    )
+    from engram.loaders._locomo_eval import (
+        SCORED_CATEGORIES as SCORED_CATEGORIES,
+        locomo_questions as locomo_questions,
+        locomo_scores as locomo_scores,
+        locomo_summary as locomo_summary,
+        mean_scores as mean_scores,
     )
     from engram.loaders._oasst import (
         load_oasst as load_oasst,

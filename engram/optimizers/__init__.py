@@ -36,6 +36,7 @@ _EXPORTS = {
     "FeedbackMetric": "engram.optimizers._feedback_teleprompter",
     "OptimizerProposer": "engram.optimizers._feedback_teleprompter",
     "create_prompt_optimizer": "engram.optimizers._factory",
+    "OptimizerKind": "engram.optimizers._factory",
     "create_multi_prompt_optimizer": "engram.optimizers._multi_prompt",
     "format_trajectories": "engram.optimizers._formatting",
     "coerce_trajectories": "engram.optimizers._formatting",
@@ -48,7 +49,10 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.optimizers._base import PromptOptimizerBase as PromptOptimizerBase
-    from engram.optimizers._factory import create_prompt_optimizer as create_prompt_optimizer
+    from engram.optimizers._factory import (
+        OptimizerKind as OptimizerKind,
+        create_prompt_optimizer as create_prompt_optimizer,
+    )
     from engram.optimizers._feedback_teleprompter import (
         FeedbackMetric as FeedbackMetric,
         FeedbackTeleprompter as FeedbackTeleprompter,

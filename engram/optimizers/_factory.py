@@ -23,6 +23,7 @@ from typing import Any, Literal
 from engram.errors import ConfigurationError
 
 Kind = Literal["gradient", "metaprompt", "prompt_memory"]
+OptimizerKind = Kind  # the public name (engram.optimizers.OptimizerKind): the one list of kinds
 
 # LangMem config keys that have no meaning here (their prompt texts are DSPy signatures now).
 _IGNORED = {"gradient_prompt", "metaprompt"}

@@ -1,7 +1,10 @@
 """``engram run`` and ``engram sweep``: typer command functions (mounted by :mod:`engram.cli`).
 
+Exported as ``engram.runner.run_command`` / ``sweep_command``::
+
     engram run experiments/quickstart.yaml
     engram run experiments/quickstart.yaml --fresh          # ignore the checkpoint
+    engram run other.yaml --force       # same name: as another config's run: set that run aside
     engram sweep experiments/sweep.yaml --workers 2
     engram sweep experiments/sweep.yaml --storage postgresql://optuna@127.0.0.1:5432/optuna
 
@@ -27,9 +30,11 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def run(
+def run_command(
     config: ConfigArg,
     fresh: Annotated[bool, typer.Option("--fresh", help="Start over: set the checkpoint aside.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Run even if another config with the same name "
+                                                        "left its run in the output directory (it is set aside).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run an experiment config as one MLflow run (resumes from its checkpoint if interrupted)."""
@@ -45,7 +50,7 @@ def run(
             path = cfg.resolved_output_dir / CHECKPOINT_FILE
             if path.exists():
                 path.rename(path.with_name(CHECKPOINT_FILE + ".discarded"))
-        result = run_experiment(cfg, progress=not quiet)
+        result = run_experiment(cfg, progress=not quiet, force=force or fresh)
     except EngramError as err:
         raise _fail(str(err)) from None
     except KeyboardInterrupt:
@@ -55,7 +60,7 @@ def run(
         raise _fail(f"step(s) unavailable: {', '.join(bad)} (see the summary above)")
 
 
-def sweep(
+def sweep_command(
     config: ConfigArg,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Worker processes on one study.")] = 1,
     trials: Annotated[int | None, typer.Option("--trials", "-n", min=1, help="Total trials (default: the config's).")] = None,

@@ -11,6 +11,10 @@ the line, the key and what to do::
     # ConfigError: bad.yaml:14: field 'prompt.optimizer.kind': Input should be 'gradient',
     #   'metaprompt' or 'prompt_memory' (got 'gradeint'); fix the value on that line.
 
+Everything that would fail later is checked here, before any work: namespace templates
+(balanced braces, one field per part, fields the runner fills), optimizer settings
+against the optimizer's arguments, names that would escape the runs directory.
+
 Relative paths in a config are resolved against the current directory first, then the
 config file's directory.
 """
@@ -20,9 +24,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from engram.optimizers import OptimizerKind
 from engram.runner._config_checks import check_config, format_pydantic_error
 from engram.runner._search_space import SearchParam
 from engram.runner._yaml_source import ConfigError, SourceMap, load_yaml, load_yaml_text
@@ -62,16 +67,18 @@ class MemoryConfig(_Model):
     """Extract memories from the training trajectories into the Chroma store."""
 
     enabled: bool = True
-    namespace: list[str] = Field(default_factory=lambda: ["memories", "{user_id}"])
+    namespace: list[str] = Field(default_factory=lambda: ["memories", "{user_id}"], min_length=1,
+                                 description="Namespace template: parts, with {user_id} / {thread_id} fields.")
     instructions: str | None = None
     concurrency: int = Field(2, ge=1, le=32)
     chunk_size: int = Field(4, ge=1, description="Trajectories per checkpoint.")
-    store_path: Path | None = Field(None, description="Chroma directory; default <output_dir>/chroma.")
+    store_path: Path | None = Field(None, description="Chroma directory; default ENGRAM_CHROMA_URL's server, "
+                                                      "else <output_dir>/chroma.")
 
 
 class PromptSpec(_Model):
     name: str = Field(min_length=1)
-    template: str | None = None
+    template: str | None = Field(None, min_length=1, pattern=r"\S")
     template_file: Path | None = None
     update_instructions: str | None = None
     when_to_update: str | None = None
@@ -84,7 +91,7 @@ class PromptSpec(_Model):
 
 
 class OptimizerConfig(_Model):
-    kind: Literal["gradient", "metaprompt", "prompt_memory"] = "gradient"
+    kind: OptimizerKind = "gradient"
     settings: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the optimizer.")
     rounds: int = Field(1, ge=1, le=10, description="Optimize -> gate rounds; each starts from the last accepted prompt.")
 
@@ -142,6 +149,7 @@ class BudgetConfig(_Model):
     max_calls: int | None = Field(None, gt=0)
     max_tokens: int | None = Field(None, gt=0)
     max_cost: float | None = Field(None, gt=0)
+    max_consecutive_failures: int = Field(5, ge=1, description="Stop after this many LM failures in a row.")
 
 
 class TrackingConfig(_Model):
@@ -179,8 +187,27 @@ class ExperimentConfig(_Model):
     sweep: SweepConfig | None = None
 
     # Where each key was written, for errors raised after validation (not serialized).
-    _source: SourceMap | None = None
-    _path: Path | None = None
+    _source: SourceMap | None = PrivateAttr(None)
+    _path: Path | None = PrivateAttr(None)
+
+    @field_validator("name")
+    @classmethod
+    def _stays_inside(cls, name: str) -> str:
+        # The name becomes a directory under <home>/runs: '.' or '..' would write elsewhere.
+        if not name.strip("."):
+            raise ValueError(f"name {name!r} would escape the runs directory; use letters or digits")
+        return name
+
+    def with_source(self, source_map: SourceMap, path: Path | None = None) -> ExperimentConfig:
+        """This config, remembering the YAML it came from (for errors naming a line, and resumes)."""
+        self._source = source_map
+        self._path = path
+        return self
+
+    @property
+    def source_path(self) -> Path | None:
+        """The config file this config was loaded from (None for text)."""
+        return self._path
 
     @property
     def source_map(self) -> SourceMap:
@@ -205,8 +232,8 @@ def parse_config(data: Any, source_map: SourceMap, *, base_dir: Path | None = No
     try:
         config = ExperimentConfig.model_validate(data)
     except PydanticValidationError as err:
-        raise format_pydantic_error(err, source_map, data) from None
-    config._source = source_map
+        raise format_pydantic_error(err, source_map, data, ExperimentConfig) from None
+    config.with_source(source_map)
     check_config(config, data, base_dir=base_dir)
     return config
 
@@ -224,8 +251,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ex
 
         data = apply_overrides(data, overrides)
     config = parse_config(data, source_map, base_dir=path.resolve().parent)
-    config._path = path
-    return config
+    return config.with_source(source_map, path)
 
 
 def loads_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> ExperimentConfig:

@@ -8,18 +8,23 @@ whole config (does every search-space key name a real setting?) live here too.
 
 from __future__ import annotations
 
+import re
+import string
 import types
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from engram.runner._yaml_source import ConfigError, SourceMap
 
-if TYPE_CHECKING:
-    from engram.runner._config import ExperimentConfig
+# This module is imported by the config models, so it sees a config only as a validated
+# model (``config: Any`` below is an ExperimentConfig) and is handed the model class.
+
+# The values the memory step fills a namespace template from (MemoryManager's trajectory values).
+TRAJECTORY_FIELDS = ("user_id", "user", "thread_id", "thread")
 
 
 def _model_at(root: type[BaseModel], path: tuple) -> type[BaseModel] | None:
@@ -63,16 +68,15 @@ def _present_path(loc: tuple, data: Any) -> tuple:
     return tuple(path)
 
 
-def format_pydantic_error(err: PydanticValidationError, source_map: SourceMap, data: Any) -> ConfigError:
-    """The first validation problem as a :class:`ConfigError` with line and advice."""
-    from engram.runner._config import ExperimentConfig
-
+def format_pydantic_error(err: PydanticValidationError, source_map: SourceMap, data: Any,
+                          root: type[BaseModel]) -> ConfigError:
+    """The first validation problem (of a ``root`` model) as a :class:`ConfigError` with line and advice."""
     first = err.errors()[0]
     loc = tuple(first["loc"])
     path = _present_path(loc, data)
     kind = first["type"]
     if kind == "extra_forbidden":
-        model = _model_at(ExperimentConfig, path[:-1])
+        model = _model_at(root, path[:-1])
         known = ", ".join(model.model_fields) if model else "see the documentation"
         message = f"unknown key {path[-1]!r}; the keys allowed here are: {known}. Check the spelling."
     elif kind == "missing":
@@ -86,7 +90,7 @@ def format_pydantic_error(err: PydanticValidationError, source_map: SourceMap, d
     return source_map.error(path, message)
 
 
-def _resolve_file(config: ExperimentConfig, path: tuple, value: Path, base_dir: Path | None) -> Path:
+def _resolve_file(config: Any, path: tuple, value: Path, base_dir: Path | None) -> Path:
     tried = [Path.cwd() / value] if not value.is_absolute() else [value]
     if base_dir is not None and not value.is_absolute():
         tried.append(base_dir / value)
@@ -97,7 +101,7 @@ def _resolve_file(config: ExperimentConfig, path: tuple, value: Path, base_dir: 
     raise config.error(path, f"file not found: {value} (looked for {where}); fix the path or create the file")
 
 
-def check_config(config: ExperimentConfig, data: dict[str, Any], base_dir: Path | None) -> None:
+def check_config(config: Any, data: dict[str, Any], base_dir: Path | None) -> None:
     """Cross-field and file-system checks; raises :class:`ConfigError` at the offending key."""
     needs_data = (config.memory.enabled or (config.prompt is not None and config.prompt.enabled)
                   or config.compile.enabled or config.sweep is not None)
@@ -118,14 +122,106 @@ def check_config(config: ExperimentConfig, data: dict[str, Any], base_dir: Path 
         if config.retrieval.path is None:
             raise config.error(("retrieval",), "retrieval is enabled; add 'path:' (the LoCoMo JSON file)")
         config.retrieval.path = _resolve_file(config, ("retrieval", "path"), config.retrieval.path, base_dir)
+    if config.memory.enabled:
+        check_namespace(config)
+    if config.prompt is not None and config.prompt.enabled:
+        check_optimizer_settings(config, config.prompt.optimizer.kind, config.prompt.optimizer.settings)
     if config.sweep is not None:
         _check_search_space(config, data)
 
 
-def _check_search_space(config: ExperimentConfig, data: dict[str, Any]) -> None:
+def check_namespace(config: Any) -> None:
+    """A namespace template must parse, keep one field per part, and name fields the runner fills.
+
+    ``"{user_id"`` would otherwise send every user to one literal namespace, and
+    ``"{org}{user}"`` (or ``"{org}-{user}"``) lets two different value pairs make the same
+    part; separate parts cannot collide, so they are what to write instead.
+    """
+    fields_known = set(TRAJECTORY_FIELDS)
+    unknown: list[tuple[int, str]] = []
+    for index, part in enumerate(config.memory.namespace):
+        key = ("memory", "namespace", index)
+        if not part.strip():
+            raise config.error(key, "a namespace part is empty; remove it or give it a name")
+        try:
+            parsed = list(string.Formatter().parse(part))
+        except ValueError as err:
+            raise config.error(key, f"namespace part {part!r} is not a valid template ({err}); "
+                                    f"write fields as {{user_id}} with both braces") from None
+        fields = [name for _, name, spec, conv in parsed if name is not None]
+        bad = [name for _, name, spec, conv in parsed if name is not None and (
+            not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or spec or conv)]
+        if bad:
+            raise config.error(key, f"namespace part {part!r} has the field {{{bad[0]}}}, which is not a plain "
+                                    f"name; write fields as {{user_id}}")
+        if len(fields) > 1:
+            raise config.error(key, f"namespace part {part!r} joins {len(fields)} fields, so different values "
+                                    f"can make the same namespace (u1 + 0 = u + 10); put each field in its "
+                                    f"own part, e.g. [\"memories\", \"{{{fields[0]}}}\", \"{{{fields[1]}}}\"]")
+        unknown += [(index, name) for name in fields if name not in fields_known]
+    if unknown and config.dataset is not None:
+        fields_known |= _metadata_fields(config.dataset.path)
+        unknown = [(index, name) for index, name in unknown if name not in fields_known]
+    if unknown:
+        index, name = unknown[0]
+        raise config.error(("memory", "namespace", index),
+                           f"namespace field {{{name}}} is not filled by the runner: it fills "
+                           f"{', '.join(TRAJECTORY_FIELDS)} and the string metadata keys of the "
+                           f"trajectories; use one of those")
+
+
+def _metadata_fields(path: Path) -> set[str]:
+    """The string metadata keys that occur in a dataset (what else a namespace may name)."""
+    from engram.trajectories import TrajectoryDataset
+
+    try:
+        data = TrajectoryDataset.load(path)
+    except Exception:  # noqa: BLE001  (its own errors are reported when the run loads it)
+        return set()
+    return {k for t in data for k, v in (t.metadata or {}).items() if isinstance(v, str)}
+
+
+def check_optimizer_settings(config: Any, kind: str, settings: dict[str, Any]) -> None:
+    """``prompt.optimizer.settings`` must be arguments the optimizer takes, with values it accepts."""
+    if not settings:
+        return
+    from engram.errors import EngramError
+    from engram.optimizers import create_prompt_optimizer
+
+    try:
+        create_prompt_optimizer(None, kind=kind, config=settings)  # builds it; no LM call
+    except EngramError as err:
+        cause = str(err.__cause__ or err)
+        named = re.search(r"keyword argument '(\w+)'", cause)
+        key = ("prompt", "optimizer", "settings")
+        if named and named.group(1) in settings:
+            key = (*key, named.group(1))
+            raise config.error(key, f"the {kind} optimizer has no setting {named.group(1)!r}; check the "
+                                    f"spelling (its arguments: {_arguments(kind)})") from None
+        raise config.error(key, f"invalid setting for the {kind} optimizer: {cause}") from None
+
+
+def _arguments(kind: str) -> str:
+    import inspect
+
+    from engram.optimizers import create_prompt_optimizer
+
+    optimizer = create_prompt_optimizer(None, kind=kind)
+    names = []
+    for cls in type(optimizer).__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            continue
+        names += [p.name for p in inspect.signature(init).parameters.values()
+                  if p.kind is p.KEYWORD_ONLY and p.name not in names and p.name != "gate"]
+    return ", ".join(names)
+
+
+def _check_search_space(config: Any, data: dict[str, Any]) -> None:
     """Every search-space key must name a setting that accepts the sampled values."""
-    from engram.runner._config import ExperimentConfig
     from engram.runner._search_space import apply_overrides
+
+    model = type(config)
 
     if config.prompt is None or not config.prompt.enabled:
         raise config.error(("sweep",), "a sweep optimizes the prompt step; add an enabled 'prompt:' section")
@@ -135,7 +231,7 @@ def _check_search_space(config: ExperimentConfig, data: dict[str, Any]) -> None:
             trial_data = apply_overrides(data, {key: sample})
             trial_data.pop("sweep", None)
             try:
-                ExperimentConfig.model_validate(trial_data)
+                model.model_validate(trial_data)
             except PydanticValidationError as err:
                 reason = err.errors()[0]["msg"]
                 raise config.error(("sweep", "search_space", key),

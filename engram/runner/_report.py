@@ -74,6 +74,8 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("trajectories", f"{summary['train']} train / {summary['validation']} held out"))
     if "memories_written" in summary:
         rows.append(("memories written", str(summary["memories_written"])))
+    if "memories_in_store" in summary:
+        rows.append(("memories in store", str(summary["memories_in_store"])))
     if "score_before" in summary:
         rows.append(("score before (held-out)", score(summary.get("score_before"))))
         rows.append(("score after (held-out)", score(summary.get("score_after"))))
@@ -95,6 +97,8 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("cost", "unknown (no price for this model in LiteLLM's cost map)"))
     for step, reason in (summary.get("unavailable") or {}).items():
         rows.append((f"{step}: UNAVAILABLE", reason))
+    for step, reason in (summary.get("failures") or {}).items():
+        rows.append((f"{step}: FAILED", reason))
     if summary.get("resumed"):
         rows.append(("resumed", "yes: finished steps were skipped (" + ", ".join(summary["resumed"]) + ")"))
     rows.append(("outputs", str(summary.get("run_dir", ""))))

@@ -24,13 +24,22 @@ from pathlib import Path
 from typing import Any
 
 from engram._files import atomic_write_json
-from engram.errors import BudgetExceededError, ConfigurationError, EngramError
+from engram.errors import BudgetExceededError, EngramError
 from engram.runner._budget import Budget
-from engram.runner._checkpoint import Checkpoint
+from engram.runner._checkpoint import Checkpoint, StepRecord
 from engram.runner._config import ExperimentConfig
+from engram.runner._data import load_run_data
+from engram.runner._lms import resolve_lms
 from engram.runner._progress import Progress
-from engram.runner._steps._base import StepContext, StepOutcome, StepUnavailable
-from engram.runner._tracking import RunTracker, flatten
+from engram.runner._steps._base import (
+    OUTPUT_TYPES,
+    StepContext,
+    StepFailed,
+    StepOutcome,
+    StepOutputs,
+    StepUnavailable,
+)
+from engram.runner._tracking import RunTracker
 
 STEP_ORDER = ["retrieval", "memory", "compile", "prompt", "registry", "export"]
 
@@ -61,40 +70,9 @@ def fingerprint(config: ExperimentConfig, dataset_hash: str | None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def resolve_lms(config: ExperimentConfig) -> tuple[dict[str, str | None], dict[str, Any]]:
-    """LM names per role (config, else settings / env) and the built ``dspy.LM`` objects."""
-    from engram.lm import build_lm
-
-    names = {role: config.lms.resolved(role) for role in ("task", "reflection", "judge")}
-    built: dict[str, Any] = {}
-    needs_lm = (config.memory.enabled or config.compile.enabled
-                or (config.prompt is not None and config.prompt.enabled))
-    for role, name in names.items():
-        if name is None:
-            if needs_lm:
-                raise config.error(("lms", role), f"no {role} LM: set lms.{role} in the config or "
-                                                  f"ENGRAM_LM (offline: ENGRAM_LM=offline/support)")
-            continue
-        try:
-            built[role] = build_lm(name)
-        except ConfigurationError as err:
-            raise config.error(("lms", role), f"{err}") from None
-    return names, built
-
-
-def _load_data(config: ExperimentConfig):
-    from engram.trajectories import TrajectoryDataset
-
-    if config.dataset is None:
-        return None, None, None
-    data = TrajectoryDataset.load(config.dataset.path)
-    if config.dataset.limit:
-        data = data[: config.dataset.limit]
-    train, validation = data.split(config.dataset.split.val_fraction, seed=config.dataset.split.seed)
-    return data, train, validation
-
-
 def _step_functions() -> dict[str, Callable[[StepContext, dict[str, Any]], StepOutcome]]:
+    # The steps import the library parts they drive; loading them only when a run starts
+    # keeps `engram --help` fast.
     from engram.runner._steps._compile import run_compile_step
     from engram.runner._steps._memory import run_memory_step
     from engram.runner._steps._prompt import run_prompt_step
@@ -115,8 +93,13 @@ def enabled_steps(config: ExperimentConfig) -> list[str]:
 
 
 def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = True, console: Any = None,
-                   print_summary: bool = True, log: Callable[[str], None] | None = None) -> RunResult:
-    """Run an experiment config (or a path to one); see the module docstring."""
+                   print_summary: bool = True, log: Callable[[str], None] | None = None,
+                   force: bool = False) -> RunResult:
+    """Run an experiment config (or a path to one); see the module docstring.
+
+    ``force=True`` sets aside a checkpoint that another config file with the same ``name:``
+    left in the output directory, instead of refusing to run.
+    """
     from rich.console import Console
 
     from engram.runner._config import load_config
@@ -131,11 +114,12 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
     tracker = RunTracker(config)
     tracker.preflight()
     names, lms = resolve_lms(config)
-    data, train, validation = _load_data(config)
+    data = load_run_data(config)
     run_dir = config.resolved_output_dir
     run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = Checkpoint.open(run_dir, fingerprint=fingerprint(config, data.fingerprint if data else None))
-    budget = Budget(config.budget, spent=ckpt.data.get("spent"))
+    ckpt = Checkpoint.open(run_dir, fingerprint=fingerprint(config, data.fingerprint),
+                           config_path=config.source_path, force=force)
+    budget = Budget(config.budget, spent=ckpt.data.spent)
     if ckpt.resumed:
         done = [s for s in STEP_ORDER if ckpt.is_done(s)]
         log(f"Resuming from {ckpt.path} (finished: {', '.join(done) or 'none'}).")
@@ -146,18 +130,19 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
 
     records: list[dict[str, Any]] = []
     summary: dict[str, Any] = {"experiment": config.name, "lms": names, "run_dir": str(run_dir),
-                               "stand_in": stand_in, "unavailable": {}, "resumed": []}
-    if data is not None:
-        summary.update(train=len(train), validation=len(validation), dataset_hash=data.fingerprint)
+                               "stand_in": stand_in, "unavailable": {}, "failures": {}, "resumed": []}
+    if data.dataset is not None:
+        summary.update(train=len(data.train), validation=len(data.validation), dataset_hash=data.fingerprint)
     functions = _step_functions()
     with tracker.run(run_id=ckpt.run_id, name=config.name,
                      tags={"engram.experiment": config.name, "engram.stand_in": str(stand_in)}) as run_id:
         if run_id and ckpt.run_id != run_id:
             ckpt.set_run_id(run_id)
         summary["run_id"] = run_id
-        tracker.log_params(flatten(config.model_dump(mode="json", exclude={"sweep"})))
+        tracker.log_params(config.model_dump(mode="json", exclude={"sweep"}))
         ctx = StepContext(config=config, run_dir=run_dir, checkpoint=ckpt, budget=budget,
-                          progress=None, dataset=data, train=train, validation=validation, log=log)
+                          progress=None, dataset=data.dataset, train=data.train, validation=data.validation,
+                          log=log)
         failure: BaseException | None = None
         with Progress(enabled=progress, console=console) as bars:
             ctx.progress = bars
@@ -165,13 +150,16 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
                 record = _run_step(step, functions[step], ctx, lms, summary, log)
                 records.append(record)
                 if record["status"] in ("failed", "stopped"):
+                    # Nothing after a failed step runs: a run never registers or promotes a
+                    # prompt when an earlier step did not finish.
                     failure = record.pop("error")
+                    summary["failures"][step] = record["note"]
                     break
         result = _finish(config, ctx, records, summary, tracker, run_id)
+        if print_summary:
+            show(result.summary, console)  # a failed run's summary lists what failed
         if failure is not None:
             raise failure
-    if print_summary:
-        show(result.summary, console)
     return result
 
 
@@ -179,13 +167,14 @@ def _run_step(step: str, fn, ctx: StepContext, lms: dict[str, Any], summary: dic
               log: Callable[[str], None]) -> dict[str, Any]:
     ckpt = ctx.checkpoint
     if ckpt.is_done(step):
-        saved = ckpt.output(step)
-        ctx.outputs[step] = saved["output"]
+        saved = ckpt.record(step)
+        ctx.outputs.set(step, OUTPUT_TYPES[step].model_validate(saved.output))
         summary["resumed"].append(step)
-        return {"step": step, "status": "resumed", **{k: saved[k] for k in ("metrics", "usage", "rounds")},
-                "seconds": saved.get("seconds", 0.0), "note": saved.get("note", "")}
+        return {"step": step, "status": "resumed", "metrics": saved.metrics, "usage": saved.usage,
+                "rounds": saved.rounds, "seconds": saved.seconds, "note": saved.note, "attempt_calls": 0}
     started = time.perf_counter()
-    before = dict(ctx.budget.to_dict())
+    calls_before = ctx.budget.calls
+    ctx.step = step
     record: dict[str, Any] = {"step": step, "metrics": {}, "rounds": [], "note": ""}
     try:
         ctx.budget.check(f"start of {step}")  # a budget spent by an earlier attempt: start nothing new
@@ -198,18 +187,23 @@ def _run_step(step: str, fn, ctx: StepContext, lms: dict[str, Any], summary: dic
         record.update(status="stopped", note=str(err), error=err)
     except (EngramError, KeyboardInterrupt) as err:
         record.update(status="failed", note=f"{type(err).__name__}: {err}", error=err)
+    except Exception as err:  # noqa: BLE001  (an LM or library error: one line, never a traceback)
+        failed = StepFailed(f"step {step!r} failed: {type(err).__name__}: {err}")
+        record.update(status="failed", note=str(failed), error=failed)
     else:
         record.update(status="done", metrics=outcome.metrics, rounds=outcome.rounds, note=outcome.note,
                       artifacts=[str(p) for p in outcome.artifacts])
-        ctx.outputs[step] = outcome.output
-    spent = ctx.budget.to_dict()
-    record["usage"] = {k: spent[k] - before.get(k, 0) for k in ("calls", "prompt_tokens",
-                                                                 "completion_tokens", "cost")}
+        ctx.outputs.set(step, outcome.output)
+    finally:
+        ctx.step = ""
+    # Usage over every attempt of the step, so a resumed run's totals count what was paid.
+    record["usage"] = ckpt.usage(step)
+    record["attempt_calls"] = ctx.budget.calls - calls_before
     record["seconds"] = time.perf_counter() - started
     if record["status"] == "done":
-        ckpt.finish(step, {"output": ctx.outputs[step], "metrics": record["metrics"],
-                           "usage": record["usage"], "rounds": record["rounds"],
-                           "seconds": record["seconds"], "note": record["note"]})
+        ckpt.finish(step, StepRecord(output=outcome.output.model_dump(mode="json"), metrics=record["metrics"],
+                                     usage=record["usage"], rounds=record["rounds"],
+                                     seconds=record["seconds"], note=record["note"]))
     return record
 
 
@@ -226,7 +220,7 @@ def _finish(config: ExperimentConfig, ctx: StepContext, records: list[dict[str, 
                    cost=float(totals["cost"]), cost_known=ctx.budget.cost_known)
     summary["steps"] = {r["step"]: r["status"] for r in records}
     # What this attempt spent (a resumed run reuses the recorded results of finished steps).
-    summary["calls_this_attempt"] = int(table.loc[table["status"] != "resumed", "calls"].sum())
+    summary["calls_this_attempt"] = sum(r.get("attempt_calls", 0) for r in records)
     run_dir = ctx.run_dir
     csv_path, md_path = write_results(table, run_dir)
     rounds = next((r.get("rounds") for r in records if r["step"] == "prompt"), []) or []
@@ -246,23 +240,26 @@ def _finish(config: ExperimentConfig, ctx: StepContext, records: list[dict[str, 
     return RunResult(summary=summary, table=table, run_dir=run_dir, run_id=run_id, plots=made)
 
 
-def _headline(records: list[dict[str, Any]], outputs: dict[str, Any]) -> dict[str, Any]:
+def _headline(records: list[dict[str, Any]], outputs: StepOutputs) -> dict[str, Any]:
     """The figures the summary leads with, from the steps that ran."""
     out: dict[str, Any] = {}
     by_step = {r["step"]: r for r in records}
-    if "memory" in by_step and by_step["memory"]["status"] in ("done", "resumed"):
+    if outputs.memory is not None:
+        out["memories_written"] = outputs.memory.memories_written
+        out["memories_in_store"] = outputs.memory.memories_in_store
+    elif "memory" in by_step:  # unfinished: what its applied chunks wrote so far
         out["memories_written"] = by_step["memory"]["metrics"].get("memories_written")
     if "prompt" in by_step and by_step["prompt"]["status"] in ("done", "resumed"):
         metrics = by_step["prompt"]["metrics"]
         out.update(score_before=metrics.get("score_before"), score_after=metrics.get("score_after"),
                    accepted=metrics.get("accepted"))
-    if outputs.get("registry"):
-        out["versions"] = outputs["registry"].get("summary")
-    if outputs.get("export"):
-        out["exported"] = [Path(f).name for f in outputs["export"].get("files", [])]
-        out["export_dir"] = outputs["export"].get("dir")
-    if outputs.get("compile"):
-        out["judge_agreement"] = outputs["compile"].get("agreement")
-    if outputs.get("retrieval"):
-        out["recall"] = outputs["retrieval"].get("headline")
+    if outputs.registry is not None:
+        out["versions"] = outputs.registry.summary
+    if outputs.export is not None:
+        out["exported"] = [Path(f).name for f in outputs.export.files]
+        out["export_dir"] = outputs.export.dir
+    if outputs.compile is not None:
+        out["judge_agreement"] = outputs.compile.agreement
+    if outputs.retrieval is not None:
+        out["recall"] = outputs.retrieval.headline
     return out

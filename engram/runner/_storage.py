@@ -45,11 +45,15 @@ def _with_driver(url: str) -> str:
     SQLAlchemy 2.1 picks psycopg (v3) for a bare ``postgresql://``; engram's dev extra
     installs psycopg2-binary, so name the driver explicitly when only that one exists.
     """
-    from engram._lazy import module_available
-
     if not url.startswith("postgresql://"):
         return url
-    if not module_available("psycopg") and module_available("psycopg2"):
+    try:
+        import psycopg  # noqa: F401  (SQLAlchemy's default driver for postgresql://)
+    except ImportError:
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            return url  # neither: SQLAlchemy's own error names the missing driver
         return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
     return url
 

@@ -19,36 +19,16 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engram.errors import ConfigurationError, EngramError
 from engram.runner._config import ExperimentConfig, load_config
 from engram.runner._storage import open_storage, storage_url
+from engram.runner._sweep_report import SweepResult, report_sweep
 from engram.runner._tracking import RunTracker, child_env
 
 DIRECTIONS = ["maximize", "minimize"]
-
-
-@dataclass
-class SweepResult:
-    """The study's outcome: every trial, the Pareto front, and where the plot went."""
-
-    study_name: str
-    storage: str
-    trials: Any  # pandas.DataFrame
-    pareto: Any  # pandas.DataFrame
-    plot: Path | None
-    run_id: str | None = None
-    files: list[Path] = field(default_factory=list)
-
-    def pick(self, *, max_cost: float | None = None) -> dict[str, Any]:
-        """The Pareto trial with the best score whose cost is within ``max_cost`` (cheapest on ties)."""
-        front = self.pareto if max_cost is None else self.pareto[self.pareto["cost"] <= max_cost]
-        if not len(front):
-            raise EngramError(f"No Pareto trial costs at most {max_cost}; raise max_cost.")
-        return front.sort_values(["score", "cost"], ascending=[False, True]).iloc[0].to_dict()
 
 
 def _study(config: ExperimentConfig, url: str, *, worker: int = 0):
@@ -127,7 +107,6 @@ def run_sweep(config: ExperimentConfig | str | Path, *, workers: int = 1, trials
     from rich.console import Console
 
     from engram.runner._progress import Progress
-    from engram.runner._sweep_report import report_sweep
 
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
@@ -135,7 +114,7 @@ def run_sweep(config: ExperimentConfig | str | Path, *, workers: int = 1, trials
         raise config.error(("sweep",), "this config has no 'sweep:' section; add one with a search_space")
     if workers < 1:
         raise ConfigurationError("--workers must be at least 1")
-    if workers > 1 and config._path is None:
+    if workers > 1 and config.source_path is None:
         raise ConfigurationError("several workers need the config as a file: pass a path, not a loaded text")
     import optuna
 
@@ -156,7 +135,7 @@ def run_sweep(config: ExperimentConfig | str | Path, *, workers: int = 1, trials
             if workers == 1:
                 work(config, url, total=total, parent_run_id=run_id)
             else:
-                procs = _spawn(config._path, url, total, workers, run_id)
+                procs = _spawn(config.source_path, url, total, workers, run_id)
                 while any(p.poll() is None for p in procs):
                     time.sleep(0.5)
                     bars.advance(task, min(_finished(study), total) - _completed(bars, task))
@@ -188,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker", type=int, default=0)
     parser.add_argument("--parent-run", default=None)
     args = parser.parse_args(argv)
-
+    # `python -m engram.runner._sweep` has imported the engram package first, which sets
+    # LITELLM_LOCAL_MODEL_COST_MAP before litellm loads.
     config = load_config(args.config)
     try:
         work(config, args.storage, total=args.total, worker=args.worker, parent_run_id=args.parent_run)

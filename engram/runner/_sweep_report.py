@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engram.errors import EngramError
 from engram.runner._pruning import PARTIAL_ATTR
+
+
+@dataclass
+class SweepResult:
+    """The study's outcome: every trial, the Pareto front, and where the plot went."""
+
+    study_name: str
+    storage: str
+    trials: Any  # pandas.DataFrame
+    pareto: Any  # pandas.DataFrame
+    plot: Path | None
+    run_id: str | None = None
+    files: list[Path] = field(default_factory=list)
+
+    def pick(self, *, max_cost: float | None = None) -> dict[str, Any]:
+        """The Pareto trial with the best score whose cost is within ``max_cost`` (cheapest on ties)."""
+        front = self.pareto if max_cost is None else self.pareto[self.pareto["cost"] <= max_cost]
+        if not len(front):
+            raise EngramError(f"No Pareto trial costs at most {max_cost}; raise max_cost.")
+        return front.sort_values(["score", "cost"], ascending=[False, True]).iloc[0].to_dict()
 
 
 def trials_frame(study: Any):
@@ -69,9 +91,7 @@ def print_front(pareto: Any, trials: Any, console: Any, *, title: str) -> None:
 
 
 def report_sweep(config: Any, study: Any, url: str, run_dir: Path, tracker: Any, run_id: str | None,
-                 console: Any, *, show: bool = True):
-    from engram.runner._sweep import SweepResult
-
+                 console: Any, *, show: bool = True) -> SweepResult:
     trials = trials_frame(study)
     pareto = pareto_frame(study)
     files = []

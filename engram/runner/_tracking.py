@@ -1,9 +1,11 @@
-"""MLflow for runs and sweeps: preflight, one run per experiment, nested runs per trial.
+"""MLflow for runs and sweeps: preflight, then :func:`engram.tracking.track_run` per experiment.
 
-The runner talks to MLflow directly (it is the top layer); prompt versions go through
-:mod:`engram.tracking`. Before anything is written, :meth:`RunTracker.preflight` makes
-sure the tracking store is reachable, so an unreachable server fails fast with the key
-to fix instead of leaving a half-written run::
+Runs, nesting, experiments and the tracking URI are :mod:`engram.tracking`'s job; the
+runner adds what is particular to a batch run: before anything is written,
+:meth:`RunTracker.preflight` makes sure the tracking store is reachable, so an unreachable
+server fails fast naming the config key to fix instead of leaving a half-written run; a
+resumed experiment continues its MLflow run; a pruned trial or Ctrl-C ends KILLED, not
+FAILED. Everything is a no-op when ``tracking.enabled`` is false::
 
     tracker = RunTracker(config)
     tracker.preflight()
@@ -25,17 +27,10 @@ from engram.errors import TrackingError
 
 if TYPE_CHECKING:
     from engram.runner._config import ExperimentConfig
+    from engram.tracking import Run
 
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (lists become strings): MLflow params are flat."""
-    out: dict[str, Any] = {}
-    if isinstance(data, dict):
-        for key, value in data.items():
-            out.update(flatten(value, f"{prefix}{key}."))
-    else:
-        out[prefix.rstrip(".")] = data if not isinstance(data, list) else ",".join(map(str, data))
-    return out
+# Stopped on purpose (a pruned sweep trial, Ctrl-C): the run ends KILLED, not FAILED.
+_STOPPED = ("TrialPruned", "KeyboardInterrupt")
 
 
 class RunTracker:
@@ -47,6 +42,8 @@ class RunTracker:
         self.config = config
         self.enabled = config.tracking.enabled
         self.uri = config.tracking.uri or get_settings().resolved_tracking_uri
+        self._run: Run | None = None  # the run of the innermost open `run()` block
+        self._resumed = False
 
     # -- before anything is written ------------------------------------------------------------
     def preflight(self) -> None:
@@ -76,95 +73,64 @@ class RunTracker:
                                     f"fix {where}") from None
 
     # -- runs ----------------------------------------------------------------------------------
-    def _mlflow(self):
-        # Only called inside run(), which points MLflow's fluent API at self.uri.
-        import mlflow
-
-        return mlflow
-
     @contextmanager
     def run(self, *, run_id: str | None = None, name: str | None = None, nested: bool = False,
             parent_run_id: str | None = None, tags: dict[str, str] | None = None) -> Iterator[str | None]:
-        """Start (or, with ``run_id``, continue) an MLflow run; yields its id (None when disabled)."""
+        """Start (or, with ``run_id``, continue) an MLflow run; yields its id (None when disabled).
+
+        Inside another run of this tracker the new run nests under it (``nested`` is then
+        implied); ``parent_run_id`` nests it under a run of another process.
+        """
         if not self.enabled:
             yield None
             return
-        from engram.tracking import fluent_tracking_uri
+        from engram.tracking import track_run
 
-        mlflow = self._mlflow()
-        # The run's URI and experiment are set for this block only (no mlflow.set_experiment):
-        # after an engram run, the user's own MLflow calls go where they went before.
-        with fluent_tracking_uri(self.uri):
+        kind = "trial" if nested or parent_run_id else "experiment"
+        with track_run(name or self.config.name, kind, tracking_uri=self.uri,
+                       experiment=self.config.tracking.experiment, tags=tags, run_id=run_id,
+                       parent_run_id=parent_run_id) as run:
+            outer, self._run = self._run, run
+            self._resumed = run_id is not None
             try:
-                if run_id is not None:
-                    active = mlflow.start_run(run_id=run_id)
-                else:
-                    experiment_id = self._ensure_experiment(mlflow)
-                    active = mlflow.start_run(run_name=name, experiment_id=experiment_id, nested=nested,
-                                              parent_run_id=parent_run_id, tags=tags)
-            except TrackingError:
-                raise
-            except Exception as err:  # noqa: BLE001  (MLflow raises many types for one cause: no store)
-                raise TrackingError(f"MLflow at {self.uri} refused to start a run: {err}; check "
-                                    f"tracking.uri / ENGRAM_TRACKING_URI") from None
-            status = "FAILED"
-            try:
-                yield active.info.run_id
-                status = "FINISHED"
+                yield run.run_id
             except BaseException as err:
-                # A pruned sweep trial or Ctrl-C is stopped on purpose, not a failure.
-                status = "KILLED" if type(err).__name__ in ("TrialPruned", "KeyboardInterrupt") else "FAILED"
+                if type(err).__name__ in _STOPPED:
+                    import mlflow
+
+                    mlflow.end_run("KILLED")
                 raise
             finally:
-                mlflow.end_run(status=status)
+                self._run = outer
 
-    def _ensure_experiment(self, mlflow: Any) -> str:
-        """The experiment's id, creating it (artifacts beside a SQLite database, not in ./mlruns)."""
-        name = self.config.tracking.experiment
-        found = mlflow.get_experiment_by_name(name)
-        if found is not None:
-            return found.experiment_id
-        location = None
-        if self.uri.startswith("sqlite:///"):
-            location = (Path(self.uri.removeprefix("sqlite:///")).parent / "artifacts" / name).resolve().as_uri()
-        try:
-            return mlflow.create_experiment(name, artifact_location=location)
-        except Exception:  # created meanwhile by another worker process
-            found = mlflow.get_experiment_by_name(name)
-            if found is None:
-                raise
-            return found.experiment_id
+    @property
+    def _current(self) -> Run | None:
+        return self._run if self.enabled else None
 
     def log_params(self, params: dict[str, Any]) -> None:
-        if not self.enabled:
-            return
-        mlflow = self._mlflow()
-        current = mlflow.active_run()
-        logged = current.data.params if current is not None else {}
-        # A resumed run already has its params; MLflow refuses to change a logged param.
-        fresh = {k: str(v)[:500] for k, v in params.items() if k not in logged and v is not None}
-        if fresh:
-            mlflow.log_params(fresh)
+        """Parameters of a new run (a resumed run keeps those of its first attempt)."""
+        run = self._current
+        if run is not None and not self._resumed:
+            run.log_params({k: v for k, v in params.items() if v is not None})
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        if not self.enabled:
-            return
-        numeric = {k: float(v) for k, v in metrics.items()
-                   if isinstance(v, (int, float)) and not isinstance(v, bool) or isinstance(v, bool)}
-        if numeric:
-            self._mlflow().log_metrics(numeric, step=step)
+        run = self._current
+        numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+        if run is not None and numeric:
+            run.log_metrics(numeric, step=step)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        if self.enabled and tags:
-            self._mlflow().set_tags({k: str(v) for k, v in tags.items()})
+        run = self._current
+        if run is not None and tags:
+            run.set_tags(tags)
 
     def log_artifacts(self, paths: list[Path], artifact_path: str | None = None) -> None:
-        if not self.enabled:
+        run = self._current
+        if run is None:
             return
-        mlflow = self._mlflow()
         for path in paths:
             if Path(path).is_file():
-                mlflow.log_artifact(str(path), artifact_path=artifact_path)
+                run.client.log_artifact(run.run_id, str(path), artifact_path=artifact_path)
 
 
 def child_env() -> dict[str, str]:

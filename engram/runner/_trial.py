@@ -13,6 +13,8 @@ import os
 from typing import Any
 
 from engram.runner._config import ExperimentConfig
+from engram.runner._data import load_run_data
+from engram.runner._lms import resolve_lms
 from engram.runner._pruning import COST_ATTR, PARTIAL_ATTR, dominated_at_step
 from engram.runner._search_space import apply_overrides, suggest
 from engram.runner._tracking import RunTracker
@@ -38,12 +40,11 @@ class TrialObjective:
     """The Optuna objective for a config; build once per worker process, call per trial."""
 
     def __init__(self, config: ExperimentConfig, *, parent_run_id: str | None = None):
-        from engram.runner._run import _load_data, resolve_lms
-
         self.config = config
         self.parent_run_id = parent_run_id
         self.names, self.lms = resolve_lms(config)
-        _, self.train, self.validation = _load_data(config)
+        data = load_run_data(config)
+        self.train, self.validation = data.train, data.validation
         held_out = [t for t in self.validation if t.user_turns]
         limit = config.prompt.gate.max_trajectories or 8
         self.held_out = held_out[:limit]

@@ -78,8 +78,14 @@ def _expand_env(value: str, path: KeyPath, source_map: SourceMap) -> str:
     return value
 
 
-def _walk(node: yaml.Node, path: KeyPath, source_map: SourceMap) -> None:
+def _walk(node: yaml.Node, path: KeyPath, source_map: SourceMap, ancestors: frozenset[int] = frozenset()) -> None:
     source_map.lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in ancestors:
+        # An alias to a node that contains it (a: &x [*x]) would expand forever.
+        raise ConfigError("a YAML alias refers to a node that contains it, so the value is infinite; "
+                          "replace the alias (*name) with the value itself", source=source_map.source,
+                          line=node.start_mark.line + 1, field=".".join(str(p) for p in path) or None)
+    ancestors = ancestors | {id(node)}
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, int] = {}
         for key_node, value_node in node.value:
@@ -92,11 +98,11 @@ def _walk(node: yaml.Node, path: KeyPath, source_map: SourceMap) -> None:
                                   field=".".join(str(p) for p in (*path, key)))
             seen[key] = line
             source_map.lines[(*path, key)] = line
-            _walk(value_node, (*path, key), source_map)
+            _walk(value_node, (*path, key), source_map, ancestors)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             source_map.lines[(*path, index)] = item.start_mark.line + 1
-            _walk(item, (*path, index), source_map)
+            _walk(item, (*path, index), source_map, ancestors)
 
 
 def _interpolate(data: Any, path: KeyPath, source_map: SourceMap) -> Any:
@@ -114,6 +120,8 @@ def load_yaml_text(text: str, source: str = "<config>") -> tuple[Any, SourceMap]
     source_map = SourceMap(source)
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is not None:
+            _walk(root, (), source_map)  # first: it refuses recursive aliases before they are built
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -122,8 +130,6 @@ def load_yaml_text(text: str, source: str = "<config>") -> tuple[Any, SourceMap]
                           source=source, line=line) from None
     except yaml.YAMLError as err:
         raise ConfigError(f"not valid YAML: {err}", source=source) from None
-    if root is not None:
-        _walk(root, (), source_map)
     return _interpolate(data, (), source_map), source_map
 
 

@@ -15,6 +15,8 @@ Every namespace in a request is relative to the tenant of the caller's key; see
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engram._lazy import lazy_exports
 
 _EXPORTS = {
@@ -32,6 +34,9 @@ _EXPORTS = {
     "scoped": "_tenancy",
     "unscoped": "_tenancy",
     "app": "_cli",
+    "serve": "_cli",
+    "mcp": "_cli",
+    "keys_app": "_cli",
 }
 
 __all__ = [
@@ -45,6 +50,9 @@ __all__ = [
     "ServeSettings",
     "Service",
     "app",
+    "keys_app",
+    "mcp",
+    "serve",
     "build_mcp",
     "create_app",
     "scoped",
@@ -52,3 +60,15 @@ __all__ = [
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.serve._app import create_app as create_app
+    from engram.serve._cli import app as app, keys_app as keys_app, mcp as mcp, serve as serve
+    from engram.serve._datasets import FeedbackDatasets as FeedbackDatasets
+    from engram.serve._jobs import Job as Job, JobStore as JobStore
+    from engram.serve._keys import KeyStore as KeyStore, Principal as Principal, SCOPES as SCOPES
+    from engram.serve._mcp import build_mcp as build_mcp
+    from engram.serve._service import Service as Service
+    from engram.serve._settings import ServeSettings as ServeSettings
+    from engram.serve._tenancy import scoped as scoped, unscoped as unscoped
+    from engram.serve._worker import JobRunner as JobRunner

@@ -44,6 +44,7 @@ _LAZY: dict[str, str] = {
     "trace_to_trajectory": "engram.tracking._traces",
     "tag_current_trace": "engram.tracking._traces",
     "fluent_tracking_uri": "engram.tracking._runs",
+    "prompts_app": "engram.tracking._cli",
 }
 
 
@@ -54,6 +55,7 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.tracking._autolog import autolog as autolog
+    from engram.tracking._cli import prompts_app as prompts_app
     from engram.tracking._export import (
         export_prompt as export_prompt,
         load_export as load_export,

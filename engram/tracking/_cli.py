@@ -30,6 +30,7 @@ from engram.errors import EngramError
 
 app = typer.Typer(help="Register, promote, compare and export prompt versions (MLflow prompt registry).",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+prompts_app = app  # the public name `engram.cli` mounts as `engram prompts`
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 

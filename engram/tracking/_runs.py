@@ -157,7 +157,8 @@ def _restore_uri_setting(saved: tuple[bool, str | None]) -> None:
 @contextmanager
 def track_run(name: str, kind: str = "optimization", params: dict[str, Any] | None = None, *,
               tracking_uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT,
-              tags: dict[str, Any] | None = None) -> Iterator[Run]:
+              tags: dict[str, Any] | None = None, run_id: str | None = None,
+              parent_run_id: str | None = None) -> Iterator[Run]:
     """An MLflow run around a block; nested when another engram/MLflow run is active.
 
     Inside a run the caller started with ``mlflow.start_run()`` the new run nests under it,
@@ -165,6 +166,8 @@ def track_run(name: str, kind: str = "optimization", params: dict[str, Any] | No
 
     The run ends FINISHED, or FAILED (with the error as a tag) if the block raises.
     ``kind`` is "optimization", "compile", "extraction", "sweep", "trial"... (tag ``engram.kind``).
+    ``run_id`` continues an existing run (a resumed experiment); ``parent_run_id`` nests the
+    new run under a run another process started (a sweep worker's trials).
     """
     global _depth, _saved_uri
     import mlflow
@@ -184,9 +187,14 @@ def track_run(name: str, kind: str = "optimization", params: dict[str, Any] | No
     try:
         with mlflow_errors(uri, f"starting run '{name}'"):
             parent = mlflow.active_run()
-            experiment_id = parent.info.experiment_id if parent else _experiment_id(uri, experiment)
-            active = mlflow.start_run(run_name=name, experiment_id=experiment_id, nested=parent is not None,
-                                      tags={"engram.kind": kind, **{k: str(v) for k, v in (tags or {}).items()}})
+            if run_id is not None:
+                active = mlflow.start_run(run_id=run_id, nested=parent is not None)
+            else:
+                experiment_id = parent.info.experiment_id if parent else _experiment_id(uri, experiment)
+                active = mlflow.start_run(run_name=name, experiment_id=experiment_id, nested=parent is not None,
+                                          parent_run_id=None if parent else parent_run_id,
+                                          tags={"engram.kind": kind,
+                                                **{k: str(v) for k, v in (tags or {}).items()}})
         with active:
             run = Run(active.info.run_id, uri)
             if params:

@@ -146,3 +146,75 @@ def test_shipped_experiments_validate(name, monkeypatch):
     assert cfg.name
     if cfg.lms.task is not None:
         assert cfg.lms.task == "offline/support"  # shipped configs default to the labeled stand-in
+
+
+# -- issue 11, items 7, 11 and 17: what used to fail late (or never) is refused at load -----------
+
+MEMORY = """\
+memory:
+  enabled: true
+  namespace:
+    - memories
+    - "PART"
+"""
+
+
+def memory_config(data: Path, part: str) -> str:
+    return good(data) + MEMORY.replace("PART", part)
+
+
+@pytest.mark.parametrize("part,words", [
+    ("{user_id", "not a valid template"),                 # item 7: a typo merged every user into one
+    ("{nosuchfield}", "not filled by the runner"),         # item 11: exited 0 with 0 memories
+    ("{user_id}{thread_id}", "own part"),                  # item 7: u1 + 0 == u + 10
+    ("{user_id}-{thread_id}", "own part"),                 # item 7: acme-eu + bob == acme + eu-bob
+])
+def test_bad_namespace_templates_are_refused_at_their_line(data, part, words):
+    text = memory_config(data, part)
+    err = error_for(text)
+    line = text.splitlines().index(f'    - "{part}"') + 1
+    assert (err.line, err.field) == (line, "memory.namespace.1") and words in str(err)
+
+
+def test_namespace_fields_the_runner_fills_are_accepted(data):
+    assert loads_config(memory_config(data, "{thread_id}")).memory.namespace == ["memories", "{thread_id}"]
+
+
+def test_namespace_may_name_string_metadata_of_the_data(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text('{"messages": [{"role": "user", "content": "hi"}], "metadata": {"org": "acme"}}\n')
+    assert loads_config(memory_config(path, "{org}")).memory.namespace[1] == "{org}"
+
+
+def test_empty_namespace_is_refused(data):
+    err = error_for(good(data) + "memory:\n  enabled: true\n  namespace: []\n")
+    assert err.field == "memory.namespace" and err.line == len(good(data).splitlines()) + 3
+
+
+def test_empty_prompt_template_is_refused(data):
+    err = error_for(good(data).replace('template: "You help {company} customers."', 'template: ""'))
+    assert (err.line, err.field) == (10, "prompt.prompt.template")
+
+
+def test_recursive_yaml_alias_is_a_config_error_not_a_recursion_error():
+    err = error_for("name: x\nretrieval: &loop\n  enabled: true\n  path: *loop\n")
+    assert "alias" in str(err) and err.line is not None
+
+
+@pytest.mark.parametrize("name", ["..", ".", "..."])
+def test_a_name_that_escapes_the_runs_directory_is_refused(data, name):
+    err = error_for(good(data).replace("name: demo", f"name: '{name}'"))
+    assert (err.line, err.field) == (1, "name") and "escape" in str(err)
+
+
+def test_a_misspelt_optimizer_setting_is_refused_at_its_line(data):
+    err = error_for(good(data).replace("settings: {max_reflection_steps: 2}",
+                                       "settings:\n      max_reflection_stepz: 2"))
+    assert (err.line, err.field) == (14, "prompt.optimizer.settings.max_reflection_stepz")
+    assert "max_reflection_steps" in str(err)  # the arguments it does take
+
+
+def test_an_invalid_optimizer_setting_value_is_refused(data):
+    err = error_for(good(data).replace("settings: {max_reflection_steps: 2}",
+                                       "settings: {max_reflection_steps: 0}"))
+    assert err.field == "prompt.optimizer.settings" and "max_reflection_steps" in str(err)

@@ -7,9 +7,8 @@ import json
 import signal
 from collections import Counter
 
-from tests.runner.conftest import run_python
-
 from engram.runner import load_config, run_experiment
+from tests.runner.conftest import run_python
 
 KILL_ON_CHECKPOINT = """
 import os, signal, sys

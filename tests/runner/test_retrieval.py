@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
+from engram.loaders import load_locomo, locomo_questions
 from engram.runner import load_config, run_experiment
-from engram.runner._locomo import load_locomo_conversations
 
 SAMPLE = [{
     "sample_id": "conv-x",
@@ -34,12 +34,12 @@ SAMPLE = [{
 }]
 
 
-def test_parser_splits_malformed_evidence_and_skips_adversarial(tmp_path):
+def test_scorable_questions_split_malformed_evidence_and_skip_adversarial(tmp_path):
     path = tmp_path / "locomo.json"
     path.write_text(json.dumps(SAMPLE))
-    [conv] = load_locomo_conversations(path)
-    assert len(conv.turns) == 5 and "[shares a photo: a photo of a red electric guitar]" in conv.turns[-1]["text"]
-    assert [q["evidence"] for q in conv.questions] == [["D1:1"], ["D1:3"], ["D1:2", "D2:1"]]
+    [conv] = load_locomo(path)
+    assert len(conv.turns) == 5 and "a photo of a red electric guitar" in conv.archive_items()[-1]["text"]
+    assert [sorted(evidence) for _, evidence in locomo_questions(conv)] == [["D1:1"], ["D1:3"], ["D1:2", "D2:1"]]
 
 
 def test_retrieval_step_measures_recall_and_resumes(tmp_path):

@@ -2,23 +2,24 @@
 
 The judge is what the gate scores candidates with, so its agreement with real user
 feedback says how far to trust the gate. It is compiled with DSPy's BootstrapFewShot
-(:func:`engram.optimizers._judge.compile_judge`) and saved next to the run.
+(:func:`engram.optimizers.compile_judge`) and saved next to the run.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from engram.runner._steps._base import StepContext, StepOutcome, require
+from engram.runner._steps._base import CompileOutput, StepContext, StepOutcome
 
 
 def run_compile_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
-    judge_mod = require("engram.optimizers._judge", "the feedback judge")
+    from engram.optimizers import compile_judge
+
     cfg = ctx.config.compile
     labeled = [t for t in list(ctx.train) + list(ctx.validation or []) if t.score is not None]
     prompt = ctx.config.prompt.prompt.template if ctx.config.prompt is not None else None
     with ctx.metered():
-        report = judge_mod.compile_judge(labeled, prompt=prompt, lm=lms["judge"],
+        report = compile_judge(labeled, prompt=prompt, lm=lms["judge"],
                                          val_fraction=ctx.config.dataset.split.val_fraction,
                                          seed=ctx.config.dataset.split.seed, **cfg.settings)
     path = ctx.run_dir / "compiled_judge.json"
@@ -33,8 +34,9 @@ def run_compile_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
                "agreement_train": rounded(report.agreement_train),
                "train_size": report.train_size, "val_size": report.val_size}
     return StepOutcome(metrics=metrics, artifacts=[path],
-                       output={"path": str(path), "agreement": f"{_pct(report.agreement_val)} compiled vs "
-                                                               f"{_pct(report.agreement_val_uncompiled)} uncompiled"})
+                       output=CompileOutput(path=str(path),
+                                            agreement=f"{_pct(report.agreement_val)} compiled vs "
+                                                      f"{_pct(report.agreement_val_uncompiled)} uncompiled"))
 
 
 def _pct(value: float | None) -> str:

@@ -1,36 +1,59 @@
-"""The memory step: extract memories from the training trajectories into the Chroma store.
+"""The memory step: extract memories from the trajectories into the Chroma store.
 
-Trajectories are processed in chunks (``memory.chunk_size``) with the memory manager's
-bounded concurrency; after each chunk the processed trajectory ids are checkpointed, so
-a resumed run skips them. A trajectory whose chunk was interrupted is processed again;
-the manager recognizes trajectories it has already applied (their ids are in the
-memories' provenance), so nothing is written twice.
+The store is ``memory.store_path`` if set, else the Chroma server of ``ENGRAM_CHROMA_URL``
+(the multi-process setup), else ``<run_dir>/chroma``. Trajectories are processed in
+chunks (``memory.chunk_size``) with the memory manager's bounded concurrency; after each
+chunk the ids the manager *applied* (or found already applied) are checkpointed. A failed
+trajectory is not: the step ends failed, nothing after it runs (no prompt is promoted),
+and the next run retries it. An LM that can never answer (no key, auth error, unknown
+model) stops the step at once; other failures stop it after
+``budget.max_consecutive_failures`` in a row. A trajectory whose chunk was interrupted is
+processed again; the manager recognizes trajectories it already applied (their ids are
+in the memories' provenance), so nothing is written twice.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engram.runner._steps._base import StepContext, StepOutcome, require
+from engram.runner._lms import is_fatal
+from engram.runner._steps._base import MemoryOutput, StepContext, StepFailed, StepOutcome
+
+if TYPE_CHECKING:
+    from engram.modules import MemoryManager, ProcessReport
+    from engram.store import MemoryStore
 
 STEP = "memory"
 
 
-def open_store(ctx: StepContext) -> Any:
-    """The persistent Chroma store this run writes to (``memory.store_path`` or ``<run_dir>/chroma``)."""
-    store_mod = require("engram.store._store", "the memory store")
-    path = ctx.config.memory.store_path or ctx.run_dir / "chroma"
-    return store_mod.MemoryStore.persistent(path)
+def store_location(ctx: StepContext) -> str:
+    """Where this run's memories live: a directory or a Chroma server URL."""
+    from engram.config import get_settings
 
-
-def build_manager(ctx: StepContext, store: Any, lms: dict[str, Any]) -> Any:
-    manager_mod = require("engram.modules._manager", "the memory manager")
     cfg = ctx.config.memory
-    return manager_mod.MemoryManager(store, tuple(cfg.namespace), lm=lms["task"],
-                                     instructions=cfg.instructions or "")
+    if cfg.store_path is not None:
+        return str(cfg.store_path)
+    return get_settings().chroma_url or str(ctx.run_dir / "chroma")
 
 
-def count_memories(store: Any, namespace: list[str]) -> int:
+def open_store(ctx: StepContext) -> MemoryStore:
+    """The store of :func:`store_location` (a server URL opens an HTTP client)."""
+    from engram.store import MemoryStore
+
+    where = store_location(ctx)
+    if where.startswith(("http://", "https://")):
+        return MemoryStore.http(where)
+    return MemoryStore.persistent(where)
+
+
+def build_manager(ctx: StepContext, store: MemoryStore, lms: dict[str, Any]) -> MemoryManager:
+    from engram.modules import MemoryManager
+
+    cfg = ctx.config.memory
+    return MemoryManager(store, tuple(cfg.namespace), lm=lms["task"], instructions=cfg.instructions or "")
+
+
+def count_memories(store: MemoryStore, namespace: list[str]) -> int:
     """Live memories in the namespaces the template fills (the manager's ledgers are not memories)."""
     prefix = _fixed_prefix(namespace)
     found = store.list_namespaces(prefix=prefix or None)
@@ -50,41 +73,66 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     from engram.trajectories import TrajectoryDataset
 
     cfg = ctx.config.memory
+    limit = ctx.config.budget.max_consecutive_failures
     store = open_store(ctx)
     manager = build_manager(ctx, store, lms)
     # Memories come from every trajectory (the split only matters to the prompt gate).
-    trajectories = list(ctx.dataset if ctx.dataset is not None else ctx.train)
+    trajectories = list(ctx.dataset or ctx.train or [])
     by_id = {t.id: t for t in trajectories}
     pending = ctx.checkpoint.pending(STEP, by_id)
     state = ctx.checkpoint.state(STEP)
+    if "store_before" not in state:  # what was there before this run's first chunk, kept durably
+        state["store_before"] = count_memories(store, cfg.namespace)
+        ctx.checkpoint.set_state(STEP, state)
     counts = dict(state.get("counts", {}))
-    failed: list[str] = list(state.get("failed", []))
+    failed: dict[str, str] = {}
+    in_a_row = 0
     task = ctx.progress.task("memory extraction", total=len(trajectories),
                              completed=len(trajectories) - len(pending))
     for start in range(0, len(pending), cfg.chunk_size):
         chunk = [by_id[i] for i in pending[start:start + cfg.chunk_size]]
         with ctx.metered():
-            report = manager.process(TrajectoryDataset(chunk), concurrency=cfg.concurrency,
-                                     progress=False)
+            report = manager.process(TrajectoryDataset(chunk), concurrency=cfg.concurrency, progress=False)
+        chunk_failed = dict(report.failures)
+        failed.update(chunk_failed)
         for key, value in _counts(report).items():
             counts[key] = counts.get(key, 0) + value
-        failed.extend(f"{tid}: {error}" for tid, error in report.failures)
-        ctx.checkpoint.add_items(STEP, [t.id for t in chunk], state={"counts": counts, "failed": failed})
-        ctx.progress.advance(task, len(chunk))
+        # Only what was applied is done; a failed trajectory stays pending for the next run.
+        ctx.checkpoint.add_items(STEP, [t.id for t in chunk if t.id not in chunk_failed],
+                                 state={**state, "counts": counts})
+        ctx.progress.advance(task, len(chunk) - len(chunk_failed))
+        in_a_row = in_a_row + len(chunk_failed) if len(chunk_failed) == len(chunk) else len(chunk_failed)
+        fatal = next((error for error in chunk_failed.values() if is_fatal(error)), None)
+        if fatal is not None:
+            raise StepFailed(f"the task LM cannot answer ({_short(fatal)}); fix lms.task / ENGRAM_LM and its "
+                             f"API key, then re-run (applied trajectories are checkpointed)")
+        if in_a_row >= limit:
+            raise StepFailed(f"{in_a_row} trajectories failed in a row (budget.max_consecutive_failures="
+                             f"{limit}), the last with: {_short(next(reversed(chunk_failed.values())))}; "
+                             f"re-run to retry them (applied trajectories are checkpointed)")
         ctx.budget.check(f"memory extraction ({len(ctx.checkpoint.items(STEP))}/{len(trajectories)})")
+    if failed:
+        first_id, first_error = next(iter(failed.items()))
+        raise StepFailed(f"{len(failed)} of {len(pending)} trajectories failed (first: {first_id}: "
+                         f"{_short(first_error)}); re-run to retry them (the others are checkpointed)")
     in_store = count_memories(store, cfg.namespace)
+    written = in_store - int(state["store_before"])
     return StepOutcome(
-        metrics={"memories_written": counts.get("written", 0), "memories_in_store": in_store,
-                 "deleted": counts.get("deleted", 0), "trajectories": len(trajectories),
-                 "applied": counts.get("applied", 0), "skipped": counts.get("skipped", 0),
-                 "failed": len(failed)},
-        output={"store": str(ctx.config.memory.store_path or ctx.run_dir / "chroma"),
-                "namespace": list(cfg.namespace), "memories_in_store": in_store, "failed": failed},
-        note=f"{len(failed)} trajectories failed (see checkpoint)" if failed else "",
+        metrics={"memories_written": written, "memories_in_store": in_store,
+                 "versions_written": counts.get("written", 0), "deleted": counts.get("deleted", 0),
+                 "trajectories": len(trajectories), "applied": counts.get("applied", 0),
+                 "skipped": counts.get("skipped", 0)},
+        output=MemoryOutput(store=store_location(ctx), namespace=list(cfg.namespace),
+                            memories_in_store=in_store, memories_written=written),
     )
 
 
-def _counts(report: Any) -> dict[str, int]:
+def _short(error: str, limit: int = 300) -> str:
+    text = " ".join(error.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _counts(report: ProcessReport) -> dict[str, int]:
     """Versions written / ids deleted / trajectories applied or skipped, from a ProcessReport."""
     results = [r for r in report.results if r is not None]
     return {"written": sum(len(r.written) for r in results), "deleted": sum(len(r.deleted) for r in results),

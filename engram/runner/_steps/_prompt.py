@@ -3,7 +3,10 @@
 Each round runs the configured optimizer (gradient, metaprompt or prompt_memory) on the
 training split, starting from the last accepted prompt; the candidate gate re-runs the
 held-out trajectories under the old and the new prompt and accepts only a better one.
-A round is checkpointed when it ends, so a resumed run starts at the next round.
+A round is checkpointed when it ends, so a resumed run starts at the next round. A round
+whose LM calls failed is not a round: it is retried up to ``budget.max_consecutive_failures``
+times (an unusable LM stops at once), and the step fails rather than keep the seed as if it
+had been tried, so a run never promotes on a failed optimization.
 """
 
 from __future__ import annotations
@@ -11,9 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engram.prompts import Prompt, diff_templates
-from engram.runner._steps._base import StepContext, StepOutcome, require
+from engram.runner._lms import is_fatal
+from engram.runner._steps._base import PromptOutput, StepContext, StepFailed, StepOutcome
 
 if TYPE_CHECKING:
+    from engram.optimizers import CandidateGate, PromptOptimizerBase
     from engram.runner._config import PromptConfig
 
 STEP = "prompt"
@@ -26,34 +31,27 @@ def seed_prompt(cfg: PromptConfig) -> Prompt:
                   when_to_update=spec.when_to_update)
 
 
-def build_gate(cfg: PromptConfig, lms: dict[str, Any]) -> Any:
+def build_gate(cfg: PromptConfig, lms: dict[str, Any]) -> CandidateGate | None:
     """The candidate gate (task LM re-runs held-out turns, the judge scores them), or None."""
+    from engram.optimizers import CandidateGate, FeedbackJudge
+
     if not cfg.gate.enabled:
         return None
-    gate_mod = require("engram.optimizers._gate", "the candidate gate")
-    judge_mod = require("engram.optimizers._judge", "the feedback judge")
     options: dict[str, Any] = {"min_improvement": cfg.gate.min_improvement}
     if cfg.gate.max_trajectories is not None:
         options["max_trajectories"] = cfg.gate.max_trajectories
-    return gate_mod.CandidateGate(lms["task"], judge=judge_mod.FeedbackJudge(lm=lms["judge"]), **options)
+    return CandidateGate(lms["task"], judge=FeedbackJudge(lm=lms["judge"]), **options)
 
 
-def build_optimizer(cfg: PromptConfig, lms: dict[str, Any], gate: Any) -> Any:
-    """The configured optimizer with its settings; unknown settings are a clear error."""
-    from engram.errors import ValidationError
+def build_optimizer(cfg: PromptConfig, lms: dict[str, Any], gate: CandidateGate | None) -> PromptOptimizerBase:
+    """The configured optimizer, through the library's factory (the one list of kinds).
 
-    optimizers = require("engram.optimizers", "the prompt optimizers")
-    classes = {"gradient": "GradientOptimizer", "metaprompt": "MetapromptOptimizer",
-               "prompt_memory": "PromptMemoryOptimizer"}
-    cls = getattr(optimizers, classes[cfg.optimizer.kind], None)
-    if cls is None:
-        module = require(f"engram.optimizers.{cfg.optimizer.kind}", f"the {cfg.optimizer.kind} optimizer")
-        cls = getattr(module, classes[cfg.optimizer.kind])
-    try:
-        return cls(lms["reflection"], gate=gate, **cfg.optimizer.settings)
-    except TypeError as err:
-        raise ValidationError(f"prompt.optimizer.settings: {err}; remove or rename the setting "
-                              f"(see {cls.__name__}'s arguments)") from None
+    Its settings were checked against the optimizer's arguments when the config loaded.
+    """
+    from engram.optimizers import create_prompt_optimizer
+
+    return create_prompt_optimizer(lms["reflection"], kind=cfg.optimizer.kind,
+                                   config={**cfg.optimizer.settings, "gate": gate})
 
 
 def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
@@ -69,9 +67,26 @@ def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     task = ctx.progress.task(f"prompt ({cfg.optimizer.kind})", total=cfg.optimizer.rounds,
                              completed=len(rounds))
     critiques: list[str] = list(state.get("critiques", []))
-    for index in range(len(rounds), cfg.optimizer.rounds):
+    in_a_row, limit = 0, ctx.config.budget.max_consecutive_failures
+    index = len(rounds)
+    while index < cfg.optimizer.rounds:
         with ctx.metered() as usage:
             result = optimizer(train, current, validation=validation)
+        if result.errors and not result.accepted:
+            # The optimizer kept the prompt because its LM (or the gate) failed: that round did
+            # not happen. It is retried, and never recorded, so nothing is promoted on its account.
+            in_a_row += 1
+            error = " ".join(result.errors[0].split())[:300]
+            if is_fatal(error):
+                raise StepFailed(f"the reflection / judge LM cannot answer ({error}); fix lms.reflection, "
+                                 f"lms.judge (or ENGRAM_LM) and the API key, then re-run")
+            if in_a_row >= limit:
+                raise StepFailed(f"prompt round {index + 1} failed {in_a_row} times in a row "
+                                 f"(budget.max_consecutive_failures={limit}), the last with: {error}; "
+                                 f"re-run to retry (finished rounds are checkpointed)")
+            ctx.budget.check(f"prompt round {index + 1} (retrying after: {error[:80]})")
+            continue
+        in_a_row = 0
         accepted = bool(result.accepted and result.improved)
         rounds.append({"round": index + 1, "score_before": result.score_before,
                        "score_after": result.score_after, "accepted": accepted,
@@ -84,6 +99,7 @@ def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
             "rounds": rounds, "template": current.template, "critiques": critiques})
         ctx.progress.advance(task)
         ctx.budget.check(f"prompt round {index + 1}")
+        index += 1
     baseline = None
     if gate is not None and not any(r["score_before"] is not None for r in rounds) and validation:
         # No candidate reached the gate: still report how the kept (seed) prompt scores.
@@ -112,9 +128,9 @@ def _outcome(ctx: StepContext, seed: Prompt, final: Prompt, rounds: list[dict[st
     return StepOutcome(
         metrics={"score_before": before, "score_after": after, "accepted": changed,
                  "rounds": len(rounds), "rounds_accepted": sum(r["accepted"] for r in rounds)},
-        output={"seed_template": seed.template, "template": final.template, "changed": changed,
-                "score_before": before, "score_after": after,
-                "rationale": next((r["rationale"] for r in reversed(rounds) if r["accepted"]), "")},
+        output=PromptOutput(seed_template=seed.template, template=final.template, changed=changed,
+                            score_before=before, score_after=after,
+                            rationale=next((r["rationale"] for r in reversed(rounds) if r["accepted"]), "")),
         rounds=[{k: r[k] for k in ("round", "score_before", "score_after", "accepted")} for r in rounds],
         artifacts=[out_dir / "diff.patch", out_dir / "critiques.md", out_dir / "optimized.txt"],
         note="" if changed else _why_unchanged(rounds),

@@ -9,24 +9,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from engram.runner._steps._base import StepContext, StepOutcome, StepUnavailable, require
+from engram.runner._steps._base import (
+    ExportOutput,
+    PromptOutput,
+    RegistryOutput,
+    StepContext,
+    StepOutcome,
+    StepUnavailable,
+)
 from engram.runner._steps._prompt import seed_prompt
 
 
-def _prompt_output(ctx: StepContext) -> dict[str, Any]:
-    output = ctx.outputs.get("prompt")
-    if not output:
+def _prompt_output(ctx: StepContext) -> PromptOutput:
+    output = ctx.outputs.prompt
+    if output is None:
         raise StepUnavailable("needs the prompt step's result, which is unavailable in this run")
     return output
 
 
 def run_registry_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     """Register v1 (seed) and, if the gate accepted one, v2 (optimized); point the alias at the newest."""
-    registry_mod = require("engram.tracking._registry", "the MLflow prompt registry")
+    from engram.tracking import PromptRegistry
+
     cfg = ctx.config.prompt
     output = _prompt_output(ctx)
     seed = seed_prompt(cfg)
-    registry = registry_mod.PromptRegistry(ctx.config.tracking.uri)
+    registry = PromptRegistry(ctx.config.tracking.uri)
     state = ctx.checkpoint.state("registry")
 
     existing = []
@@ -40,17 +48,17 @@ def run_registry_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
         state["seed_version"] = seed_version
         ctx.checkpoint.add_items("registry", ["seed"], state=state)
     versions = [state["seed_version"]]
-    if output["changed"] and "optimized_version" not in state:
+    if output.changed and "optimized_version" not in state:
         latest = registry.load(seed.name)
-        if latest.template == output["template"]:
+        if latest.template == output.template:
             state["optimized_version"] = latest.version
         else:
-            optimized = seed.with_template(output["template"])
-            tags = {"optimizer": cfg.optimizer.kind, "score_before": output.get("score_before"),
-                    "score_after": output.get("score_after"), "engram.experiment": ctx.config.name,
+            optimized = seed.with_template(output.template)
+            tags = {"optimizer": cfg.optimizer.kind, "score_before": output.score_before,
+                    "score_after": output.score_after, "engram.experiment": ctx.config.name,
                     "dataset_hash": _dataset_hash(ctx)}
             message = (f"{cfg.optimizer.kind} optimization: held-out score "
-                       f"{_score(output.get('score_before'))} -> {_score(output.get('score_after'))}")
+                       f"{_score(output.score_before)} -> {_score(output.score_after)}")
             state["optimized_version"] = registry.register(
                 seed.name, optimized, message, tags={k: v for k, v in tags.items() if v is not None},
                 parent_version=state["seed_version"]).version
@@ -63,8 +71,8 @@ def run_registry_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     arrow = " -> ".join(f"v{v}" for v in versions)
     summary = f"{seed.name} {arrow}" + (f" (@{alias} = v{versions[-1]})" if alias else "")
     return StepOutcome(metrics={"versions": len(versions), "promoted": versions[-1] if alias else None},
-                       output={"name": seed.name, "versions": versions, "alias": alias,
-                               "summary": summary, "uri": f"prompts:/{seed.name}/{versions[-1]}"})
+                       output=RegistryOutput(name=seed.name, versions=versions, alias=alias, summary=summary,
+                                             uri=f"prompts:/{seed.name}/{versions[-1]}"))
 
 
 def _dataset_hash(ctx: StepContext) -> str | None:
@@ -81,19 +89,20 @@ def _score(value: float | None) -> str:
 
 def run_export_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     """Write the kept prompt in every configured format (JSON / YAML also serve as loader fallbacks)."""
-    export_mod = require("engram.tracking._export", "prompt export")
+    from engram.tracking import write_export
+
     cfg = ctx.config.prompt
     output = _prompt_output(ctx)
-    registry = ctx.outputs.get("registry") or {}
-    prompt = seed_prompt(cfg).with_template(output["template"])
-    if registry.get("versions"):
-        prompt = prompt.model_copy(update={"version": str(registry["versions"][-1])})
+    registry = ctx.outputs.registry
+    prompt = seed_prompt(cfg).with_template(output.template)
+    if registry is not None:
+        prompt = prompt.model_copy(update={"version": str(registry.versions[-1])})
     out_dir = cfg.export.dir or ctx.run_dir / "export"
     suffix = {"json": ".json", "yaml": ".yaml", "text": ".txt", "openai": ".openai.json", "python": ".py"}
     files = []
     for fmt in cfg.export.formats:
-        path = export_mod.write_export(prompt, out_dir / f"{prompt.name}{suffix[fmt]}", fmt)
+        path = write_export(prompt, out_dir / f"{prompt.name}{suffix[fmt]}", fmt)
         files.append(path)
     return StepOutcome(metrics={"files": len(files)},
-                       output={"files": [str(p) for p in files], "dir": str(out_dir)},
+                       output=ExportOutput(files=[str(p) for p in files], dir=str(out_dir)),
                        artifacts=files)
