@@ -25,10 +25,11 @@ _LAZY = {
     "embed_texts": "engram.store._embeddings",
     "normalize_metadata": "engram.store._filters",
     "HybridRanker": "engram.store._archive._ranking",
+    "Ledger": "engram.store._ledger",
 }
 
 
 __all__ = ["Namespace", "MemoryRecord", "Provenance", "NamespaceTemplate", "validate_namespace", "MemoryStore",
-           "Embedder", "get_embedder", "embed_texts", "normalize_metadata", "HybridRanker"]
+           "Embedder", "get_embedder", "embed_texts", "normalize_metadata", "HybridRanker", "Ledger"]
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

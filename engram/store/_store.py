@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engram.errors import ValidationError
 from engram.store import _query as query_mod
@@ -52,11 +52,16 @@ from engram.store._codec import from_row, rows
 from engram.store._collections import Collections, chroma_errors
 from engram.store._filters import and_where, to_where
 from engram.store._owner import DirectoryOwner
-from engram.store._namespaces import has_prefix, namespace_key, validate_namespace
+from engram.store._namespaces import Namespace, has_prefix, namespace_key, validate_namespace
 from engram.store._record import MAX_CONTENT_CHARS, MemoryRecord
 from engram.store._writes import WriteMixin
 
+if TYPE_CHECKING:
+    from engram.store._ledger import Ledger
+
 _LIVE = {"_deleted": False}
+#: Namespace parts that mark engram's own bookkeeping, hidden from :meth:`MemoryStore.list_namespaces`.
+INTERNAL_PARTS = frozenset({"engram.processed"})
 
 
 class MemoryStore(WriteMixin, AsyncMixin):
@@ -180,7 +185,11 @@ class MemoryStore(WriteMixin, AsyncMixin):
         if kind == "message":
             from engram.store._archive._search import hybrid_search
 
-            return hybrid_search(self, ns, col, query, where, keys, limit, offset)
+            allowed = None
+            if keys is not None or filter:
+                with chroma_errors(f"filter the message archive of {ns!r}"):
+                    allowed = set(col.get(ids=keys, where=where, include=[])["ids"])
+            return hybrid_search(self, ns, query, allowed, limit, offset)
         [vector] = self._embed([query])
         with chroma_errors(f"search {ns!r}"):
             found = query_mod.nearest(col, vector, where, keys, limit + offset)
@@ -218,11 +227,14 @@ class MemoryStore(WriteMixin, AsyncMixin):
         with chroma_errors(f"count {ns!r}"):
             return query_mod.count(col, where)
 
-    def list_namespaces(self, prefix: Any = None, *, max_depth: int | None = None,
-                        limit: int = 1000, offset: int = 0) -> list[tuple[str, ...]]:
+    def list_namespaces(self, prefix: Namespace | str | None = None, *, max_depth: int | None = None,
+                        limit: int = 1000, offset: int = 0, include_internal: bool = False) -> list[Namespace]:
         """Namespaces that hold memories, optionally under a prefix (compared part by part).
 
-        ``max_depth`` truncates namespaces to that many parts (deduplicated). Example::
+        ``max_depth`` truncates namespaces to that many parts (deduplicated). Bookkeeping
+        namespaces (a part in :data:`INTERNAL_PARTS`, such as the ledgers older engram
+        versions kept as ``(..., "engram.processed")``) are left out unless
+        ``include_internal``. Example::
 
             store.list_namespaces(("memories",))    # [('memories', 'u1'), ('memories', 'u2')]
         """
@@ -231,10 +243,54 @@ class MemoryStore(WriteMixin, AsyncMixin):
         if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int)
                                       or max_depth < 1):
             raise ValidationError(f"max_depth must be a positive int or None, got {max_depth!r}.")
-        found = [ns for ns in self._cols.namespaces() if has_prefix(ns, pre)]
+        check_flag("include_internal", include_internal)
+        found = [ns for ns in self._cols.namespaces() if has_prefix(ns, pre)
+                 and (include_internal or not INTERNAL_PARTS.intersection(ns))]
         if max_depth is not None:
             found = sorted({ns[:max_depth] for ns in found})
         return found[offset : offset + limit]
+
+    def generation(self, namespace: Namespace | str) -> int:
+        """A number that changes whenever this process writes ``namespace`` (for caches).
+
+        Writes by other processes do not change it; pair it with :meth:`count`
+        (``include_deleted=True``) to notice those too.
+        """
+        return self._cols.generation(validate_namespace(namespace))
+
+    def vectors(self, namespace: Namespace | str, *, kind: str | None = None,
+                include_deleted: bool = False) -> list[tuple[MemoryRecord, list[float]]]:
+        """Every (live) record of a namespace with its stored embedding, in insertion order.
+
+        For indexes built beside the store (the message archive) and for copying
+        a store without re-embedding. Example::
+
+            [(rec.id, len(vec)) for rec, vec in store.vectors(ns, kind="message")]
+        """
+        ns = validate_namespace(namespace)
+        check_kind(kind, optional=True)
+        where = and_where(None if check_flag("include_deleted", include_deleted) else _LIVE,
+                          {"_kind": kind} if kind else None)
+        col = self._cols.get(ns)
+        if col is None:
+            return []
+        with chroma_errors(f"read the vectors of {ns!r}"):
+            got = col.get(where=where, include=["documents", "metadatas", "embeddings"])
+        return [(from_row(ns, i, d, m), [float(x) for x in e]) for i, d, m, e in rows(got)]
+
+    def ledger(self, namespace: Namespace | str) -> Ledger:
+        """The bookkeeping ledger of a namespace (which trajectories were applied); no embeddings.
+
+        Example::
+
+            ledger = store.ledger(("memories", "u1"))
+            if "t1" not in ledger:
+                ...  # apply t1
+                ledger.mark(["t1"], {"written": 2})
+        """
+        from engram.store._ledger import Ledger
+
+        return Ledger(self._cols, validate_namespace(namespace))
 
     def history(self, namespace: Any, key: str) -> list[MemoryRecord]:
         """Every stored version of a memory, oldest first (the last one is current)."""

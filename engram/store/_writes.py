@@ -302,7 +302,8 @@ class WriteMixin:
             return tomb
 
     def purge(self, namespace: Any, key: str | None = None) -> int:
-        """Erase for good: one key with its history, or (``key=None``) the whole namespace.
+        """Erase for good: one key with its history, or (``key=None``) the whole namespace
+        (its :meth:`ledger` too).
 
         Returns the number of memories removed. This is the only call that loses history.
         """
@@ -312,6 +313,8 @@ class WriteMixin:
         nskey = namespace_key(ns)
         with self._cols.lock(ns):
             self._cols.touch(ns)
+            if key is None:
+                self.ledger(ns).clear()  # what was applied to it goes with it
             col = self._cols.get(ns)
             if col is None:
                 return 0
