@@ -29,7 +29,19 @@ _LAZY = {
 }
 
 
-__all__ = ["Namespace", "MemoryRecord", "Provenance", "NamespaceTemplate", "validate_namespace", "MemoryStore",
-           "Embedder", "get_embedder", "embed_texts", "normalize_metadata", "HybridRanker", "Ledger"]
+__all__ = [
+    "Embedder",
+    "HybridRanker",
+    "Ledger",
+    "MemoryRecord",
+    "MemoryStore",
+    "Namespace",
+    "NamespaceTemplate",
+    "Provenance",
+    "embed_texts",
+    "get_embedder",
+    "normalize_metadata",
+    "validate_namespace",
+]
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

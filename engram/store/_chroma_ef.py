@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
 
@@ -52,8 +52,8 @@ class EngramEmbeddingFunction(EmbeddingFunction[Documents]):
     def get_config(self) -> dict[str, Any]:
         return {"embedder": self.spec}
 
-    def default_space(self) -> str:  # vectors are unit length: cosine is the natural metric
+    def default_space(self) -> Space:  # vectors are unit length: cosine is the natural metric
         return "cosine"
 
-    def supported_spaces(self) -> list[str]:
+    def supported_spaces(self) -> list[Space]:
         return ["cosine", "ip", "l2"]
