@@ -95,6 +95,21 @@ def _namespace(namespace: Any, values: Values) -> tuple[str, ...]:
     return template.fill(values() if callable(values) else (values or {}))
 
 
+def _check_store(store: Any, factory: str) -> None:
+    """Refuse LangMem's argument order, ``(namespace, *, store)``, instead of failing at first use."""
+    from engram.store import NamespaceTemplate
+
+    if store is None or (callable(getattr(store, "search", None)) and callable(getattr(store, "put", None))):
+        return
+    if isinstance(store, (tuple, list, str, NamespaceTemplate)):
+        raise ValidationError(
+            f"{factory}() got the namespace {store!r} where the store goes: engram's order is "
+            f"(store, namespace), LangMem's is (namespace, *, store). Pass both by name: "
+            f"{factory}(store=..., namespace={store!r}).")
+    raise ValidationError(f"{factory}() needs a MemoryStore (or None for the configured one), got "
+                          f"{type(store).__name__}.")
+
+
 def _store(store: Any) -> Any:
     if store is None:
         from engram.store import MemoryStore
@@ -124,6 +139,7 @@ def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "
     :class:`engram.ValidationError` / :class:`engram.NotFoundError` with a message for the
     agent (ReAct shows it as the observation).
     """
+    _check_store(store, "create_manage_memory_tool")
     permitted = tuple(actions_permitted)
     if not permitted or set(permitted) - set(ACTIONS):
         raise ValidationError(f"actions_permitted must be a non-empty subset of {ACTIONS}, got {permitted}")
@@ -177,6 +193,7 @@ def create_search_memory_tool(store: Any = None, namespace: Any = ("memories", "
                               schema: type[BaseModel | str] = str, values: Values = None,
                               default_limit: int = 5, name: str = "search_memory") -> MemoryTool:
     """A tool that searches one namespace by meaning; returns ``[{"id", "memory", "score"}]``."""
+    _check_store(store, "create_search_memory_tool")
     if isinstance(default_limit, bool) or not isinstance(default_limit, int) or not 1 <= default_limit <= MAX_RESULTS:
         raise ValidationError(f"default_limit must be an integer from 1 to {MAX_RESULTS}, got {default_limit!r}.")
     model, _, _ = _content_schema(schema)

@@ -223,3 +223,12 @@ def test_tool_limit_is_honoured_up_to_the_cap(store):
         manage(action="create", content=f"Fact number {i} about tea")
     assert len(search(query="tea", limit=50)) == 7 and len(search(query="tea")) == 5
     assert len(search(query="tea", limit=None)) == 5
+
+
+@pytest.mark.parametrize("factory", [create_manage_memory_tool, create_search_memory_tool])
+def test_langmem_argument_order_is_refused_when_the_tool_is_built(factory):
+    # LangMem: create_manage_memory_tool(namespace, *, store); positional calls used to fail at first use
+    with pytest.raises(ValidationError, match=r"engram's order is \(store, namespace\).*by name"):
+        factory(("memories", "team"))
+    with pytest.raises(ValidationError, match="needs a MemoryStore"):
+        factory(42)
