@@ -6,7 +6,9 @@ Run::
     python benchmarks/store.py --sizes 10000 --backend persistent --baseline
 
 Prints:
-- embedding throughput of the default MiniLM embedder on short texts (target >= 400/s);
+- embedding throughput of MiniLM on sentence-transformers (torch) and on ONNX Runtime, side by
+  side on the same short texts, their ratio and the cosine between their vectors
+  (``--embedding-only`` stops there);
 - batched write throughput through ``put_many`` excluding embedding (target >= 1,000/s):
   the store is given a stand-in embedder that returns precomputed random unit vectors,
   so the figure measures the store (validation, history check, Chroma upserts), not the model;
@@ -28,7 +30,7 @@ import numpy as np
 
 import engram  # noqa: F401  (environment set-up)
 from engram.store import MemoryStore
-from engram.store._embeddings import Embedder, get_embedder
+from engram.store import Embedder, MiniLMEmbedder, OnnxMiniLMEmbedder
 
 DIM = 384
 
@@ -57,14 +59,24 @@ def pct(values: list[float], q: float) -> float:
 
 
 def bench_embedding(n: int) -> None:
-    emb = get_embedder()
-    emb.embed(["warm up"])
+    """Both MiniLM backends on the same texts in one run: throughput, ratio and agreement."""
     texts = [f"The user mentioned fact number {i} about their {w} preferences."
              for i, w in zip(range(n), ["food", "travel", "music", "work", "family"] * n)]
-    start = time.perf_counter()
-    emb.embed(texts)
-    rate = n / (time.perf_counter() - start)
-    print(f"embedding  all-MiniLM-L6-v2, {n} short texts: {rate:,.0f} texts/s  (target >= 400)")
+    rates, vectors = {}, {}
+    for backend, emb in (("torch", MiniLMEmbedder()), ("onnx", OnnxMiniLMEmbedder())):
+        emb.embed(["warm up"])   # loads the model (and exports the ONNX file on first use)
+        if backend == "onnx" and emb.runtime != "onnxruntime":
+            print(f"embedding  onnx: unavailable, fell back to {emb.runtime}")
+            continue
+        start = time.perf_counter()
+        vectors[backend] = np.array(emb.embed(texts))
+        rates[backend] = n / (time.perf_counter() - start)
+        print(f"embedding  all-MiniLM-L6-v2 on {backend:5s}, {n} short texts: {rates[backend]:,.0f} texts/s")
+    if len(rates) == 2:
+        cos = (vectors["torch"] * vectors["onnx"]).sum(axis=1)
+        print(f"embedding  onnx / torch throughput: {rates['onnx'] / rates['torch']:.2f}x  "
+              f"(targets: >= 3x and >= 1,000 texts/s); cosine onnx vs torch: min {cos.min():.5f}, "
+              f"mean {cos.mean():.5f}")
 
 
 def make_store(backend: str, tmp: str) -> MemoryStore:
@@ -142,11 +154,14 @@ def main() -> None:
     parser.add_argument("--backend", choices=["memory", "persistent"], default="memory")
     parser.add_argument("--embed-texts", type=int, default=2000)
     parser.add_argument("--baseline", action="store_true", help="also time a flat collection + where")
+    parser.add_argument("--embedding-only", action="store_true", help="only compare the embedders")
     args = parser.parse_args()
 
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} cores, load average {load:.1f} (other processes slow every figure)")
     bench_embedding(args.embed_texts)
+    if args.embedding_only:
+        return
     print("(search and write figures below use precomputed random vectors: embedding excluded)")
     bench_bulk(args.backend)
     for size in args.sizes:

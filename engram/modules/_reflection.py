@@ -41,8 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from engram.errors import EngramError, ValidationError
-from engram.trajectories import Message
-from engram.trajectories import coerce_messages
+from engram.trajectories import Message, coerce_messages
 
 log = logging.getLogger("engram.modules.reflection")
 
@@ -195,7 +194,7 @@ class ReflectionExecutor:
             try:
                 if not self._step():
                     return
-            except Exception as err:  # noqa: BLE001 - the scheduler must outlive any one bad step
+            except Exception as err:
                 log.error("reflection scheduler step failed (it keeps running): %s", err, exc_info=err)
                 time.sleep(0.05)
 

@@ -11,6 +11,11 @@ to one namespace, and both give their OpenAI function schema, valid in strict mo
 
 ``values`` fills the namespace template: a dict, or a function called on every use (for
 example one that reads the current user from your request context).
+
+Calls are checked before anything runs: an unknown, missing, positional or wrongly
+typed argument is an :class:`engram.ValidationError` naming the argument and listing
+what the tool takes (ReAct shows it to the agent as the observation), and nothing is
+written.
 """
 
 from __future__ import annotations
@@ -27,14 +32,47 @@ from engram.modules._schemas import Memory, content_text, validate_content
 from engram.modules._strict import to_strict
 
 ACTIONS = ("create", "update", "delete")
+MAX_RESULTS = 50
 Values = dict[str, Any] | Callable[[], dict[str, Any]] | None
 
 
 class MemoryTool(dspy.Tool):
-    """A ``dspy.Tool`` that can also describe itself as an OpenAI (strict) function."""
+    """A ``dspy.Tool`` that checks its arguments and can describe itself as an OpenAI (strict) function."""
 
     def openai_schema(self, strict: bool = True) -> dict[str, Any]:
         return openai_function_schema(self, strict=strict)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return super().__call__(**self.check_arguments(args, kwargs))
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        return await super().acall(**self.check_arguments(args, kwargs))
+
+    def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` if they fit the tool's schema; else a ValidationError naming the argument."""
+        from jsonschema import ValidationError as SchemaError
+        from jsonschema import validate
+
+        takes = ", ".join(f"{k}{'' if 'default' in v else ' (required)'}" for k, v in self.args.items())
+        if args:
+            raise ValidationError(f"{self.name} takes named arguments only ({takes}); got {len(args)} "
+                                  f"positional value(s): call it as {self.name}(name=value, ...).")
+        unknown = sorted(set(kwargs) - set(self.args))
+        if unknown:
+            raise ValidationError(f"{self.name} got unknown argument(s) {unknown}; it takes: {takes}.")
+        missing = [k for k, v in self.args.items() if "default" not in v and k not in kwargs]
+        if missing:
+            raise ValidationError(f"{self.name} is missing required argument(s) {missing}; it takes: {takes}.")
+        for key, value in kwargs.items():
+            schema = {k: v for k, v in self.args[key].items() if k != "default"}
+            if "type" not in schema:  # structured content: the schema model validates it, merged on updates
+                continue
+            try:
+                validate(instance=value.model_dump() if isinstance(value, BaseModel) else value, schema=schema)
+            except SchemaError as err:
+                raise ValidationError(f"{self.name}: argument {key!r} is invalid: {err.message}. "
+                                      f"It takes: {takes}.") from None
+        return kwargs
 
 
 def openai_function_schema(tool: dspy.Tool, *, strict: bool = True) -> dict[str, Any]:
@@ -55,6 +93,21 @@ def _namespace(namespace: Any, values: Values) -> tuple[str, ...]:
 
     template = namespace if isinstance(namespace, NamespaceTemplate) else NamespaceTemplate(namespace)
     return template.fill(values() if callable(values) else (values or {}))
+
+
+def _check_store(store: Any, factory: str) -> None:
+    """Refuse LangMem's argument order, ``(namespace, *, store)``, instead of failing at first use."""
+    from engram.store import NamespaceTemplate
+
+    if store is None or (callable(getattr(store, "search", None)) and callable(getattr(store, "put", None))):
+        return
+    if isinstance(store, (tuple, list, str, NamespaceTemplate)):
+        raise ValidationError(
+            f"{factory}() got the namespace {store!r} where the store goes: engram's order is "
+            f"(store, namespace), LangMem's is (namespace, *, store). Pass both by name: "
+            f"{factory}(store=..., namespace={store!r}).")
+    raise ValidationError(f"{factory}() needs a MemoryStore (or None for the configured one), got "
+                          f"{type(store).__name__}.")
 
 
 def _store(store: Any) -> Any:
@@ -86,6 +139,7 @@ def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "
     :class:`engram.ValidationError` / :class:`engram.NotFoundError` with a message for the
     agent (ReAct shows it as the observation).
     """
+    _check_store(store, "create_manage_memory_tool")
     permitted = tuple(actions_permitted)
     if not permitted or set(permitted) - set(ACTIONS):
         raise ValidationError(f"actions_permitted must be a non-empty subset of {ACTIONS}, got {permitted}")
@@ -99,14 +153,14 @@ def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "
         provenance = [{"trajectory_id": trajectory_id, "quote": None}] if trajectory_id else []
         if action == "create":
             if content is None:
-                raise ValidationError("create needs content.")
+                raise ValidationError("create needs content=<the memory>.")
             value = validate_content(model, content)
             key = uuid.uuid4().hex[:12]
             st.put(ns, key, value.model_dump(mode="json", exclude_none=True), kind=kind,
                    text=content_text(value), provenance=provenance, expected_version=0)
             return f"created memory {key}"
-        if not id:
-            raise ValidationError(f"{action} needs the id of a memory (search_memory shows ids).")
+        if not isinstance(id, str) or not id.strip():
+            raise ValidationError(f"{action} needs id=<the id of a memory> (search_memory shows ids), got {id!r}.")
         current = st.get(ns, id)
         if current is None or current.kind != kind:
             raise NotFoundError(f"no memory {id!r} here; search_memory shows the ids you can use.")
@@ -114,7 +168,7 @@ def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "
             st.delete(ns, id)
             return f"deleted memory {id}"
         if content is None:
-            raise ValidationError("update needs content.")
+            raise ValidationError("update needs content=<the new memory>.")
         value = validate_content(model, content, base=current.content if isinstance(current.content, dict) else None)
         st.put(ns, id, value.model_dump(mode="json", exclude_none=True), kind=kind, text=content_text(value),
                metadata=current.metadata, provenance=[*(p.model_dump() for p in current.provenance), *provenance],
@@ -139,19 +193,28 @@ def create_search_memory_tool(store: Any = None, namespace: Any = ("memories", "
                               schema: type[BaseModel | str] = str, values: Values = None,
                               default_limit: int = 5, name: str = "search_memory") -> MemoryTool:
     """A tool that searches one namespace by meaning; returns ``[{"id", "memory", "score"}]``."""
+    _check_store(store, "create_search_memory_tool")
+    if isinstance(default_limit, bool) or not isinstance(default_limit, int) or not 1 <= default_limit <= MAX_RESULTS:
+        raise ValidationError(f"default_limit must be an integer from 1 to {MAX_RESULTS}, got {default_limit!r}.")
     model, _, _ = _content_schema(schema)
     kind = model.__name__
 
     def search_memory(query: str, limit: int | None = default_limit) -> list[dict[str, Any]]:
+        if limit is None:
+            limit = default_limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RESULTS:
+            raise ValidationError(f"limit must be an integer from 1 to {MAX_RESULTS}, got {limit!r}.")
+        if not isinstance(query, str) or not query.strip():
+            raise ValidationError(f"query must be a non-empty string saying what to look for, got {query!r}.")
         st, ns = _store(store), _namespace(namespace, values)
-        limit = max(1, min(int(limit or default_limit), 50))
         found = st.search(ns, query, kind=kind, limit=limit)
         return [{"id": r.id, "memory": r.text if model is Memory else r.content,
                  "score": round(r.score, 3) if r.score is not None else None} for r in found]
 
     desc = "Search long-term memories by meaning. Use it to recall the user's facts and preferences."
     args = {"query": {"type": "string", "description": "What to look for."},
-            "limit": {"type": ["integer", "null"], "default": default_limit, "description": "At most this many results."}}
+            "limit": {"type": ["integer", "null"], "default": default_limit, "minimum": 1, "maximum": MAX_RESULTS,
+                      "description": f"At most this many results (1-{MAX_RESULTS})."}}
     return MemoryTool(search_memory, name=name, desc=desc, args=args, arg_types={"query": str, "limit": int | None})
 
 

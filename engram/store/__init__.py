@@ -30,12 +30,14 @@ _LAZY = {
     "export_onnx_model": "engram.store._onnx",
     "normalize_metadata": "engram.store._filters",
     "HybridRanker": "engram.store._archive._ranking",
+    "Ledger": "engram.store._ledger",
 }
 
 
 __all__ = [
     "Embedder",
     "HybridRanker",
+    "Ledger",
     "MemoryRecord",
     "MemoryStore",
     "MiniLMEmbedder",
@@ -63,5 +65,6 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         get_embedder as get_embedder,
     )
     from engram.store._filters import normalize_metadata as normalize_metadata
+    from engram.store._ledger import Ledger as Ledger
     from engram.store._onnx import export_onnx_model as export_onnx_model
     from engram.store._store import MemoryStore as MemoryStore

@@ -12,47 +12,54 @@ concurrent writers correct. Example::
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from engram.store._store import MemoryStore
+
+
+def _store(mixin: AsyncMixin) -> MemoryStore:
+    return cast("MemoryStore", mixin)  # the mixin only ever lives in MemoryStore
 
 
 class AsyncMixin:
     """Adds ``a<name>`` coroutines for every public store call."""
 
     async def aput(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.put, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).put, *args, **kwargs)
 
     async def aput_many(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.put_many, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).put_many, *args, **kwargs)
 
     async def aget(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.get, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).get, *args, **kwargs)
 
     async def asearch(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.search, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).search, *args, **kwargs)
 
     async def alist(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.list, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).list, *args, **kwargs)
 
     async def aupdate(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.update, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).update, *args, **kwargs)
 
     async def amutate(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.mutate, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).mutate, *args, **kwargs)
 
     async def adelete(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.delete, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).delete, *args, **kwargs)
 
     async def apurge(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.purge, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).purge, *args, **kwargs)
 
     async def alist_namespaces(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.list_namespaces, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).list_namespaces, *args, **kwargs)
 
     async def ahistory(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.history, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).history, *args, **kwargs)
 
     async def arestore(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.restore, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).restore, *args, **kwargs)
 
     async def acount(self, *args: Any, **kwargs: Any) -> Any:
-        return await asyncio.to_thread(self.count, *args, **kwargs)
+        return await asyncio.to_thread(_store(self).count, *args, **kwargs)

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from engram.store._embeddings import ChromaFunctionEmbedder, Embedder, get_embedder
+from engram.store._embeddings import ChromaFunctionEmbedder, Embedder, _chroma_name, get_embedder
 
 
 @register_embedding_function
@@ -52,10 +52,10 @@ class EngramEmbeddingFunction(EmbeddingFunction[Documents]):
     def get_config(self) -> dict[str, Any]:
         return {"embedder": self.spec}
 
-    def default_space(self) -> str:  # vectors are unit length: cosine is the natural metric
+    def default_space(self) -> Space:  # vectors are unit length: cosine is the natural metric
         return "cosine"
 
-    def supported_spaces(self) -> list[str]:
+    def supported_spaces(self) -> list[Space]:
         return ["cosine", "ip", "l2"]
 
 
@@ -64,6 +64,7 @@ def chroma_function(embedder: Embedder) -> EmbeddingFunction:
 
     A wrapped Chroma function is handed back as itself, so Chroma records its own name.
     """
-    if isinstance(embedder, ChromaFunctionEmbedder):
+    if isinstance(embedder, ChromaFunctionEmbedder) and _chroma_name(embedder.function) is not None:
         return embedder.function
+    # anything else, a plain texts -> vectors callable included: Chroma needs name() / get_config()
     return EngramEmbeddingFunction(embedder.spec, embedder=embedder)

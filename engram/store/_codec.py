@@ -14,6 +14,7 @@ JSON) and ``_key``, since they share one collection across namespaces.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -86,7 +87,7 @@ def from_row(namespace: tuple[str, ...], key: str, document: str | None,
     )
 
 
-def rows(result: dict[str, Any]) -> list[tuple[str, str | None, dict[str, Any], Any]]:
+def rows(result: Mapping[str, Any]) -> list[tuple[str, str | None, dict[str, Any], Any]]:
     """Flatten a Chroma ``get`` result into (id, document, metadata, embedding) tuples."""
     ids = result.get("ids") or []
     docs = result.get("documents") or [None] * len(ids)

@@ -19,11 +19,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engram.errors import ConfigurationError, EngramError, StoreError
-from engram.store._embeddings import Embedder, get_embedder
+from engram.store._embeddings import Embedder, EmbedderLike, get_embedder
 from engram.store._namespaces import collection_name, namespace_key, parse_namespace_key
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
 
 PREFIX = "engram-"
 HISTORY = "engram-history"
@@ -66,11 +70,11 @@ def data_scope(client: Any) -> str:
 class Collections:
     """Namespace -> Chroma collection, with caching and per-namespace write locks."""
 
-    def __init__(self, client: Any, embedder: Any = None) -> None:
+    def __init__(self, client: ClientAPI, embedder: EmbedderLike = None) -> None:
         from engram.store._chroma_ef import chroma_function  # imports chromadb; registers "engram"
 
         self.client = client
-        self._cache: dict[tuple[str, ...], tuple[Any, int]] = {}
+        self._cache: dict[tuple[str, ...], tuple[Collection, int]] = {}
         self.scope = data_scope(client)
         self._guard = threading.Lock()
         self.closed = False
@@ -82,7 +86,7 @@ class Collections:
         self.embedder = self._resolve_embedder(embedder)
         self._ef = chroma_function(self.embedder)
 
-    def _resolve_embedder(self, requested: Any) -> Embedder:
+    def _resolve_embedder(self, requested: EmbedderLike) -> Embedder:
         stored = (self.history.metadata or {}).get("engram_embedder")
         if requested is None and stored and not stored.startswith("chroma-object:"):
             return get_embedder(stored)  # reopen with the embedder the data was written with
@@ -113,7 +117,13 @@ class Collections:
     def generation(self, namespace: tuple[str, ...]) -> int:
         return _SHARED_GENERATIONS.get((self.scope, namespace), 0)
 
-    def get(self, namespace: tuple[str, ...], create: bool = False) -> Any | None:
+    def create(self, namespace: tuple[str, ...]) -> Collection:
+        """The namespace's collection, created if missing."""
+        col = self.get(namespace, create=True)
+        assert col is not None  # get(create=True) creates or raises
+        return col
+
+    def get(self, namespace: tuple[str, ...], create: bool = False) -> Collection | None:
         """The namespace's collection; ``None`` if it does not exist and ``create`` is false."""
         if self.closed:
             raise StoreError("this MemoryStore was closed; open a new one (e.g. MemoryStore.from_settings()).")
@@ -123,6 +133,7 @@ class Collections:
             return cached[0]  # (a store object on the same data may have dropped it since)
         name = collection_name(PREFIX, namespace)
         with self._guard:
+            col: Collection | None
             with chroma_errors(f"open the collection of namespace {namespace!r}"):
                 if create:
                     col = self.client.get_or_create_collection(
@@ -135,7 +146,7 @@ class Collections:
                 self._cache[namespace] = (col, drops)
             return col
 
-    def _get_existing(self, name: str) -> Any | None:
+    def _get_existing(self, name: str) -> Collection | None:
         from chromadb.errors import NotFoundError as ChromaNotFound
 
         try:
@@ -167,7 +178,9 @@ class Collections:
 
     def namespaces(self) -> list[tuple[str, ...]]:
         """Every namespace with a collection, read from collection metadata."""
-        out, collections, page = [], [], 1000
+        out: list[tuple[str, ...]] = []
+        collections: list[Collection] = []
+        page = 1000
         with chroma_errors("list collections"):
             while True:  # page explicitly: a server may cap one listing
                 batch = self.client.list_collections(limit=page, offset=len(collections))

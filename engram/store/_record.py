@@ -40,6 +40,12 @@ class Provenance(BaseModel):
     quote: str | None = None
 
 
+#: What a memory's content may be given as: text, a JSON-able dict, or a pydantic model.
+ContentLike = str | dict[str, Any] | BaseModel
+#: Provenance as accepted by writes: a trajectory id, a dict, a Provenance, or a list of those.
+ProvenanceLike = str | dict[str, Any] | Provenance | list[str | dict[str, Any] | Provenance] | None
+
+
 class MemoryRecord(BaseModel):
     """One memory at one version (see the module docstring for an example).
 

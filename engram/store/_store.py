@@ -33,9 +33,10 @@ refreshed on this process's writes or when the namespace's row count changes.
 
 from __future__ import annotations
 
+import builtins
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engram.errors import ValidationError
 from engram.store import _query as query_mod
@@ -47,23 +48,46 @@ from engram.store._backends import (
     in_memory_client,
     persistent_client,
 )
-from engram.store._checks import check_flag, check_key, check_keys, check_kind, check_page, check_query
+from engram.store._checks import (
+    check_flag,
+    check_key,
+    check_keys,
+    check_kind,
+    check_page,
+    check_query,
+)
 from engram.store._codec import from_row, rows
 from engram.store._collections import Collections, chroma_errors
+from engram.store._embeddings import Embedder, EmbedderLike
 from engram.store._filters import and_where, to_where
+from engram.store._namespaces import (
+    Namespace,
+    NamespaceLike,
+    has_prefix,
+    namespace_key,
+    validate_namespace,
+)
 from engram.store._owner import DirectoryOwner
-from engram.store._namespaces import has_prefix, namespace_key, validate_namespace
 from engram.store._record import MAX_CONTENT_CHARS, MemoryRecord
 from engram.store._writes import WriteMixin
 
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.models.Collection import Collection
+
+    from engram.store._archive._ranking import HybridRanker
+    from engram.store._ledger import Ledger
+
 _LIVE = {"_deleted": False}
+#: Namespace parts that mark engram's own bookkeeping, hidden from :meth:`MemoryStore.list_namespaces`.
+INTERNAL_PARTS = frozenset({"engram.processed"})
 
 
 class MemoryStore(WriteMixin, AsyncMixin):
     """A memory store on a Chroma client (see the module docstring)."""
 
-    def __init__(self, client: Any, *, embedder: Any = None, max_content_chars: int = MAX_CONTENT_CHARS,
-                 archive_ranker: Any = None, backend: str = "custom", owner: DirectoryOwner | None = None) -> None:
+    def __init__(self, client: ClientAPI, *, embedder: EmbedderLike = None,
+                 max_content_chars: int = MAX_CONTENT_CHARS, archive_ranker: HybridRanker | None = None, backend: str = "custom", owner: DirectoryOwner | None = None) -> None:
         """Wrap a chromadb client; prefer the constructors below. ``archive_ranker`` is a
         :class:`~engram.store._archive._ranking.HybridRanker` with other weights for kind "message"."""
         self._owner = owner
@@ -76,12 +100,12 @@ class MemoryStore(WriteMixin, AsyncMixin):
 
     # -- constructors -----------------------------------------------------------------------
     @classmethod
-    def in_memory(cls, embedder: Any = None, **kwargs: Any) -> MemoryStore:
+    def in_memory(cls, embedder: EmbedderLike = None, **kwargs: Any) -> MemoryStore:
         """A private in-memory store (tests, notebooks). ``embedder``: spec or function."""
         return cls(in_memory_client(), embedder=embedder, backend="memory", **kwargs)
 
     @classmethod
-    def persistent(cls, path: str | Path | None = None, embedder: Any = None, **kwargs: Any) -> MemoryStore:
+    def persistent(cls, path: str | Path | None = None, embedder: EmbedderLike = None, **kwargs: Any) -> MemoryStore:
         """A store in a directory (default ``get_settings().store_path``). One writer process only."""
         if path is None:
             from engram.config import get_settings
@@ -95,7 +119,7 @@ class MemoryStore(WriteMixin, AsyncMixin):
             raise
 
     @classmethod
-    def http(cls, url: str, embedder: Any = None, *, timeout: float = DEFAULT_TIMEOUT,
+    def http(cls, url: str, embedder: EmbedderLike = None, *, timeout: float = DEFAULT_TIMEOUT,
              headers: dict[str, str] | None = None, **kwargs: Any) -> MemoryStore:
         """A store on a Chroma server; a down server raises StoreError within ``timeout``."""
         return cls(http_client(url, timeout, headers), embedder=embedder, backend="http", **kwargs)
@@ -112,7 +136,7 @@ class MemoryStore(WriteMixin, AsyncMixin):
         return cls.persistent(settings.store_path, **kwargs)
 
     @property
-    def embedder(self) -> Any:
+    def embedder(self) -> Embedder:
         """The store's :class:`~engram.store._embeddings.Embedder`."""
         return self._cols.embedder
 
@@ -137,7 +161,7 @@ class MemoryStore(WriteMixin, AsyncMixin):
         self.close()
 
     # -- reads ------------------------------------------------------------------------------
-    def get(self, namespace: Any, key: str, *, include_deleted: bool = False) -> MemoryRecord | None:
+    def get(self, namespace: NamespaceLike, key: str, *, include_deleted: bool = False) -> MemoryRecord | None:
         """The current version of a memory, or ``None`` (also when soft-deleted)."""
         ns = validate_namespace(namespace)
         check_key(key)
@@ -153,7 +177,7 @@ class MemoryStore(WriteMixin, AsyncMixin):
                 return record
         return None
 
-    def search(self, namespace: Any, query: str | None = None, *, filter: dict | None = None,
+    def search(self, namespace: NamespaceLike, query: str | None = None, *, filter: dict | None = None,
                kind: str | None = None, keys: list[str] | None = None, limit: int = 10,
                offset: int = 0, include_deleted: bool = False) -> list[MemoryRecord]:
         """Memories of one namespace ranked by meaning, filtered by metadata / kind / keys.
@@ -180,13 +204,17 @@ class MemoryStore(WriteMixin, AsyncMixin):
         if kind == "message":
             from engram.store._archive._search import hybrid_search
 
-            return hybrid_search(self, ns, col, query, where, keys, limit, offset)
+            allowed = None
+            if keys is not None or filter:
+                with chroma_errors(f"filter the message archive of {ns!r}"):
+                    allowed = set(col.get(ids=keys, where=where, include=[])["ids"])
+            return hybrid_search(self, ns, query, allowed, limit, offset)
         [vector] = self._embed([query])
         with chroma_errors(f"search {ns!r}"):
             found = query_mod.nearest(col, vector, where, keys, limit + offset)
         return [from_row(ns, i, doc, meta, score=1.0 - dist) for i, doc, meta, dist in found[offset:]]
 
-    def list(self, namespace: Any, *, kind: str | None = None, filter: dict | None = None,
+    def list(self, namespace: NamespaceLike, *, kind: str | None = None, filter: dict | None = None,
              limit: int = 100, offset: int = 0, include_deleted: bool = False) -> list[MemoryRecord]:
         """Memories of a namespace in insertion order (no ranking). Example::
 
@@ -200,13 +228,13 @@ class MemoryStore(WriteMixin, AsyncMixin):
         col = self._cols.get(ns)
         return [] if col is None else self._get_rows(ns, col, where, None, limit, offset)
 
-    def _get_rows(self, ns: tuple[str, ...], col: Any, where: dict | None, keys: list[str] | None,
-                  limit: int, offset: int) -> list[MemoryRecord]:
+    def _get_rows(self, ns: tuple[str, ...], col: Collection, where: dict | None, keys: builtins.list[str] | None,
+                  limit: int, offset: int) -> builtins.list[MemoryRecord]:
         with chroma_errors(f"list {ns!r}"):
             found = query_mod.scan(col, where, keys, limit, offset)
         return [from_row(ns, i, d, m) for i, d, m, _ in found]
 
-    def count(self, namespace: Any, *, kind: str | None = None, include_deleted: bool = False) -> int:
+    def count(self, namespace: NamespaceLike, *, kind: str | None = None, include_deleted: bool = False) -> int:
         """Number of (live) memories in a namespace."""
         ns = validate_namespace(namespace)
         check_kind(kind, optional=True)
@@ -218,11 +246,14 @@ class MemoryStore(WriteMixin, AsyncMixin):
         with chroma_errors(f"count {ns!r}"):
             return query_mod.count(col, where)
 
-    def list_namespaces(self, prefix: Any = None, *, max_depth: int | None = None,
-                        limit: int = 1000, offset: int = 0) -> list[tuple[str, ...]]:
+    def list_namespaces(self, prefix: NamespaceLike | None = None, *, max_depth: int | None = None,
+                        limit: int = 1000, offset: int = 0, include_internal: bool = False) -> builtins.list[Namespace]:
         """Namespaces that hold memories, optionally under a prefix (compared part by part).
 
-        ``max_depth`` truncates namespaces to that many parts (deduplicated). Example::
+        ``max_depth`` truncates namespaces to that many parts (deduplicated). Bookkeeping
+        namespaces (a part in :data:`INTERNAL_PARTS`, such as the ledgers older engram
+        versions kept as ``(..., "engram.processed")``) are left out unless
+        ``include_internal``. Example::
 
             store.list_namespaces(("memories",))    # [('memories', 'u1'), ('memories', 'u2')]
         """
@@ -231,17 +262,61 @@ class MemoryStore(WriteMixin, AsyncMixin):
         if max_depth is not None and (isinstance(max_depth, bool) or not isinstance(max_depth, int)
                                       or max_depth < 1):
             raise ValidationError(f"max_depth must be a positive int or None, got {max_depth!r}.")
-        found = [ns for ns in self._cols.namespaces() if has_prefix(ns, pre)]
+        check_flag("include_internal", include_internal)
+        found = [ns for ns in self._cols.namespaces() if has_prefix(ns, pre)
+                 and (include_internal or not INTERNAL_PARTS.intersection(ns))]
         if max_depth is not None:
             found = sorted({ns[:max_depth] for ns in found})
         return found[offset : offset + limit]
 
-    def history(self, namespace: Any, key: str) -> list[MemoryRecord]:
+    def generation(self, namespace: NamespaceLike) -> int:
+        """A number that changes whenever this process writes ``namespace`` (for caches).
+
+        Writes by other processes do not change it; pair it with :meth:`count`
+        (``include_deleted=True``) to notice those too.
+        """
+        return self._cols.generation(validate_namespace(namespace))
+
+    def vectors(self, namespace: NamespaceLike, *, kind: str | None = None,
+                include_deleted: bool = False) -> builtins.list[tuple[MemoryRecord, builtins.list[float]]]:
+        """Every (live) record of a namespace with its stored embedding, in insertion order.
+
+        For indexes built beside the store (the message archive) and for copying
+        a store without re-embedding. Example::
+
+            [(rec.id, len(vec)) for rec, vec in store.vectors(ns, kind="message")]
+        """
+        ns = validate_namespace(namespace)
+        check_kind(kind, optional=True)
+        where = and_where(None if check_flag("include_deleted", include_deleted) else _LIVE,
+                          {"_kind": kind} if kind else None)
+        col = self._cols.get(ns)
+        if col is None:
+            return []
+        with chroma_errors(f"read the vectors of {ns!r}"):
+            got = col.get(where=where, include=["documents", "metadatas", "embeddings"])
+        return [(from_row(ns, i, d, m), [float(x) for x in e]) for i, d, m, e in rows(got)]
+
+    def ledger(self, namespace: NamespaceLike) -> Ledger:
+        """The bookkeeping ledger of a namespace (which trajectories were applied); no embeddings.
+
+        Example::
+
+            ledger = store.ledger(("memories", "u1"))
+            if "t1" not in ledger:
+                ...  # apply t1
+                ledger.mark(["t1"], {"written": 2})
+        """
+        from engram.store._ledger import Ledger
+
+        return Ledger(self._cols, validate_namespace(namespace))
+
+    def history(self, namespace: NamespaceLike, key: str) -> builtins.list[MemoryRecord]:
         """Every stored version of a memory, oldest first (the last one is current)."""
         return [r for r, _ in self._versions(validate_namespace(namespace), check_key(key))]
 
-    def _versions(self, ns: tuple[str, ...], key: str) -> list[tuple[MemoryRecord, list[float]]]:
-        where = {"$and": [{"_ns": namespace_key(ns)}, {"_key": key}]}
+    def _versions(self, ns: tuple[str, ...], key: str) -> builtins.list[tuple[MemoryRecord, builtins.list[float]]]:
+        where: Any = {"$and": [{"_ns": namespace_key(ns)}, {"_key": key}]}  # a Chroma Where
         with chroma_errors(f"read the history of {key!r} in {ns!r}"):
             old = self._cols.history.get(where=where, include=["documents", "metadatas", "embeddings"])
         out = [(from_row(ns, key, d, m), e) for _, d, m, e in rows(old)]

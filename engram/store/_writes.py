@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engram.errors import ConflictError, NotFoundError, ValidationError
 from engram.store._checks import (
@@ -28,9 +28,11 @@ from engram.store._checks import (
 from engram.store._codec import from_row, history_id, history_metadata, rows, to_metadata
 from engram.store._collections import chroma_errors
 from engram.store._filters import normalize_metadata
-from engram.store._namespaces import namespace_key, validate_namespace
+from engram.store._namespaces import NamespaceLike, namespace_key, validate_namespace
 from engram.store._record import (
+    ContentLike,
     MemoryRecord,
+    ProvenanceLike,
     check_size,
     coerce_content,
     coerce_provenance,
@@ -38,14 +40,32 @@ from engram.store._record import (
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from chromadb.api.models.Collection import Collection
+
+    from engram.store._collections import Collections
+    from engram.store._ledger import Ledger
+    from engram.store._owner import DirectoryOwner
+
 logger = logging.getLogger(__name__)
 ITEM_FIELDS = {"key", "id", "content", "kind", "text", "metadata", "provenance", "expected_version"}
 UPDATE_FIELDS = {"content", "text", "metadata", "kind", "provenance"}
 _Current = dict[str, tuple[MemoryRecord, list[float]]]
+_Step = tuple[MemoryRecord, list[float], "tuple[MemoryRecord, list[float]] | None"]   # (new, vector, old)
 
 
 class WriteMixin:
     """Write half of :class:`~engram.store._store.MemoryStore` (see its docstring)."""
+
+    _cols: Collections
+    _owner: DirectoryOwner | None
+    max_content_chars: int
+
+    if TYPE_CHECKING:  # provided by MemoryStore
+        def _embed(self, texts: list[str]) -> list[list[float]]: ...
+        def get(self, namespace: NamespaceLike, key: str, *, include_deleted: bool = False) -> MemoryRecord | None: ...
+        def ledger(self, namespace: NamespaceLike) -> Ledger: ...
+        def _versions(self, ns: tuple[str, ...], key: str) -> list[tuple[MemoryRecord, list[float]]]: ...
 
     # -- building records -------------------------------------------------------------------
     def _draft(self, ns: tuple[str, ...], key: Any, content: Any, kind: str = "memory",
@@ -63,7 +83,7 @@ class WriteMixin:
             version=0, deleted=False, score=None, created_at=utcnow(), updated_at=utcnow(),
         )
 
-    def _read(self, col: Any, ns: tuple[str, ...], keys: list[str]) -> _Current:
+    def _read(self, col: Collection, ns: tuple[str, ...], keys: list[str]) -> _Current:
         with chroma_errors(f"read {len(keys)} memories of {ns!r}"):
             got = col.get(ids=keys, include=["documents", "metadatas", "embeddings"])
         return {i: (from_row(ns, i, d, m), [float(x) for x in e]) for i, d, m, e in rows(got)}
@@ -75,7 +95,7 @@ class WriteMixin:
         if len(set(keys)) != len(keys):
             dup = next(k for k in keys if keys.count(k) > 1)
             raise ValidationError(f"key {dup!r} appears twice in one batch; merge those items.")
-        col = self._cols.get(ns, create=True)
+        col = self._cols.create(ns)
         vectors = dict(vectors or {})
         # embed outside the lock; only texts that changed need new vectors
         before = self._read(col, ns, keys) if keys else {}
@@ -95,10 +115,10 @@ class WriteMixin:
                     and (d.id not in current or current[d.id][0].text != d.text)]
             vectors.update(zip([d.id for d in late], self._embed([d.text for d in late])))
             now = utcnow()
-            plan = []
+            plan: list[_Step] = []
             for draft in drafts:
                 old = current.get(draft.id)
-                vector = vectors.get(draft.id) or old[1]
+                vector = vectors.get(draft.id) or (old[1] if old else [])
                 new = draft.model_copy(update={
                     "version": (old[0].version + 1) if old else 1,
                     "created_at": old[0].created_at if old else now,
@@ -108,31 +128,31 @@ class WriteMixin:
             self._commit(ns, col, plan)
         return [p[0] for p in plan]
 
-    def _commit(self, ns: tuple[str, ...], col: Any,
-                plan: list[tuple[MemoryRecord, list[float], tuple[MemoryRecord, list[float]] | None]]) -> None:
+    def _commit(self, ns: tuple[str, ...], col: Collection,
+                plan: list[_Step]) -> None:
         """Write history first, then the rows, in chunks; undo everything if a chunk fails."""
         olds = [old for _, _, old in plan if old is not None]
         hist_ids = [history_id(col.name, o.id, o.version) for o, _ in olds]
         size = self._batch_size()
         self._cols.touch(ns)
-        written: list[tuple[MemoryRecord, list[float], Any]] = []
+        written: list[_Step] = []
         try:
             for start in range(0, len(olds), size):
                 chunk = olds[start : start + size]
                 with chroma_errors(f"save history of {len(chunk)} memories in {ns!r}"):
                     self._cols.history.upsert(
-                        ids=hist_ids[start : start + size], embeddings=[e for _, e in chunk],
+                        ids=hist_ids[start : start + size], embeddings=[e for _, e in chunk],  # type: ignore[arg-type]
                         documents=[o.text for o, _ in chunk], metadatas=[history_metadata(o) for o, _ in chunk],
                     )
             for start in range(0, len(plan), size):
-                chunk = plan[start : start + size]
+                steps = plan[start : start + size]
                 # add() is 2-3x faster than upsert() for new rows in Chroma 1.x; upsert the rest
-                for part, method in (([p for p in chunk if p[2] is None], col.add),
-                                     ([p for p in chunk if p[2] is not None], col.upsert)):
+                for part, method in (([p for p in steps if p[2] is None], col.add),
+                                     ([p for p in steps if p[2] is not None], col.upsert)):
                     if not part:
                         continue
                     with chroma_errors(f"write {len(part)} memories to {ns!r}"):
-                        method(ids=[r.id for r, _, _ in part], embeddings=[v for _, v, _ in part],
+                        method(ids=[r.id for r, _, _ in part], embeddings=[v for _, v, _ in part],  # type: ignore[arg-type]
                                documents=[r.text for r, _, _ in part],
                                metadatas=[to_metadata(r) for r, _, _ in part])
                     written.extend(part)
@@ -145,13 +165,13 @@ class WriteMixin:
         finally:
             self._cols.touch(ns)  # again after the rows land, so no reader caches a half-written state
 
-    def _undo(self, col: Any, written: list, hist_ids: list[str]) -> None:
+    def _undo(self, col: Collection, written: list[_Step], hist_ids: list[str]) -> None:
         # best effort: put back the previous rows, drop new ones and their history copies
         restore = [old for _, _, old in written if old is not None]
         fresh = [r.id for r, _, old in written if old is None]
         try:
             if restore:
-                col.upsert(ids=[o.id for o, _ in restore], embeddings=[e for _, e in restore],
+                col.upsert(ids=[o.id for o, _ in restore], embeddings=[e for _, e in restore],  # type: ignore[arg-type]
                            documents=[o.text for o, _ in restore],
                            metadatas=[to_metadata(o) for o, _ in restore])
             if fresh:
@@ -168,8 +188,8 @@ class WriteMixin:
             return 1000
 
     # -- public writes ----------------------------------------------------------------------
-    def put(self, namespace: Any, key: str | None = None, content: Any = None, *, kind: str = "memory",
-            text: str | None = None, metadata: dict | None = None, provenance: Any = None,
+    def put(self, namespace: NamespaceLike, key: str | None = None, content: ContentLike | None = None, *, kind: str = "memory",
+            text: str | None = None, metadata: dict | None = None, provenance: ProvenanceLike = None,
             expected_version: int | None = None) -> MemoryRecord:
         """Insert or replace one memory; returns it at its new version.
 
@@ -184,7 +204,7 @@ class WriteMixin:
         draft = self._draft(ns, key, content, kind, text, metadata, provenance)
         return self._write(ns, [draft], [expected_version])[0]
 
-    def put_many(self, namespace: Any, items: Iterable[Any]) -> list[MemoryRecord]:
+    def put_many(self, namespace: NamespaceLike, items: Iterable[dict[str, Any] | MemoryRecord]) -> list[MemoryRecord]:
         """Write a batch all-or-nothing. Items are dicts (``key``, ``content``, ``kind``,
         ``text``, ``metadata``, ``provenance``, ``expected_version``) or MemoryRecords.
 
@@ -216,7 +236,7 @@ class WriteMixin:
                 raise ValidationError(f"put_many item {i}: {err}") from None
         return self._write(ns, drafts, expected) if drafts else []
 
-    def update(self, namespace: Any, key: str, *, expected_version: int | None = None,
+    def update(self, namespace: NamespaceLike, key: str, *, expected_version: int | None = None,
                **changes: Any) -> MemoryRecord:
         """Change some fields of a live memory; ``metadata`` is merged (``None`` removes a key).
 
@@ -234,7 +254,7 @@ class WriteMixin:
             raise ValidationError("update(content=None) would leave the memory empty; use delete() to remove it.")
         return self.mutate(namespace, key, lambda _rec: changes, expected_version=expected_version)
 
-    def mutate(self, namespace: Any, key: str, fn: Callable[[MemoryRecord], dict[str, Any]], *,
+    def mutate(self, namespace: NamespaceLike, key: str, fn: Callable[[MemoryRecord], dict[str, Any]], *,
                expected_version: int | None = None) -> MemoryRecord:
         """Atomic read-modify-write: ``fn(current)`` returns the changes (as for :meth:`update`).
 
@@ -276,7 +296,7 @@ class WriteMixin:
             want = cur.version if expected_version is None else expected_version
             return self._write(ns, [draft], [want])[0]
 
-    def delete(self, namespace: Any, key: str, *, hard: bool = False) -> MemoryRecord | None:
+    def delete(self, namespace: NamespaceLike, key: str, *, hard: bool = False) -> MemoryRecord | None:
         """Soft-delete a memory (a new version with ``deleted=True``; history kept).
 
         ``hard=True`` is :meth:`purge` of that key. Example::
@@ -298,11 +318,13 @@ class WriteMixin:
             old, vector = current[key]
             tomb = old.model_copy(update={"deleted": True, "version": old.version + 1,
                                           "updated_at": utcnow()})
+            assert col is not None  # the key was read from it
             self._commit(ns, col, [(tomb, vector, current[key])])
             return tomb
 
-    def purge(self, namespace: Any, key: str | None = None) -> int:
-        """Erase for good: one key with its history, or (``key=None``) the whole namespace.
+    def purge(self, namespace: NamespaceLike, key: str | None = None) -> int:
+        """Erase for good: one key with its history, or (``key=None``) the whole namespace
+        (its :meth:`ledger` too).
 
         Returns the number of memories removed. This is the only call that loses history.
         """
@@ -312,6 +334,8 @@ class WriteMixin:
         nskey = namespace_key(ns)
         with self._cols.lock(ns):
             self._cols.touch(ns)
+            if key is None:
+                self.ledger(ns).clear()  # what was applied to it goes with it
             col = self._cols.get(ns)
             if col is None:
                 return 0
@@ -326,7 +350,7 @@ class WriteMixin:
                 col.delete(ids=[key])
                 return removed
 
-    def restore(self, namespace: Any, key: str, version: int) -> MemoryRecord:
+    def restore(self, namespace: NamespaceLike, key: str, version: int) -> MemoryRecord:
         """Make an old version current again, as a new version (nothing is overwritten)."""
         ns = validate_namespace(namespace)
         check_key(key)
@@ -342,7 +366,7 @@ class WriteMixin:
                                     f"versions are {have}.")
             old, vector = match[0]
             latest = versions[-1][0]
-            col = self._cols.get(ns, create=True)
+            col = self._cols.create(ns)
             current = self._read(col, ns, [key])
             new = old.model_copy(update={"version": latest.version + 1, "deleted": False,
                                          "updated_at": utcnow(), "score": None})

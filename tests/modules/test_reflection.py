@@ -159,7 +159,7 @@ def test_bad_delays_are_refused_at_submit_and_the_scheduler_survives(bad):
 
 
 def _exit_script(body: str) -> str:
-    return textwrap.dedent(f"""
+    return textwrap.dedent("""
         import sys
         from engram.modules._reflection import ReflectionExecutor
 
@@ -175,7 +175,7 @@ def _exit_script(body: str) -> str:
 def _run(script: str, out) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     return subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True,
-                          timeout=120, env=env)
+                          timeout=120, env=env, check=False)
 
 
 def test_shutdown_without_wait_then_exit_still_runs_pending_work(tmp_path):

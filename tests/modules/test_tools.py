@@ -8,7 +8,7 @@ import dspy
 import pytest
 from pydantic import BaseModel
 
-from engram.errors import NotFoundError, ValidationError
+from engram.errors import EngramError, NotFoundError, ValidationError
 from engram.modules._schemas import Episode, UserProfile
 from engram.modules._strict import strict_problems, to_strict
 from engram.modules._tools import create_manage_memory_tool, create_search_memory_tool
@@ -122,3 +122,113 @@ def test_react_agent_stores_a_preference_and_uses_it_in_the_next_conversation(st
     assert second.response == "Booked a window seat to Paris."
     assert "Prefers window seats" in str(second.trajectory["observation_0"])
     assert [r.text for r in store.list(("memories", "u1"))] == ["Prefers window seats"]
+
+
+# -- bad calls: a corpus per tool (issue 11 item 13) ---------------------------------------------------
+MANAGE_BAD = [
+    ("positional", lambda m, key: m("create", "x"), "named arguments only"),
+    ("extra user_id", lambda m, key: m(action="create", content="x", user_id="u9"), r"unknown argument.*user_id"),
+    ("extra namespace", lambda m, key: m(action="create", content="x", namespace="team"), r"unknown argument.*namespace"),
+    ("extra typo", lambda m, key: m(acton="create", content="x"), r"unknown argument.*acton"),
+    ("extra query", lambda m, key: m(query="tea"), r"unknown argument.*query"),
+    ("action unknown", lambda m, key: m(action="destroy", content="x"), r"'action' is invalid.*not one of"),
+    ("action int", lambda m, key: m(action=5, content="x"), r"'action' is invalid"),
+    ("action None", lambda m, key: m(action=None, content="x"), r"'action' is invalid"),
+    ("action list", lambda m, key: m(action=["create"], content="x"), r"'action' is invalid"),
+    ("content int", lambda m, key: m(action="create", content=5), r"'content' is invalid"),
+    ("content list", lambda m, key: m(action="create", content=["x"]), r"'content' is invalid"),
+    ("content dict", lambda m, key: m(action="create", content={"fact": "x"}), r"'content' is invalid"),
+    ("content bool", lambda m, key: m(action="create", content=True), r"'content' is invalid"),
+    ("create without content", lambda m, key: m(action="create"), "create needs content"),
+    ("create with empty content", lambda m, key: m(action="create", content="   "), "content"),
+    ("update without id", lambda m, key: m(action="update", content="y"), "needs id"),
+    ("update with empty id", lambda m, key: m(action="update", content="y", id=""), "needs id"),
+    ("update without content", lambda m, key: m(action="update", id=key), "update needs content"),
+    ("update unknown id", lambda m, key: m(action="update", content="y", id="nope"), "no memory 'nope'"),
+    ("delete without id", lambda m, key: m(action="delete"), "needs id"),
+    ("delete unknown id", lambda m, key: m(action="delete", id="nope"), "no memory 'nope'"),
+    ("id int", lambda m, key: m(action="delete", id=5), r"'id' is invalid"),
+    ("id list", lambda m, key: m(action="delete", id=[key]), r"'id' is invalid"),
+    ("too long", lambda m, key: m(action="create", content="x" * 70_000), "over the store's limit"),
+]
+SEARCH_BAD = [
+    ("no arguments", lambda s: s(), r"missing required argument.*query"),
+    ("only limit", lambda s: s(limit=3), r"missing required argument.*query"),
+    ("positional", lambda s: s("tea"), "named arguments only"),
+    ("extra filter", lambda s: s(query="tea", filter={"a": 1}), r"unknown argument.*filter"),
+    ("extra user_id", lambda s: s(query="tea", user_id="u2"), r"unknown argument.*user_id"),
+    ("extra typo", lambda s: s(qeury="tea"), r"unknown argument.*qeury"),
+    ("extra content", lambda s: s(query="tea", content="x"), r"unknown argument.*content"),
+    ("query None", lambda s: s(query=None), r"'query' is invalid"),
+    ("query int", lambda s: s(query=5), r"'query' is invalid"),
+    ("query list", lambda s: s(query=["tea"]), r"'query' is invalid"),
+    ("query dict", lambda s: s(query={"q": "tea"}), r"'query' is invalid"),
+    ("query empty", lambda s: s(query=""), "query must be a non-empty string"),
+    ("query blank", lambda s: s(query="   "), "query must be a non-empty string"),
+    ("limit str", lambda s: s(query="tea", limit="3"), r"'limit' is invalid"),
+    ("limit float", lambda s: s(query="tea", limit=2.5), r"'limit' is invalid"),
+    ("limit bool", lambda s: s(query="tea", limit=True), r"'limit' is invalid"),
+    ("limit zero", lambda s: s(query="tea", limit=0), r"'limit' is invalid"),
+    ("limit negative", lambda s: s(query="tea", limit=-3), r"'limit' is invalid"),
+    ("limit too big", lambda s: s(query="tea", limit=1000), r"'limit' is invalid"),
+    ("limit list", lambda s: s(query="tea", limit=[3]), r"'limit' is invalid"),
+    ("query bytes", lambda s: s(query=b"tea"), r"'query' is invalid"),
+]
+
+
+def _state(store):
+    return [(ns, [(r.id, r.version, r.content, r.deleted) for r in store.list(ns, include_deleted=True)])
+            for ns in store.list_namespaces()]
+
+
+@pytest.mark.parametrize("call", ["sync", "async"])
+def test_bad_tool_calls_raise_validation_errors_naming_the_argument_and_change_nothing(store, call):
+    import asyncio
+    import re
+
+    manage, search = tools(store)
+    key = manage(action="create", content="Prefers green tea").split()[-1]
+    before = _state(store)
+    print(f"\nbad calls: manage_memory {len(MANAGE_BAD)}, search_memory {len(SEARCH_BAD)}")
+    assert len(MANAGE_BAD) >= 20 and len(SEARCH_BAD) >= 20
+
+    def via(tool):
+        if call == "sync":
+            return tool
+
+        def run(*args, **kwargs):
+            return asyncio.run(tool.acall(*args, **kwargs))
+        return run
+
+    wrong = []
+    cases = [(f"manage {label}", lambda f=fn: f(via(manage), key), msg) for label, fn, msg in MANAGE_BAD]
+    cases += [(f"search {label}", lambda f=fn: f(via(search)), msg) for label, fn, msg in SEARCH_BAD]
+    for label, fn, pattern in cases:
+        try:
+            fn()
+        except EngramError as err:
+            if not re.search(pattern, str(err)):
+                wrong.append(f"{label}: {str(err)[:150]!r} does not match {pattern!r}")
+        except Exception as err:  # noqa: BLE001 - anything but an EngramError is the bug
+            wrong.append(f"{label}: {type(err).__name__}: {str(err)[:150]}")
+        else:
+            wrong.append(f"{label}: accepted")
+        assert _state(store) == before, f"{label} changed the store"
+    assert not wrong, "\n".join(wrong)
+
+
+def test_tool_limit_is_honoured_up_to_the_cap(store):
+    manage, search = tools(store)
+    for i in range(7):
+        manage(action="create", content=f"Fact number {i} about tea")
+    assert len(search(query="tea", limit=50)) == 7 and len(search(query="tea")) == 5
+    assert len(search(query="tea", limit=None)) == 5
+
+
+@pytest.mark.parametrize("factory", [create_manage_memory_tool, create_search_memory_tool])
+def test_langmem_argument_order_is_refused_when_the_tool_is_built(factory):
+    # LangMem: create_manage_memory_tool(namespace, *, store); positional calls used to fail at first use
+    with pytest.raises(ValidationError, match=r"engram's order is \(store, namespace\).*by name"):
+        factory(("memories", "team"))
+    with pytest.raises(ValidationError, match="needs a MemoryStore"):
+        factory(42)

@@ -12,59 +12,58 @@ The namespace's live messages are loaded once into an :class:`ArchiveIndex`
 so each query is a matrix-vector product and a BM25 lookup in this process.
 ``score`` on these results is the fused z-score (not a cosine). Filters and
 ``keys`` restrict which turns are returned; neighbours still lend context.
+
+Only the store's public methods are used (:meth:`MemoryStore.vectors`,
+:meth:`MemoryStore.generation`, ``store.embedder``); the cache is kept here,
+per store object, and goes away with the store.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+import weakref
+from typing import TYPE_CHECKING
 
 from engram.store._archive._ranking import ArchiveIndex, HybridRanker
-from engram.store._codec import from_row, rows
-from engram.store._collections import chroma_errors
+from engram.store._record import MemoryRecord
 
-_MESSAGES = {"$and": [{"_kind": "message"}, {"_deleted": False}]}
+if TYPE_CHECKING:
+    from engram.store._store import MemoryStore
+
 _lock = threading.Lock()
+_Cached = tuple[tuple[int, int], ArchiveIndex, dict[str, MemoryRecord]]
+_CACHE: weakref.WeakKeyDictionary[MemoryStore, dict[tuple[str, ...], _Cached]] = weakref.WeakKeyDictionary()
 
 
-def archive_index(store: Any, ns: tuple[str, ...], col: Any) -> tuple[ArchiveIndex, dict[str, Any]]:
-    """The cached index of a namespace's messages, rebuilt when the namespace changed."""
-    stamp = (store._cols.generation(ns), col.count())
-    cache = store.__dict__.setdefault("_archive_cache", {})
+def archive_index(store: MemoryStore, ns: tuple[str, ...]) -> tuple[ArchiveIndex, dict[str, MemoryRecord]]:
+    """The cached index of a namespace's live messages, rebuilt when the namespace changed."""
+    # the row count (all kinds, O(1)) also catches writes by other processes
+    stamp = (store.generation(ns), store.count(ns, include_deleted=True))
     with _lock:
-        hit = cache.get(ns)
+        hit = _CACHE.get(store, {}).get(ns)
         if hit is not None and hit[0] == stamp:
             return hit[1], hit[2]
-    with chroma_errors(f"load the message archive of {ns!r}"):
-        got = col.get(where=_MESSAGES, include=["documents", "metadatas", "embeddings"])
-    data = rows(got)
-    keys = [i for i, _, _, _ in data]
-    metas = [m for _, _, m, _ in data]
+    data = store.vectors(ns, kind="message")
+    records = [r for r, _ in data]
+    metas = [r.metadata for r in records]
     positions = [(m.get("conversation", ""), m.get("session", 0), m.get("turn", n))
                  for n, m in enumerate(metas)]
-    index = ArchiveIndex.build(keys, [d or "" for _, d, _, _ in data], [e for _, _, _, e in data],
+    index = ArchiveIndex.build([r.id for r in records], [r.text for r in records], [v for _, v in data],
                                positions, [str(m.get("speaker", "")) for m in metas])
-    rowmap = {i: (d, m) for i, d, m, _ in data}
+    by_key = {r.id: r for r in records}
     with _lock:
-        cache[ns] = (stamp, index, rowmap)
-    return index, rowmap
+        _CACHE.setdefault(store, {})[ns] = (stamp, index, by_key)
+    return index, by_key
 
 
-def hybrid_search(store: Any, ns: tuple[str, ...], col: Any, query: str, where: dict | None,
-                  keys: list[str] | None, limit: int, offset: int,
-                  ranker: HybridRanker | None = None) -> list[Any]:
-    """Rank live messages of ``ns`` for ``query``; ``where`` / ``keys`` restrict the results."""
-    index, rowmap = archive_index(store, ns, col)
+def hybrid_search(store: MemoryStore, ns: tuple[str, ...], query: str, allowed: set[str] | None,
+                  limit: int, offset: int, ranker: HybridRanker | None = None) -> list[MemoryRecord]:
+    """Rank live messages of ``ns`` for ``query``; ``allowed`` (keys) restricts the results."""
+    index, by_key = archive_index(store, ns)
     if not len(index):
         return []
-    allowed: set[str] | None = None
-    if keys is not None or (where is not None and where != _MESSAGES):
-        with chroma_errors(f"filter the message archive of {ns!r}"):
-            allowed = set(col.get(ids=keys, where=where, include=[])["ids"])
-    [vector] = store._embed([query])
-    ranker = ranker or getattr(store, "archive_ranker", None) or HybridRanker()
-    candidates = None
-    if allowed is not None:
-        candidates = [i for i, k in enumerate(index.keys) if k in allowed]
+    [vector] = store.embedder.embed([query])
+    ranker = ranker or store.archive_ranker or HybridRanker()
+    candidates = None if allowed is None else [i for i, k in enumerate(index.keys) if k in allowed]
     ranked = ranker.rank(index, query, vector, candidates)[offset : offset + limit]
-    return [from_row(ns, key, rowmap[key][0], rowmap[key][1], score=score) for key, score in ranked]
+    return [by_key[key].model_copy(update={"score": float(score)}) for key, score in ranked]
