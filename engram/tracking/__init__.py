@@ -42,6 +42,13 @@ _LAZY: dict[str, str] = {
     "trace_to_trajectory": "engram.tracking._traces",
     "tag_current_trace": "engram.tracking._traces",
     "fluent_tracking_uri": "engram.tracking._runs",
+    "in_canary": "engram.tracking._assign",
+    "CanaryState": "engram.tracking._canary",
+    "CanaryReport": "engram.tracking._canary",
+    "start_canary": "engram.tracking._canary",
+    "stop_canary": "engram.tracking._canary",
+    "canary_status": "engram.tracking._canary",
+    "compare_canary": "engram.tracking._canary",
 }
 
 
