@@ -13,6 +13,7 @@ Compiled DSPy programs are exported by :mod:`engram.tracking._program_export`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -129,7 +130,7 @@ def write_export(prompt: Prompt, path: str | Path, fmt: Format | None = None) ->
     path = Path(path)
     if path.is_dir():
         raise ValidationError(f"{path} is a directory; pass a file path such as {path / 'prompt.json'}.")
-    fmt = fmt or format_for_path(path)  # type: ignore[assignment]
+    fmt = format_for_path(path) if fmt is None else fmt  # type: ignore[assignment]
     out = export_prompt(prompt, fmt)
     text = out if isinstance(out, str) else json.dumps(out, indent=2, ensure_ascii=False) + "\n"
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -138,7 +139,8 @@ def write_export(prompt: Prompt, path: str | Path, fmt: Format | None = None) ->
         tmp.write_text(text)
         os.replace(tmp, path)  # all or nothing: a failed write leaves the old file
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         raise ValidationError(f"Cannot write {path}: {err.strerror or err}; choose a writable file path.") from None
     return path
 
