@@ -43,6 +43,7 @@ _LAZY: dict[str, str] = {
     "tag_current_trace": "engram.tracking._traces",
     "fluent_tracking_uri": "engram.tracking._runs",
     "in_canary": "engram.tracking._assign",
+    "EngramPromptOptimizer": "engram.tracking._genai",
     "CanaryState": "engram.tracking._canary",
     "CanaryReport": "engram.tracking._canary",
     "start_canary": "engram.tracking._canary",
