@@ -45,3 +45,36 @@ def test_unknown_kind_and_no_data_are_engram_errors():
         EngramPromptOptimizer("gepa-ish")
     with pytest.raises(EngramError, match="train_data"):
         EngramPromptOptimizer("gradient", lm="offline/support").optimize(lambda p, d: [], [], {"support": "x"})
+
+
+def test_mlflow_genai_optimize_prompts_runs_an_engram_optimizer(tracking_uri):
+    import mlflow
+    from mlflow.entities import Feedback
+    from mlflow.genai.scorers import scorer
+
+    from engram.testing import SEED_PROMPT, TOPICS, World
+
+    world = World(seed=0)
+    users = {u.id: u for u in world.users()}
+    rows = [{"inputs": {"message": u.message(TOPICS[(u.index + j) % len(TOPICS)], variant=j), "user": u.id},
+             "outputs": ""} for u in world.users() for j in range(2)]
+
+    def predict(message: str, user: str) -> str:
+        return world.respond(mlflow.genai.load_prompt("prompts:/support/1").format(), message)
+
+    @scorer
+    def satisfaction(inputs, outputs):  # the simulated user's score and comment (a simulation)
+        user = users[inputs["user"]]
+        return Feedback(value=world.satisfaction(user, outputs), rationale=world.comment(user, outputs))
+
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        version = mlflow.genai.register_prompt("support", SEED_PROMPT)
+        result = mlflow.genai.optimize_prompts(
+            predict_fn=predict, train_data=rows, prompt_uris=[version.uri], scorers=[satisfaction],
+            optimizer=EngramPromptOptimizer("gradient", lm="offline/support"))
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert result.final_eval_score > result.initial_eval_score
+    assert result.optimized_prompts[0].version == 2  # registered by MLflow as a new version
+    assert "numbered steps" in result.optimized_prompts[0].template
