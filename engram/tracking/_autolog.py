@@ -34,7 +34,12 @@ from contextvars import ContextVar
 from typing import Any
 
 from engram import events
-from engram.tracking._results import MultiPromptOutcome, OptimizationOutcome, ProcessOutcome, log_result
+from engram.tracking._results import (
+    MultiPromptOutcome,
+    OptimizationOutcome,
+    ProcessOutcome,
+    log_result,
+)
 from engram.tracking._runs import DEFAULT_EXPERIMENT, SAMPLE_SIZE, Run, track_run
 
 log = logging.getLogger("engram.tracking")

@@ -72,11 +72,11 @@ class CanaryReport:
 
     def format(self) -> str:
         s = self.state
-        lines = [f"canary {s.name}: @{s.control_alias}=v{s.control_version} (control) vs "
-                 f"@{s.candidate_alias}=v{s.candidate_version} (candidate) at {s.fraction:.0%}, experiment "
-                 f"'{s.experiment}'",
-                 f"traces with feedback: control {self.control_traces}, candidate {self.candidate_traces}; "
-                 f"users seen on both: {self.pairs}"]
+        lines = [(f"canary {s.name}: @{s.control_alias}=v{s.control_version} (control) vs "
+                  f"@{s.candidate_alias}=v{s.candidate_version} (candidate) at {s.fraction:.0%}, experiment "
+                  f"'{s.experiment}'"),
+                 (f"traces with feedback: control {self.control_traces}, candidate {self.candidate_traces}; "
+                  f"users seen on both: {self.pairs}")]
         if self.comparison is not None:
             lines.append(f"paired by user: {self.comparison.summary()}")
         lines.append(f"decision: {self.decision}{' (applied)' if self.acted else ''}: {self.reason}")
@@ -223,9 +223,11 @@ def compare_canary(name: str, *, auto: bool = False, threshold: float = 0.0, min
                         confidence=confidence) if len(per_unit) >= 2 else None
     spent = budget is not None and n_control + n_candidate >= budget
     if comparison is None or len(per_unit) < min_samples:
-        decision, reason = ("undecided", f"only {len(per_unit)} users on both versions after the budget of "
-                            f"{budget} traces") if spent else (
-            "continue", f"{len(per_unit)} of the {min_samples} users needed on both versions")
+        if spent:
+            decision, reason = "undecided", (f"only {len(per_unit)} users on both versions after the budget of "
+                                             f"{budget} traces")
+        else:
+            decision, reason = "continue", f"{len(per_unit)} of the {min_samples} users needed on both versions"
     elif comparison.lower > threshold:
         decision, reason = "promote", f"the gain's lower bound {comparison.lower:+.3f} is above {threshold:+.3f}"
     elif comparison.upper < 0:

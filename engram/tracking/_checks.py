@@ -102,7 +102,7 @@ def check_lm_config(config: Any) -> dict[str, Any] | None:
     fields = {k: v for k, v in config.items() if k != "response_format"}
     try:
         PromptModelConfig.from_dict(fields)
-    except Exception as err:  # MLflow raises ValueError / MlflowException / TypeError
+    except Exception as err:  # noqa: BLE001  (MLflow raises ValueError / MlflowException / TypeError)
         detail = "; ".join(line.strip() for line in str(err).splitlines()[1:3]) or str(err)
         raise ValidationError(f"lm_config is not a valid model configuration ({detail}). Known keys: provider, "
                               "model_name, temperature, max_tokens, top_p, top_k, frequency_penalty, "
@@ -111,3 +111,16 @@ def check_lm_config(config: Any) -> dict[str, Any] | None:
     if fmt is not None and not isinstance(fmt, dict):
         raise ValidationError("lm_config['response_format'] must be a JSON schema dict.")
     return config
+
+
+def stored_lm_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``config`` as MLflow hands it back (defaults filled), to compare with a stored version."""
+    if not config:
+        return None
+    from mlflow.entities.model_registry import PromptModelConfig
+
+    fields = {k: v for k, v in config.items() if k != "response_format"}
+    out = PromptModelConfig.from_dict(fields).to_dict() if fields else {}
+    if config.get("response_format") is not None:
+        out["response_format"] = config["response_format"]
+    return out or None

@@ -125,9 +125,9 @@ def _check_args(ref: object, ttl: object, tracking_uri: object, fallback_dir: ob
     if tracking_uri is not None and (not isinstance(tracking_uri, str) or not tracking_uri.strip()):
         raise ValidationError(f"tracking_uri must be a URI such as 'http://mlflow:5000' or "
                               f"'sqlite:///mlflow.db', got {tracking_uri!r}.")
-    if fallback_dir is not None:
-        if not isinstance(fallback_dir, (str, os.PathLike)) or not str(fallback_dir).strip():
-            raise ValidationError(f"fallback_dir must be a directory path, got {fallback_dir!r}.")
+    if fallback_dir is not None and (not isinstance(fallback_dir, (str, os.PathLike))
+                                     or not str(fallback_dir).strip()):
+        raise ValidationError(f"fallback_dir must be a directory path, got {fallback_dir!r}.")
 
 
 def load_prompt(ref: str, *, ttl: float = DEFAULT_TTL_SECONDS, tracking_uri: str | None = None,

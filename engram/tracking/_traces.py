@@ -26,8 +26,14 @@ from typing import Any
 
 from engram.errors import NotFoundError
 from engram.tracking._backend import mlflow_client, mlflow_errors, resolve_uri
-from engram.tracking._linking import CANARY_ARM_TAG, PROMPT_NAME_TAG, PROMPT_SOURCE_TAG, PROMPT_VERSION_TAG
+from engram.tracking._linking import (
+    CANARY_ARM_TAG,
+    PROMPT_NAME_TAG,
+    PROMPT_SOURCE_TAG,
+    PROMPT_VERSION_TAG,
+)
 from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
+
 _SOURCE_RANK = {"HUMAN": 0, "LLM_JUDGE": 1, "CODE": 2}
 _SOURCE_NAME = {"HUMAN": "user", "LLM_JUDGE": "judge", "CODE": "metric"}
 _TEXT_KEYS = ("content", "answer", "response", "output", "text", "result", "message", "question",

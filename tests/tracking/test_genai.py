@@ -33,7 +33,7 @@ def _world_eval():
 def test_an_engram_optimizer_improves_a_prompt_through_mlflow_genai_contract(kind):
     from engram.testing import SEED_PROMPT
 
-    world, rows, eval_fn = _world_eval()
+    _, rows, eval_fn = _world_eval()
     out = EngramPromptOptimizer(kind, lm="offline/support").optimize(eval_fn, rows, {"support": SEED_PROMPT})
     assert out.final_eval_score >= out.initial_eval_score
     assert out.final_eval_score > out.initial_eval_score + 0.05, (out.initial_eval_score, out.final_eval_score)

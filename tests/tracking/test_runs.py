@@ -151,7 +151,7 @@ def test_tracking_reaches_no_private_name_of_mlflow_or_of_another_module():
     import ast
     from pathlib import Path
 
-    import engram.tracking as tracking
+    from engram import tracking
 
     for path in Path(tracking.__file__).parent.glob("*.py"):
         tree = ast.parse(path.read_text())
