@@ -212,9 +212,15 @@ def compare_canary(name: str, *, auto: bool = False, threshold: float = 0.0, min
         raise ValidationError(f"threshold must be a number (the gain a promotion needs), got {threshold!r}.")
     state = _running(name, tracking_uri)
     registry = _registry(tracking_uri)
-    dataset = traces_to_dataset(experiment or state.experiment, tracking_uri=registry.uri,
-                                feedback_name=feedback_name, max_traces=max(budget or 0, 10_000),
-                                filter_string=f"trace.timestamp_ms >= {state.started_ms}")
+    where = experiment or state.experiment
+    try:
+        dataset = traces_to_dataset(where, tracking_uri=registry.uri, feedback_name=feedback_name,
+                                    max_traces=max(budget or 0, 10_000),
+                                    filter_string=f"trace.timestamp_ms >= {state.started_ms}")
+    except NotFoundError:  # no trace has reached the experiment yet (or its name is wrong: said below)
+        dataset, missing = [], where
+    else:
+        missing = None
     units, n_control, n_candidate = _scores_by_unit(dataset, state)
     both = sorted(u for u, arms in units.items() if arms["control"] and arms["candidate"])
     per_unit = [(u, sum(units[u]["control"]) / len(units[u]["control"]),
@@ -228,6 +234,8 @@ def compare_canary(name: str, *, auto: bool = False, threshold: float = 0.0, min
                                              f"{budget} traces")
         else:
             decision, reason = "continue", f"{len(per_unit)} of the {min_samples} users needed on both versions"
+            if missing is not None:
+                reason += f" (the experiment '{missing}' does not exist yet: no traffic, or a wrong name)"
     elif comparison.lower > threshold:
         decision, reason = "promote", f"the gain's lower bound {comparison.lower:+.3f} is above {threshold:+.3f}"
     elif comparison.upper < 0:

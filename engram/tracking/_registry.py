@@ -16,6 +16,7 @@ depends on them) unless ``allow_variable_change=True``.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,8 @@ from engram.tracking._checks import (
     check_version,
     stored_lm_config,
 )
+
+log = logging.getLogger("engram.tracking")
 
 # Tag keys engram writes on each version (MLflow's own keys start with "mlflow.").
 STYLE_TAG = "engram.template_style"
@@ -245,19 +248,23 @@ class PromptRegistry(AliasVerbs):
     # -- writing -----------------------------------------------------------------------
     def register(self, name: str, template: str | ChatTemplate | Prompt, commit_message: str | None = None,
                  tags: dict[str, Any] | None = None, *, allow_variable_change: bool = False,
-                 parent_version: int | None = None, lm_config: dict[str, Any] | None = None) -> PromptVersion:
+                 parent_version: int | None = None, lm_config: dict[str, Any] | None = None,
+                 on_duplicate: str = "raise") -> PromptVersion:
         """Register a new version; returns it. Nothing is written if a check fails.
 
         ``tags`` values are stored as text. ``parent_version`` defaults to the latest version.
         ``lm_config`` (default: the Prompt's own) is stored as the version's MLflow model config.
         A template identical to the latest version's (same template, same model config) is
-        refused with :class:`DuplicateVersionError`, whose ``existing`` is that version.
+        refused with :class:`DuplicateVersionError`, whose ``existing`` is that version; with
+        ``on_duplicate="reuse"`` that version is returned instead (and a log line says so).
         Example::
 
             reg.register("support", "Be brief with {company} customers.", "shorter",
                          tags={"optimizer": "gradient", "score_after": 0.82})
         """
         check_name(name)
+        if on_duplicate not in ("raise", "reuse"):
+            raise ValidationError(f"on_duplicate must be 'raise' or 'reuse', got {on_duplicate!r}.")
         check_optional_text(commit_message, "commit_message")
         tags = check_tags(tags)
         if not isinstance(allow_variable_change, bool):
@@ -293,6 +300,9 @@ class PromptRegistry(AliasVerbs):
         if numbers:
             latest = self.load(f"{name}/{numbers[-1]}")
             if latest.template == text and (latest.lm_config or None) == stored_lm_config(lm_config):
+                if on_duplicate == "reuse":
+                    log.info("'%s': the template is identical to version %s; reusing it", name, latest.version)
+                    return latest
                 raise DuplicateVersionError(
                     f"Not registering '{name}': the template is identical to the latest version "
                     f"{latest.version}; use that version (e.g. `engram prompts promote {name} "
@@ -345,7 +355,8 @@ class DuplicateVersionError(TrackingError):
 
 def register_result(result: Any, *, dataset: Any = None, commit_message: str | None = None,
                     alias: str | None = None, registry: PromptRegistry | None = None,
-                    allow_variable_change: bool = False, tags: dict[str, Any] | None = None) -> PromptVersion:
+                    allow_variable_change: bool = False, tags: dict[str, Any] | None = None,
+                    on_duplicate: str = "raise") -> PromptVersion:
     """Register an :class:`~engram.optimizers._result.OptimizationResult`'s prompt as a new version.
 
     Tags: optimizer, score_before, score_after, accepted, dataset_hash (the dataset's
@@ -374,7 +385,8 @@ def register_result(result: Any, *, dataset: Any = None, commit_message: str | N
             scores = f": score {result.score_before:.3f} -> {result.score_after:.3f}"
         commit_message = f"{result.optimizer}{scores}" + (f"\n\n{result.rationale}" if result.rationale else "")
     version = registry.register(result.prompt.name, result.prompt, commit_message, all_tags,
-                                allow_variable_change=allow_variable_change, parent_version=parent)
+                                allow_variable_change=allow_variable_change, parent_version=parent,
+                                on_duplicate=on_duplicate)
     if alias:
         version = registry.promote(version.name, version.version, alias)
     return version
