@@ -9,8 +9,6 @@ world's own ``satisfaction`` gives the true mean gain the decision should agree 
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from typer.testing import CliRunner
 
@@ -56,6 +54,7 @@ def _traffic(world, name: str, url: str, experiment: str, start: int, per_user: 
 
     mlflow.set_tracking_uri(url)
     mlflow.set_experiment(experiment)
+    scored = []
     for j in range(start, start + per_user):
         for user in world.users():
             message = user.message(TOPICS[(user.index + j) % len(TOPICS)], variant=j)
@@ -66,25 +65,33 @@ def _traffic(world, name: str, url: str, experiment: str, start: int, per_user: 
                 response = world.respond(prompt.template, message)
                 span.set_inputs({"messages": [{"role": "user", "content": message}]})
                 span.set_outputs(response)
-            mlflow.flush_trace_async_logging()
-            mlflow.log_feedback(trace_id=span.trace_id, name="satisfaction",
-                                value=world.satisfaction(user, response),  # the simulated user's score
-                                source=AssessmentSource(source_type="HUMAN", source_id=user.id))
+            scored.append((span.trace_id, user, world.satisfaction(user, response)))  # the simulated user's score
+    mlflow.flush_trace_async_logging()  # the traces exist before their feedback is attached
+    for trace_id, user, score in scored:
+        mlflow.log_feedback(trace_id=trace_id, name="satisfaction", value=score,
+                            source=AssessmentSource(source_type="HUMAN", source_id=user.id))
 
 
-@pytest.mark.parametrize("candidate_traits,expected", [
-    (("concise", "numbered_steps", "docs_link"), "promote"),
-    (("follow_up",), "rollback"),
-    (("apology", "ticket"), "undecided"),
+BASE = ("concise", "apology")
+STRONG = ("concise", "numbered_steps", "ticket", "docs_link")
+
+
+# Each candidate is better for some simulated users and worse for others (true mean gains
+# +0.358, -0.358 and -0.007 by the world's own satisfaction). Names are fixed, so the hashed
+# assignment, the traffic and the bootstrap are the same on every run.
+@pytest.mark.parametrize("control_traits,candidate_traits,expected", [
+    (BASE, STRONG, "promote"),
+    (STRONG, BASE, "rollback"),
+    (BASE, ("apology", "ticket"), "undecided"),
 ])
-def test_canary_compare_auto_promotes_rolls_back_or_stops_undecided(mlflow_server, tmp_path, candidate_traits,
-                                                                    expected, capsys):
+def test_canary_compare_auto_promotes_rolls_back_or_stops_undecided(mlflow_server, tmp_path, control_traits,
+                                                                    candidate_traits, expected, capsys):
     import mlflow
 
     world, prompt_with = _world()
-    control, candidate = prompt_with(("concise", "apology")), prompt_with(candidate_traits)
+    control, candidate = prompt_with(control_traits), prompt_with(candidate_traits)
     gain = _true_gain(world, control, candidate)
-    name, experiment = f"support-{uuid.uuid4().hex[:6]}", f"traffic-{uuid.uuid4().hex[:6]}"
+    name, experiment = f"support-{expected}", f"traffic-{expected}"
     registry = PromptRegistry(mlflow_server)
     registry.register(name, control, "control")
     registry.register(name, candidate, "candidate")
