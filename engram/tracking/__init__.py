@@ -8,6 +8,14 @@ Names load on first use (MLflow is imported only by the parts that talk to it)::
     version = register_result(result, dataset=train, alias="staging")
     PromptRegistry().promote("support", version.version, "production")
     prompt = load_prompt("support@production")
+
+Canary rollout, then a decision from the traffic's feedback (``engram prompts canary|compare``)::
+
+    start_canary("support", 4, fraction=0.2, experiment="support-traffic")
+    prompt = load_prompt("support@production", canary="support@candidate", fraction=0.2, key=user_id)
+    print(compare_canary("support", auto=True).format())   # promote, roll back, or wait
+
+``EngramPromptOptimizer`` runs engram's optimizers inside ``mlflow.genai.optimize_prompts``.
 """
 
 from __future__ import annotations
@@ -45,6 +53,14 @@ _LAZY: dict[str, str] = {
     "tag_current_trace": "engram.tracking._traces",
     "fluent_tracking_uri": "engram.tracking._runs",
     "prompts_app": "engram.tracking._cli",
+    "in_canary": "engram.tracking._assign",
+    "EngramPromptOptimizer": "engram.tracking._genai",
+    "CanaryState": "engram.tracking._canary",
+    "CanaryReport": "engram.tracking._canary",
+    "start_canary": "engram.tracking._canary",
+    "stop_canary": "engram.tracking._canary",
+    "canary_status": "engram.tracking._canary",
+    "compare_canary": "engram.tracking._canary",
 }
 
 
@@ -54,13 +70,23 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
     __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.tracking._assign import in_canary as in_canary
     from engram.tracking._autolog import autolog as autolog
+    from engram.tracking._canary import (
+        CanaryReport as CanaryReport,
+        CanaryState as CanaryState,
+        canary_status as canary_status,
+        compare_canary as compare_canary,
+        start_canary as start_canary,
+        stop_canary as stop_canary,
+    )
     from engram.tracking._cli import prompts_app as prompts_app
     from engram.tracking._export import (
         export_prompt as export_prompt,
         load_export as load_export,
         write_export as write_export,
     )
+    from engram.tracking._genai import EngramPromptOptimizer as EngramPromptOptimizer
     from engram.tracking._loader import clear_cache as clear_cache, load_prompt as load_prompt
     from engram.tracking._program_export import (
         ProgramExport as ProgramExport,

@@ -117,6 +117,7 @@ def _log_outcome(run: Run, span: events.Span, usage: Any, log_samples: bool) -> 
         _log_compile(run, program, span.data if log_samples else None)
     if span.metrics:
         run.log_metrics(span.metrics)
+    run.log_lms(used=usage)
 
 
 def _log_compile(run: Run, program: Any, examples: Any) -> None:

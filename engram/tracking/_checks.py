@@ -28,7 +28,7 @@ def check_name(name: Any, what: str = "prompt name") -> str:
         raise ValidationError(f"The {what} must be text like 'support', got {type(name).__name__} {name!r}.")
     if not name.strip():
         raise ValidationError(f"The {what} is empty; pass a name like 'support'.")
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise ValidationError(f"Invalid {what} {name!r}: start with a letter or digit and use only letters, "
                               "digits, '-', '_' and '.' (at most 255 characters), e.g. 'support-bot'.")
     return name
@@ -45,7 +45,7 @@ def check_ref(ref: Any, what: str = "prompt reference") -> str:
 
 
 def check_alias(alias: Any) -> str:
-    if not isinstance(alias, str) or not _ALIAS.match(alias):
+    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
         raise ValidationError(f"Invalid alias {alias!r}: use letters, digits, '_' and '-', e.g. 'production'.")
     if alias.lower() == "latest" or re.fullmatch(r"v\d+", alias, re.IGNORECASE):
         raise ValidationError(f"The alias '{alias}' is reserved by MLflow; choose another name, e.g. "
@@ -69,7 +69,7 @@ def check_tags(tags: Any) -> dict[str, Any]:
     if not isinstance(tags, dict):
         raise ValidationError(f"tags must be a dict of text keys to values, got {type(tags).__name__}.")
     for key, value in tags.items():
-        if not isinstance(key, str) or not _TAG_KEY.match(key):
+        if not isinstance(key, str) or not _TAG_KEY.fullmatch(key):
             raise ValidationError(f"Invalid tag key {key!r}: use text of letters, digits and '_-./: '.")
         if key.startswith("mlflow."):
             raise ValidationError(f"The tag key {key!r} is reserved for MLflow; drop the 'mlflow.' prefix.")
@@ -102,7 +102,7 @@ def check_lm_config(config: Any) -> dict[str, Any] | None:
     fields = {k: v for k, v in config.items() if k != "response_format"}
     try:
         PromptModelConfig.from_dict(fields)
-    except Exception as err:  # MLflow raises ValueError / MlflowException / TypeError
+    except Exception as err:  # noqa: BLE001  (MLflow raises ValueError / MlflowException / TypeError)
         detail = "; ".join(line.strip() for line in str(err).splitlines()[1:3]) or str(err)
         raise ValidationError(f"lm_config is not a valid model configuration ({detail}). Known keys: provider, "
                               "model_name, temperature, max_tokens, top_p, top_k, frequency_penalty, "
@@ -111,3 +111,16 @@ def check_lm_config(config: Any) -> dict[str, Any] | None:
     if fmt is not None and not isinstance(fmt, dict):
         raise ValidationError("lm_config['response_format'] must be a JSON schema dict.")
     return config
+
+
+def stored_lm_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``config`` as MLflow hands it back (defaults filled), to compare with a stored version."""
+    if not config:
+        return None
+    from mlflow.entities.model_registry import PromptModelConfig
+
+    fields = {k: v for k, v in config.items() if k != "response_format"}
+    out = PromptModelConfig.from_dict(fields).to_dict() if fields else {}
+    if config.get("response_format") is not None:
+        out["response_format"] = config["response_format"]
+    return out or None

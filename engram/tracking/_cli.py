@@ -8,6 +8,12 @@
     engram prompts promote support 2 production
     engram prompts export support@production --format yaml -o support.yaml
     engram prompts load support@production          # through the production loader (cache, fallback)
+    engram prompts rollback support                 # @production back to the version before
+    engram prompts alias-delete support staging
+    engram prompts canary start support 4 --fraction 0.2 --experiment support-traffic
+    engram prompts canary status support
+    engram prompts compare support --auto           # promote, roll back, or wait for more traffic
+    engram prompts canary stop support
 
 Every command takes ``--tracking-uri`` (default: ENGRAM_TRACKING_URI, else the SQLite file
 under ENGRAM_HOME). Errors print one line, ``error: ...``, and exit with status 1.
@@ -70,10 +76,12 @@ def _print_template(template) -> None:
 
 @app.command("list")
 @_errors_as_one_line
-def list_prompts(tracking_uri: UriOption = None) -> None:
+def list_prompts(filter_: Annotated[str | None, typer.Option(
+                     "--filter", help="MLflow search_prompts filter, e.g. \"name LIKE 'support%'\".")] = None,
+                 tracking_uri: UriOption = None) -> None:
     """Registered prompts with their latest version and aliases."""
     registry = _registry(tracking_uri)
-    names = registry.list()
+    names = registry.list(filter=filter_)
     if not names:
         _out.print(f"no prompts registered in {registry.uri}")
         return
@@ -204,3 +212,91 @@ def load(ref: str,
     prompt = load_prompt(ref, tracking_uri=tracking_uri, fallback_dir=fallback_dir)
     typer.echo(f"{prompt.name} version {prompt.version} (from {prompt.metadata.get('source')})")
     _print_template(prompt.template)
+
+
+@app.command()
+@_errors_as_one_line
+def rollback(name: str, alias: Annotated[str, typer.Option(help="The alias to move back.")] = "production",
+             tracking_uri: UriOption = None) -> None:
+    """Point an alias back at the version it pointed at before (recorded as an MLflow run)."""
+    from engram.tracking._canary import record_decision
+
+    registry = _registry(tracking_uri)
+    before = registry.aliases(name).get(alias)
+    restored = registry.rollback(name, alias)
+    record_decision(None, "rollback", f"{name}@{alias}: v{before} -> v{restored.version}", registry.uri, name=name)
+    typer.echo(f"{name}@{alias} -> version {restored.version} (was {before})")
+
+
+@app.command("alias-delete")
+@_errors_as_one_line
+def alias_delete(name: str, alias: str, tracking_uri: UriOption = None) -> None:
+    """Remove an alias from a prompt."""
+    _registry(tracking_uri).delete_alias(name, alias)
+    typer.echo(f"removed {name}@{alias}")
+
+
+canary_app = typer.Typer(help="Serve a candidate version to a fraction of traffic (see `compare`).",
+                         no_args_is_help=True, add_completion=False)
+app.add_typer(canary_app, name="canary")
+
+
+@canary_app.command("start")
+@_errors_as_one_line
+def canary_start(name: str, version: int,
+                 fraction: Annotated[float, typer.Option(help="Share of keys served the candidate.")] = 0.1,
+                 control: Annotated[str, typer.Option(help="The alias compared against.")] = "production",
+                 experiment: Annotated[str, typer.Option(help="MLflow experiment of the app's traces.")] = "Default",
+                 tracking_uri: UriOption = None) -> None:
+    """Start a canary: alias `candidate` -> VERSION, served to FRACTION of keys by load_prompt(canary=...)."""
+    from engram.tracking._canary import start_canary
+
+    state = start_canary(name, version, fraction=fraction, control=control, experiment=experiment,
+                         tracking_uri=tracking_uri)
+    typer.echo(f"canary started: {state.candidate_ref} = v{state.candidate_version} for {state.fraction:.0%} of "
+               f"keys, against {state.control_ref} = v{state.control_version}; serve it with "
+               f"load_prompt('{state.control_ref}', canary='{state.candidate_ref}', fraction={state.fraction}, "
+               "key=user_id)")
+
+
+@canary_app.command("status")
+@_errors_as_one_line
+def canary_status_command(name: str, tracking_uri: UriOption = None) -> None:
+    """The running canary of a prompt, if any."""
+    from engram.tracking._canary import canary_status
+
+    state = canary_status(name, tracking_uri=tracking_uri)
+    if state is None:
+        typer.echo(f"no canary of {name} is running")
+        return
+    typer.echo(json.dumps(state.model_dump(), indent=2))
+
+
+@canary_app.command("stop")
+@_errors_as_one_line
+def canary_stop(name: str, tracking_uri: UriOption = None) -> None:
+    """Stop the canary: every key gets the control version again."""
+    from engram.tracking._canary import stop_canary
+
+    state = stop_canary(name, tracking_uri=tracking_uri)
+    typer.echo(f"canary of {name} v{state.candidate_version} stopped; {state.control_ref} serves everyone")
+
+
+@app.command()
+@_errors_as_one_line
+def compare(name: str,
+            auto: Annotated[bool, typer.Option("--auto", help="Promote, roll back or stop as the numbers say.")] = False,
+            threshold: Annotated[float, typer.Option(help="Gain the lower bound must clear to promote.")] = 0.0,
+            min_samples: Annotated[int, typer.Option(help="Users needed on both versions.")] = 10,
+            budget: Annotated[int | None, typer.Option(help="Traces after which an open question "
+                                                             "stops undecided.")] = None,
+            experiment: Annotated[str | None, typer.Option(help="Experiment of the traces (default: the "
+                                                                 "canary's).")] = None,
+            feedback_name: Annotated[str | None, typer.Option(help="Assessment to score by.")] = None,
+            tracking_uri: UriOption = None) -> None:
+    """Compare the canary's candidate with the control on the traffic since it started."""
+    from engram.tracking._canary import compare_canary
+
+    report = compare_canary(name, auto=auto, threshold=threshold, min_samples=min_samples, budget=budget,
+                            experiment=experiment, feedback_name=feedback_name, tracking_uri=tracking_uri)
+    typer.echo(report.format())

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
+from engram._files import atomic_write_text
 from engram.errors import ValidationError
 from engram.prompts import ChatTemplate, Prompt, render, template_text
 
@@ -92,7 +93,17 @@ def export_prompt(prompt: Prompt, fmt: Format = "json", *, values: dict[str, Any
     """The prompt in ``fmt``: a string, except ``"openai"`` which returns the message list.
 
     ``values`` fills the variables (``"openai"`` and ``"text"`` only).
+    Example::
+
+        export_prompt(Prompt(name="support", template="Hi {company}."), "text", values={"company": "Acme"})
     """
+    if not isinstance(prompt, Prompt):
+        raise ValidationError(f"export_prompt needs an engram Prompt, got {type(prompt).__name__}; load one with "
+                              "engram.load_prompt('name@alias') or build Prompt(name=..., template=...).")
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise ValidationError(f"Unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    if values is not None and not isinstance(values, dict):
+        raise ValidationError(f"values must be a dict of variable -> value, got {type(values).__name__}.")
     if fmt == "json":
         return json.dumps(prompt.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
     if fmt == "yaml":
@@ -113,22 +124,34 @@ def format_for_path(path: str | Path) -> str:
 
 def write_export(prompt: Prompt, path: str | Path, fmt: Format | None = None) -> Path:
     """Write :func:`export_prompt` to ``path`` (format from the suffix unless given)."""
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise ValidationError(f"write_export needs a file path, got {path!r}.")
     path = Path(path)
-    fmt = fmt or format_for_path(path)  # type: ignore[assignment]
+    if path.is_dir():
+        raise ValidationError(f"{path} is a directory; pass a file path such as {path / 'prompt.json'}.")
+    fmt = format_for_path(path) if fmt is None else fmt  # type: ignore[assignment]
     out = export_prompt(prompt, fmt)
     text = out if isinstance(out, str) else json.dumps(out, indent=2, ensure_ascii=False) + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    try:
+        atomic_write_text(path, text)  # all or nothing: a failed write leaves the old file
+    except OSError as err:
+        raise ValidationError(f"Cannot write {path}: {err.strerror or err}; choose a writable file path.") from None
     return path
 
 
 def load_export(path: str | Path) -> Prompt:
     """A Prompt back from a JSON or YAML export."""
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise ValidationError(f"load_export needs a file path, got {path!r}.")
     path = Path(path)
+    if path.is_dir():
+        raise ValidationError(f"{path} is a directory; pass an export file made by `engram prompts export`.")
     try:
         raw = path.read_text()
         data = json.loads(raw) if path.suffix.lower() == ".json" else yaml_load(raw)
         return Prompt.model_validate(data)
+    except RecursionError:
+        raise ValidationError("Not a prompt export: nested too deeply to read.", source=str(path)) from None
     except (OSError, ValueError) as err:
         raise ValidationError(f"Not a prompt export: {err}", source=str(path)) from None
 

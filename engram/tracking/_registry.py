@@ -16,6 +16,7 @@ depends on them) unless ``allow_variable_change=True``.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +35,7 @@ from engram.prompts import (
     template_style,
     to_mlflow_template,
 )
+from engram.tracking._aliases import ALIAS_LOG_TAG, AliasVerbs
 from engram.tracking._backend import mlflow_client, mlflow_errors, resolve_uri
 from engram.tracking._checks import (
     check_alias,
@@ -43,14 +45,16 @@ from engram.tracking._checks import (
     check_ref,
     check_tags,
     check_version,
+    stored_lm_config,
 )
+
+log = logging.getLogger("engram.tracking")
 
 # Tag keys engram writes on each version (MLflow's own keys start with "mlflow.").
 STYLE_TAG = "engram.template_style"
 UPDATE_INSTRUCTIONS_TAG = "engram.update_instructions"
 WHEN_TO_UPDATE_TAG = "engram.when_to_update"
 PARENT_TAG = "parent_version"
-ALIAS_LOG_TAG = "engram.alias_log."  # + alias: the versions it pointed at, oldest first (JSON)
 _REF = re.compile(r"^(?:prompts:/)?(?P<name>[^@/]+?)(?:/(?P<version>\d+)|@(?P<alias>[A-Za-z0-9_\-]+))?$")
 
 
@@ -130,7 +134,7 @@ def _prepare(template: str | ChatTemplate) -> tuple[str | ChatTemplate, str]:
     return stored, style
 
 
-class PromptRegistry:
+class PromptRegistry(AliasVerbs):
     """Prompt versions in MLflow at ``tracking_uri`` (default: ``engram.get_settings()``'s)."""
 
     def __init__(self, tracking_uri: str | None = None):
@@ -244,19 +248,23 @@ class PromptRegistry:
     # -- writing -----------------------------------------------------------------------
     def register(self, name: str, template: str | ChatTemplate | Prompt, commit_message: str | None = None,
                  tags: dict[str, Any] | None = None, *, allow_variable_change: bool = False,
-                 parent_version: int | None = None, lm_config: dict[str, Any] | None = None) -> PromptVersion:
+                 parent_version: int | None = None, lm_config: dict[str, Any] | None = None,
+                 on_duplicate: str = "raise") -> PromptVersion:
         """Register a new version; returns it. Nothing is written if a check fails.
 
         ``tags`` values are stored as text. ``parent_version`` defaults to the latest version.
         ``lm_config`` (default: the Prompt's own) is stored as the version's MLflow model config.
         A template identical to the latest version's (same template, same model config) is
-        refused with :class:`DuplicateVersionError`, whose ``existing`` is that version.
+        refused with :class:`DuplicateVersionError`, whose ``existing`` is that version; with
+        ``on_duplicate="reuse"`` that version is returned instead (and a log line says so).
         Example::
 
             reg.register("support", "Be brief with {company} customers.", "shorter",
                          tags={"optimizer": "gradient", "score_after": 0.82})
         """
         check_name(name)
+        if on_duplicate not in ("raise", "reuse"):
+            raise ValidationError(f"on_duplicate must be 'raise' or 'reuse', got {on_duplicate!r}.")
         check_optional_text(commit_message, "commit_message")
         tags = check_tags(tags)
         if not isinstance(allow_variable_change, bool):
@@ -271,7 +279,7 @@ class PromptRegistry:
         try:
             Prompt(name=name, template=text)  # validates (non-empty, chat messages well formed)
         except ValueError as err:  # pydantic's error: say it in one line, with the fix
-            reasons = "; ".join(e["msg"] for e in getattr(err, "errors", lambda: [])()) or str(err)
+            reasons = "; ".join(e["msg"] for e in getattr(err, "errors", list)()) or str(err)
             raise ValidationError(f"Cannot register '{name}': {reasons}. Pass non-empty text, or a list of "
                                   "{'role': ..., 'content': ...} messages.") from None
         lm_config = check_lm_config(lm_config if lm_config is not None else (prompt.lm_config if prompt else None))
@@ -291,7 +299,10 @@ class PromptRegistry:
         numbers = self.versions(name) if exists else []
         if numbers:
             latest = self.load(f"{name}/{numbers[-1]}")
-            if latest.template == text and (latest.lm_config or None) == _stored_config(lm_config):
+            if latest.template == text and (latest.lm_config or None) == stored_lm_config(lm_config):
+                if on_duplicate == "reuse":
+                    log.info("'%s': the template is identical to version %s; reusing it", name, latest.version)
+                    return latest
                 raise DuplicateVersionError(
                     f"Not registering '{name}': the template is identical to the latest version "
                     f"{latest.version}; use that version (e.g. `engram prompts promote {name} "
@@ -333,57 +344,6 @@ class PromptRegistry:
                 self.client.set_prompt_tag(name, ALIAS_LOG_TAG + alias, json.dumps((log + [target.version])[-50:]))
         return self.load(f"{name}/{target.version}")
 
-    def alias_log(self, name: str, alias: str) -> list[int]:
-        """The versions ``alias`` has pointed at, oldest first (as recorded by :meth:`promote`)."""
-        with mlflow_errors(self.uri, f"reading prompt '{name}'"):
-            prompt = self.client.get_prompt(check_name(name))
-        if prompt is None:
-            self._require_prompt(name)
-        try:
-            return [int(v) for v in json.loads((prompt.tags or {}).get(ALIAS_LOG_TAG + alias, "[]"))]
-        except (ValueError, TypeError):
-            return []
-
-    def rollback(self, name: str, alias: str = "production") -> PromptVersion:
-        """Point ``alias`` back at the version it pointed at before the last :meth:`promote`.
-
-        Example::
-
-            reg.promote("support", 2, "production"); reg.rollback("support")   # @production -> 1
-        """
-        check_name(name)
-        check_alias(alias)
-        current = self.aliases(name).get(alias)
-        if current is None:
-            raise NotFoundError(f"Prompt '{name}' has no alias '{alias}' to roll back; set it with "
-                                f"`engram prompts promote {name} <version> {alias}`.")
-        log = self.alias_log(name, alias)
-        while log and log[-1] == current:
-            log.pop()
-        if not log:
-            older = [v for v in self.versions(name) if v < current]
-            if not older:
-                raise NotFoundError(f"'{name}@{alias}' points at version {current} and has no earlier version "
-                                    "to roll back to.")
-            log = [older[-1]]
-        previous = log[-1]
-        with mlflow_errors(self.uri, f"rolling back '{name}@{alias}'"):
-            self.client.set_prompt_alias(name, alias, previous)
-            self.client.set_prompt_tag(name, ALIAS_LOG_TAG + alias, json.dumps(log))
-        return self.load(f"{name}/{previous}")
-
-    def delete_alias(self, name: str, alias: str) -> None:
-        """Remove ``alias`` from a prompt (NotFoundError if it is not set)."""
-        check_name(name)
-        check_alias(alias)
-        if alias not in self.aliases(name):
-            raise NotFoundError(f"Prompt '{name}' has no alias '{alias}'; its aliases: "
-                                f"{', '.join(sorted(self.aliases(name))) or '(none)'}.")
-        with mlflow_errors(self.uri, f"deleting alias '{alias}' of '{name}'"):
-            self.client.delete_prompt_alias(name, alias)
-            if ALIAS_LOG_TAG + alias in (self.client.get_prompt(name).tags or {}):
-                self.client.delete_prompt_tag(name, ALIAS_LOG_TAG + alias)
-
 
 class DuplicateVersionError(TrackingError):
     """``register`` was given the same template as the latest version; ``existing`` is that version."""
@@ -393,22 +353,10 @@ class DuplicateVersionError(TrackingError):
         self.existing = existing
 
 
-def _stored_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    """``config`` as MLflow hands it back (defaults filled), to compare with a stored version."""
-    if not config:
-        return None
-    from mlflow.entities.model_registry import PromptModelConfig
-
-    fields = {k: v for k, v in config.items() if k != "response_format"}
-    out = PromptModelConfig.from_dict(fields).to_dict() if fields else {}
-    if config.get("response_format") is not None:
-        out["response_format"] = config["response_format"]
-    return out or None
-
-
 def register_result(result: Any, *, dataset: Any = None, commit_message: str | None = None,
                     alias: str | None = None, registry: PromptRegistry | None = None,
-                    allow_variable_change: bool = False, tags: dict[str, Any] | None = None) -> PromptVersion:
+                    allow_variable_change: bool = False, tags: dict[str, Any] | None = None,
+                    on_duplicate: str = "raise") -> PromptVersion:
     """Register an :class:`~engram.optimizers._result.OptimizationResult`'s prompt as a new version.
 
     Tags: optimizer, score_before, score_after, accepted, dataset_hash (the dataset's
@@ -437,7 +385,8 @@ def register_result(result: Any, *, dataset: Any = None, commit_message: str | N
             scores = f": score {result.score_before:.3f} -> {result.score_after:.3f}"
         commit_message = f"{result.optimizer}{scores}" + (f"\n\n{result.rationale}" if result.rationale else "")
     version = registry.register(result.prompt.name, result.prompt, commit_message, all_tags,
-                                allow_variable_change=allow_variable_change, parent_version=parent)
+                                allow_variable_change=allow_variable_change, parent_version=parent,
+                                on_duplicate=on_duplicate)
     if alias:
         version = registry.promote(version.name, version.version, alias)
     return version

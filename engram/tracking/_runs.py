@@ -73,11 +73,18 @@ class Run:
                 self.client.log_param(self.run_id, key, _param_text(value))
 
     def log_metrics(self, metrics: dict[str, float | None], step: int | None = None) -> None:
-        """Numeric metrics; None values are skipped."""
+        """Numeric metrics; None values are skipped.
+
+        A value already logged at the same step (a resumed run logging again) is not
+        logged twice, so a metric's history shows each step once.
+        """
         with mlflow_errors(self.uri, "logging metrics"):
             for key, value in metrics.items():
-                if value is not None:
-                    self.client.log_metric(self.run_id, key, float(value), step=step or 0)
+                if value is None:
+                    continue
+                if any(m.step == (step or 0) for m in self.client.get_metric_history(self.run_id, key)):
+                    continue
+                self.client.log_metric(self.run_id, key, float(value), step=step or 0)
 
     def log_text(self, text: str, path: str) -> None:
         with mlflow_errors(self.uri, f"logging artifact {path}"):
@@ -103,6 +110,32 @@ class Run:
                           f"{prefix}completion_tokens": usage.completion_tokens,
                           f"{prefix}total_tokens": usage.total_tokens, f"{prefix}cost": usage.cost})
 
+    def log_lms(self, lms: dict[str, Any] | None = None, *, used: Any = None) -> None:
+        """Which LM played each role and whether it is an offline stand-in (params and tags).
+
+        ``lms`` maps a role ("task", "reflection", "judge") to an LM or its name; roles left
+        out are read from engram's configuration. ``used`` (a :class:`engram.lm.Usage`) adds
+        the models that actually answered. A run made with a stand-in says so in the tag
+        ``engram.stand_in`` (and ``engram.lm.<role>.stand_in``), so no figure passes for a model's.
+        Example::
+
+            run.log_lms({"task": "offline/support"})   # lm.task=offline/support, engram.stand_in=true
+        """
+        names = {role: lm_name(lm) for role, lm in (lms or {}).items()}
+        for role in ("task", "reflection", "judge"):
+            if role not in names:
+                names[role] = configured_lm_name(role)
+        models = sorted(getattr(used, "by_model", None) or {})
+        params = {f"lm.{role}": name or "(not configured)" for role, name in names.items()}
+        if models:
+            params["lm.models_used"] = ",".join(models)
+        # A resumed run keeps its first values: MLflow refuses to change a logged param.
+        logged = self.client.get_run(self.run_id).data.params
+        self.log_params({k: v for k, v in params.items() if k not in logged})
+        stand_ins = {role: is_stand_in(name) for role, name in names.items() if name}
+        self.set_tags({**{f"engram.lm.{role}.stand_in": str(flag).lower() for role, flag in stand_ins.items()},
+                       "engram.stand_in": str(any(stand_ins.values()) or any(map(is_stand_in, models))).lower()})
+
     def log_trajectory_sample(self, dataset: TrajectoryDataset, n: int = SAMPLE_SIZE,
                               path: str = "trajectories_sample.jsonl") -> None:
         """The first ``n`` trajectories (JSONL) plus the dataset's size and hash as parameters."""
@@ -117,6 +150,30 @@ class Run:
 
         self.log_dict(program.dump_state(), f"{path}/state.json")
         self.log_text(export_program(program).to_json(), f"{path}/messages.json")
+
+
+def lm_name(lm: Any) -> str | None:
+    """An LM's model name (``dspy.LM.model``), or the name itself."""
+    if lm is None or isinstance(lm, str):
+        return lm
+    return str(getattr(lm, "model", None) or type(lm).__name__)
+
+
+def configured_lm_name(role: str) -> str | None:
+    """The model engram would use for ``role`` now (None when nothing is configured)."""
+    from engram.errors import EngramError
+    from engram.lm import get_lm
+
+    try:
+        return lm_name(get_lm(role))  # type: ignore[arg-type]
+    except EngramError:
+        return None
+
+
+def is_stand_in(name: str | None) -> bool:
+    from engram.lm import OFFLINE_PREFIX
+
+    return bool(name) and str(name).startswith(OFFLINE_PREFIX)
 
 
 def _flatten(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -166,7 +223,8 @@ def track_run(name: str, kind: str = "optimization", params: dict[str, Any] | No
 
     The run ends FINISHED, or FAILED (with the error as a tag) if the block raises.
     ``kind`` is "optimization", "compile", "extraction", "sweep", "trial"... (tag ``engram.kind``).
-    ``run_id`` continues an existing run (a resumed experiment); ``parent_run_id`` nests the
+    ``run_id`` continues an existing run (a resumed experiment or job; metrics it already holds at a step
+    are not logged again, see :meth:`Run.log_metrics`); ``parent_run_id`` nests the
     new run under a run another process started (a sweep worker's trials).
     """
     global _depth, _saved_uri
@@ -198,7 +256,8 @@ def track_run(name: str, kind: str = "optimization", params: dict[str, Any] | No
         with active:
             run = Run(active.info.run_id, uri)
             if params:
-                run.log_params(params)
+                logged = run.client.get_run(run.run_id).data.params if run_id is not None else {}
+                run.log_params({k: v for k, v in _flatten(params).items() if k not in logged})
             try:
                 yield run
             except BaseException as err:

@@ -26,10 +26,14 @@ from typing import Any
 
 from engram.errors import NotFoundError
 from engram.tracking._backend import mlflow_client, mlflow_errors, resolve_uri
+from engram.tracking._linking import (
+    CANARY_ARM_TAG,
+    PROMPT_NAME_TAG,
+    PROMPT_SOURCE_TAG,
+    PROMPT_VERSION_TAG,
+)
 from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
 
-PROMPT_NAME_TAG = "engram.prompt_name"
-PROMPT_VERSION_TAG = "engram.prompt_version"
 _SOURCE_RANK = {"HUMAN": 0, "LLM_JUDGE": 1, "CODE": 2}
 _SOURCE_NAME = {"HUMAN": "user", "LLM_JUDGE": "judge", "CODE": "metric"}
 _TEXT_KEYS = ("content", "answer", "response", "output", "text", "result", "message", "question",
@@ -148,17 +152,25 @@ def trace_to_trajectory(trace: Any, *, feedback_name: str | None = None) -> Traj
         prompt_name=name, prompt_version=version, user=metadata.get("mlflow.trace.user"),
         thread=metadata.get("mlflow.trace.session"),
         time=datetime.fromtimestamp(info.request_time / 1000, tz=UTC) if info.request_time else None,
-        metadata={"trace_id": info.trace_id, "source": "mlflow-trace"})
+        metadata={"trace_id": info.trace_id, "source": "mlflow-trace",
+                  **{key: (info.tags or {})[tag] for key, tag in (("prompt_source", PROMPT_SOURCE_TAG),
+                                                                  ("canary_arm", CANARY_ARM_TAG))
+                     if (info.tags or {}).get(tag)}})
 
 
 def traces_to_dataset(experiment: str | None = None, *, tracking_uri: str | None = None,
                       filter_string: str | None = None, feedback_name: str | None = None,
                       with_feedback_only: bool = True, max_traces: int = 1000,
-                      name: str | None = None) -> TrajectoryDataset:
+                      name: str | None = None, prompt: str | None = None) -> TrajectoryDataset:
     """Trajectories from the traces of an MLflow experiment (by name or id), newest first.
 
-    ``filter_string`` is MLflow's trace filter (e.g. ``"tags.`engram.prompt_name` = 'support'"``).
+    ``filter_string`` is MLflow's trace filter (e.g. ``"tags.`engram.prompt_name` = 'support'"``);
+    ``prompt="support/3"`` keeps the traces linked to that version (MLflow's ``prompt =`` filter,
+    which the links made by :func:`engram.load_prompt` and ``mlflow.genai.load_prompt`` feed).
     """
+    if prompt is not None:
+        link = f'prompt = "{prompt}"'
+        filter_string = f"{filter_string} AND {link}" if filter_string else link
     uri = resolve_uri(tracking_uri)
     client = mlflow_client(uri)
     with mlflow_errors(uri, "reading traces"):

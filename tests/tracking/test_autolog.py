@@ -73,6 +73,9 @@ def test_gradient_optimization_is_one_finished_run(autolog_on, trajectories):
     assert metrics["score_after"] > metrics["score_before"] and metrics["accepted"] == 1.0
     assert metrics["lm_calls"] == result.usage.calls > 0
     assert "Be brief." in _artifact(autolog_on, run.info.run_id, "prompt_diff.diff")
+    # the run says which models answered, and that they were offline stand-ins
+    assert params["lm.models_used"].startswith("offline/") and run.data.tags["engram.stand_in"] == "true"
+    assert {"lm.task", "lm.reflection", "lm.judge"} <= set(params)
     assert "reset my password" in _artifact(autolog_on, run.info.run_id, "trajectories_sample.jsonl")
     # MLflow's global URI is the user's again afterwards
     assert mlflow.get_tracking_uri() != autolog_on

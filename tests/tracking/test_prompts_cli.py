@@ -95,3 +95,30 @@ def test_register_refuses_changed_variables(two_versions, tmp_path):
     result = invoke("register", "support", str(changed))
     assert result.exit_code == 1 and "--allow-variable-change" in result.stderr
     assert invoke("register", "support", str(changed), "--allow-variable-change").exit_code == 0
+
+
+def test_rollback_alias_delete_list_filter_and_canary_verbs(two_versions):
+    from mlflow import MlflowClient
+
+    invoke("promote", "support", "1", "production")
+    invoke("promote", "support", "2", "production")
+    result = invoke("rollback", "support")
+    assert result.exit_code == 0 and "support@production -> version 1 (was 2)" in result.stdout
+    decisions = MlflowClient(two_versions).search_runs(
+        [MlflowClient(two_versions).get_experiment_by_name("engram-canary").experiment_id])
+    assert [r.data.tags["engram.decision"] for r in decisions] == ["rollback"]  # recorded
+    assert "support" in invoke("list", "--filter", "name LIKE 'sup%'").stdout
+    assert "no prompts registered" in invoke("list", "--filter", "name LIKE 'zzz%'").stdout
+    started = invoke("canary", "start", "support", "2", "--fraction", "0.2", "--experiment", "traffic")
+    assert started.exit_code == 0 and "support@candidate = v2 for 20% of keys" in started.stdout
+    status = json.loads(invoke("canary", "status", "support").stdout)
+    assert (status["candidate_version"], status["control_version"], status["fraction"]) == (2, 1, 0.2)
+    again = invoke("canary", "start", "support", "2")
+    assert again.exit_code == 1 and "already running" in again.stderr
+    waiting = invoke("compare", "support")
+    assert waiting.exit_code == 0 and "decision: continue" in waiting.stdout, waiting.stderr
+    assert invoke("canary", "stop", "support").exit_code == 0
+    assert "no canary of support is running" in invoke("canary", "status", "support").stdout
+    assert invoke("alias-delete", "support", "production").exit_code == 0
+    gone = invoke("alias-delete", "support", "production")
+    assert gone.exit_code == 1 and "no alias 'production'" in gone.stderr

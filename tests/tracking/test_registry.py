@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engram.errors import NotFoundError, TemplateError, TrackingError, ValidationError
+from engram.errors import NotFoundError, TemplateError, ValidationError
 from engram.lm import Usage
 from engram.optimizers._result import OptimizationResult
 from engram.prompts import Prompt

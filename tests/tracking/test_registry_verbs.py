@@ -33,6 +33,8 @@ def test_register_refuses_a_version_identical_to_the_latest(registry):
         registry.register("support", "You help {company} customers.", "again")
     assert caught.value.existing.version == first.version
     assert registry.versions("support") == [1]  # nothing written
+    reused = registry.register("support", "You help {company} customers.", on_duplicate="reuse")
+    assert reused.version == 1 and registry.versions("support") == [1]
     # a new model config is a real change
     assert registry.register("support", "You help {company} customers.",
                              lm_config={"model_name": "gpt-4o-mini"}).version == 2

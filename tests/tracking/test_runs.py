@@ -151,7 +151,7 @@ def test_tracking_reaches_no_private_name_of_mlflow_or_of_another_module():
     import ast
     from pathlib import Path
 
-    import engram.tracking as tracking
+    from engram import tracking
 
     for path in Path(tracking.__file__).parent.glob("*.py"):
         tree = ast.parse(path.read_text())
@@ -177,3 +177,33 @@ def test_a_user_mlflow_tracking_uri_variable_survives_a_run(tracking_uri, tmp_pa
     assert os.environ["MLFLOW_TRACKING_URI"] == mine and mlflow.get_tracking_uri() == mine
     monkeypatch.setenv("MLFLOW_TRACKING_URI", mine + "2")  # still read from the variable, not frozen
     assert mlflow.get_tracking_uri() == mine + "2"
+
+
+def test_a_resumed_run_adds_no_duplicate_metrics_or_params(tracking_uri):
+    with track_run("job", params={"steps": 3}, tracking_uri=tracking_uri) as run:
+        run.log_metrics({"score_after": 0.8, "round_score": 1.0}, step=2)
+    with track_run("job", params={"steps": 3}, tracking_uri=tracking_uri, run_id=run.run_id) as again:
+        again.log_metrics({"score_after": 0.8, "round_score": 1.0}, step=2)
+        again.log_metrics({"round_score": 1.0}, step=3)  # a new step is still logged
+    client = mlflow_client(tracking_uri)
+    assert again.run_id == run.run_id
+    assert [m.step for m in client.get_metric_history(run.run_id, "round_score")] == [2, 3]
+    assert len(client.get_metric_history(run.run_id, "score_after")) == 1
+    assert client.get_run(run.run_id).info.status == "FINISHED"
+
+
+def test_a_run_records_each_lm_and_whether_it_is_a_stand_in(tracking_uri):
+    import engram
+
+    engram.configure(lm="offline/support", judge_lm="openai/gpt-4o-mini")
+    try:
+        with track_run("job", tracking_uri=tracking_uri) as run:
+            run.log_lms({"task": "offline/support"}, used=Usage(by_model={"offline/support": {"calls": 3}}))
+    finally:
+        engram.configure(lm=None, judge_lm=None)
+    data = mlflow_client(tracking_uri).get_run(run.run_id).data
+    assert data.params["lm.task"] == "offline/support" and data.params["lm.judge"] == "openai/gpt-4o-mini"
+    assert data.params["lm.reflection"] == "offline/support"  # falls back to the task LM
+    assert data.params["lm.models_used"] == "offline/support"
+    assert data.tags["engram.lm.task.stand_in"] == "true" and data.tags["engram.lm.judge.stand_in"] == "false"
+    assert data.tags["engram.stand_in"] == "true"
