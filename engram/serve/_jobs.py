@@ -151,7 +151,12 @@ class JobStore:
         t, now = self.table, time.time()
         ready = sa.or_(sa.and_(t.c.status == "queued", t.c.due_at <= now),
                        sa.and_(t.c.status == "running", t.c.lease_until < now))
-        query = sa.select(t.c.id, t.c.status).where(ready)
+        # One thread's work runs one job at a time (as ReflectionExecutor does): a job whose
+        # thread has another job running with a live lease waits for it.
+        other = t.alias("other")
+        busy = sa.exists().where(other.c.thread_key == t.c.thread_key, other.c.id != t.c.id,
+                                 other.c.status == "running", other.c.lease_until >= now)
+        query = sa.select(t.c.id, t.c.status).where(ready, sa.or_(t.c.thread_key.is_(None), ~busy))
         if kinds:
             query = query.where(t.c.kind.in_(kinds))
         with self._local, self.engine.begin() as db:
