@@ -84,6 +84,7 @@ class JobStore:
     def __init__(self, url: str):
         import sqlalchemy as sa
 
+        url = _driver_url(url)
         try:
             connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
             self.engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
@@ -195,6 +196,21 @@ class JobStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _driver_url(url: str) -> str:
+    """``postgresql://`` with the driver that is installed (SQLAlchemy 2.1 assumes psycopg 3;
+    engram's dev extra ships psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            try:
+                import psycopg  # noqa: F401
+
+                driver = "psycopg"
+            except ImportError:
+                driver = "psycopg2"
+            return f"postgresql+{driver}://" + url.removeprefix(prefix)
+    return url
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
