@@ -94,7 +94,8 @@ def install(app: Any) -> None:
         return JSONResponse(body("invalid_request", message, field or None), status_code=422)
 
     async def http_error(_request: Any, err: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
+                 413: "payload_too_large", 400: "bad_request"}
         return JSONResponse(body(codes.get(err.status_code, "http_error"), str(err.detail)),
                             status_code=err.status_code, headers=getattr(err, "headers", None))
 

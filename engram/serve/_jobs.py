@@ -84,6 +84,7 @@ class JobStore:
     def __init__(self, url: str):
         import sqlalchemy as sa
 
+        url = _driver_url(url)
         try:
             connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
             self.engine = sa.create_engine(url, connect_args=connect_args, pool_pre_ping=True)
@@ -151,7 +152,12 @@ class JobStore:
         t, now = self.table, time.time()
         ready = sa.or_(sa.and_(t.c.status == "queued", t.c.due_at <= now),
                        sa.and_(t.c.status == "running", t.c.lease_until < now))
-        query = sa.select(t.c.id, t.c.status).where(ready)
+        # One thread's work runs one job at a time (as ReflectionExecutor does): a job whose
+        # thread has another job running with a live lease waits for it.
+        other = t.alias("other")
+        busy = sa.exists().where(other.c.thread_key == t.c.thread_key, other.c.id != t.c.id,
+                                 other.c.status == "running", other.c.lease_until >= now)
+        query = sa.select(t.c.id, t.c.status).where(ready, sa.or_(t.c.thread_key.is_(None), ~busy))
         if kinds:
             query = query.where(t.c.kind.in_(kinds))
         with self._local, self.engine.begin() as db:
@@ -190,6 +196,21 @@ class JobStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _driver_url(url: str) -> str:
+    """``postgresql://`` with the driver that is installed (SQLAlchemy 2.1 assumes psycopg 3;
+    engram's dev extra ships psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            try:
+                import psycopg  # noqa: F401
+
+                driver = "psycopg"
+            except ImportError:
+                driver = "psycopg2"
+            return f"postgresql+{driver}://" + url.removeprefix(prefix)
+    return url
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -26,8 +26,16 @@ def _error_response(status: int, code: str, message: str, headers: dict[str, str
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
-class _TooLarge(Exception):
-    pass
+def _too_large_error(max_bytes: int) -> Exception:
+    # An HTTPException, so that FastAPI's body reader passes it on (it turns other errors
+    # raised while reading into a 400) and the app's handler answers 413 in the JSON shape.
+    from starlette.exceptions import HTTPException
+
+    class TooLarge(HTTPException):
+        pass
+
+    return TooLarge(413, f"the request body is over {max_bytes:,} bytes; split it into smaller requests "
+                         "(ENGRAM_SERVE_MAX_BODY_BYTES raises the limit).")
 
 
 class BodyLimit:
@@ -58,7 +66,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    raise _too_large_error(self.max_bytes)
             return message
 
         async def tracking_send(message: dict) -> None:
@@ -69,9 +77,10 @@ class BodyLimit:
 
         try:
             await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(scope, receive, send)
+        except Exception as err:  # only our own limit error is answered here; others re-raise
+            if getattr(err, "status_code", None) != 413 or started:
+                raise
+            await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: dict, receive: Any, send: Any) -> None:
         response = _error_response(413, "payload_too_large",

@@ -48,9 +48,10 @@ class Service:
         home = get_settings().home
         home.mkdir(parents=True, exist_ok=True)
         if store is None:
-            from engram.store import MemoryStore
+            from engram.serve._batching import BatchingEmbedder
+            from engram.store import MemoryStore, get_embedder
 
-            store = MemoryStore.from_settings()
+            store = MemoryStore.from_settings(embedder=BatchingEmbedder(get_embedder()))
         return cls(store, KeyStore(settings.resolved_keys_path(home)), JobStore(settings.resolved_db(home)),
                    FeedbackDatasets(home), settings, home)
 

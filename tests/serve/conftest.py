@@ -115,3 +115,33 @@ def shared_server(tmp_path_factory):
     server = make_server(tmp_path_factory.mktemp("serve")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def postgres_url():
+    """A throwaway PostgreSQL cluster on 127.0.0.1, run as the `postgres` user (skipped without one)."""
+    import shutil
+    import tempfile
+
+    initdb, pg_ctl, runuser = shutil.which("initdb"), shutil.which("pg_ctl"), shutil.which("runuser")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+    if os.geteuid() == 0 and not runuser:
+        pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
+    pytest.importorskip("psycopg2")
+    as_pg = [runuser, "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="engram-pg-", dir="/tmp"))
+    data = base / "data"
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    port = free_port()
+    subprocess.run([*as_pg, initdb, "-D", str(data), "-A", "trust", "-U", "postgres"], check=True,
+                   capture_output=True)
+    subprocess.run([*as_pg, pg_ctl, "-D", str(data), "-l", str(base / "log"), "-w", "-o",
+                    f"-p {port} -h 127.0.0.1 -k {base}", "start"], check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_pg, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
+                       capture_output=True, check=False)
+        shutil.rmtree(base, ignore_errors=True)

@@ -136,6 +136,14 @@ def test_limits_and_access_log(server_factory):
     with server.client(key) as c:
         big = c.post("/v1/memories", json={"namespace": NS, "content": "x" * 5000})
         assert big.status_code == 413 and big.json()["error"]["code"] == "payload_too_large"
+
+        def chunks():  # no Content-Length: the limit is enforced while the body streams in
+            yield b'{"namespace": ["memories", "u1"], "content": "'
+            yield from (b"x" * 1000 for _ in range(5))
+            yield b'"}'
+
+        chunked = c.post("/v1/memories", content=chunks(), headers={"Content-Type": "application/json"})
+        assert chunked.status_code == 413 and chunked.json()["error"]["code"] == "payload_too_large"
         assert c.post("/v1/memories", json={"namespace": NS, "content": secret}).status_code == 201
         statuses = [c.get("/v1/namespaces").status_code for _ in range(8)]
         assert 429 in statuses and statuses[0] == 200

@@ -48,6 +48,7 @@ def test_schemathesis_finds_no_server_errors(server_factory):
     operations = [op for op in operations if op.path.startswith("/v1/")]
     per_mode = math.ceil(TOTAL / (2 * len(operations)))
     statuses: Counter = Counter()
+    codes: Counter = Counter()
     changed_on_4xx: list[str] = []
     server_errors: list[str] = []
 
@@ -60,6 +61,12 @@ def test_schemathesis_finds_no_server_errors(server_factory):
                 before = store_fingerprint(server.home)
                 response = case.call(base_url=server.url, headers=auth, timeout=60)
                 statuses[response.status_code] += 1
+                if response.status_code >= 400:
+                    try:
+                        code = (response.json().get("error") or {}).get("code")
+                    except ValueError:
+                        code = "not-json"
+                    codes[f"{response.status_code} {code}"] += 1
                 if response.status_code >= 500:
                     server_errors.append(f"{case.method} {case.formatted_path} -> {response.status_code}: "
                                          f"{response.text[:200]}")
@@ -69,7 +76,8 @@ def test_schemathesis_finds_no_server_errors(server_factory):
             run()
 
     total = sum(statuses.values())
-    print(f"fuzz: {total} requests over {len(operations)} operations; statuses {dict(sorted(statuses.items()))}")
+    print(f"fuzz: {total} requests over {len(operations)} operations; statuses {dict(sorted(statuses.items()))}; "
+          f"error codes {dict(sorted(codes.items()))}")
     assert total >= 1000
     assert server_errors == []
     assert changed_on_4xx == []

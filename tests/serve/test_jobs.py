@@ -10,7 +10,7 @@ TALK = [{"role": "user", "content": "I moved to Lisbon last month. I am vegetari
 
 
 def test_sigkill_mid_extraction_resumes_once(server_factory):
-    server = server_factory("kill", ENGRAM_LM="offline/serve-slow", ENGRAM_TEST_LM_LATENCY="2.5").start()
+    server = server_factory("kill", ENGRAM_LM="offline/serve-slow", ENGRAM_TEST_LM_LATENCY="1.5").start()
     key = server.key("acme")
     with server.client(key) as c:
         job_id = c.post("/v1/extract", json={"namespace": ["memories", "k"], "messages": TALK}).json()["job_id"]
@@ -18,7 +18,7 @@ def test_sigkill_mid_extraction_resumes_once(server_factory):
         while c.get(f"/v1/jobs/{job_id}").json()["status"] != "running":
             assert time.monotonic() < deadline, "the job never started"
             time.sleep(0.1)
-    time.sleep(1.0)  # inside the (slow) extraction LM call
+    time.sleep(0.5)  # inside the (slow) extraction LM call
     server.kill()
     server.start()  # same home and port; the lease of the killed worker runs out after 3 s
     with server.client(key) as c:
@@ -58,3 +58,19 @@ def test_result_is_recorded_once_and_a_rerun_applies_nothing(tmp_path):
     assert not jobs.finish(job.id, "worker-b", result_b)   # a second finish changes nothing
     assert jobs.get(job.id).status == "succeeded" and jobs.get(job.id, tenant="globex") is None
     assert service.store.count(("tenants", "acme", "m")) == len(result_a["written"])
+
+
+def test_one_thread_runs_one_job_at_a_time(tmp_path):
+    from engram.serve import JobStore
+
+    jobs = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    first, _ = jobs.submit("acme", "extract", {"messages": [1]}, thread_key="t1")
+    other, _ = jobs.submit("acme", "extract", {"messages": [2]}, thread_key="t2")
+    assert jobs.claim("w", lease=30).id == first.id
+    later, merged = jobs.submit("acme", "extract", {"messages": [3]}, thread_key="t1",
+                                merge=lambda old, new: {"messages": old["messages"] + new["messages"]})
+    assert not merged                                     # the first one already started: a new job
+    assert jobs.claim("w", lease=30).id == other.id       # another thread goes ahead
+    assert jobs.claim("w", lease=30) is None              # t1's second job waits for its first
+    assert jobs.finish(first.id, "w", {"ok": True})
+    assert jobs.claim("w", lease=30).id == later.id

@@ -9,14 +9,15 @@ from tests.serve.test_api import wait_job
 TEMPLATE = "You are Acme's support agent. Answer in one short paragraph."
 
 
-def test_prompt_served_from_registry_then_fallback_when_mlflow_is_down(server_factory):
+def test_prompts_registry_optimize_job_then_fallback_when_mlflow_is_down(server_factory):
     from engram.tracking import PromptRegistry
 
     up = server_factory("prompts")
-    PromptRegistry(f"sqlite:///{up.home / 'mlflow.db'}").register("acme.support", TEMPLATE, "first")
-    PromptRegistry(f"sqlite:///{up.home / 'mlflow.db'}").promote("acme.support", 1, "production")
+    registry = PromptRegistry(f"sqlite:///{up.home / 'mlflow.db'}")
+    registry.register("acme.support", TEMPLATE, "first")
+    registry.promote("acme.support", 1, "production")
     up.start()
-    key = up.key("acme")
+    key = up.key("acme", "read,write,optimize")
     with up.client(key) as c:
         served = c.get("/v1/prompts/support", params={"alias": "production"})
         assert served.status_code == 200, served.text
@@ -24,6 +25,9 @@ def test_prompt_served_from_registry_then_fallback_when_mlflow_is_down(server_fa
         assert served.json()["version"] == 1
         other = up.client(up.key("globex")).get("/v1/prompts/support")
         assert other.status_code == 404  # globex has no prompt called support
+        optimized = optimize_and_promote(c)
+    versions = registry.history("acme.support")
+    assert [v.version for v in versions] == [2, 1] and "staging" in versions[0].aliases
     up.stop()
 
     down = server_factory("prompts", ENGRAM_TRACKING_URI=f"http://127.0.0.1:{free_port()}")
@@ -33,37 +37,31 @@ def test_prompt_served_from_registry_then_fallback_when_mlflow_is_down(server_fa
         served = c.get("/v1/prompts/support", params={"alias": "production"})
         assert served.status_code == 200, served.text
         assert served.json()["template"] == TEMPLATE and served.json()["source"] == "fallback"
+        staged = c.get("/v1/prompts/support", params={"alias": "staging"}).json()
+        assert staged["template"] == optimized and staged["source"] == "fallback"
         never_loaded = c.get("/v1/prompts/billing")
         assert never_loaded.status_code == 503 and never_loaded.json()["error"]["code"] == "tracking_unavailable"
         ready = c.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["tracking"].startswith("error")
 
 
-def test_optimize_job_registers_and_promotes(server_factory):
-    from engram.tracking import PromptRegistry
-
-    server = server_factory("optimize")
-    registry = PromptRegistry(f"sqlite:///{server.home / 'mlflow.db'}")
-    registry.register("acme.support", "You are a support agent.", "seed")
-    registry.promote("acme.support", 1, "production")
-    server.start()
+def optimize_and_promote(c) -> str:
+    """Feedback into a dataset, an optimize job that registers v2 and points 'staging' at it."""
     talk = [{"role": "user", "content": "How do I reset my password?"},
             {"role": "assistant", "content": "Use the link."}]
-    with server.client(server.key("acme", "read,write,optimize")) as c:
-        fed = c.post("/v1/feedback", json={"dataset": "support", "trajectories": [
-            {"messages": talk, "feedback": {"score": 0.1, "comment": "too terse, list the steps"}},
-            {"messages": [{"role": "user", "content": "Where is my invoice?"},
-                          {"role": "assistant", "content": "Somewhere."}],
-             "feedback": {"score": 0.0, "comment": "unhelpful; say where to click"}}]})
-        assert fed.status_code == 201
-        queued = c.post("/v1/optimize", json={"prompt_name": "support", "dataset": "support",
-                                              "optimizer": {"kind": "gradient", "max_reflection_steps": 1},
-                                              "register": True, "promote": "staging"})
-        assert queued.status_code == 202, queued.text
-        job = wait_job(c, queued.json()["id"], timeout=240)
-        assert job["status"] == "succeeded", job
-        assert job["result"]["version"] == 2 and job["result"]["run_id"]
-        staged = c.get("/v1/prompts/support", params={"alias": "staging"}).json()
-        assert staged["version"] == 2 and staged["template"] == job["result"]["prompt"]
-    versions = registry.history("acme.support")
-    assert [v.version for v in versions] == [2, 1] and "staging" in versions[0].aliases
+    fed = c.post("/v1/feedback", json={"dataset": "support", "trajectories": [
+        {"messages": talk, "feedback": {"score": 0.1, "comment": "too terse, list the steps"}},
+        {"messages": [{"role": "user", "content": "Where is my invoice?"},
+                      {"role": "assistant", "content": "Somewhere."}],
+         "feedback": {"score": 0.0, "comment": "unhelpful; say where to click"}}]})
+    assert fed.status_code == 201
+    queued = c.post("/v1/optimize", json={"prompt_name": "support", "dataset": "support",
+                                          "optimizer": {"kind": "gradient", "max_reflection_steps": 1},
+                                          "register": True, "promote": "staging"})
+    assert queued.status_code == 202, queued.text
+    job = wait_job(c, queued.json()["id"], timeout=240)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["version"] == 2 and job["result"]["run_id"]
+    staged = c.get("/v1/prompts/support", params={"alias": "staging"}).json()
+    assert staged["version"] == 2 and staged["template"] == job["result"]["prompt"]
+    return staged["template"]
