@@ -105,7 +105,10 @@ PROMPTS = [
                       "Learn a better support prompt from user feedback with three optimizers, check each "
                       "candidate on held-out conversations, then ship the winner through MLflow.\n\n"
                       "> Runs offline with the simulated stand-in `offline/support` (its users have hidden "
-                      "preferences; scores are from the simulation, not a model)."),
+                      "preferences; scores are from the simulation, not a model). In this easy world every "
+                      "optimizer reaches the oracle, so the figures below show that the plumbing works, "
+                      "not how good an optimizer is: for that see `benchmarks/optimization_quality.py` "
+                      "(a harder simulation, with feedback-ignoring baselines and intervals over seeds)."),
     new_code_cell(SETUP),
     new_code_cell('''\
 import pandas as pd
@@ -117,7 +120,8 @@ train, held_out = data.split(0.25, seed=0)        # no customer on both sides
 seed = Prompt(name="support", template="You are the support assistant for Acme. Answer the customer's question.")
 pd.Series(data.stats()).to_frame("support.jsonl").T[["trajectories", "users", "feedback_mean", "with_comment"]]'''),
     new_markdown_cell("## Optimize\nEach optimizer proposes a prompt; the gate replays the held-out customers' "
-                      "turns under the old and the new prompt and keeps the new one only if the judge scores it higher."),
+                      "turns under the old and the new prompt and keeps the new one only if the paired interval of "
+                      "the judge's gain is above zero."),
     new_code_cell('''\
 from engram.optimizers import CandidateGate, create_prompt_optimizer
 
@@ -133,7 +137,7 @@ comparison'''),
 import matplotlib.pyplot as plt
 
 ax = comparison.set_index("optimizer")[["before", "after"]].plot.bar(
-    figsize=(6, 3), color=["#999999", "#2e8b57"], title="Held-out judged score (simulation)")
+    figsize=(6, 3), color=["#999999", "#2e8b57"], title="Held-out judged score (simulation; a plumbing check)")
 ax.set_ylim(0, 1.05)
 plt.tight_layout()
 plt.show()'''),
