@@ -12,7 +12,6 @@ in the next call. Nothing waits for a batch to fill, so a lone request pays noth
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 from engram.store import Embedder
@@ -42,12 +41,7 @@ class BatchingEmbedder(Embedder):
             raise AttributeError(name)
         return getattr(self.inner, name)
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a list of texts; wrap a single text as [text].")
-        texts = list(texts)
-        if not texts:
-            return []
+    def _embed_all(self, texts: list[str]) -> list[list[float]]:
         if len(texts) >= self.max_batch:  # already a batch (writes of many memories)
             return self.inner.embed(texts)
         ticket = _Ticket(texts)

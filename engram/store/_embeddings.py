@@ -47,10 +47,14 @@ class Embedder:
         return self.embed(texts)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Embed ``texts`` in batches; every vector has unit length (cosine = dot product)."""
+        """Embed ``texts``; every vector has unit length (cosine = dot product)."""
         if isinstance(texts, str):
             raise TypeError("embed() takes a list of texts; wrap a single text as [text].")
         texts = list(texts)
+        return self._embed_all(texts) if texts else []
+
+    def _embed_all(self, texts: list[str]) -> list[list[float]]:
+        """Subclasses with a batched model of their own override this (``texts`` is non-empty)."""
         out: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             out.extend(_normalize(v) for v in self._embed(texts[start : start + self.batch_size]))
@@ -103,12 +107,7 @@ class MiniLMEmbedder(Embedder):
                 self._model = SentenceTransformer(str(get_model_path()), device="cpu")
             return self._model
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a list of texts; wrap a single text as [text].")
-        texts = list(texts)
-        if not texts:
-            return []
+    def _embed_all(self, texts: list[str]) -> list[list[float]]:
         model = self._load()
         with self._lock:  # one encode at a time: parallel torch calls only fight over 2 cores
             array = model.encode(
@@ -156,12 +155,7 @@ class OnnxMiniLMEmbedder(Embedder):
         """``"onnxruntime"``, or ``"sentence-transformers"`` after a fallback."""
         return "sentence-transformers" if isinstance(self._load(), MiniLMEmbedder) else "onnxruntime"
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        if isinstance(texts, str):
-            raise TypeError("embed() takes a list of texts; wrap a single text as [text].")
-        texts = list(texts)
-        if not texts:
-            return []
+    def _embed_all(self, texts: list[str]) -> list[list[float]]:
         backend = self._load()
         if isinstance(backend, MiniLMEmbedder):
             return backend.embed(texts)

@@ -201,7 +201,7 @@ def compare_canary(name: str, *, auto: bool = False, threshold: float = 0.0, min
                    budget: int | None = None, experiment: str | None = None, feedback_name: str | None = None,
                    tracking_uri: str | None = None, confidence: float = 0.95) -> CanaryReport:
     """Compare the canary's two versions on the traffic since it started (see the module docstring)."""
-    from engram.tracking._stats import paired
+    from engram.optimizers import paired_comparison as paired
     from engram.tracking._traces import traces_to_dataset
 
     if not isinstance(min_samples, int) or isinstance(min_samples, bool) or min_samples < 2:

@@ -103,21 +103,3 @@ def test_loading_inside_a_trace_links_the_version_from_registry_cache_and_fallba
         assert {t.metadata["prompt_source"] for t in dataset} == {"registry", "cache", "fallback"}
     finally:
         mlflow.set_tracking_uri(None)
-
-
-def test_the_local_paired_bootstrap_matches_the_t_interval_on_clean_data():
-    import numpy as np
-
-    from engram.tracking._stats import _t_quantile, paired_bootstrap
-
-    scipy_stats = pytest.importorskip("scipy.stats")
-    for dof in (3, 10, 30):
-        assert abs(_t_quantile(0.975, dof) / scipy_stats.t.ppf(0.975, dof) - 1) < 0.01
-    rng = np.random.default_rng(1)
-    before = rng.uniform(0, 1, 60)
-    after = before + 0.1 + rng.normal(0, 0.2, 60)
-    result = paired_bootstrap(before, after)
-    diffs = after - before
-    half = scipy_stats.t.ppf(0.975, 59) * diffs.std(ddof=1) / np.sqrt(60)
-    assert abs(result.lower - (diffs.mean() - half)) < 0.02 and abs(result.upper - (diffs.mean() + half)) < 0.02
-    assert paired_bootstrap([0.5] * 5, [0.5] * 5).ci == (0.0, 0.0)
