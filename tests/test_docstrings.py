@@ -149,13 +149,20 @@ BROKEN: dict[str, str] = {
     "engram.tracking._loader#0": "loads support@production, which the example never registers (tracking)",
     "engram.tracking._traces#0": "needs a registered prompt and an MLflow trace; uses `...` and "
                                  "`mlflow` unimported (tracking)",
-    "engram.tracking._program_export#0": "`compiled` is undefined, and ProgramExport steps have no "
-                                         "`as_prompt` (tracking)",
     "engram.modules._summaries#0": "`MyNotes` is undefined (modules)",
     "engram.modules._summaries#1": "`conversation_turns`, `history`, `send_to_model` undefined (modules)",
     "engram.optimizers._multi_prompt#0": "`router_prompt`, `responder_prompt` undefined (optimizers)",
     "engram.store._archive._ranking#0": "`keys`, `texts`, `vectors`, `ArchiveIndex` undefined (store)",
     "engram.testing._users#0": "`topic` is undefined (testing)",
+    "engram.CandidateGate#0": "`task_lm` is undefined (optimizers)",
+    "engram.loaders#0": "reads oasst_en_100_tree.jsonl relative to the working directory (loaders)",
+    "engram.optimizers._scorer#0": "`ranked_ids` is undefined (optimizers)",
+    "engram.runner._checkpoint#0": "`chunks` is undefined (runner)",
+    "engram.runner._cli#0": "a shell session, not Python (runner)",
+    "engram.tracking#1": "loads support@production, which the example never registers (tracking)",
+    "engram.tracking.Run.log_lms#0": "`run` is undefined (tracking)",
+    "engram.tracking._canary#0": "compares a canary the example never starts (tracking)",
+    "engram.tracking._genai#0": "`predict` is undefined (tracking)",
     "engram.runner._config#0": "loads bad.yaml, which does not exist; its error is shown on the next "
                                "line (runner)",
 }

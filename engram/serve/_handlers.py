@@ -109,7 +109,11 @@ def run_optimize(service: Any) -> Any:
                                "improved": result.improved, "accepted": result.accepted,
                                "score_before": result.score_before, "score_after": result.score_after,
                                "optimizer": result.optimizer, "run_id": run_id, "version": None}
-        if p.get("register") and p.get("prompt_name"):
+        if p.get("register") and p.get("prompt_name") and not result.improved:
+            # The seed came back (nothing better, or the gate said no): there is no new version,
+            # and registering the same template again would be refused as a duplicate.
+            out["note"] = "the optimizer kept the original prompt; nothing was registered"
+        elif p.get("register") and p.get("prompt_name"):
             version = _registered(prompt.name, job.id)
             if version is None:
                 version = register_result(result, dataset=data, tags={JOB_TAG: job.id},

@@ -102,6 +102,10 @@ def read_fallback(path: str | Path) -> Prompt:
                             "`engram prompts export <ref> --format json -o <file>`.") from None
 
 
+class _NoRegistry(TrackingError):
+    """The SQLite registry file is not there: never created, or deleted."""
+
+
 def _fetch(ref: str, uri: str) -> Prompt:
     from engram.tracking._registry import PromptRegistry  # imports MLflow: only on a cache miss
 
@@ -110,7 +114,7 @@ def _fetch(ref: str, uri: str) -> Prompt:
         # the deleted one was, answer "not found", and hide the fallback file that exists.
         db = Path(uri[len("sqlite:///"):])
         if str(db) != ":memory:" and not db.exists():
-            raise TrackingError(f"The MLflow database {db} does not exist (deleted or moved?); not creating an "
+            raise _NoRegistry(f"The MLflow database {db} does not exist (deleted or moved?); not creating an "
                                 "empty one for a read. Restore it, or fix ENGRAM_TRACKING_URI / ENGRAM_HOME.")
     return PromptRegistry(uri).load(ref).to_prompt()
 
@@ -196,6 +200,10 @@ def _serve(ref: str, ttl: float, tracking_uri: str | None, fallback_dir: str | P
         prompt = _fetch(ref, uri)
     except NotFoundError:
         raise
+    except _NoRegistry as err:
+        if hit is None and not path.exists():  # nothing was ever registered here: not an outage
+            raise NotFoundError(f"No prompt '{ref}': {err}") from None
+        return _last_good(ref, key, hit, path, err)
     except TrackingError as err:
         with _lock:
             _outage[where] = time.monotonic()  # stamped after the failed call, timeout included

@@ -50,17 +50,17 @@ def optimize_and_promote(c) -> str:
     talk = [{"role": "user", "content": "How do I reset my password?"},
             {"role": "assistant", "content": "Use the link."}]
     fed = c.post("/v1/feedback", json={"dataset": "support", "trajectories": [
-        {"messages": talk, "feedback": {"score": 0.1, "comment": "too terse, list the steps"}},
+        {"messages": talk, "feedback": {"score": 0.1, "comment": "i wanted numbered steps, this was a wall of text"}},
         {"messages": [{"role": "user", "content": "Where is my invoice?"},
                       {"role": "assistant", "content": "Somewhere."}],
-         "feedback": {"score": 0.0, "comment": "unhelpful; say where to click"}}]})
+         "feedback": {"score": 0.0, "comment": "no link to the docs, where is the help article?"}}]})
     assert fed.status_code == 201
     queued = c.post("/v1/optimize", json={"prompt_name": "support", "dataset": "support",
                                           "optimizer": {"kind": "gradient", "max_reflection_steps": 1},
                                           "register": True, "promote": "staging"})
     assert queued.status_code == 202, queued.text
     job = wait_job(c, queued.json()["id"], timeout=240)
-    assert job["status"] == "succeeded", job
+    assert job["status"] == "succeeded", (job, c.get(f"/v1/jobs/{job['id']}").text)
     assert job["result"]["version"] == 2 and job["result"]["run_id"]
     staged = c.get("/v1/prompts/support", params={"alias": "staging"}).json()
     assert staged["version"] == 2 and staged["template"] == job["result"]["prompt"]
