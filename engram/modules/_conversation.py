@@ -14,12 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Union
 
 from engram.errors import BudgetExceededError, ValidationError
 from engram.trajectories import Message, Trajectory
 from engram.trajectories import coerce_messages
+
+if TYPE_CHECKING:
+    import dspy
 
 
 @dataclass
@@ -33,6 +37,12 @@ class Conversation:
     omitted: int = 0
 
 
+# A Trajectory, messages (OpenAI dicts, LangChain messages, Message), {"messages": [...]},
+# a dspy.History, a string, or a Conversation prepared already.
+ConversationInput = Union["Conversation", Trajectory, str, Mapping[str, object], Sequence[object], "dspy.History",
+                          None]
+
+
 def count_tokens(text: str) -> int:
     """cl100k tokens of ``text`` (as LiteLLM counts them); a cheap upper bound when short."""
     if len(text) < 200:  # at least one character per token: no need to ask the tokenizer
@@ -42,7 +52,7 @@ def count_tokens(text: str) -> int:
     return int(litellm.token_counter(model="gpt-3.5-turbo", text=text))
 
 
-def to_messages(conversation: Any) -> tuple[list[Message], str | None]:
+def to_messages(conversation: ConversationInput) -> tuple[list[Message], str | None]:
     """Messages and, for a Trajectory, its id. Raises ValidationError on empty input."""
     trajectory_id = None
     if isinstance(conversation, Trajectory):
@@ -83,7 +93,7 @@ def conversation_id(messages: list[Message]) -> str:
         return "t_" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def prepare(conversation: Any, *, max_tokens: int | None = 8000, truncate: bool = True,
+def prepare(conversation: ConversationInput, *, max_tokens: int | None = 8000, truncate: bool = True,
             trajectory_id: str | None = None) -> Conversation:
     """Coerce, render and fit a conversation into ``max_tokens`` (see the module docstring).
 
@@ -122,4 +132,4 @@ def prepare(conversation: Any, *, max_tokens: int | None = 8000, truncate: bool 
     return Conversation(messages, tid, text, truncated=True, omitted=omitted)
 
 
-__all__ = ["Conversation", "conversation_id", "count_tokens", "prepare", "render_message", "to_messages"]
+__all__ = ["Conversation", "ConversationInput", "conversation_id", "count_tokens", "prepare", "render_message", "to_messages"]

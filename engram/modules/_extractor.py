@@ -13,7 +13,9 @@ under short ids with their content only, the answer is compact JSON Lines.
 
 An operation that names an id that was not shown, or whose content does not fit its
 schema, or that lacks a quote, is refused; the refusals are sent back once in a single
-corrective call, and whatever is still wrong is dropped and reported in ``rejected``.
+corrective call, and whatever is still wrong is dropped and reported in ``rejected``. If the
+corrective call itself fails, the extraction fails (:class:`~engram.errors.LMError`), so a
+caller never takes a partial answer for a whole one.
 """
 
 from __future__ import annotations
@@ -135,21 +137,18 @@ class MemoryExtractor(dspy.Module):
             changed, refused = self._interpret(reply.ops, entries, ids, step)
             if refused:
                 feedback = "\n".join(f"{r.line} -> {r.reason}" for r in refused)
-                try:
-                    fixed = yield self.fix, {"conversation": conv.text, "memories": listing, "refused": feedback}
-                except LMError as err:  # the corrective call failed: keep what was valid, report the rest
-                    fixed = None
-                    refused.append(RejectedOp("(corrective call)", f"failed: {err}", step, retried=True))
+                # A failed corrective call fails the whole extraction (the LMError propagates):
+                # keeping only the valid ops would drop the refused facts silently (issue 11, item 3).
+                fixed = yield self.fix, {"conversation": conv.text, "memories": listing, "refused": feedback}
                 for r in refused:
                     r.retried = True
                 rejected.extend(refused)
-                if fixed is not None:
-                    more, still = self._interpret(fixed.ops, entries, ids, step)
-                    changed += more
-                    for r in still:
-                        r.reason += " (dropped after one corrective retry)"
-                        r.retried = True
-                    rejected.extend(still)
+                more, still = self._interpret(fixed.ops, entries, ids, step)
+                changed += more
+                for r in still:
+                    r.reason += " (dropped after one corrective retry)"
+                    r.retried = True
+                rejected.extend(still)
             if not changed:
                 break
         return self._result(entries, conv, rejected, steps, ids)

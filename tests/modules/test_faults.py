@@ -65,7 +65,8 @@ def test_thirty_percent_faults_over_two_hundred_updates(store):
     manager = MemoryManager(store, ("memories", "{user_id}"), lm=lm)
     report = manager.process(data, concurrency=4, progress=False)
 
-    assert report.total == 200 and report.applied + report.failed == 200
+    assert report.total == 200 and report.applied + report.failed + report.blocked == 200
+    assert set(report.blocked_by.values()) <= set(report.failed_ids)  # a failure blocks the rest of its log
     assert report.failed > 0 and report.applied > 100  # faults happened, most updates still landed
     assert len(report.failures) == report.failed and all(error for _, error in report.failures)
     assert lm.engine.calls <= 200 * MAX_CALLS_PER_UPDATE  # retries are bounded
@@ -73,13 +74,14 @@ def test_thirty_percent_faults_over_two_hundred_updates(store):
     assert refused and all(r.retried for r in refused)  # invented ids: refused, retried once, reported
     applied = {r.trajectory_id for r in report.results}
     failed = {tid for tid, _ in report.failures}
-    assert not applied & failed
+    assert not applied & failed and applied == set(report.applied_ids)
     check_store(store, applied, data)
 
-    # A later run (no faults) applies exactly the failed trajectories; nothing is written twice.
+    # A later run (no faults) applies exactly the failed and blocked ones; nothing is written twice.
     clean = MemoryManager(store, ("memories", "{user_id}"), lm=scripted_lm(base_answer))
     second = clean.process(data, concurrency=4, progress=False)
-    assert (second.applied, second.skipped, second.failed) == (report.failed, report.applied, 0)
+    assert (second.applied, second.skipped, second.failed) == (report.failed + report.blocked, report.applied, 0)
+    assert set(second.applied_ids) == set(report.failed_ids) | set(report.blocked_ids)
     check_store(store, {t.id for t in data}, data)
 
 
