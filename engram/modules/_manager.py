@@ -29,22 +29,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from engram.errors import ConflictError, LMError, ValidationError
-from engram.lm import Usage, track_usage
+from engram.lm import track_usage
 from engram.modules._conversation import Conversation, ConversationInput, prepare
 from engram.modules._drive import Call, Step, Work, arun, run
 from engram.modules._extractor import MemoryExtractor
 from engram.modules._ledger import ledger_for
 from engram.modules._locks import anamespace_lock, namespace_lock
-from engram.modules._operations import MemoryOp, RejectedOp
 from engram.modules._schemas import UserProfile, check_schemas
 from engram.modules._searcher import MemorySearcher
+from engram.modules._results import UpdateResult, trajectory_values
 from engram.modules._settings import (
+    CONSOLIDATE,
     ExtractionSettings,
     LMSpec,
+    Phase,
     ProfileSettings,
     RetrievalSettings,
     group_options,
@@ -60,54 +61,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("engram.modules")
 Values = Mapping[str, str]
-
-
-@dataclass
-class Phase:
-    """An extra pass after extraction, e.g. to consolidate (see :data:`CONSOLIDATE`)."""
-
-    instructions: str
-    include_conversation: bool = True
-    enable_inserts: bool = False
-    enable_updates: bool = True
-    enable_deletes: bool = True
-    name: str = "phase"
-
-
-CONSOLIDATE = Phase("Merge duplicate or overlapping memories: update one to hold the combined fact "
-                    "and delete the others. Quote the memory text you merged.",
-                    include_conversation=False, name="consolidate")
-
-
-@dataclass
-class UpdateResult:
-    """What one update did: records written (new versions), ids deleted, ops, refusals, LM usage."""
-
-    namespace: Namespace
-    trajectory_id: str
-    written: list[MemoryRecord] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    ops: list[MemoryOp] = field(default_factory=list)
-    rejected: list[RejectedOp] = field(default_factory=list)
-    skipped: bool = False
-    attempts: int = 0
-    errors: list[str] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.written or self.deleted)
-
-
-def trajectory_values(trajectory: object) -> dict[str, str]:
-    """Namespace values from a trajectory: ``user_id`` / ``thread_id`` (and ``user`` / ``thread``),
-    plus its string metadata."""
-    values = {k: v for k, v in (getattr(trajectory, "metadata", None) or {}).items() if isinstance(v, str)}
-    if getattr(trajectory, "user", None):
-        values.update(user_id=trajectory.user, user=trajectory.user)  # type: ignore[attr-defined]
-    if getattr(trajectory, "thread", None):
-        values.update(thread_id=trajectory.thread, thread=trajectory.thread)  # type: ignore[attr-defined]
-    return values
 
 
 class MemoryManager:

@@ -84,6 +84,23 @@ class ProfileSettings:
         return self.default_factory() if self.default_factory is not None else self.default
 
 
+@dataclass
+class Phase:
+    """An extra pass after extraction, e.g. to consolidate (see :data:`CONSOLIDATE`)."""
+
+    instructions: str
+    include_conversation: bool = True
+    enable_inserts: bool = False
+    enable_updates: bool = True
+    enable_deletes: bool = True
+    name: str = "phase"
+
+
+CONSOLIDATE = Phase("Merge duplicate or overlapping memories: update one to hold the combined fact "
+                    "and delete the others. Quote the memory text you merged.",
+                    include_conversation=False, name="consolidate")
+
+
 _GROUPS: dict[str, type] = {f.name: group for group in (ExtractionSettings, RetrievalSettings, ProfileSettings)
                             for f in fields(group)}
 
@@ -122,4 +139,4 @@ def group_options(extraction: ExtractionSettings | None, retrieval: RetrievalSet
     return Grouped(extraction, retrieval, chosen)
 
 
-__all__ = ["ExtractionSettings", "LMSpec", "ProfileSettings", "RetrievalSettings", "group_options"]
+__all__ = ["CONSOLIDATE", "ExtractionSettings", "Phase", "LMSpec", "ProfileSettings", "RetrievalSettings", "group_options"]
