@@ -99,3 +99,28 @@ def test_failures_are_raised_from_update_after_bounded_retries(store):
     with dspy.context(lm=scripted_lm(base_answer)):
         assert not MemoryManager(store, ("memories", "u1")).update(
             [{"role": "user", "content": "fact 1 about u1"}]).skipped  # a failure is not recorded as done
+
+
+def _benchmark():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "faults.py"
+    spec = importlib.util.spec_from_file_location("bench_faults", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_checks_at_small_counts_nothing_lost_stale_duplicated_or_corrupted():
+    """benchmarks/faults.py at 120 updates: a faulty run plus a clean re-run equals a fault-free run,
+    and 8 threads on one namespace equal a serial run."""
+    bench = _benchmark()
+    damage, counts = bench.run_faults(120, 12, 0.3, seed=3, concurrency=4, echo=lambda *_: None)
+    assert counts["failed"] > 0 and counts["blocked"] > 0  # faults did hit, and blocked later updates
+    assert counts["re-run applied"] == counts["failed"] + counts["blocked"] and counts["re-run failed"] == 0
+    assert (damage.lost, damage.stale, damage.duplicated, damage.corrupted, damage.spurious) == (0, 0, 0, 0, 0)
+    threads = bench.run_threads(per_thread=2, echo=lambda *_: None)
+    assert threads["same"] and threads["serial"] and threads["applied_once"] == 1
