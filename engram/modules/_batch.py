@@ -167,7 +167,8 @@ class _Log:
     """One namespace's log as it is worked through: a failure blocks the rest of it."""
 
     def __init__(self, report: ProcessReport, skip: set[str]) -> None:
-        self.report, self.skip, self.blocker = report, skip, None
+        self.report, self.skip = report, skip
+        self.blocker: str | None = None
 
     def pending(self, trajectory: Trajectory) -> bool:
         """Whether to apply ``trajectory`` now (otherwise its outcome is recorded here)."""

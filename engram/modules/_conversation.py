@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
 from engram.errors import BudgetExceededError, ValidationError
-from engram.trajectories import Message, Trajectory
-from engram.trajectories import coerce_messages
+from engram.trajectories import Message, Trajectory, coerce_messages
 
 if TYPE_CHECKING:
     import dspy

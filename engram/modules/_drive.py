@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram.errors import EngramError, LMError
 from engram.modules._lm import lm_scope
@@ -50,7 +50,7 @@ class Work:
 
 
 Step = Call | Work
-Algorithm = Generator[Step, object, T]
+Algorithm = Generator[Step, Any, T]  # each step's result is sent back: its type depends on the step
 
 
 def _lm_failure(err: Exception) -> EngramError:
@@ -61,7 +61,8 @@ def _lm_failure(err: Exception) -> EngramError:
 
 def run(algorithm: Algorithm[T], lm: LMSpec = None) -> T:
     """Run ``algorithm`` in this thread."""
-    send, value = algorithm.send, None
+    send: Callable[[Any], Step] = algorithm.send
+    value: Any = None
     while True:
         try:
             step = send(value)
@@ -85,7 +86,8 @@ async def arun(algorithm: Algorithm[T], lm: LMSpec = None) -> T:
     """Run ``algorithm`` on the event loop: LM calls awaited, store work in worker threads."""
     from engram.lm import context_runner
 
-    send, value = algorithm.send, None
+    send: Callable[[Any], Step] = algorithm.send
+    value: Any = None
     while True:
         try:
             step = send(value)

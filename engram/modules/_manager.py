@@ -28,19 +28,19 @@ or reported (``process``); a failed update is never recorded as applied.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from engram.errors import ConflictError, LMError, ValidationError
 from engram.lm import track_usage
 from engram.modules._conversation import Conversation, ConversationInput, prepare
-from engram.modules._drive import Call, Step, Work, arun, run
+from engram.modules._drive import Algorithm, Call, Work, arun, run
 from engram.modules._extractor import MemoryExtractor
 from engram.modules._ledger import ledger_for
 from engram.modules._locks import anamespace_lock, namespace_lock
+from engram.modules._results import UpdateResult, trajectory_values
 from engram.modules._schemas import UserProfile, check_schemas
 from engram.modules._searcher import MemorySearcher
-from engram.modules._results import UpdateResult, trajectory_values
 from engram.modules._settings import (
     CONSOLIDATE,
     ExtractionSettings,
@@ -50,7 +50,14 @@ from engram.modules._settings import (
     RetrievalSettings,
     group_options,
 )
-from engram.modules._strategies import PROFILE_KEY, CollectionStrategy, ProfileStrategy, Records, Strategy, write_ops
+from engram.modules._strategies import (
+    PROFILE_KEY,
+    CollectionStrategy,
+    ProfileStrategy,
+    Records,
+    Strategy,
+    write_ops,
+)
 from engram.store import MemoryRecord, Namespace, NamespaceTemplate
 
 if TYPE_CHECKING:
@@ -177,7 +184,7 @@ class MemoryManager:
         return conv, self.namespace_for(values, conversation)
 
     def _algorithm(self, store: MemoryStore, conv: Conversation, result: UpdateResult,
-                   force: bool) -> Generator[Step, object, None]:
+                   force: bool) -> Algorithm[None]:
         ns, tid = result.namespace, conv.trajectory_id
         ledger = ledger_for(store, ns)
         if not force and (yield Work(ledger.has, ([tid],))):

@@ -15,8 +15,7 @@ Two ways, both scoped to one namespace:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import dspy

@@ -15,7 +15,7 @@ import dataclasses
 import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from pydantic import BaseModel
 
@@ -123,7 +123,7 @@ def group_options(extraction: ExtractionSettings | None, retrieval: RetrievalSet
         hint = "; ".join(f"{n!r} (did you mean {h[0]!r}?)" if h else repr(n) for n, h in zip(unknown, hints))
         raise ValidationError(f"MemoryManager got unknown keyword argument(s) {hint}. Valid keywords: "
                               f"{', '.join(valid)}.")
-    by_group: dict[type, dict[str, object]] = {}
+    by_group: dict[type, dict[str, Any]] = {}  # checked by the dataclasses they go to
     for name, value in options.items():
         by_group.setdefault(_GROUPS[name], {})[name] = value
     extraction = dataclasses.replace(extraction or ExtractionSettings(), **by_group.get(ExtractionSettings, {}))
@@ -132,11 +132,11 @@ def group_options(extraction: ExtractionSettings | None, retrieval: RetrievalSet
     if isinstance(profile, ProfileSettings):
         chosen: ProfileSettings | None = dataclasses.replace(profile, **start)
     elif profile:
-        chosen = ProfileSettings(**start)  # type: ignore[arg-type]
+        chosen = ProfileSettings(**start)
     else:
-        ProfileSettings(**start)  # type: ignore[arg-type]  (validated even when unused, as before)
+        ProfileSettings(**start)  # validated even when unused, as before
         chosen = None
     return Grouped(extraction, retrieval, chosen)
 
 
-__all__ = ["CONSOLIDATE", "ExtractionSettings", "Phase", "LMSpec", "ProfileSettings", "RetrievalSettings", "group_options"]
+__all__ = ["CONSOLIDATE", "ExtractionSettings", "LMSpec", "Phase", "ProfileSettings", "RetrievalSettings", "group_options"]

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Generator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from engram.errors import NotFoundError, ValidationError
 from engram.modules._conversation import Conversation
-from engram.modules._drive import Call, Step, Work
+from engram.modules._drive import Algorithm, Call, Work
 from engram.modules._operations import MemoryOp
 from engram.modules._schemas import content_text, find_schema, validate_content
 from engram.modules._searcher import MemorySearcher, parse_queries, retrieve_for_window
@@ -48,7 +48,7 @@ class Strategy:
         self.schemas = tuple(schemas)
         self.kinds = [s.__name__ for s in self.schemas]
 
-    def retrieve(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> Generator[Step, object, Retrieved]:
+    def retrieve(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> Algorithm[Retrieved]:
         raise NotImplementedError
 
     def draft(self, ns: Namespace, op: MemoryOp, records: Records, items: dict[str, Item]) -> Item | None:
@@ -59,7 +59,10 @@ class Strategy:
         """Whether a stored record fits its schema; one that does not is never shown (so never
         changed) rather than blocking every update of the namespace."""
         try:
-            validate_content(find_schema(self.schemas, record.kind), record.content)
+            schema = find_schema(self.schemas, record.kind)
+            if schema is None:
+                raise ValidationError(f"kind {record.kind!r} is not among {self.kinds}")
+            validate_content(schema, record.content)
             return True
         except (ValidationError, TypeError) as err:
             log.warning("memory %r in %s does not fit %s and is not shown to the LM: %s",
@@ -81,7 +84,8 @@ class CollectionStrategy(Strategy):
         super().__init__(schemas)
         self.retrieval, self.searcher = retrieval, searcher
 
-    def retrieve(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> Generator[Step, object, Retrieved]:
+    def retrieve(self, store: MemoryStore, ns: Namespace,
+                 conv: Conversation) -> Algorithm[Retrieved]:
         if self.searcher is not None:
             pred = yield Call(self.searcher.write_queries, {"conversation": conv.text}, self.searcher.lm)
             queries = parse_queries(pred.queries, self.searcher.query_limit)  # type: ignore[attr-defined]
@@ -118,7 +122,7 @@ class ProfileStrategy(Strategy):
             raise ValidationError("profile mode keeps one document: pass exactly one schema.")
         self.settings = settings
 
-    def retrieve(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> Generator[Step, object, Retrieved]:
+    def retrieve(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> Algorithm[Retrieved]:
         record = yield Work(store.get, (ns, PROFILE_KEY))
         if isinstance(record, MemoryRecord):
             # an unreadable profile is kept untouched, and the LM starts from nothing
