@@ -212,3 +212,19 @@ def test_the_query_writer_searcher_is_not_rewired_to_the_store(store):
                             query_model=scripted_lm({"queries": "green tea"}))
     manager.update("What should I order?")
     assert manager.searcher.store is None  # the manager passes its store per call
+
+
+def test_the_reflection_executor_path_is_covered_by_the_namespace_lock(store):
+    """Issue 11 item 6: two threads of one user through the executor wrote the plan twice."""
+    from engram.modules import ReflectionExecutor
+
+    manager = MemoryManager(store, ("memories", "{user_id}"), lm=world_lm(latency=0.05))
+    executor = ReflectionExecutor(manager, max_workers=4)
+    try:
+        futures = [executor.submit([{"role": "user", "content": f"Thread {k}: I'm on the Pro plan."}],
+                                   thread_id=f"th{k}", values={"user_id": "ana"}) for k in range(4)]
+        executor.flush()
+        assert all(f.exception() is None for f in futures)
+    finally:
+        executor.shutdown()
+    assert _memories(store) == ["The user is on the Pro plan."]
