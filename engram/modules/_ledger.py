@@ -8,7 +8,8 @@ Bookkeeping, never searched, so never embedded (issue 12). Where it lives:
 - otherwise, the records of earlier releases in the sibling namespace
   ``(*namespace, "engram.processed")`` (correct, but each costs an embedding).
 
-Rows of earlier releases are still read, so upgrading never re-applies a trajectory.
+Rows of earlier releases are still read (persistent and server stores), so upgrading never
+re-applies a trajectory.
 
 **Order that keeps "nothing failed recorded as done":** a trajectory's memory writes
 (one all-or-nothing batch, then its soft deletes) come first, and its ledger row is
@@ -107,9 +108,11 @@ _memory_lock = threading.Lock()
 def ledger_for(store: MemoryStore, namespace: Namespace) -> Ledger:
     """The ledger of ``namespace`` in ``store`` (see the module docstring for where it lives)."""
     provider = getattr(store, "ledger", None)
-    if callable(provider):
-        return _WithLegacy(provider(namespace), RecordLedger(store, namespace))
-    if getattr(store, "backend", None) == "memory":
+    in_memory = getattr(store, "backend", None) == "memory"
+    if callable(provider):  # an in-memory store was never written by an earlier release
+        ledger: Ledger = provider(namespace)
+        return ledger if in_memory else _WithLegacy(ledger, RecordLedger(store, namespace))
+    if in_memory:
         with _memory_lock:
             tables = _memory.setdefault(store, {})
             return tables.setdefault(tuple(namespace), MemoryLedger())

@@ -228,3 +228,18 @@ def test_the_reflection_executor_path_is_covered_by_the_namespace_lock(store):
     finally:
         executor.shutdown()
     assert _memories(store) == ["The user is on the Pro plan."]
+
+
+def test_a_trajectory_recorded_by_an_earlier_release_is_not_applied_again(tmp_path):
+    from engram.store import MemoryStore
+
+    store = MemoryStore.persistent(tmp_path / "chroma", embedder=WordHashEmbedder())
+    talk = said("ana", "I'm on the Pro plan.", 1)
+    store.put(("memories", "ana", "engram.processed"), talk.id, {"written": 1}, kind="engram.processed",
+              text=f"processed {talk.id}")  # the ledger row format of earlier releases
+    lm = world_lm()
+    result = MemoryManager(store, ("memories", "{user_id}"), lm=lm).update(talk)
+    assert result.skipped and not lm.engine.requests
+    fresh = said("ana", "I live in Lyon.", 2)
+    assert not MemoryManager(store, ("memories", "{user_id}"), lm=lm).update(fresh).skipped
+    assert MemoryManager(store, ("memories", "{user_id}"), lm=lm).is_processed(("memories", "ana"), fresh.id)
