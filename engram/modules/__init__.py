@@ -27,8 +27,7 @@ _EXPORTS = {
     "Memory": "_schemas", "Episode": "_schemas", "UserProfile": "_schemas",
     "MemoryOp": "_operations", "RejectedOp": "_operations", "ExtractedMemory": "_operations",
     "MemoryExtractor": "_extractor",
-    "MemoryManager": "_manager", "UpdateResult": "_results", "Phase": "_settings", "CONSOLIDATE": "_settings",
-    "ExtractionSettings": "_settings", "RetrievalSettings": "_settings", "ProfileSettings": "_settings",
+    "MemoryManager": "_manager", "UpdateResult": "_manager", "Phase": "_manager", "CONSOLIDATE": "_manager",
     "ProcessReport": "_batch",
     "MemorySearcher": "_searcher",
     "MemoryTool": "_tools", "create_manage_memory_tool": "_tools", "create_search_memory_tool": "_tools",
@@ -38,6 +37,7 @@ _EXPORTS = {
     "ReflectionExecutor": "_reflection",
     "memory_f1": "_metrics", "MemoryF1": "_metrics",
     "compile_extractor": "_compile", "memory_examples": "_compile",
+    "ExtractionSettings": "_settings", "RetrievalSettings": "_settings", "ProfileSettings": "_settings",
     "create_memory_manager": "_compat", "create_memory_store_manager": "_compat",
     "create_thread_extractor": "_compat", "create_memory_searcher": "_compat",
 }

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
-from engram import events
+import engram.events as events
 from engram.errors import EngramError, ValidationError
 from engram.store import Namespace
 from engram.trajectories import Trajectory
