@@ -14,7 +14,7 @@ Each returns the engram module that does the same job; ``model`` becomes the mod
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -26,12 +26,10 @@ from engram.modules._summaries import ThreadSummarizer
 from engram.store import Namespace, NamespaceTemplate
 
 if TYPE_CHECKING:
-    import dspy
-
     from engram.store import MemoryStore
 
 
-def _lm(model: LMSpec) -> dspy.LM | None:
+def _lm(model: Any) -> Any:
     from engram.lm import get_lm
 
     return None if model is None else get_lm("task", model)
