@@ -28,13 +28,14 @@ from typing import TYPE_CHECKING, Literal
 
 import engram.events as events
 from engram.errors import EngramError, ValidationError
+from engram.modules._results import UpdateResult, trajectory_values
 from engram.store import Namespace
 from engram.trajectories import Trajectory
 
 if TYPE_CHECKING:
     from tqdm.auto import tqdm
 
-    from engram.modules._manager import MemoryManager, UpdateResult
+    from engram.modules._manager import MemoryManager
 
 log = logging.getLogger("engram.modules")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -114,8 +115,6 @@ def _time(trajectory: Trajectory) -> datetime:
 def _groups(manager: MemoryManager, trajectories: list[Trajectory], values: ValuesArg,
             report: ProcessReport) -> list[Group]:
     """Trajectories grouped by namespace, each group in time order; unfillable ones are failures."""
-    from engram.modules._manager import trajectory_values
-
     groups: dict[Namespace, list[tuple[int, Trajectory, dict[str, str]]]] = {}
     for index, trajectory in enumerate(trajectories):
         extra = values(trajectory) if callable(values) else (values or {})
