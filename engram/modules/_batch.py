@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Literal
 
 import engram.events as events
 from engram.errors import EngramError, ValidationError
+from engram.lm import Usage, track_usage
 from engram.modules._results import UpdateResult, trajectory_values
 from engram.store import Namespace
 from engram.trajectories import Trajectory
@@ -65,6 +66,7 @@ class ProcessReport:
     failures: list[tuple[str, str]] = field(default_factory=list)  # (trajectory id, error)
     blocked_by: dict[str, str] = field(default_factory=dict)  # blocked id -> the failed id before it
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)  # every LM response of the run (a raised call has none)
 
     def ids(self, outcome: Outcome) -> list[str]:
         return [tid for tid, o in self.outcomes.items() if o == outcome]
@@ -204,8 +206,9 @@ def process(manager: MemoryManager, dataset: object, *, values: ValuesArg = None
     trajectories = _coerce(dataset)
     skipped = _skip_set(skip, trajectories)
     with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force),
-                     data=trajectories) as span:  # engram.autolog(): one MLflow run; a no-op otherwise
+                     data=trajectories) as span, track_usage() as usage:  # autolog: one MLflow run
         report = span.result = _process(manager, trajectories, values, concurrency, progress, force, skipped)
+    report.usage = usage
     return report
 
 
@@ -258,9 +261,10 @@ async def aprocess(manager: MemoryManager, dataset: object, *, values: ValuesArg
     trajectories = _coerce(dataset)
     skipped = _skip_set(skip, trajectories)
     with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force),
-                     data=trajectories) as span:
+                     data=trajectories) as span, track_usage() as usage:
         report = span.result = await _aprocess(manager, trajectories, values, concurrency, progress, force,
                                                skipped)
+    report.usage = usage
     return report
 
 

@@ -53,6 +53,7 @@ def test_a_failed_trajectory_blocks_the_later_ones_of_its_namespace_until_it_is_
     assert first.failed_ids == [lyon.id] and first.blocked_ids == [porto.id]
     assert first.blocked_by == {porto.id: lyon.id} and first.applied_ids == [other.id]
     assert first.done_ids == [other.id]
+    assert first.usage.calls == 1 and first.usage.prompt_tokens > 0  # bob; a raised call has no response
     assert cities(store, "ana") == [] and cities(store, "bob") == ["The user lives in Oslo."]
 
     lm = world_lm()
