@@ -1,6 +1,6 @@
 """Memory-update throughput: engram's own time per update, and how close process() gets to the LM limit.
 
-    python benchmarks/throughput.py                    # MiniLM embedder (the default store's)
+    python benchmarks/throughput.py                    # the default store's embedder (MiniLM)
     python benchmarks/throughput.py --embedder hash    # a word-hash stand-in: framework time without the model
     python benchmarks/throughput.py --quick            # 64 trajectories over 8 users
 
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("dspy.primitives.module").setLevel(logging.ERROR)  # the timing wrapper's forward()
     n, users = (64, 8) if args.quick else (256, 32)
     data = dataset(n, users)
-    label = "MiniLM (sentence-transformers)" if args.embedder == "default" else "word-hash stand-in"
+    label = "word-hash stand-in" if args.embedder == "hash" else repr(make_store("default").embedder)
     print(f"{n} trajectories over {users} users; offline simulated LM (stand-in); embedder: {label}")
     if not args.skip_framework:
         f = framework_time(data, args.embedder)
