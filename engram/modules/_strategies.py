@@ -96,7 +96,13 @@ class CollectionStrategy(Strategy):
         return list(records), {r.id: r for r in records}
 
     def _near_window(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> list[MemoryRecord]:
-        return retrieve_for_window(store, ns, conv.messages, limit=self.retrieval.search_limit, kinds=self.kinds,
+        limit = self.retrieval.search_limit
+        kind = self.kinds[0] if len(self.kinds) == 1 else None
+        # A namespace that fits in the listing is shown whole, oldest first: ranking it would cost
+        # an embedding of the window (the larger part of an update's own time) to choose nothing.
+        if store.count(ns, kind=kind) <= limit:
+            return [r for r in store.list(ns, kind=kind, limit=limit) if r.kind in self.kinds]
+        return retrieve_for_window(store, ns, conv.messages, limit=limit, kinds=self.kinds,
                                    window=self.retrieval.window)
 
     def draft(self, ns: Namespace, op: MemoryOp, records: Records, items: dict[str, Item]) -> Item | None:

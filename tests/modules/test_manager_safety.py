@@ -189,8 +189,12 @@ def test_an_update_embeds_its_query_and_its_memories_only_and_reports_usage():
     # an empty namespace needs no query; both memories are embedded in one call, nothing else is
     assert [sorted(call) for call in embedder.texts] == [["The user is on the Pro plan.", "The user lives in Lyon."]]
     embedder.texts.clear()
-    manager.update("I moved to Porto.")
-    assert embedder.texts == [["user: I moved to Porto."], ["The user lives in Porto."]]
+    manager.update("I moved to Porto.")  # 2 memories fit in the listing: shown whole, no query embedded
+    assert embedder.texts == [["The user lives in Porto."]]
+    small = MemoryManager(store, ("memories", "ana"), lm=world_lm(), search_limit=1)
+    embedder.texts.clear()
+    small.update("I'm vegan.")  # more than fit: the recent window is embedded to rank them
+    assert embedder.texts == [["user: I'm vegan."], ["The user is vegan."]]
     assert store.list_namespaces() == [("memories", "ana")]  # no bookkeeping namespace
     assert manager.update("I'm on the Pro plan and I live in Lyon.").skipped
     assert result.usage.calls == 1 and result.usage.prompt_tokens > 0
