@@ -39,6 +39,7 @@ _EXPORTS = {
     "ReflectionExecutor": "_reflection",
     "memory_f1": "_metrics", "MemoryF1": "_metrics",
     "compile_extractor": "_compile", "memory_examples": "_compile",
+    "ExtractionSettings": "_settings", "RetrievalSettings": "_settings", "ProfileSettings": "_settings",
     "create_memory_manager": "_compat", "create_memory_store_manager": "_compat",
     "create_thread_extractor": "_compat", "create_memory_searcher": "_compat",
 }
@@ -48,6 +49,7 @@ __all__ = [
     "CONSOLIDATE",
     "Episode",
     "ExtractedMemory",
+    "ExtractionSettings",
     "Memory",
     "MemoryExtractor",
     "MemoryF1",
@@ -57,8 +59,10 @@ __all__ = [
     "MemoryTool",
     "Phase",
     "ProcessReport",
+    "ProfileSettings",
     "ReflectionExecutor",
     "RejectedOp",
+    "RetrievalSettings",
     "RunningSummary",
     "SummarizationResult",
     "ThreadSummarizer",
@@ -114,6 +118,11 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         UserProfile as UserProfile,
     )
     from engram.modules._searcher import MemorySearcher as MemorySearcher
+    from engram.modules._settings import (
+        ExtractionSettings as ExtractionSettings,
+        ProfileSettings as ProfileSettings,
+        RetrievalSettings as RetrievalSettings,
+    )
     from engram.modules._strict import strict_problems as strict_problems, to_strict as to_strict
     from engram.modules._summaries import (
         RunningSummary as RunningSummary,

@@ -1,82 +1,157 @@
 """Apply a whole TrajectoryDataset to memory, with bounded concurrency and a progress bar.
 
     report = manager.process(dataset, concurrency=4)
-    report.applied, report.skipped, report.failed, report.failures
+    report.applied_ids, report.skipped_ids, report.failed_ids, report.blocked_ids
 
-Trajectories are grouped by namespace: one namespace's trajectories are applied one
-after another in time order (memories evolve in order and writers never race), while
-different namespaces run in parallel, at most ``concurrency`` at a time. Re-running is
-safe: trajectories already applied are skipped. A failure is reported with its
-trajectory id and error, and leaves that trajectory unapplied for the next run.
+Trajectories are grouped by namespace. **A namespace is an ordered log**: its trajectories
+are applied one after another in time order (memories evolve in order), and when one
+fails, the later ones of that namespace are *blocked* — not applied in this run — so an
+old fact can never overwrite a newer one. The next run applies the failed one first, then
+the rest. ``skip=[ids]`` leaves trajectories out on purpose (they block nothing and are
+not recorded as applied). Different namespaces run in parallel, at most ``concurrency`` at
+a time. Re-running is safe: trajectories already applied are skipped (the ledger).
+
+Scale-out: the ledger and the namespace lock are per process; to spread one dataset over
+several processes, give each process the trajectories of its own namespaces.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 import engram.events as events
 from engram.errors import EngramError, ValidationError
+from engram.lm import Usage, track_usage
+from engram.modules._results import UpdateResult, trajectory_values
+from engram.store import Namespace
+from engram.trajectories import Trajectory
 
-log = logging.getLogger("engram.store")
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
+
+    from engram.modules._manager import MemoryManager
+
+log = logging.getLogger("engram.modules")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_tally = threading.Lock()
+Outcome = Literal["applied", "skipped", "excluded", "failed", "blocked"]
+ValuesArg = Callable[[Trajectory], Mapping[str, str]] | Mapping[str, str] | None
+Group = list[tuple[Trajectory, dict[str, str]]]
 
 
 @dataclass
 class ProcessReport:
-    """The outcome of :func:`process`: counts, per-trajectory results and failures."""
+    """The outcome of :func:`process`, per trajectory id.
+
+    ``outcomes[id]`` is ``"applied"`` (in this run), ``"skipped"`` (applied by an earlier
+    run), ``"excluded"`` (``skip=``), ``"failed"`` (``failures`` has the error) or
+    ``"blocked"`` (an earlier trajectory of its namespace failed; ``blocked_by`` names it).
+    Only ``done_ids`` (applied or skipped) may be checkpointed as done.
+    """
 
     total: int = 0
     applied: int = 0
     skipped: int = 0
     failed: int = 0
-    results: list[Any] = field(default_factory=list)
+    blocked: int = 0
+    excluded: int = 0
+    results: list[UpdateResult] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (trajectory id, error)
+    blocked_by: dict[str, str] = field(default_factory=dict)  # blocked id -> the failed id before it
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)  # every LM response of the run (a raised call has none)
+
+    def ids(self, outcome: Outcome) -> list[str]:
+        return [tid for tid, o in self.outcomes.items() if o == outcome]
+
+    @property
+    def applied_ids(self) -> list[str]:
+        return self.ids("applied")
+
+    @property
+    def skipped_ids(self) -> list[str]:
+        return self.ids("skipped")
+
+    @property
+    def failed_ids(self) -> list[str]:
+        return self.ids("failed")
+
+    @property
+    def blocked_ids(self) -> list[str]:
+        return self.ids("blocked")
+
+    @property
+    def done_ids(self) -> list[str]:
+        """Applied in this run or an earlier one: what a checkpoint may record as done."""
+        return [tid for tid, o in self.outcomes.items() if o in ("applied", "skipped")]
+
+    def _add(self, tid: str, outcome: Outcome, error: str | None = None,
+             result: UpdateResult | None = None) -> None:
+        with _tally:  # namespaces report from several threads
+            self.outcomes[tid] = outcome
+            setattr(self, outcome, getattr(self, outcome) + 1)
+            if error is not None:
+                self.failures.append((tid, error))
+            if result is not None:
+                self.results.append(result)
 
     def __str__(self) -> str:
         return (f"{self.total} trajectories: {self.applied} applied, {self.skipped} already done, "
-                f"{self.failed} failed")
+                f"{self.failed} failed, {self.blocked} blocked by a failure, {self.excluded} skipped on request")
 
 
-def _time(trajectory: Any) -> datetime:
-    t = getattr(trajectory, "time", None)
+def _time(trajectory: Trajectory) -> datetime:
+    t = trajectory.time
     if t is None:
         return _EPOCH
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
-def _groups(manager: Any, trajectories: list[Any], values: Callable[[Any], dict] | dict | None,
-            report: ProcessReport) -> list[list[tuple[Any, dict]]]:
+def _groups(manager: MemoryManager, trajectories: list[Trajectory], values: ValuesArg,
+            report: ProcessReport) -> list[Group]:
     """Trajectories grouped by namespace, each group in time order; unfillable ones are failures."""
-    from engram.modules._manager import trajectory_values
-
-    groups: dict[tuple[str, ...], list[tuple[int, Any, dict]]] = {}
+    groups: dict[Namespace, list[tuple[int, Trajectory, dict[str, str]]]] = {}
     for index, trajectory in enumerate(trajectories):
         extra = values(trajectory) if callable(values) else (values or {})
         merged = {**trajectory_values(trajectory), **extra}
         try:
             ns = manager.namespace.fill(merged)
         except EngramError as err:
-            report.failed += 1
-            report.failures.append((trajectory.id, f"{type(err).__name__}: {err}"))
+            report._add(trajectory.id, "failed", f"{type(err).__name__}: {err}")
             continue
         groups.setdefault(ns, []).append((index, trajectory, merged))
     return [[(t, v) for _, t, v in sorted(items, key=lambda x: (_time(x[1]), x[0]))]
             for items in groups.values()]
 
 
-def _coerce(dataset: Any) -> list[Any]:
+def _coerce(dataset: object) -> list[Trajectory]:
     from engram.trajectories import coerce
 
     return coerce(dataset, what="process() dataset")
 
 
-def _progress(total: int, enabled: bool):
+def _skip_set(skip: Iterable[str] | None, trajectories: list[Trajectory]) -> set[str]:
+    if skip is None:
+        return set()
+    if isinstance(skip, str):
+        raise ValidationError(f"skip must be a list of trajectory ids, got the string {skip!r}; "
+                              f"write skip=[{skip!r}].")
+    wanted = set(skip)
+    unknown = sorted(wanted - {t.id for t in trajectories})
+    if unknown:
+        raise ValidationError(f"skip names trajectory ids that are not in the dataset: {unknown[:5]}; "
+                              "check the ids (report.failed_ids lists the ones that failed).")
+    return wanted
+
+
+def _progress(total: int, enabled: bool) -> tqdm | None:
     if not enabled:
         return None
     from tqdm.auto import tqdm
@@ -84,48 +159,66 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, desc="memories", unit="traj")
 
 
-def _tally(report: ProcessReport, trajectory: Any, outcome: Any) -> None:
-    if isinstance(outcome, BaseException):
-        report.failed += 1
-        report.failures.append((trajectory.id, f"{type(outcome).__name__}: {outcome}"))
-        log.warning("memory update of %s failed: %s", trajectory.id, outcome)
-        return
-    report.results.append(outcome)
-    if outcome.skipped:
-        report.skipped += 1
-    else:
-        report.applied += 1
+class _Log:
+    """One namespace's log as it is worked through: a failure blocks the rest of it."""
+
+    def __init__(self, report: ProcessReport, skip: set[str]) -> None:
+        self.report, self.skip = report, skip
+        self.blocker: str | None = None
+
+    def pending(self, trajectory: Trajectory) -> bool:
+        """Whether to apply ``trajectory`` now (otherwise its outcome is recorded here)."""
+        if trajectory.id in self.skip:
+            self.report._add(trajectory.id, "excluded")
+            return False
+        if self.blocker is not None:
+            self.report.blocked_by[trajectory.id] = self.blocker
+            self.report._add(trajectory.id, "blocked")
+            return False
+        return True
+
+    def done(self, trajectory: Trajectory, outcome: UpdateResult | BaseException) -> None:
+        report = self.report
+        if isinstance(outcome, BaseException):
+            self.blocker = trajectory.id
+            report._add(trajectory.id, "failed", f"{type(outcome).__name__}: {outcome}")
+            log.warning("memory update of %s failed; the later trajectories of its namespace wait for it: %s",
+                        trajectory.id, outcome)
+            return
+        report._add(trajectory.id, "skipped" if outcome.skipped else "applied", result=outcome)
 
 
-def process(manager: Any, dataset: Any, *, values: Callable[[Any], dict] | dict | None = None,
-            concurrency: int = 4, progress: bool = True, force: bool = False) -> ProcessReport:
+def process(manager: MemoryManager, dataset: object, *, values: ValuesArg = None, concurrency: int = 4,
+            progress: bool = True, force: bool = False, skip: Iterable[str] | None = None) -> ProcessReport:
     """Apply every trajectory of ``dataset`` with ``manager`` (see the module docstring).
 
     ``values`` adds namespace values (a dict, or a function of the trajectory); by default
-    ``user_id`` / ``thread_id`` come from the trajectory's ``user`` / ``thread``.
+    ``user_id`` / ``thread_id`` come from the trajectory's ``user`` / ``thread``. ``skip``:
+    trajectory ids to leave out on purpose (e.g. one that keeps failing).
     """
     if concurrency < 1:
         raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
     trajectories = _coerce(dataset)
+    skipped = _skip_set(skip, trajectories)
     with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force),
-                     data=trajectories) as span:  # engram.autolog(): one MLflow run; a no-op otherwise
-        report = span.result = _process(manager, trajectories, values, concurrency, progress, force)
+                     data=trajectories) as span, track_usage() as usage:  # autolog: one MLflow run
+        report = span.result = _process(manager, trajectories, values, concurrency, progress, force, skipped)
+    report.usage = usage
     return report
 
 
-def _span_name(manager: Any) -> str:
-    parts = getattr(getattr(manager, "namespace", None), "template", None)
+def _span_name(manager: MemoryManager) -> str:
+    parts = manager.namespace.template
     return "extraction:" + "/".join(map(str, parts)) if parts else "extraction"
 
 
-def _span_params(manager: Any, concurrency: int, force: bool) -> dict[str, Any]:
-    parts = getattr(getattr(manager, "namespace", None), "template", None) or ()
+def _span_params(manager: MemoryManager, concurrency: int, force: bool) -> dict[str, object]:
     return {"manager": type(manager).__name__, "concurrency": concurrency, "force": force,
-            "namespace": "/".join(map(str, parts))}
+            "namespace": "/".join(map(str, manager.namespace.template))}
 
 
-def _process(manager: Any, trajectories: list[Any], values: Callable[[Any], dict] | dict | None,
-             concurrency: int, progress: bool, force: bool) -> ProcessReport:
+def _process(manager: MemoryManager, trajectories: list[Trajectory], values: ValuesArg, concurrency: int,
+             progress: bool, force: bool, skip: set[str]) -> ProcessReport:
     from engram.lm import context_runner
 
     report = ProcessReport(total=len(trajectories))
@@ -134,56 +227,59 @@ def _process(manager: Any, trajectories: list[Any], values: Callable[[Any], dict
     if bar is not None and report.failed:
         bar.update(report.failed)
 
-    def run_group(group: list[tuple[Any, dict]]) -> list[tuple[Any, Any]]:
-        outcomes = []
+    def run_group(group: Group) -> None:
+        entries = _Log(report, skip)
         for trajectory, vals in group:
-            try:
-                outcome: Any = manager.update(trajectory, vals, force=force)
-            except Exception as err:  # noqa: BLE001 - reported in the report, never swallowed
-                outcome = err
-            outcomes.append((trajectory, outcome))
+            if entries.pending(trajectory):
+                try:
+                    outcome: UpdateResult | BaseException = manager.update(trajectory, vals, force=force)
+                except Exception as err:  # noqa: BLE001 - reported in the report, never swallowed
+                    outcome = err
+                entries.done(trajectory, outcome)
             if bar is not None:
                 bar.update(1)
-        return outcomes
 
     try:
         with ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(groups)))) as pool:
-            for outcomes in pool.map(context_runner(run_group), groups):
-                for trajectory, outcome in outcomes:
-                    _tally(report, trajectory, outcome)
+            list(pool.map(context_runner(run_group), groups))
     finally:
         if bar is not None:
             bar.close()
     return report
 
 
-async def aprocess(manager: Any, dataset: Any, *, values: Callable[[Any], dict] | dict | None = None,
-                   concurrency: int = 4, progress: bool = True, force: bool = False) -> ProcessReport:
+async def aprocess(manager: MemoryManager, dataset: object, *, values: ValuesArg = None, concurrency: int = 4,
+                   progress: bool = True, force: bool = False, skip: Iterable[str] | None = None) -> ProcessReport:
     """Async :func:`process`: namespaces run as tasks, at most ``concurrency`` at once."""
     if concurrency < 1:
         raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
     trajectories = _coerce(dataset)
+    skipped = _skip_set(skip, trajectories)
     with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force),
-                     data=trajectories) as span:
-        report = span.result = await _aprocess(manager, trajectories, values, concurrency, progress, force)
+                     data=trajectories) as span, track_usage() as usage:
+        report = span.result = await _aprocess(manager, trajectories, values, concurrency, progress, force,
+                                               skipped)
+    report.usage = usage
     return report
 
 
-async def _aprocess(manager: Any, trajectories: list[Any], values: Callable[[Any], dict] | dict | None,
-                    concurrency: int, progress: bool, force: bool) -> ProcessReport:
+async def _aprocess(manager: MemoryManager, trajectories: list[Trajectory], values: ValuesArg,
+                    concurrency: int, progress: bool, force: bool, skip: set[str]) -> ProcessReport:
     report = ProcessReport(total=len(trajectories))
     groups = _groups(manager, trajectories, values, report)
     bar = _progress(len(trajectories), progress)
     gate = asyncio.Semaphore(concurrency)
 
-    async def run_group(group: list[tuple[Any, dict]]) -> None:
+    async def run_group(group: Group) -> None:
         async with gate:
+            entries = _Log(report, skip)
             for trajectory, vals in group:
-                try:
-                    outcome: Any = await manager.aupdate(trajectory, vals, force=force)
-                except Exception as err:  # noqa: BLE001 - reported in the report
-                    outcome = err
-                _tally(report, trajectory, outcome)
+                if entries.pending(trajectory):
+                    try:
+                        outcome: UpdateResult | BaseException = await manager.aupdate(trajectory, vals, force=force)
+                    except Exception as err:  # noqa: BLE001 - reported in the report
+                        outcome = err
+                    entries.done(trajectory, outcome)
                 if bar is not None:
                     bar.update(1)
 

@@ -14,14 +14,19 @@ Each returns the engram module that does the same job; ``model`` becomes the mod
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from engram.modules._extractor import MemoryExtractor
-from engram.modules._manager import MemoryManager, Phase
+from engram.modules._manager import MemoryManager
 from engram.modules._searcher import MemorySearcher
+from engram.modules._settings import LMSpec, Phase, ProfileStart
 from engram.modules._summaries import ThreadSummarizer
+from engram.store import Namespace, NamespaceTemplate
+
+if TYPE_CHECKING:
+    from engram.store import MemoryStore
 
 
 def _lm(model: Any) -> Any:
@@ -30,7 +35,7 @@ def _lm(model: Any) -> Any:
     return None if model is None else resolve("task", model)
 
 
-def create_memory_manager(model: Any = None, *, schemas: Sequence[type[BaseModel]] | None = None,
+def create_memory_manager(model: LMSpec = None, *, schemas: Sequence[type[BaseModel]] | None = None,
                           instructions: str = "", enable_inserts: bool = True, enable_updates: bool = True,
                           enable_deletes: bool = True, max_steps: int = 1) -> MemoryExtractor:
     """LangMem's ``create_memory_manager``: a stateless :class:`MemoryExtractor`."""
@@ -42,11 +47,13 @@ def create_memory_manager(model: Any = None, *, schemas: Sequence[type[BaseModel
     return extractor
 
 
-def create_memory_store_manager(model: Any = None, *, schemas: Sequence[type[BaseModel]] | None = None,
-                                instructions: str = "", default: Any = None,
-                                default_factory: Callable[[], Any] | None = None, enable_inserts: bool = True,
-                                enable_deletes: bool = True, query_model: Any = None, query_limit: int = 5,
-                                namespace: Any = ("memories", "{user_id}"), store: Any = None,
+def create_memory_store_manager(model: LMSpec = None, *, schemas: Sequence[type[BaseModel]] | None = None,
+                                instructions: str = "", default: ProfileStart = None,
+                                default_factory: Callable[[], ProfileStart] | None = None,
+                                enable_inserts: bool = True, enable_deletes: bool = True,
+                                query_model: LMSpec = None, query_limit: int = 5,
+                                namespace: Namespace | NamespaceTemplate = ("memories", "{user_id}"),
+                                store: MemoryStore | None = None,
                                 phases: Sequence[Phase] = ()) -> MemoryManager:
     """LangMem's ``create_memory_store_manager``: a :class:`MemoryManager`. A ``default`` or
     ``default_factory`` with a single schema means profile mode, as in LangMem."""
@@ -57,14 +64,15 @@ def create_memory_store_manager(model: Any = None, *, schemas: Sequence[type[Bas
                          profile=profile, phases=phases, lm=model)
 
 
-def create_thread_extractor(model: Any = None, *, schema: type[BaseModel] | None = None,
+def create_thread_extractor(model: LMSpec = None, *, schema: type[BaseModel] | None = None,
                             instructions: str = "") -> ThreadSummarizer:
     """LangMem's ``create_thread_extractor``: a :class:`ThreadSummarizer`."""
     return ThreadSummarizer(schema, instructions=instructions, lm=model)
 
 
-def create_memory_searcher(model: Any = None, *, namespace: Any = ("memories", "{user_id}"), store: Any = None,
-                           query_limit: int = 3, limit: int = 10) -> MemorySearcher:
+def create_memory_searcher(model: LMSpec = None, *,
+                           namespace: Namespace | NamespaceTemplate = ("memories", "{user_id}"),
+                           store: MemoryStore | None = None, query_limit: int = 3, limit: int = 10) -> MemorySearcher:
     """LangMem's ``create_memory_searcher``: a :class:`MemorySearcher`."""
     if store is None:
         from engram.store import MemoryStore

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Union
 
 from engram.errors import BudgetExceededError, ValidationError
-from engram.trajectories import Message, Trajectory
-from engram.trajectories import coerce_messages
+from engram.trajectories import Message, Trajectory, coerce_messages
+
+if TYPE_CHECKING:
+    import dspy
 
 
 @dataclass
@@ -33,6 +36,12 @@ class Conversation:
     omitted: int = 0
 
 
+# A Trajectory, messages (OpenAI dicts, LangChain messages, Message), {"messages": [...]},
+# a dspy.History, a string, or a Conversation prepared already.
+ConversationInput = Union["Conversation", Trajectory, str, Mapping[str, object], Sequence[object], "dspy.History",
+                          None]
+
+
 def count_tokens(text: str) -> int:
     """cl100k tokens of ``text`` (as LiteLLM counts them); a cheap upper bound when short."""
     if len(text) < 200:  # at least one character per token: no need to ask the tokenizer
@@ -42,7 +51,7 @@ def count_tokens(text: str) -> int:
     return int(litellm.token_counter(model="gpt-3.5-turbo", text=text))
 
 
-def to_messages(conversation: Any) -> tuple[list[Message], str | None]:
+def to_messages(conversation: ConversationInput) -> tuple[list[Message], str | None]:
     """Messages and, for a Trajectory, its id. Raises ValidationError on empty input."""
     trajectory_id = None
     if isinstance(conversation, Trajectory):
@@ -83,7 +92,7 @@ def conversation_id(messages: list[Message]) -> str:
         return "t_" + hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def prepare(conversation: Any, *, max_tokens: int | None = 8000, truncate: bool = True,
+def prepare(conversation: ConversationInput, *, max_tokens: int | None = 8000, truncate: bool = True,
             trajectory_id: str | None = None) -> Conversation:
     """Coerce, render and fit a conversation into ``max_tokens`` (see the module docstring).
 
@@ -96,7 +105,9 @@ def prepare(conversation: Any, *, max_tokens: int | None = 8000, truncate: bool 
     shown = [m for m in messages if m.role != "system"]
     lines = [render_message(m) for m in shown]
     text = "\n".join(lines)
-    if max_tokens is None or count_tokens(text) <= max_tokens:
+    # a BPE token is at least one byte, so a text of no more bytes than the budget fits without
+    # asking the tokenizer (~1 ms a call, and seconds to import LiteLLM the first time)
+    if max_tokens is None or len(text.encode()) <= max_tokens or count_tokens(text) <= max_tokens:
         return Conversation(messages, tid, text)
     if not truncate:
         raise BudgetExceededError(
@@ -122,4 +133,4 @@ def prepare(conversation: Any, *, max_tokens: int | None = 8000, truncate: bool 
     return Conversation(messages, tid, text, truncated=True, omitted=omitted)
 
 
-__all__ = ["Conversation", "conversation_id", "count_tokens", "prepare", "render_message", "to_messages"]
+__all__ = ["Conversation", "ConversationInput", "conversation_id", "count_tokens", "prepare", "render_message", "to_messages"]

@@ -13,7 +13,9 @@ under short ids with their content only, the answer is compact JSON Lines.
 
 An operation that names an id that was not shown, or whose content does not fit its
 schema, or that lacks a quote, is refused; the refusals are sent back once in a single
-corrective call, and whatever is still wrong is dropped and reported in ``rejected``.
+corrective call, and whatever is still wrong is dropped and reported in ``rejected``. If the
+corrective call itself fails, the extraction fails (:class:`~engram.errors.LMError`), so a
+caller never takes a partial answer for a whole one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import dspy
 from pydantic import BaseModel
 
 from engram.errors import EngramError, LMError, ValidationError
-from engram.modules._conversation import prepare
+from engram.modules._conversation import Conversation, ConversationInput, prepare
 from engram.modules._operations import (
     Entry,
     ExtractedMemory,
@@ -44,7 +46,9 @@ from engram.modules._schemas import (
 )
 from engram.modules._signatures import extraction_signature
 
-Call = tuple[Any, dict[str, Any]]
+Call = tuple[dspy.Predict, dict[str, Any]]
+# records, (id, content) or (id, kind, content) tuples, {"id", "kind", "content"} dicts, models or strings
+MemoriesInput = Iterable[object] | str | BaseModel | dict[str, Any] | None
 
 
 class MemoryExtractor(dspy.Module):
@@ -93,7 +97,7 @@ class MemoryExtractor(dspy.Module):
         return "\n".join(parts)
 
     # -- public entry points ------------------------------------------------------------------
-    def forward(self, conversation: Any, memories: Any = None, *, trajectory_id: str | None = None) -> dspy.Prediction:
+    def forward(self, conversation: ConversationInput, memories: MemoriesInput = None, *, trajectory_id: str | None = None) -> dspy.Prediction:
         run = self._run(conversation, memories, trajectory_id)
         step, arg = run.send, None
         while True:
@@ -106,7 +110,7 @@ class MemoryExtractor(dspy.Module):
             except LMError as err:  # hand the failure to the algorithm, which decides
                 step, arg = run.throw, err
 
-    async def aforward(self, conversation: Any, memories: Any = None, *,
+    async def aforward(self, conversation: ConversationInput, memories: MemoriesInput = None, *,
                        trajectory_id: str | None = None) -> dspy.Prediction:
         run = self._run(conversation, memories, trajectory_id)
         step, arg = run.send, None
@@ -121,7 +125,8 @@ class MemoryExtractor(dspy.Module):
                 step, arg = run.throw, err
 
     # -- the algorithm, written once for sync and async -----------------------------------------
-    def _run(self, conversation: Any, memories: Any, trajectory_id: str | None) -> Generator[Call, Any, dspy.Prediction]:
+    def _run(self, conversation: ConversationInput, memories: MemoriesInput,
+             trajectory_id: str | None) -> Generator[Call, dspy.Prediction, dspy.Prediction]:
         conv = prepare(conversation, max_tokens=self.max_conversation_tokens, truncate=self.truncate,
                        trajectory_id=trajectory_id)
         entries = self._existing(memories)
@@ -135,26 +140,23 @@ class MemoryExtractor(dspy.Module):
             changed, refused = self._interpret(reply.ops, entries, ids, step)
             if refused:
                 feedback = "\n".join(f"{r.line} -> {r.reason}" for r in refused)
-                try:
-                    fixed = yield self.fix, {"conversation": conv.text, "memories": listing, "refused": feedback}
-                except LMError as err:  # the corrective call failed: keep what was valid, report the rest
-                    fixed = None
-                    refused.append(RejectedOp("(corrective call)", f"failed: {err}", step, retried=True))
+                # A failed corrective call fails the whole extraction (the LMError propagates):
+                # keeping only the valid ops would drop the refused facts silently (issue 11, item 3).
+                fixed = yield self.fix, {"conversation": conv.text, "memories": listing, "refused": feedback}
                 for r in refused:
                     r.retried = True
                 rejected.extend(refused)
-                if fixed is not None:
-                    more, still = self._interpret(fixed.ops, entries, ids, step)
-                    changed += more
-                    for r in still:
-                        r.reason += " (dropped after one corrective retry)"
-                        r.retried = True
-                    rejected.extend(still)
+                more, still = self._interpret(fixed.ops, entries, ids, step)
+                changed += more
+                for r in still:
+                    r.reason += " (dropped after one corrective retry)"
+                    r.retried = True
+                rejected.extend(still)
             if not changed:
                 break
         return self._result(entries, conv, rejected, steps, ids)
 
-    def _existing(self, memories: Any) -> dict[str, Entry]:
+    def _existing(self, memories: MemoriesInput) -> dict[str, Entry]:
         if memories is None or (isinstance(memories, str) and not memories.strip()):
             return {}
         if isinstance(memories, (str, BaseModel, dict)):
@@ -242,7 +244,7 @@ class MemoryExtractor(dspy.Module):
     def _allowed(self, action: str) -> bool:
         return {"insert": self.enable_inserts, "update": self.enable_updates, "delete": self.enable_deletes}[action]
 
-    def _result(self, entries: dict[str, Entry], conv: Any, rejected: list[RejectedOp], steps: int,
+    def _result(self, entries: dict[str, Entry], conv: Conversation, rejected: list[RejectedOp], steps: int,
                 ids: ShortIds) -> dspy.Prediction:
         ops: list[MemoryOp] = []
         memories: list[ExtractedMemory] = []
@@ -264,7 +266,7 @@ class MemoryExtractor(dspy.Module):
                                truncated=conv.truncated, steps=steps)
 
 
-def _unpack(item: Any) -> tuple[Any, str | None, Any]:
+def _unpack(item: object) -> tuple[object, str | None, object]:
     """(id, kind, content) from a record, dict, tuple, model or string."""
     if hasattr(item, "content") and hasattr(item, "id") and (hasattr(item, "namespace")
                                                               or not isinstance(item, BaseModel | dict)):
@@ -284,7 +286,7 @@ def _unpack(item: Any) -> tuple[Any, str | None, Any]:
                           "(id, content) tuples, {'id', 'content', 'kind'} dicts or strings.")
 
 
-def _call(predictor: Any, kwargs: dict[str, Any]) -> Any:
+def _call(predictor: dspy.Predict, kwargs: dict[str, Any]) -> dspy.Prediction:
     try:
         return predictor(**kwargs)
     except EngramError:
@@ -294,7 +296,7 @@ def _call(predictor: Any, kwargs: dict[str, Any]) -> Any:
                       "check the LM configuration, or retry.") from err
 
 
-async def _acall(predictor: Any, kwargs: dict[str, Any]) -> Any:
+async def _acall(predictor: dspy.Predict, kwargs: dict[str, Any]) -> dspy.Prediction:
     try:
         return await predictor.acall(**kwargs)
     except EngramError:

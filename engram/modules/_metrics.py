@@ -15,14 +15,18 @@ Works as a metric for ``dspy.Evaluate``, BootstrapFewShot, MIPROv2 and GEPA.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import dspy
 
 from engram.modules._schemas import content_text
 
+if TYPE_CHECKING:
+    from engram.store import Embedder
 
-def _texts(items: Any) -> list[str]:
+
+def _texts(items: Iterable[object] | str | None) -> list[str]:
     if items is None:
         return []
     if isinstance(items, str):
@@ -38,7 +42,7 @@ def _texts(items: Any) -> list[str]:
     return [t for t in out if t.strip()]
 
 
-def expected_of(example: Any) -> list[str]:
+def expected_of(example: dspy.Example | Mapping[str, object]) -> list[str]:
     for name in ("expected_memories", "memories_expected", "expected"):
         value = example.get(name) if hasattr(example, "get") else getattr(example, name, None)
         if value is not None:
@@ -49,7 +53,8 @@ def expected_of(example: Any) -> list[str]:
 class MemoryF1:
     """The memory F1 metric with its settings (``threshold``, ``embedder``); caches embeddings."""
 
-    def __init__(self, threshold: float = 0.7, embedder: Any = None):
+    def __init__(self, threshold: float = 0.7,
+                 embedder: Embedder | str | Callable[[list[str]], list[list[float]]] | None = None):
         self.threshold = threshold
         self._embedder_spec = embedder
         self._embedder = None
@@ -105,8 +110,8 @@ class MemoryF1:
             parts.append("Not expected: " + "; ".join(extra) + ".")
         return " ".join(parts)
 
-    def __call__(self, gold: Any, pred: Any, trace: Any = None, pred_name: str | None = None,
-                 pred_trace: Any = None) -> Any:
+    def __call__(self, gold: dspy.Example, pred: dspy.Prediction, trace: object = None, pred_name: str | None = None,
+                 pred_trace: object = None) -> float | bool | dspy.Prediction:
         predicted = _texts(getattr(pred, "memories", None))
         expected = expected_of(gold)
         value = self.score(predicted, expected)
@@ -120,7 +125,8 @@ class MemoryF1:
 _default: MemoryF1 | None = None
 
 
-def memory_f1(gold: Any, pred: Any, trace: Any = None, pred_name: str | None = None, pred_trace: Any = None) -> Any:
+def memory_f1(gold: dspy.Example, pred: dspy.Prediction, trace: object = None, pred_name: str | None = None,
+              pred_trace: object = None) -> float | bool | dspy.Prediction:
     """F1 of extracted vs expected memories, matched by embedding similarity (threshold 0.7,
     the configured embedder). See :class:`MemoryF1` to change either."""
     global _default

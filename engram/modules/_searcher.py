@@ -15,15 +15,20 @@ Two ways, both scoped to one namespace:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import dspy
 
 from engram.errors import ValidationError
+from engram.modules._conversation import Conversation, ConversationInput, prepare, render_message
 from engram.modules._lm import lm_scope
-from engram.modules._conversation import prepare, render_message
+from engram.modules._settings import LMSpec
+from engram.store import MemoryRecord, Namespace, NamespaceTemplate
 from engram.trajectories import Message
+
+if TYPE_CHECKING:
+    from engram.store import MemoryStore
 
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
 WINDOW_CHARS = 2000  # sentence embedders read ~256 word pieces; more text only dilutes the query
@@ -36,12 +41,12 @@ def window_text(messages: Sequence[Message], size: int = 6) -> str:
     return text[-WINDOW_CHARS:]
 
 
-def _kind_ok(record: Any, kinds: Sequence[str] | None) -> bool:
+def _kind_ok(record: MemoryRecord, kinds: Sequence[str] | None) -> bool:
     return kinds is None or record.kind in kinds
 
 
-def retrieve_for_window(store: Any, namespace: tuple[str, ...], messages: Sequence[Message], *,
-                        limit: int = 10, kinds: Sequence[str] | None = None, window: int = 6) -> list[Any]:
+def retrieve_for_window(store: MemoryStore, namespace: Namespace, messages: Sequence[Message], *,
+                        limit: int = 10, kinds: Sequence[str] | None = None, window: int = 6) -> list[MemoryRecord]:
     """Records of ``namespace`` closest to the recent window, best first (only ``kinds``)."""
     query = window_text(messages, window)
     if not query.strip():
@@ -53,9 +58,9 @@ def retrieve_for_window(store: Any, namespace: tuple[str, ...], messages: Sequen
     return [r for r in found if _kind_ok(r, kinds)][:limit]
 
 
-def merge_results(result_lists: Sequence[Sequence[Any]], limit: int) -> list[Any]:
+def merge_results(result_lists: Sequence[Sequence[MemoryRecord]], limit: int) -> list[MemoryRecord]:
     """Union of several searches: one entry per id (and per identical text), best score first."""
-    best: dict[str, Any] = {}
+    best: dict[str, MemoryRecord] = {}
     for results in result_lists:
         for record in results:
             have = best.get(record.id)
@@ -95,11 +100,9 @@ class MemorySearcher(dspy.Module):
         lm: the LM that writes queries (default: the configured task LM).
     """
 
-    def __init__(self, store: Any, namespace: Any = ("memories", "{user_id}"), *, query_limit: int = 3,
-                 limit: int = 10, kinds: Sequence[str] | None = None, lm: Any = None):
+    def __init__(self, store: MemoryStore | None, namespace: Namespace | NamespaceTemplate = ("memories", "{user_id}"),
+                 *, query_limit: int = 3, limit: int = 10, kinds: Sequence[str] | None = None, lm: LMSpec = None):
         super().__init__()
-        from engram.store import NamespaceTemplate
-
         if query_limit < 1 or limit < 1:
             raise ValidationError("query_limit and limit must be at least 1.")
         self.store = store
@@ -109,24 +112,39 @@ class MemorySearcher(dspy.Module):
 
         self.write_queries = dspy.Predict(WriteMemoryQueries)
 
-    def _search(self, namespace: tuple[str, ...], queries: list[str], conv: Any) -> list[Any]:
+    def search(self, namespace: Namespace, queries: Sequence[str], conversation: Conversation | None = None,
+               store: MemoryStore | None = None) -> list[MemoryRecord]:
+        """Run ``queries`` (already written) against ``namespace`` and merge the results; with no
+        query, fall back to the recent window of ``conversation``. ``store`` overrides this
+        searcher's store (a MemoryManager passes its own).
+
+        >>> from engram.store import MemoryStore
+        >>> MemorySearcher(MemoryStore.in_memory(embedder=lambda texts: [[1.0, 0.0]] * len(texts))).search(
+        ...     ("memories", "u1"), ["tea"])
+        []
+        """
+        store = store if store is not None else self.store
+        if store is None:
+            raise ValidationError("this MemorySearcher has no store; pass store=MemoryStore.persistent() "
+                                  "(or another store) when creating it or to search().")
         if not queries:  # the LM wrote nothing usable: fall back to the recent window
-            return retrieve_for_window(self.store, namespace, conv.messages, limit=self.limit, kinds=self.kinds)
+            messages = conversation.messages if conversation is not None else []
+            return retrieve_for_window(store, namespace, messages, limit=self.limit, kinds=self.kinds)
         kind = self.kinds[0] if self.kinds is not None and len(self.kinds) == 1 else None
-        lists = [[r for r in self.store.search(namespace, q, kind=kind, limit=self.limit)
+        lists = [[r for r in store.search(namespace, q, kind=kind, limit=self.limit)
                   if _kind_ok(r, self.kinds)] for q in queries]
         return merge_results(lists, self.limit)
 
-    def forward(self, conversation: Any, values: dict[str, Any] | None = None) -> dspy.Prediction:
+    def forward(self, conversation: ConversationInput, values: Mapping[str, str] | None = None) -> dspy.Prediction:
         namespace = self.namespace.fill(values or {})
         conv = prepare(conversation)
         with lm_scope(self.lm):
             pred = self.write_queries(conversation=conv.text)
         queries = parse_queries(pred.queries, self.query_limit)
-        return dspy.Prediction(queries=queries, memories=self._search(namespace, queries, conv),
+        return dspy.Prediction(queries=queries, memories=self.search(namespace, queries, conv),
                                namespace=namespace)
 
-    async def aforward(self, conversation: Any, values: dict[str, Any] | None = None) -> dspy.Prediction:
+    async def aforward(self, conversation: ConversationInput, values: Mapping[str, str] | None = None) -> dspy.Prediction:
         import asyncio
 
         namespace = self.namespace.fill(values or {})
@@ -134,7 +152,7 @@ class MemorySearcher(dspy.Module):
         with lm_scope(self.lm):
             pred = await self.write_queries.acall(conversation=conv.text)
         queries = parse_queries(pred.queries, self.query_limit)
-        memories = await asyncio.to_thread(self._search, namespace, queries, conv)
+        memories = await asyncio.to_thread(self.search, namespace, queries, conv)
         return dspy.Prediction(queries=queries, memories=memories, namespace=namespace)
 
 

@@ -26,14 +26,20 @@ If the newest tool-call block alone is over the budget it is kept whole anyway
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import dspy
 from pydantic import BaseModel
 
 from engram.errors import ValidationError
+from engram.modules._conversation import (
+    ConversationInput,
+    count_tokens,
+    prepare,
+    render_message,
+    to_messages,
+)
 from engram.modules._lm import lm_scope
-from engram.modules._conversation import count_tokens, prepare, render_message, to_messages
+from engram.modules._settings import LMSpec
 from engram.modules._signatures import SummarizeThread, UpdateRunningSummary
 from engram.trajectories import Message
 
@@ -44,7 +50,7 @@ class ThreadSummarizer(dspy.Module):
     """Title + summary of a conversation, or the user's ``schema`` filled in (one LM call)."""
 
     def __init__(self, schema: type[BaseModel] | None = None, *, instructions: str = "",
-                 max_conversation_tokens: int | None = 8000, lm: Any = None):
+                 max_conversation_tokens: int | None = 8000, lm: LMSpec = None):
         super().__init__()
         if schema is not None and not (isinstance(schema, type) and issubclass(schema, BaseModel)):
             raise ValidationError(f"schema must be a pydantic model, got {schema!r}")
@@ -59,12 +65,12 @@ class ThreadSummarizer(dspy.Module):
             signature = signature.with_instructions(signature.instructions + "\n" + instructions)
         self.summarize = dspy.Predict(signature)
 
-    def forward(self, conversation: Any) -> dspy.Prediction:
+    def forward(self, conversation: ConversationInput) -> dspy.Prediction:
         conv = prepare(conversation, max_tokens=self.max_conversation_tokens)
         with lm_scope(self.lm):
             return self.summarize(conversation=conv.text)
 
-    async def aforward(self, conversation: Any) -> dspy.Prediction:
+    async def aforward(self, conversation: ConversationInput) -> dspy.Prediction:
         conv = prepare(conversation, max_tokens=self.max_conversation_tokens)
         with lm_scope(self.lm):
             return await self.summarize.acall(conversation=conv.text)
@@ -102,9 +108,9 @@ def blocks(messages: list[Message]) -> list[list[Message]]:
     return out
 
 
-def summarize_messages(messages: Any, *, running_summary: RunningSummary | None = None,
+def summarize_messages(messages: ConversationInput, *, running_summary: RunningSummary | None = None,
                        max_tokens: int = 2000, max_summary_tokens: int = 256,
-                       summarizer: dspy.Module | None = None, lm: Any = None) -> SummarizationResult:
+                       summarizer: dspy.Module | None = None, lm: LMSpec = None) -> SummarizationResult:
     """Keep a long history under ``max_tokens`` with a running summary (see the module docstring)."""
     if max_summary_tokens >= max_tokens:
         raise ValidationError("max_summary_tokens must be smaller than max_tokens.")

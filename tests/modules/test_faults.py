@@ -65,7 +65,8 @@ def test_thirty_percent_faults_over_two_hundred_updates(store):
     manager = MemoryManager(store, ("memories", "{user_id}"), lm=lm)
     report = manager.process(data, concurrency=4, progress=False)
 
-    assert report.total == 200 and report.applied + report.failed == 200
+    assert report.total == 200 and report.applied + report.failed + report.blocked == 200
+    assert set(report.blocked_by.values()) <= set(report.failed_ids)  # a failure blocks the rest of its log
     assert report.failed > 0 and report.applied > 100  # faults happened, most updates still landed
     assert len(report.failures) == report.failed and all(error for _, error in report.failures)
     assert lm.engine.calls <= 200 * MAX_CALLS_PER_UPDATE  # retries are bounded
@@ -73,13 +74,14 @@ def test_thirty_percent_faults_over_two_hundred_updates(store):
     assert refused and all(r.retried for r in refused)  # invented ids: refused, retried once, reported
     applied = {r.trajectory_id for r in report.results}
     failed = {tid for tid, _ in report.failures}
-    assert not applied & failed
+    assert not applied & failed and applied == set(report.applied_ids)
     check_store(store, applied, data)
 
-    # A later run (no faults) applies exactly the failed trajectories; nothing is written twice.
+    # A later run (no faults) applies exactly the failed and blocked ones; nothing is written twice.
     clean = MemoryManager(store, ("memories", "{user_id}"), lm=scripted_lm(base_answer))
     second = clean.process(data, concurrency=4, progress=False)
-    assert (second.applied, second.skipped, second.failed) == (report.failed, report.applied, 0)
+    assert (second.applied, second.skipped, second.failed) == (report.failed + report.blocked, report.applied, 0)
+    assert set(second.applied_ids) == set(report.failed_ids) | set(report.blocked_ids)
     check_store(store, {t.id for t in data}, data)
 
 
@@ -97,3 +99,28 @@ def test_failures_are_raised_from_update_after_bounded_retries(store):
     with dspy.context(lm=scripted_lm(base_answer)):
         assert not MemoryManager(store, ("memories", "u1")).update(
             [{"role": "user", "content": "fact 1 about u1"}]).skipped  # a failure is not recorded as done
+
+
+def _benchmark():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "faults.py"
+    spec = importlib.util.spec_from_file_location("bench_faults", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_checks_at_small_counts_nothing_lost_stale_duplicated_or_corrupted():
+    """benchmarks/faults.py at 120 updates: a faulty run plus a clean re-run equals a fault-free run,
+    and 8 threads on one namespace equal a serial run."""
+    bench = _benchmark()
+    damage, counts = bench.run_faults(120, 12, 0.3, seed=3, concurrency=4, echo=lambda *_: None)
+    assert counts["failed"] > 0 and counts["blocked"] > 0  # faults did hit, and blocked later updates
+    assert counts["re-run applied"] == counts["failed"] + counts["blocked"] and counts["re-run failed"] == 0
+    assert (damage.lost, damage.stale, damage.duplicated, damage.corrupted, damage.spurious) == (0, 0, 0, 0, 0)
+    threads = bench.run_threads(per_thread=2, echo=lambda *_: None)
+    assert threads["same"] and threads["serial"] and threads["applied_once"] == 1
