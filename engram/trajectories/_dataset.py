@@ -98,6 +98,9 @@ class TrajectoryDataset:
             raise ValidationError("file not found; check the path", source=str(path)) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValidationError(f"not a valid UTF-8 JSON file: {err}", source=str(path)) from None
+        except RecursionError:
+            raise ValidationError("JSON nested too deeply to be a trajectory dataset; a dataset is a "
+                                  "JSON array of trajectory objects", source=str(path)) from None
         if not isinstance(data, list):
             raise ValidationError("a .json dataset must be a JSON array of trajectories", source=str(path))
         return [io.parse_record(r, source=str(path), line=i + 1) for i, r in enumerate(data)]

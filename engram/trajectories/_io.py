@@ -84,6 +84,9 @@ def iter_jsonl(path: str | Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Ite
                 raise ValidationError(
                     f"invalid JSON: {err.msg} at column {err.colno}", source=source, line=number
                 ) from None
+            except RecursionError:
+                raise ValidationError("JSON nested too deeply to be a trajectory; each line is one "
+                                      "trajectory object", source=source, line=number) from None
             yield parse_record(record, source=source, line=number)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 from datetime import datetime
 from typing import Any, Literal
 
@@ -146,12 +147,20 @@ class Feedback(BaseModel):
     source: Literal["user", "judge", "metric"] = "user"
     extra: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("score")
+    @field_validator("score", mode="before")  # before: pydantic would turn True into 1.0 first
     @classmethod
-    def _score_in_range(cls, value: float | None) -> float | None:
+    def _score_in_range(cls, value: Any) -> float | None:
         if value is None:
             return None
-        if isinstance(value, bool) or math.isnan(value) or not 0.0 <= value <= 1.0:
+        if isinstance(value, str):  # CSV cells
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"score must be a number in [0, 1], got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"score must be a number in [0, 1] (a thumbs-up/down goes in label), "
+                             f"got {value!r}")
+        if math.isnan(value) or not 0.0 <= value <= 1.0:
             raise ValueError(f"score must be a number in [0, 1], got {value!r}")
         return float(value)
 

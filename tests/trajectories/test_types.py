@@ -66,3 +66,30 @@ def test_transcript_is_deterministic_and_shows_tool_calls():
     assert t.transcript() == "user: weather?\nassistant: [calls weather({})]\ntool: sunny"
     assert t.transcript(include_system=True).startswith("system: be nice\n")
     assert t.last_response == ""
+
+
+def test_a_boolean_score_is_refused_not_read_as_one() -> None:
+    import pytest
+
+    from engram.errors import ValidationError as EngramValidationError
+    from engram.trajectories import Feedback
+
+    with pytest.raises((ValueError, EngramValidationError), match="label"):
+        Feedback(score=True)
+    assert Feedback(score="0.5").score == 0.5  # a CSV cell
+    import numpy as np
+
+    assert Feedback(score=np.float32(0.25)).score == 0.25
+
+
+def test_a_deeply_nested_json_file_is_a_clear_error(tmp_path) -> None:
+    import pytest
+
+    from engram.errors import ValidationError as EngramValidationError
+    from engram.trajectories import TrajectoryDataset
+
+    for name, text in (("deep.json", "[" * 200_000 + "]" * 200_000),
+                       ("deep.jsonl", "[" * 200_000 + "]" * 200_000 + "\n")):
+        (tmp_path / name).write_text(text)
+        with pytest.raises(EngramValidationError, match="nested too deeply"):
+            TrajectoryDataset.load(tmp_path / name)
