@@ -29,6 +29,7 @@ _EXPORTS = {
     "Memory": "_schemas", "Episode": "_schemas", "UserProfile": "_schemas",
     "MemoryOp": "_operations", "RejectedOp": "_operations", "ExtractedMemory": "_operations",
     "MemoryExtractor": "_extractor",
+    "trajectory_values": "_results",
     "MemoryManager": "_manager", "UpdateResult": "_manager", "Phase": "_manager", "CONSOLIDATE": "_manager",
     "ProcessReport": "_batch",
     "MemorySearcher": "_searcher",
@@ -67,6 +68,7 @@ __all__ = [
     "SummarizationResult",
     "ThreadSummarizer",
     "UpdateResult",
+    "trajectory_values",
     "UserProfile",
     "compile_extractor",
     "create_manage_memory_tool",
@@ -112,6 +114,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         RejectedOp as RejectedOp,
     )
     from engram.modules._reflection import ReflectionExecutor as ReflectionExecutor
+    from engram.modules._results import trajectory_values as trajectory_values
     from engram.modules._schemas import (
         Episode as Episode,
         Memory as Memory,

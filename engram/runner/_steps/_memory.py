@@ -60,6 +60,20 @@ def count_memories(store: MemoryStore, namespace: list[str]) -> int:
     return sum(store.count(ns) for ns in found if len(ns) == len(namespace))
 
 
+def _when(trajectory: Any) -> tuple[int, float]:
+    time = getattr(trajectory, "time", None)
+    return (0, 0.0) if time is None else (1, time.timestamp())
+
+
+def _namespace(manager: Any, trajectory: Any) -> tuple[str, ...] | None:
+    from engram.modules import trajectory_values
+
+    try:
+        return tuple(manager.namespace.fill(trajectory_values(trajectory)))
+    except Exception:  # noqa: BLE001 - unfillable: the manager reports it as a failure itself
+        return None
+
+
 def _fixed_prefix(namespace: list[str]) -> tuple[str, ...]:
     prefix = []
     for part in namespace:
@@ -89,19 +103,33 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     in_a_row = 0
     task = ctx.progress.task("memory extraction", total=len(trajectories),
                              completed=len(trajectories) - len(pending))
+    # A namespace is an ordered log: once one of its trajectories is not done, its later ones
+    # wait for the next run (held), or an old fact would be applied after a newer one.
+    pending = sorted(pending, key=lambda tid: _when(by_id[tid]))
+    stuck: set[tuple[str, ...] | None] = set()
     for start in range(0, len(pending), cfg.chunk_size):
         chunk = [by_id[i] for i in pending[start:start + cfg.chunk_size]]
-        with ctx.metered():
-            report = manager.process(TrajectoryDataset(chunk), concurrency=cfg.concurrency, progress=False)
-        chunk_failed = dict(report.failures)
+        runnable = [t for t in chunk if _namespace(manager, t) not in stuck]
+        held = len(chunk) - len(runnable)
+        report = None
+        if runnable:
+            with ctx.metered():
+                report = manager.process(TrajectoryDataset(runnable), concurrency=cfg.concurrency,
+                                         progress=False)
+        chunk_failed = dict(report.failures) if report is not None else {}
         failed.update(chunk_failed)
-        for key, value in _counts(report).items():
-            counts[key] = counts.get(key, 0) + value
-        # Only what was applied is done; a failed trajectory stays pending for the next run.
-        ctx.checkpoint.add_items(STEP, [t.id for t in chunk if t.id not in chunk_failed],
+        done = set(report.done_ids) if report is not None else set()
+        stuck.update(_namespace(manager, t) for t in runnable if t.id not in done)
+        if report is not None:
+            for key, value in _counts(report).items():
+                counts[key] = counts.get(key, 0) + value
+        counts["held"] = counts.get("held", 0) + held
+        # Only what was applied (now or before) is done; failed and blocked ones stay pending.
+        ctx.checkpoint.add_items(STEP, [t.id for t in runnable if t.id in done],
                                  state={**state, "counts": counts})
-        ctx.progress.advance(task, len(chunk) - len(chunk_failed))
-        in_a_row = in_a_row + len(chunk_failed) if len(chunk_failed) == len(chunk) else len(chunk_failed)
+        ctx.progress.advance(task, len(done))
+        # Failures in a row: a chunk in which nothing got done extends the run of failures.
+        in_a_row = in_a_row + len(chunk_failed) if not done else len(chunk_failed)
         fatal = next((error for error in chunk_failed.values() if is_fatal(error)), None)
         if fatal is not None:
             raise StepFailed(f"the task LM cannot answer ({_short(fatal)}); fix lms.task / ENGRAM_LM and its "
@@ -111,7 +139,10 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
                              f"{limit}), the last with: {_short(next(reversed(chunk_failed.values())))}; "
                              f"re-run to retry them (applied trajectories are checkpointed)")
         ctx.budget.check(f"memory extraction ({len(ctx.checkpoint.items(STEP))}/{len(trajectories)})")
-    if failed:
+    if failed or stuck:
+        if not failed:
+            raise StepFailed(f"{len(pending) - len(ctx.checkpoint.items(STEP))} trajectories were held "
+                             "behind an earlier failure of their namespace; re-run to apply them in order")
         first_id, first_error = next(iter(failed.items()))
         raise StepFailed(f"{len(failed)} of {len(pending)} trajectories failed (first: {first_id}: "
                          f"{_short(first_error)}); re-run to retry them (the others are checkpointed)")
