@@ -22,18 +22,29 @@ def _figure(width: float, height: float, ncols: int = 1):
     return fig, fig.subplots(1, ncols)
 
 
-def score_by_round(rounds: list[dict[str, Any]], path: Path, *, title: str = "Held-out score by round") -> Path | None:
-    """Score of the accepted prompt after each optimization round (round 0 = seed)."""
+def round_scores(rounds: list[dict[str, Any]]) -> list[tuple[int, float]]:
+    """(round, score of the prompt in force after it), round 0 = seed: what the plot draws and
+    what the run logs as ``round_score``, so the two never disagree."""
     scored = [r for r in rounds if r.get("score_before") is not None]
     if not scored:
-        return None
-    xs, ys, marks = [0], [scored[0]["score_before"]], ["seed"]
-    best = ys[0]
+        return []
+    best = scored[0]["score_before"]
+    out = [(0, best)]
     for r in rounds:
         if r.get("accepted") and r.get("score_after") is not None:
             best = r["score_after"]
-        xs.append(r["round"])
-        ys.append(best)
+        out.append((r["round"], best))
+    return out
+
+
+def score_by_round(rounds: list[dict[str, Any]], path: Path, *, title: str = "Held-out score by round") -> Path | None:
+    """Score of the accepted prompt after each optimization round (round 0 = seed)."""
+    series = round_scores(rounds)
+    if not series:
+        return None
+    xs, ys = [x for x, _ in series], [y for _, y in series]
+    marks = ["seed"]
+    for r in rounds:
         if r.get("accepted"):
             marks.append("accepted")
         else:  # a candidate that lost at the gate, or a round that proposed nothing

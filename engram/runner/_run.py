@@ -232,8 +232,8 @@ def _finish(config: ExperimentConfig, ctx: StepContext, records: list[dict[str, 
     atomic_write_json(run_dir / "summary.json", summary)
     tracker.log_metrics({k: summary[k] for k in ("calls", "tokens", "cost", "score_before", "score_after",
                                                  "memories_written") if summary.get(k) is not None})
-    for r in rounds:
-        tracker.log_metrics({"round_score": r.get("score_after") or 0.0}, step=r["round"])
+    for step, score in plots.round_scores(rounds):  # the plotted series, not a raw 0.0 for "no score"
+        tracker.log_metrics({"round_score": score}, step=step)
     tracker.log_artifacts([csv_path, md_path, run_dir / "summary.json", *made])
     for r in records:
         tracker.log_artifacts([Path(p) for p in r.get("artifacts", [])], artifact_path=r["step"])
