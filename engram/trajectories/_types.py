@@ -160,9 +160,10 @@ class Feedback(BaseModel):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"score must be a number in [0, 1] (a thumbs-up/down goes in label), "
                              f"got {value!r}")
-        if math.isnan(value) or not 0.0 <= value <= 1.0:
+        number = float(value)
+        if math.isnan(number) or not 0.0 <= number <= 1.0:
             raise ValueError(f"score must be a number in [0, 1], got {value!r}")
-        return float(value)
+        return number
 
     @property
     def value(self) -> float | None:
