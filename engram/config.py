@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from engram.errors import ConfigurationError
@@ -42,6 +42,31 @@ class Settings(BaseModel):
     chroma_url: str | None = Field(None, description="http://host:port of a Chroma server; embedded if unset.")
     tracking_uri: str | None = Field(None, description="MLflow tracking URI; a SQLite file under `home` if unset.")
     lm_cache: bool = Field(True, description="Use DSPy's response cache for LMs built from names.")
+
+    @field_validator("lm", "reflection_lm", "judge_lm")
+    @classmethod
+    def _lm_name_or_object(cls, value: Any) -> Any:
+        # Checked here, not at first use, so a bad value is refused before it replaces a good one.
+        if value is None:
+            return None
+        if isinstance(value, str):
+            name = value.strip()
+            if not name:
+                raise ValueError("an LM name cannot be empty; e.g. 'openai/gpt-4o-mini'")
+            if "/" not in name:
+                raise ValueError(f"LM name {name!r} has no provider prefix; write it as LiteLLM does, "
+                                 f"e.g. 'openai/{name}'")
+            return name
+        if isinstance(value, (bool, int, float, list, tuple, dict, set)):
+            raise ValueError(f"an LM is a model name such as 'openai/gpt-4o-mini' or a dspy.LM, got {value!r}")
+        return value  # a dspy.LM (not imported here: config stays light)
+
+    @field_validator("embedder")
+    @classmethod
+    def _embedder_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the embedder cannot be empty; e.g. 'all-MiniLM-L6-v2' or 'litellm:<model>'")
+        return value.strip()
 
     @property
     def store_path(self) -> Path:
