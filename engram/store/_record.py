@@ -15,6 +15,7 @@ model is dumped first).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,31 @@ MAX_CONTENT_CHARS = 64_000
 
 
 def utcnow() -> datetime:
+    """The current time, aware, in UTC (the store's default clock)."""
     return datetime.now(UTC)
+
+
+#: A store clock: a callable returning the current time as an aware datetime.
+Clock = Callable[[], datetime]
+
+
+def check_clock(clock: Any) -> Clock:
+    """The store's clock: ``clock`` itself (checked callable) or :func:`utcnow` when None."""
+    if clock is None:
+        return utcnow
+    if not callable(clock):
+        raise ValidationError(f"clock must be a callable returning an aware datetime (such as "
+                              f"engram.store._record.utcnow) or None, got {type(clock).__name__} {clock!r}.")
+    return clock
+
+
+def clock_now(clock: Clock) -> datetime:
+    """Call ``clock`` and check its answer: an aware datetime, returned in UTC."""
+    moment = clock()
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValidationError(f"the store's clock returned {moment!r}; it must return an aware "
+                              f"datetime such as datetime.now(UTC).")
+    return moment.astimezone(UTC)
 
 
 class Provenance(BaseModel):

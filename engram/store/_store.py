@@ -68,7 +68,7 @@ from engram.store._namespaces import (
     validate_namespace,
 )
 from engram.store._owner import DirectoryOwner
-from engram.store._record import MAX_CONTENT_CHARS, MemoryRecord
+from engram.store._record import MAX_CONTENT_CHARS, Clock, MemoryRecord, check_clock
 from engram.store._writes import WriteMixin
 
 if TYPE_CHECKING:
@@ -87,9 +87,22 @@ class MemoryStore(WriteMixin, AsyncMixin):
     """A memory store on a Chroma client (see the module docstring)."""
 
     def __init__(self, client: ClientAPI, *, embedder: EmbedderLike = None,
-                 max_content_chars: int = MAX_CONTENT_CHARS, archive_ranker: HybridRanker | None = None, backend: str = "custom", owner: DirectoryOwner | None = None) -> None:
+                 max_content_chars: int = MAX_CONTENT_CHARS, archive_ranker: HybridRanker | None = None,
+                 backend: str = "custom", owner: DirectoryOwner | None = None,
+                 clock: Clock | None = None) -> None:
         """Wrap a chromadb client; prefer the constructors below. ``archive_ranker`` is a
-        :class:`~engram.store._archive._ranking.HybridRanker` with other weights for kind "message"."""
+        :class:`~engram.store._archive._ranking.HybridRanker` with other weights for kind "message".
+
+        ``clock`` is a callable returning an aware datetime (default: the real UTC time);
+        every timestamp the store writes comes from it, so tests can move time by hand::
+
+            from datetime import UTC, datetime, timedelta
+            now = [datetime(2025, 1, 1, tzinfo=UTC)]
+            store = MemoryStore.in_memory(clock=lambda: now[0])
+            store.put(("memories", "u1"), "k", "hello").created_at.year   # 2025
+            now[0] += timedelta(days=1)
+        """
+        self.clock = check_clock(clock)
         self._owner = owner
         if owner is not None:  # released on close(), or when the store is garbage-collected
             self._release = weakref.finalize(self, owner.release)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engram.errors import ConflictError, NotFoundError, ValidationError
@@ -35,9 +36,10 @@ from engram.store._record import (
     ProvenanceLike,
     check_size,
     coerce_content,
+    Clock,
+    clock_now,
     coerce_provenance,
     content_text,
-    utcnow,
 )
 
 if TYPE_CHECKING:
@@ -60,12 +62,17 @@ class WriteMixin:
     _cols: Collections
     _owner: DirectoryOwner | None
     max_content_chars: int
+    clock: Clock
 
     if TYPE_CHECKING:  # provided by MemoryStore
         def _embed(self, texts: list[str]) -> list[list[float]]: ...
         def get(self, namespace: NamespaceLike, key: str, *, include_deleted: bool = False) -> MemoryRecord | None: ...
         def ledger(self, namespace: NamespaceLike) -> Ledger: ...
         def _versions(self, ns: tuple[str, ...], key: str) -> list[tuple[MemoryRecord, list[float]]]: ...
+
+    def _now(self) -> datetime:
+        """The store clock's time (aware, UTC); every timestamp a write stores comes from here."""
+        return clock_now(self.clock)
 
     # -- building records -------------------------------------------------------------------
     def _draft(self, ns: tuple[str, ...], key: Any, content: Any, kind: str = "memory",
@@ -77,10 +84,11 @@ class WriteMixin:
         content = coerce_content(content)
         text = check_text(text) or content_text(content)
         check_size(text, content, self.max_content_chars)
+        now = self._now()
         return MemoryRecord.model_construct(
             id=key, namespace=ns, kind=kind, content=content, text=text,
             metadata=normalize_metadata(metadata), provenance=coerce_provenance(provenance),
-            version=0, deleted=False, score=None, created_at=utcnow(), updated_at=utcnow(),
+            version=0, deleted=False, score=None, created_at=now, updated_at=now,
         )
 
     def _read(self, col: Collection, ns: tuple[str, ...], keys: list[str]) -> _Current:
@@ -114,7 +122,7 @@ class WriteMixin:
             late = [d for d in drafts if d.id not in vectors
                     and (d.id not in current or current[d.id][0].text != d.text)]
             vectors.update(zip([d.id for d in late], self._embed([d.text for d in late])))
-            now = utcnow()
+            now = self._now()
             plan: list[_Step] = []
             for draft in drafts:
                 old = current.get(draft.id)
@@ -317,7 +325,7 @@ class WriteMixin:
                 raise NotFoundError(f"no live memory {key!r} in {ns!r} to delete.")
             old, vector = current[key]
             tomb = old.model_copy(update={"deleted": True, "version": old.version + 1,
-                                          "updated_at": utcnow()})
+                                          "updated_at": self._now()})
             assert col is not None  # the key was read from it
             self._commit(ns, col, [(tomb, vector, current[key])])
             return tomb
@@ -369,6 +377,6 @@ class WriteMixin:
             col = self._cols.create(ns)
             current = self._read(col, ns, [key])
             new = old.model_copy(update={"version": latest.version + 1, "deleted": False,
-                                         "updated_at": utcnow(), "score": None})
+                                         "updated_at": self._now(), "score": None})
             self._commit(ns, col, [(new, vector, current.get(key))])
             return new
