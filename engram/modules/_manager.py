@@ -27,8 +27,10 @@ or reported (``process``); a failed update is never recorded as applied.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from engram.errors import ConflictError, LMError, ValidationError
@@ -83,6 +85,8 @@ class MemoryManager:
         phases: extra passes (e.g. ``[CONSOLIDATE]``), each one more LM call.
         lm: the extraction LM (default: DSPy's current LM, else ``ENGRAM_LM``).
         retries: re-attempts of an update after an LM error or a write conflict.
+        ttl: how long the memories this manager writes live (seconds or a timedelta, extended
+            by reads as the store's policy says); None leaves it to the store's ttl policy.
         **options: the settings' fields as flat keywords (``instructions=``, ``search_limit=``,
             ``default=``, ...), as in earlier releases.
 
@@ -95,8 +99,11 @@ class MemoryManager:
                  namespace: Namespace | NamespaceTemplate | Sequence[str] = ("memories", "{user_id}"), *,
                  extraction: ExtractionSettings | None = None, retrieval: RetrievalSettings | None = None,
                  profile: bool | ProfileSettings = False, phases: Sequence[Phase] = (), lm: LMSpec = None,
-                 retries: int = 1, **options: object):
+                 retries: int = 1, ttl: float | timedelta | None = None, **options: object):
+        from engram.store import TTLPolicy
+
         grouped = group_options(extraction, retrieval, profile, options)
+        self.ttl = TTLPolicy.make(ttl).ttl
         if retries < 0:
             raise ValidationError(f"retries must be >= 0, got {retries}")
         self.extraction, self.retrieval, self.lm, self.retries = grouped.extraction, grouped.retrieval, lm, retries
@@ -195,17 +202,21 @@ class MemoryManager:
             try:
                 shown, records = yield from self.strategy.retrieve(store, ns, conv)
                 pred = yield Call(self.extractor, {"conversation": conv, "memories": shown, "trajectory_id": tid})
-                self._record(result, pred, (yield Work(write_ops, (store, ns, pred.ops, records, self.strategy))))
+                self._record(result, pred, (yield Work(self._write_ops, (store, ns, pred.ops, records))))
                 for phase, extractor in self.phases:
                     current, records = yield Work(self._phase_inputs, (store, ns, records, result))
                     text = conv if phase.include_conversation else Conversation([], tid, f"({phase.name} pass)")
                     pred = yield Call(extractor, {"conversation": text, "memories": current, "trajectory_id": tid})
-                    self._record(result, pred, (yield Work(write_ops, (store, ns, pred.ops, records, self.strategy))))
+                    self._record(result, pred, (yield Work(self._write_ops, (store, ns, pred.ops, records))))
                 break
             except (LMError, ConflictError) as err:
                 self._failed(result, err)
         # only now, after every write of this trajectory succeeded (see engram.modules._ledger)
         yield Work(ledger.mark, ([tid], {"written": len(result.written), "deleted": len(result.deleted)}))
+
+    def _write_ops(self, store: MemoryStore, ns: Namespace, ops: list, records: Records) -> tuple[list[MemoryRecord], list[str]]:
+        with store.using_ttl(self.ttl) if self.ttl is not None else contextlib.nullcontext():
+            return write_ops(store, ns, ops, records, self.strategy)
 
     @staticmethod
     def _phase_inputs(store: MemoryStore, ns: Namespace, records: Records,

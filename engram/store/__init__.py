@@ -31,6 +31,10 @@ _LAZY = {
     "normalize_metadata": "engram.store._filters",
     "HybridRanker": "engram.store._archive._ranking",
     "Ledger": "engram.store._ledger",
+    "TTLPolicy": "engram.store._expiry",
+    "MemoryDiff": "engram.store._timetravel",
+    "MemoryChange": "engram.store._timetravel",
+    "StoreView": "engram.store._timetravel",
 }
 
 
@@ -38,6 +42,8 @@ __all__ = [
     "Embedder",
     "HybridRanker",
     "Ledger",
+    "MemoryChange",
+    "MemoryDiff",
     "MemoryRecord",
     "MemoryStore",
     "MiniLMEmbedder",
@@ -45,6 +51,8 @@ __all__ = [
     "NamespaceTemplate",
     "OnnxMiniLMEmbedder",
     "Provenance",
+    "StoreView",
+    "TTLPolicy",
     "embed_texts",
     "export_onnx_model",
     "get_embedder",
@@ -64,7 +72,13 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         embed_texts as embed_texts,
         get_embedder as get_embedder,
     )
+    from engram.store._expiry import TTLPolicy as TTLPolicy
     from engram.store._filters import normalize_metadata as normalize_metadata
     from engram.store._ledger import Ledger as Ledger
     from engram.store._onnx import export_onnx_model as export_onnx_model
     from engram.store._store import MemoryStore as MemoryStore
+    from engram.store._timetravel import (
+        MemoryChange as MemoryChange,
+        MemoryDiff as MemoryDiff,
+        StoreView as StoreView,
+    )

@@ -63,3 +63,9 @@ class AsyncMixin:
 
     async def acount(self, *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(_store(self).count, *args, **kwargs)
+
+    async def asweep(self, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(_store(self).sweep, *args, **kwargs)
+
+    async def adiff(self, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(_store(self).diff, *args, **kwargs)

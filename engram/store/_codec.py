@@ -5,7 +5,8 @@ One row per record: the id is the record's key, the document is the embedded
 fields, which start with ``_`` (users may not use that prefix)::
 
     _kind, _version, _created, _updated (epoch seconds, float), _deleted (bool),
-    _content (JSON), _ctype ("str" | "dict"), _prov (JSON list)
+    _content (JSON), _ctype ("str" | "dict"), _prov (JSON list),
+    _ttl (seconds), _expires (epoch seconds; absent = never), _expired (epoch seconds, tombstones of a sweep)
 
 History rows (in the store's history collection) add ``_ns`` (the namespace as
 JSON) and ``_key``, since they share one collection across namespaces.
@@ -22,7 +23,7 @@ from engram.store._namespaces import namespace_key
 from engram.store._record import MemoryRecord, Provenance
 
 INTERNAL = ("_kind", "_version", "_created", "_updated", "_deleted", "_content", "_ctype", "_prov",
-            "_ns", "_key")
+            "_ns", "_key", "_ttl", "_expires", "_expired")
 
 
 def _ts(moment: datetime) -> float:
@@ -46,6 +47,13 @@ def to_metadata(record: MemoryRecord) -> dict[str, Any]:
         _ctype="str" if is_str else "dict",
         _content=record.content if is_str else json.dumps(record.content, ensure_ascii=False),
     )
+    # only expiring rows carry _expires, so rows written before expiry existed read as "never"
+    if record.ttl is not None:
+        meta["_ttl"] = float(record.ttl)
+    if record.expires_at is not None:
+        meta["_expires"] = _ts(record.expires_at)
+    if record.expired_at is not None:
+        meta["_expired"] = _ts(record.expired_at)
     if record.provenance:
         meta["_prov"] = json.dumps([p.model_dump(exclude_none=True) for p in record.provenance],
                                    ensure_ascii=False)
@@ -84,7 +92,16 @@ def from_row(namespace: tuple[str, ...], key: str, document: str | None,
         provenance=prov,
         deleted=bool(meta.get("_deleted", False)),
         score=score,
+        ttl=float(meta["_ttl"]) if meta.get("_ttl") is not None else None,
+        expires_at=_from_ts(meta["_expires"]) if meta.get("_expires") is not None else None,
+        expired_at=_from_ts(meta["_expired"]) if meta.get("_expired") is not None else None,
     )
+
+
+def expires_ts(meta: Mapping[str, Any]) -> float | None:
+    """A row's expiry as epoch seconds, or None when it never expires."""
+    value = meta.get("_expires")
+    return None if value is None else float(value)
 
 
 def rows(result: Mapping[str, Any]) -> list[tuple[str, str | None, dict[str, Any], Any]]:

@@ -76,6 +76,8 @@ class MemoryRecord(BaseModel):
 
     ``version`` is 1 on insert and grows by one on every change (update, delete,
     restore). ``score`` is set only on search results (higher is better).
+    ``ttl`` / ``expires_at`` are set when the memory expires (``put(..., ttl=3600)``);
+    ``expired_at`` marks the tombstone a sweep leaves in the history.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -92,6 +94,12 @@ class MemoryRecord(BaseModel):
     provenance: list[Provenance] = Field(default_factory=list)
     deleted: bool = False
     score: float | None = None
+    #: Seconds the memory lives after each write (and each read when its namespace refreshes on read).
+    ttl: float | None = None
+    #: When the memory stops being returned (None: never). See :mod:`engram.store._expiry`.
+    expires_at: datetime | None = None
+    #: Set on the tombstone :meth:`~engram.store.MemoryStore.sweep` writes: when the memory expired.
+    expired_at: datetime | None = None
 
     @field_validator("content", mode="before")
     @classmethod

@@ -59,6 +59,7 @@ from engram.store._checks import (
 from engram.store._codec import from_row, rows
 from engram.store._collections import Collections, chroma_errors
 from engram.store._embeddings import Embedder, EmbedderLike
+from engram.store._expiry import ExpiryMixin, TTLLike, count_alive, is_alive, nearest_alive, scan_alive
 from engram.store._filters import and_where, to_where
 from engram.store._namespaces import (
     Namespace,
@@ -69,6 +70,7 @@ from engram.store._namespaces import (
 )
 from engram.store._owner import DirectoryOwner
 from engram.store._record import MAX_CONTENT_CHARS, Clock, MemoryRecord, check_clock
+from engram.store._timetravel import TimeTravelMixin
 from engram.store._writes import WriteMixin
 
 if TYPE_CHECKING:
@@ -83,13 +85,15 @@ _LIVE = {"_deleted": False}
 INTERNAL_PARTS = frozenset({"engram.processed"})
 
 
-class MemoryStore(WriteMixin, AsyncMixin):
+class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, AsyncMixin):
     """A memory store on a Chroma client (see the module docstring)."""
+
+    _never_expire = INTERNAL_PARTS
 
     def __init__(self, client: ClientAPI, *, embedder: EmbedderLike = None,
                  max_content_chars: int = MAX_CONTENT_CHARS, archive_ranker: HybridRanker | None = None,
                  backend: str = "custom", owner: DirectoryOwner | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, default_ttl: TTLLike = None, refresh_on_read: bool = True) -> None:
         """Wrap a chromadb client; prefer the constructors below. ``archive_ranker`` is a
         :class:`~engram.store._archive._ranking.HybridRanker` with other weights for kind "message".
 
@@ -101,8 +105,13 @@ class MemoryStore(WriteMixin, AsyncMixin):
             store = MemoryStore.in_memory(clock=lambda: now[0])
             store.put(("memories", "u1"), "k", "hello").created_at.year   # 2025
             now[0] += timedelta(days=1)
+
+        ``default_ttl`` (seconds or a timedelta) makes every memory expire unless a write or
+        :meth:`set_ttl` says otherwise; ``refresh_on_read`` extends it on reads
+        (see :mod:`engram.store._expiry`).
         """
         self.clock = check_clock(clock)
+        self._init_expiry(default_ttl, refresh_on_read)
         self._owner = owner
         if owner is not None:  # released on close(), or when the store is garbage-collected
             self._release = weakref.finalize(self, owner.release)
@@ -186,8 +195,10 @@ class MemoryStore(WriteMixin, AsyncMixin):
             got = col.get(ids=[key], include=["documents", "metadatas"])
         for i, doc, meta, _ in rows(got):
             record = from_row(ns, i, doc, meta)
-            if include_deleted or not record.deleted:
+            if include_deleted:
                 return record
+            if not record.deleted and is_alive(meta, self._now().timestamp()):
+                return self._refresh(ns, col, [record])[0]
         return None
 
     def search(self, namespace: NamespaceLike, query: str | None = None, *, filter: dict | None = None,
@@ -212,8 +223,9 @@ class MemoryStore(WriteMixin, AsyncMixin):
         col = self._cols.get(ns)
         if col is None or keys == []:
             return []
+        live = not include_deleted
         if query is None:
-            return self._get_rows(ns, col, where, keys, limit, offset)
+            return self._get_rows(ns, col, where, keys, limit, offset, live)
         if kind == "message":
             from engram.store._archive._search import hybrid_search
 
@@ -221,11 +233,15 @@ class MemoryStore(WriteMixin, AsyncMixin):
             if keys is not None or filter:
                 with chroma_errors(f"filter the message archive of {ns!r}"):
                     allowed = set(col.get(ids=keys, where=where, include=[])["ids"])
-            return hybrid_search(self, ns, query, allowed, limit, offset)
+            hits = hybrid_search(self, ns, query, allowed, limit, offset)
+            # the archive index is cached, so rows that expired since it was built are dropped here
+            return self._refresh(ns, col, [h for h in hits if self._alive(h)]) if live else hits
         [vector] = self._embed([query])
         with chroma_errors(f"search {ns!r}"):
-            found = query_mod.nearest(col, vector, where, keys, limit + offset)
-        return [from_row(ns, i, doc, meta, score=1.0 - dist) for i, doc, meta, dist in found[offset:]]
+            found = (nearest_alive(col, vector, where, keys, limit + offset, self._now().timestamp()) if live
+                     else query_mod.nearest(col, vector, where, keys, limit + offset))
+        hits = [from_row(ns, i, doc, meta, score=1.0 - dist) for i, doc, meta, dist in found[offset:]]
+        return self._refresh(ns, col, hits) if live else hits
 
     def list(self, namespace: NamespaceLike, *, kind: str | None = None, filter: dict | None = None,
              limit: int = 100, offset: int = 0, include_deleted: bool = False) -> list[MemoryRecord]:
@@ -239,13 +255,18 @@ class MemoryStore(WriteMixin, AsyncMixin):
         where = and_where(None if check_flag("include_deleted", include_deleted) else _LIVE,
                           {"_kind": kind} if kind else None, to_where(filter))
         col = self._cols.get(ns)
-        return [] if col is None else self._get_rows(ns, col, where, None, limit, offset)
+        return [] if col is None else self._get_rows(ns, col, where, None, limit, offset, not include_deleted)
 
     def _get_rows(self, ns: tuple[str, ...], col: Collection, where: dict | None, keys: builtins.list[str] | None,
-                  limit: int, offset: int) -> builtins.list[MemoryRecord]:
+                  limit: int, offset: int, live: bool) -> builtins.list[MemoryRecord]:
         with chroma_errors(f"list {ns!r}"):
-            found = query_mod.scan(col, where, keys, limit, offset)
-        return [from_row(ns, i, d, m) for i, d, m, _ in found]
+            found = (scan_alive(col, where, keys, limit, offset, self._now().timestamp()) if live
+                     else query_mod.scan(col, where, keys, limit, offset))
+        records = [from_row(ns, i, d, m) for i, d, m, _ in found]
+        return self._refresh(ns, col, records) if live else records
+
+    def _alive(self, record: MemoryRecord) -> bool:
+        return not record.deleted and (record.expires_at is None or record.expires_at > self._now())
 
     def count(self, namespace: NamespaceLike, *, kind: str | None = None, include_deleted: bool = False) -> int:
         """Number of (live) memories in a namespace."""
@@ -257,7 +278,7 @@ class MemoryStore(WriteMixin, AsyncMixin):
             return 0
         where = and_where(None if include_deleted else _LIVE, {"_kind": kind} if kind else None)
         with chroma_errors(f"count {ns!r}"):
-            return query_mod.count(col, where)
+            return query_mod.count(col, where) if include_deleted else count_alive(col, where, self._now().timestamp())
 
     def list_namespaces(self, prefix: NamespaceLike | None = None, *, max_depth: int | None = None,
                         limit: int = 1000, offset: int = 0, include_internal: bool = False) -> builtins.list[Namespace]:
@@ -308,7 +329,9 @@ class MemoryStore(WriteMixin, AsyncMixin):
             return []
         with chroma_errors(f"read the vectors of {ns!r}"):
             got = col.get(where=where, include=["documents", "metadatas", "embeddings"])
-        return [(from_row(ns, i, d, m), [float(x) for x in e]) for i, d, m, e in rows(got)]
+        now = self._now().timestamp()
+        return [(from_row(ns, i, d, m), [float(x) for x in e]) for i, d, m, e in rows(got)
+                if include_deleted or is_alive(m, now)]
 
     def ledger(self, namespace: NamespaceLike) -> Ledger:
         """The bookkeeping ledger of a namespace (which trajectories were applied); no embeddings.

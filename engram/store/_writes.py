@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engram.errors import ConflictError, NotFoundError, ValidationError
@@ -28,6 +28,7 @@ from engram.store._checks import (
 )
 from engram.store._codec import from_row, history_id, history_metadata, rows, to_metadata
 from engram.store._collections import chroma_errors
+from engram.store._expiry import UNSET, TTLLike, alive_record, check_ttl
 from engram.store._filters import normalize_metadata
 from engram.store._namespaces import NamespaceLike, namespace_key, validate_namespace
 from engram.store._record import (
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from engram.store._owner import DirectoryOwner
 
 logger = logging.getLogger(__name__)
-ITEM_FIELDS = {"key", "id", "content", "kind", "text", "metadata", "provenance", "expected_version"}
+ITEM_FIELDS = {"key", "id", "content", "kind", "text", "metadata", "provenance", "expected_version", "ttl"}
 UPDATE_FIELDS = {"content", "text", "metadata", "kind", "provenance"}
 _Current = dict[str, tuple[MemoryRecord, list[float]]]
 _Step = tuple[MemoryRecord, list[float], "tuple[MemoryRecord, list[float]] | None"]   # (new, vector, old)
@@ -69,6 +70,7 @@ class WriteMixin:
         def get(self, namespace: NamespaceLike, key: str, *, include_deleted: bool = False) -> MemoryRecord | None: ...
         def ledger(self, namespace: NamespaceLike) -> Ledger: ...
         def _versions(self, ns: tuple[str, ...], key: str) -> list[tuple[MemoryRecord, list[float]]]: ...
+        def _resolve_ttl(self, ns: tuple[str, ...], given: Any, own: Any = UNSET) -> float | None: ...
 
     def _now(self) -> datetime:
         """The store clock's time (aware, UTC); every timestamp a write stores comes from here."""
@@ -76,7 +78,8 @@ class WriteMixin:
 
     # -- building records -------------------------------------------------------------------
     def _draft(self, ns: tuple[str, ...], key: Any, content: Any, kind: str = "memory",
-               text: str | None = None, metadata: dict | None = None, provenance: Any = None) -> MemoryRecord:
+               text: str | None = None, metadata: dict | None = None, provenance: Any = None,
+               ttl: float | None = None) -> MemoryRecord:
         key = uuid.uuid4().hex if key is None else check_key(key)
         if content is None:
             raise ValidationError(f"memory {key!r} has no content; pass content=... (a str or a dict).")
@@ -89,6 +92,7 @@ class WriteMixin:
             id=key, namespace=ns, kind=kind, content=content, text=text,
             metadata=normalize_metadata(metadata), provenance=coerce_provenance(provenance),
             version=0, deleted=False, score=None, created_at=now, updated_at=now,
+            ttl=ttl, expires_at=None, expired_at=None,
         )
 
     def _read(self, col: Collection, ns: tuple[str, ...], keys: list[str]) -> _Current:
@@ -131,6 +135,7 @@ class WriteMixin:
                     "version": (old[0].version + 1) if old else 1,
                     "created_at": old[0].created_at if old else now,
                     "updated_at": now,
+                    "expires_at": _expiry(now, draft.ttl),
                 })
                 plan.append((new, vector, old))
             self._commit(ns, col, plan)
@@ -198,23 +203,26 @@ class WriteMixin:
     # -- public writes ----------------------------------------------------------------------
     def put(self, namespace: NamespaceLike, key: str | None = None, content: ContentLike | None = None, *, kind: str = "memory",
             text: str | None = None, metadata: dict | None = None, provenance: ProvenanceLike = None,
-            expected_version: int | None = None) -> MemoryRecord:
+            expected_version: int | None = None, ttl: TTLLike = UNSET) -> MemoryRecord:
         """Insert or replace one memory; returns it at its new version.
 
         ``expected_version`` makes the write conditional (0 = must not exist yet);
-        a mismatch raises :class:`engram.ConflictError`. Example::
+        a mismatch raises :class:`engram.ConflictError`. ``ttl`` (seconds or a
+        timedelta; None = never) makes it expire; unset, the namespace's policy
+        applies (:mod:`engram.store._expiry`). Example::
 
             rec = store.put(("memories", "u1"), "diet", {"fact": "vegetarian"})
             store.put(("memories", "u1"), "diet", {"fact": "vegan"}, expected_version=rec.version)
+            store.put(("memories", "u1"), "otp", "4721", ttl=300)     # gone in 5 minutes
         """
         ns = validate_namespace(namespace)
         check_version("expected_version", expected_version, optional=True, minimum=0)
-        draft = self._draft(ns, key, content, kind, text, metadata, provenance)
+        draft = self._draft(ns, key, content, kind, text, metadata, provenance, self._resolve_ttl(ns, ttl))
         return self._write(ns, [draft], [expected_version])[0]
 
     def put_many(self, namespace: NamespaceLike, items: Iterable[dict[str, Any] | MemoryRecord]) -> list[MemoryRecord]:
         """Write a batch all-or-nothing. Items are dicts (``key``, ``content``, ``kind``,
-        ``text``, ``metadata``, ``provenance``, ``expected_version``) or MemoryRecords.
+        ``text``, ``metadata``, ``provenance``, ``expected_version``, ``ttl``) or MemoryRecords.
 
         Example::
 
@@ -225,7 +233,8 @@ class WriteMixin:
         for i, item in enumerate(check_items(items)):
             if isinstance(item, MemoryRecord):
                 item = {"key": item.id, "content": item.content, "kind": item.kind, "text": item.text,
-                        "metadata": item.metadata, "provenance": item.provenance}
+                        "metadata": item.metadata, "provenance": item.provenance,
+                        **({"ttl": item.ttl} if item.ttl is not None else {})}
             if not isinstance(item, dict):
                 raise ValidationError(f"put_many item {i} is a {type(item).__name__}; pass dicts.")
             unknown = set(item) - ITEM_FIELDS
@@ -239,15 +248,17 @@ class WriteMixin:
                                               optional=True, minimum=0))
                 drafts.append(self._draft(ns, item.get("key", item.get("id")), item.get("content"),
                                           item.get("kind", "memory"), item.get("text"),
-                                          item.get("metadata"), item.get("provenance")))
+                                          item.get("metadata"), item.get("provenance"),
+                                          self._resolve_ttl(ns, item.get("ttl", UNSET))))
             except ValidationError as err:
                 raise ValidationError(f"put_many item {i}: {err}") from None
         return self._write(ns, drafts, expected) if drafts else []
 
     def update(self, namespace: NamespaceLike, key: str, *, expected_version: int | None = None,
-               **changes: Any) -> MemoryRecord:
+               ttl: TTLLike = UNSET, **changes: Any) -> MemoryRecord:
         """Change some fields of a live memory; ``metadata`` is merged (``None`` removes a key).
 
+        Without ``ttl=`` an expiring memory keeps its ttl, counted again from this write.
         Example::
 
             store.update(ns, "diet", content={"fact": "vegan"}, metadata={"confidence": 0.9})
@@ -256,15 +267,16 @@ class WriteMixin:
         if unknown:
             raise ValidationError(f"update() got unknown field(s) {sorted(unknown)}; "
                                   f"updatable fields are {sorted(UPDATE_FIELDS)}.")
-        if not changes:
-            raise ValidationError(f"update() needs at least one field to change: {sorted(UPDATE_FIELDS)}.")
+        if not changes and ttl is UNSET:
+            raise ValidationError(f"update() needs at least one field to change: {sorted(UPDATE_FIELDS)} or ttl.")
         if "content" in changes and changes["content"] is None:
             raise ValidationError("update(content=None) would leave the memory empty; use delete() to remove it.")
-        return self.mutate(namespace, key, lambda _rec: changes, expected_version=expected_version)
+        return self.mutate(namespace, key, lambda _rec: changes, expected_version=expected_version, ttl=ttl)
 
     def mutate(self, namespace: NamespaceLike, key: str, fn: Callable[[MemoryRecord], dict[str, Any]], *,
-               expected_version: int | None = None) -> MemoryRecord:
-        """Atomic read-modify-write: ``fn(current)`` returns the changes (as for :meth:`update`).
+               expected_version: int | None = None, ttl: TTLLike = UNSET) -> MemoryRecord:
+        """Atomic read-modify-write: ``fn(current)`` returns the changes (as for :meth:`update`;
+        ``ttl`` as there).
 
         Example (a counter no concurrent writer can lose)::
 
@@ -275,6 +287,8 @@ class WriteMixin:
         if not callable(fn):
             raise ValidationError(f"mutate() needs fn(current) -> dict of changes, got {type(fn).__name__}.")
         check_version("expected_version", expected_version, optional=True, minimum=1)
+        if ttl is not UNSET:
+            check_ttl(ttl)  # refused before fn runs
         with self._cols.lock(ns):
             cur = self.get(ns, key)
             if cur is None:
@@ -300,7 +314,7 @@ class WriteMixin:
             content = changes.get("content", cur.content)
             text = changes.get("text") or (cur.text if "content" not in changes else None)
             draft = self._draft(ns, key, content, changes.get("kind", cur.kind), text, metadata,
-                                changes.get("provenance", cur.provenance))
+                                changes.get("provenance", cur.provenance), self._resolve_ttl(ns, ttl, cur.ttl))
             want = cur.version if expected_version is None else expected_version
             return self._write(ns, [draft], [want])[0]
 
@@ -321,11 +335,11 @@ class WriteMixin:
         with self._cols.lock(ns):
             col = self._cols.get(ns)
             current = self._read(col, ns, [key]) if col is not None else {}
-            if key not in current or current[key][0].deleted:
-                raise NotFoundError(f"no live memory {key!r} in {ns!r} to delete.")
+            now = self._now()
+            if key not in current or not alive_record(current[key][0], now):
+                raise NotFoundError(f"no live memory {key!r} in {ns!r} to delete (deleted or expired).")
             old, vector = current[key]
-            tomb = old.model_copy(update={"deleted": True, "version": old.version + 1,
-                                          "updated_at": self._now()})
+            tomb = old.model_copy(update={"deleted": True, "version": old.version + 1, "updated_at": now})
             assert col is not None  # the key was read from it
             self._commit(ns, col, [(tomb, vector, current[key])])
             return tomb
@@ -376,7 +390,12 @@ class WriteMixin:
             latest = versions[-1][0]
             col = self._cols.create(ns)
             current = self._read(col, ns, [key])
-            new = old.model_copy(update={"version": latest.version + 1, "deleted": False,
-                                         "updated_at": self._now(), "score": None})
+            now = self._now()
+            new = old.model_copy(update={"version": latest.version + 1, "deleted": False, "updated_at": now,
+                                         "score": None, "expires_at": _expiry(now, old.ttl), "expired_at": None})
             self._commit(ns, col, [(new, vector, current.get(key))])
             return new
+
+
+def _expiry(now: datetime, ttl: float | None) -> datetime | None:
+    return None if ttl is None else now + timedelta(seconds=ttl)
