@@ -59,7 +59,14 @@ from engram.store._checks import (
 from engram.store._codec import from_row, rows
 from engram.store._collections import Collections, chroma_errors
 from engram.store._embeddings import Embedder, EmbedderLike
-from engram.store._expiry import ExpiryMixin, TTLLike, count_alive, is_alive, nearest_alive, scan_alive
+from engram.store._expiry import (
+    ExpiryMixin,
+    TTLLike,
+    count_alive,
+    is_alive,
+    nearest_alive,
+    scan_alive,
+)
 from engram.store._filters import and_where, to_where
 from engram.store._namespaces import (
     Namespace,

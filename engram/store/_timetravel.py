@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from pydantic import BaseModel, ConfigDict, Field
 
 from engram.errors import StoreError, ValidationError
-from engram.store._checks import check_flag, check_key, check_keys, check_kind, check_page, check_query
+from engram.store._checks import (
+    check_flag,
+    check_key,
+    check_keys,
+    check_kind,
+    check_page,
+    check_query,
+)
 from engram.store._codec import from_row, rows
 from engram.store._collections import chroma_errors
 from engram.store._filters import Undecided, and_where, matches, to_where
@@ -39,6 +46,8 @@ from engram.store._namespaces import Namespace, NamespaceLike, namespace_key, va
 from engram.store._record import MemoryRecord
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from engram.store._store import MemoryStore
 
 _Versions = dict[str, builtins.list[tuple[MemoryRecord, Any]]]   # key -> [(record, vector)], oldest first
@@ -90,7 +99,8 @@ class MemoryChange(BaseModel):
 
 
 class MemoryDiff(BaseModel):
-    """What :meth:`MemoryStore.diff` found between ``start`` and ``end``.
+    """What :meth:`MemoryStore.diff` found between ``start`` and ``end`` (a pydantic model;
+    :meth:`to_frame` gives the same as a pandas DataFrame).
 
     ``added``: live at ``end`` but not at ``start`` (as at ``end``); ``removed``: live at
     ``start`` but not at ``end`` (deleted, expired or swept; as at ``start``); ``changed``:
@@ -112,6 +122,29 @@ class MemoryDiff(BaseModel):
     def empty(self) -> bool:
         """Whether nothing was added, changed or removed."""
         return not (self.added or self.changed or self.removed)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per change (pandas): ``change`` (added / changed / removed), ``namespace``,
+        ``key``, ``version_before``, ``version_after``, ``text_before``, ``text_after``.
+
+        >>> MemoryDiff(start=datetime(2025, 1, 1, tzinfo=UTC), end=datetime(2025, 1, 2, tzinfo=UTC)).to_frame().shape
+        (0, 7)
+        """
+        import pandas as pd
+
+        def row(change: str, before: MemoryRecord | None, after: MemoryRecord | None) -> dict[str, Any]:
+            rec = after or before
+            assert rec is not None
+            return {"change": change, "namespace": rec.namespace, "key": rec.id,
+                    "version_before": before.version if before else None,
+                    "version_after": after.version if after else None,
+                    "text_before": before.text if before else None, "text_after": after.text if after else None}
+
+        rows_ = ([row("added", None, r) for r in self.added]
+                 + [row("changed", c.before, c.after) for c in self.changed]
+                 + [row("removed", r, None) for r in self.removed])
+        return pd.DataFrame(rows_, columns=["change", "namespace", "key", "version_before", "version_after",
+                                            "text_before", "text_after"])
 
 
 class TimeTravelMixin:

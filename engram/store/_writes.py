@@ -32,13 +32,13 @@ from engram.store._expiry import UNSET, TTLLike, alive_record, check_ttl
 from engram.store._filters import normalize_metadata
 from engram.store._namespaces import NamespaceLike, namespace_key, validate_namespace
 from engram.store._record import (
+    Clock,
     ContentLike,
     MemoryRecord,
     ProvenanceLike,
     check_size,
-    coerce_content,
-    Clock,
     clock_now,
+    coerce_content,
     coerce_provenance,
     content_text,
 )

@@ -8,7 +8,6 @@ import pytest
 
 from engram.errors import EngramError
 from engram.store import MemoryStore
-
 from tests.modules.conftest import WordHashEmbedder
 
 NS = ("memories", "u1")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -64,7 +64,7 @@ def test_as_of_sees_old_content_after_an_update_and_a_delete(timeline):
 def test_as_of_search_and_filter_rank_what_was_there(timeline):
     then = timeline.as_of(at(5))
     hits = then.search(NS, "lives in Porto")
-    assert [h.id for h in hits][0] == "city" and hits[0].content == "lives in Porto"
+    assert hits[0].id == "city" and hits[0].content == "lives in Porto"
     assert hits[0].score == pytest.approx(1.0, abs=1e-6)
     assert [r.id for r in then.search(NS, filter={"topic": "food"})] == ["diet"]
     assert [r.id for r in timeline.as_of(at(15)).list(NS, filter={"topic": "home"})] == ["city", "pet"]
@@ -106,3 +106,11 @@ def test_diff_lists_added_changed_and_removed(timeline):
     assert timeline.diff(at(41), at(50)).empty
     with pytest.raises(EngramError, match="pass the earlier time first"):
         timeline.diff(at(40), at(5))
+
+
+def test_diff_as_a_table(timeline):
+    frame = timeline.diff(at(5), at(40), namespace=NS).to_frame()
+    assert list(zip(frame["change"], frame["key"])) == [("added", "pet"), ("changed", "city"), ("removed", "diet")]
+    changed = frame[frame["change"] == "changed"].iloc[0]
+    assert (changed["version_before"], changed["version_after"]) == (1, 2)
+    assert (changed["text_before"], changed["text_after"]) == ("lives in Porto", "lives in Lisbon")
