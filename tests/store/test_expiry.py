@@ -188,3 +188,15 @@ def test_memory_manager_ttl_applies_to_its_writes_only(store, clock):
     assert manager.is_processed(NS, result.trajectory_id)        # the ledger does not expire
     with pytest.raises(EngramError, match="ttl must be"):
         MemoryManager(store, ("memories", "{user_id}"), ttl=-5)
+
+
+def test_expiry_survives_a_reopen_of_a_persistent_store(tmp_path, clock):
+    path = tmp_path / "chroma"
+    with MemoryStore.persistent(path, embedder=WordHashEmbedder(), clock=clock) as store:
+        store.put(NS, "otp", "4721", ttl=60)
+        store.put(NS, "tea", "likes tea")
+    clock.advance(61)
+    with MemoryStore.persistent(path, embedder=WordHashEmbedder(), clock=clock) as store:
+        assert [r.id for r in store.list(NS)] == ["tea"]
+        assert store.get(NS, "otp", include_deleted=True).expires_at == START + timedelta(seconds=60)
+        assert store.sweep() == 1
