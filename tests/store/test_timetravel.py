@@ -114,3 +114,14 @@ def test_diff_as_a_table(timeline):
     changed = frame[frame["change"] == "changed"].iloc[0]
     assert (changed["version_before"], changed["version_after"]) == (1, 2)
     assert (changed["text_before"], changed["text_after"]) == ("lives in Porto", "lives in Lisbon")
+
+
+def test_async_twins_of_sweep_and_diff(timeline):
+    import asyncio
+
+    async def both():
+        return await timeline.asweep(), await timeline.adiff(at(31), at(40), namespace=NS)
+
+    swept, d = asyncio.run(both())
+    assert swept == 1 and [r.id for r in d.removed] == ["otp"]
+    assert timeline.history(NS, "otp")[-1].expired_at == at(35)
