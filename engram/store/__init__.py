@@ -17,7 +17,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engram._lazy import lazy_exports
-from engram.store._namespaces import Namespace, NamespaceTemplate, validate_namespace
+from engram.store._namespaces import (
+    INTERNAL_PREFIX,
+    Namespace,
+    NamespaceTemplate,
+    is_internal,
+    validate_namespace,
+)
 from engram.store._record import MemoryRecord, Provenance
 
 _LAZY = {
@@ -31,12 +37,17 @@ _LAZY = {
     "normalize_metadata": "engram.store._filters",
     "HybridRanker": "engram.store._archive._ranking",
     "Ledger": "engram.store._ledger",
+    "ExportReport": "engram.store._export",
+    "ImportReport": "engram.store._export",
 }
 
 
 __all__ = [
+    "INTERNAL_PREFIX",
     "Embedder",
+    "ExportReport",
     "HybridRanker",
+    "ImportReport",
     "Ledger",
     "MemoryRecord",
     "MemoryStore",
@@ -48,6 +59,7 @@ __all__ = [
     "embed_texts",
     "export_onnx_model",
     "get_embedder",
+    "is_internal",
     "normalize_metadata",
     "validate_namespace",
 ]
@@ -64,6 +76,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         embed_texts as embed_texts,
         get_embedder as get_embedder,
     )
+    from engram.store._export import ExportReport as ExportReport, ImportReport as ImportReport
     from engram.store._filters import normalize_metadata as normalize_metadata
     from engram.store._ledger import Ledger as Ledger
     from engram.store._onnx import export_onnx_model as export_onnx_model

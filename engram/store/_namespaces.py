@@ -207,3 +207,21 @@ def has_prefix(namespace: tuple[str, ...], prefix: tuple[str, ...] | None) -> bo
     if not prefix:
         return True
     return namespace[: len(prefix)] == tuple(prefix)
+
+
+#: Namespace parts starting with this mark engram's own bookkeeping (the manager's ledger,
+#: ``(..., "engram.processed")``, and any later one). One rule for every reader: such
+#: namespaces are left out of ``list_namespaces``, ``export`` and ``to_frame`` unless asked
+#: for, and the HTTP service refuses them as tenant input.
+INTERNAL_PREFIX = "engram."
+
+
+def is_internal(namespace: tuple[str, ...]) -> bool:
+    """Whether a namespace is engram bookkeeping (a part starts with :data:`INTERNAL_PREFIX`).
+
+    Example::
+
+        is_internal(("memories", "u1", "engram.processed"))   # True
+        is_internal(("memories", "u1"))                       # False
+    """
+    return any(part.startswith(INTERNAL_PREFIX) for part in namespace)

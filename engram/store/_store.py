@@ -59,11 +59,14 @@ from engram.store._checks import (
 from engram.store._codec import from_row, rows
 from engram.store._collections import Collections, chroma_errors
 from engram.store._embeddings import Embedder, EmbedderLike
+from engram.store._export import ExportMixin
 from engram.store._filters import and_where, to_where
+from engram.store._frame import FrameMixin
 from engram.store._namespaces import (
     Namespace,
     NamespaceLike,
     has_prefix,
+    is_internal,
     namespace_key,
     validate_namespace,
 )
@@ -79,11 +82,9 @@ if TYPE_CHECKING:
     from engram.store._ledger import Ledger
 
 _LIVE = {"_deleted": False}
-#: Namespace parts that mark engram's own bookkeeping, hidden from :meth:`MemoryStore.list_namespaces`.
-INTERNAL_PARTS = frozenset({"engram.processed"})
 
 
-class MemoryStore(WriteMixin, AsyncMixin):
+class MemoryStore(WriteMixin, ExportMixin, FrameMixin, AsyncMixin):
     """A memory store on a Chroma client (see the module docstring)."""
 
     def __init__(self, client: ClientAPI, *, embedder: EmbedderLike = None,
@@ -251,8 +252,9 @@ class MemoryStore(WriteMixin, AsyncMixin):
         """Namespaces that hold memories, optionally under a prefix (compared part by part).
 
         ``max_depth`` truncates namespaces to that many parts (deduplicated). Bookkeeping
-        namespaces (a part in :data:`INTERNAL_PARTS`, such as the ledgers older engram
-        versions kept as ``(..., "engram.processed")``) are left out unless
+        namespaces (a part starting with ``engram.``, such as the ledgers older engram
+        versions kept as ``(..., "engram.processed")``; see
+        :func:`~engram.store._namespaces.is_internal`) are left out unless
         ``include_internal``. Example::
 
             store.list_namespaces(("memories",))    # [('memories', 'u1'), ('memories', 'u2')]
@@ -264,7 +266,7 @@ class MemoryStore(WriteMixin, AsyncMixin):
             raise ValidationError(f"max_depth must be a positive int or None, got {max_depth!r}.")
         check_flag("include_internal", include_internal)
         found = [ns for ns in self._cols.namespaces() if has_prefix(ns, pre)
-                 and (include_internal or not INTERNAL_PARTS.intersection(ns))]
+                 and (include_internal or not is_internal(ns))]
         if max_depth is not None:
             found = sorted({ns[:max_depth] for ns in found})
         return found[offset : offset + limit]
