@@ -334,7 +334,8 @@ class ExportMixin:
             shown = ", ".join(f"{'/'.join(ns)} {key!r}" for ns, key in existing[:5])
             raise ConflictError(f"{len(existing)} memories of {source} already exist in this store ({shown}"
                                 f"{', ...' if len(existing) > 5 else ''}); nothing was imported. Pass "
-                                f"on_conflict='skip' to keep them or 'replace' to take the file's.")
+                                f"on_conflict='skip' to keep them or 'replace' to take the file's "
+                                f"(engram memory import --on-conflict skip|replace).")
         skipped = existing if on_conflict == "skip" else []
         todo = {k: vs for k, vs in groups.items() if k not in set(skipped)}
         reembedded = self._vectors_for(manifest, [v for vs in todo.values() for v in vs])

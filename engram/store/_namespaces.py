@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -216,12 +216,12 @@ def has_prefix(namespace: tuple[str, ...], prefix: tuple[str, ...] | None) -> bo
 INTERNAL_PREFIX = "engram."
 
 
-def is_internal(namespace: tuple[str, ...]) -> bool:
-    """Whether a namespace is engram bookkeeping (a part starts with :data:`INTERNAL_PREFIX`).
+def is_internal(namespace: Sequence[str]) -> bool:
+    """Whether a namespace is engram bookkeeping (a part starts with :data:`INTERNAL_PREFIX`, any case).
 
     Example::
 
         is_internal(("memories", "u1", "engram.processed"))   # True
         is_internal(("memories", "u1"))                       # False
     """
-    return any(part.startswith(INTERNAL_PREFIX) for part in namespace)
+    return any(part.lower().startswith(INTERNAL_PREFIX) for part in namespace)
