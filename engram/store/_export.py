@@ -120,8 +120,12 @@ def write_export(path: Path, manifest: dict[str, Any], table: list[dict[str, Any
 
 
 # -- reading and checking -------------------------------------------------------------------
-def read_export(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
-    """(manifest, [(where, row)]): the file parsed, not yet checked; ``where`` is "line N" / "row N"."""
+#: Where a row came from, as ValidationError's ``source`` / ``line`` ("f.jsonl:12: ...", "f.parquet row 3: ...").
+_Where = dict[str, Any]
+
+
+def read_export(path: Path) -> tuple[dict[str, Any], list[tuple[_Where, dict[str, Any]]]]:
+    """(manifest, [(where, row)]): the file parsed, not yet checked."""
     if not path.is_file():
         raise ValidationError(f"{path}: no such export file.")
     if _kind_of(path) == "jsonl":
@@ -129,9 +133,9 @@ def read_export(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, A
     return _read_parquet(path)
 
 
-def _read_jsonl(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+def _read_jsonl(path: Path) -> tuple[dict[str, Any], list[tuple[_Where, dict[str, Any]]]]:
     manifest: dict[str, Any] | None = None
-    out: list[tuple[str, dict[str, Any]]] = []
+    out: list[tuple[_Where, dict[str, Any]]] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as err:
@@ -153,13 +157,13 @@ def _read_jsonl(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, A
                                       "is this a file written by store.export()?", source=str(path), line=number)
             manifest = item["manifest"]
             continue
-        out.append((f"line {number}", item))
+        out.append(({"source": str(path), "line": number}, item))
     if manifest is None:
         raise ValidationError("the file is empty; it has no manifest line.", source=str(path))
     return manifest, out
 
 
-def _read_parquet(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+def _read_parquet(path: Path) -> tuple[dict[str, Any], list[tuple[_Where, dict[str, Any]]]]:
     import pyarrow.parquet as pq
 
     try:
@@ -174,16 +178,16 @@ def _read_parquet(path: Path) -> tuple[dict[str, Any], list[tuple[str, dict[str,
     if not isinstance(manifest, dict):
         raise ValidationError(f"the Parquet metadata has no valid {PARQUET_KEY.decode()!r} manifest; "
                               "is this a file written by store.export()?", source=str(path))
-    out: list[tuple[str, dict[str, Any]]] = []
+    out: list[tuple[_Where, dict[str, Any]]] = []
     for number, item in enumerate(table.to_pylist(), 1):
+        where = {"source": f"{path} row {number}"}
         for col in _JSON_COLUMNS:
             if isinstance(item.get(col), str):
                 try:
                     item[col] = json.loads(item[col])
                 except json.JSONDecodeError as err:
-                    raise ValidationError(f"column {col!r} is not valid JSON: {err.msg}.",
-                                          source=str(path), line=number) from None
-        out.append((f"row {number}", item))
+                    raise ValidationError(f"not valid JSON: {err.msg}.", field=col, **where) from None
+        out.append((where, item))
     return manifest, out
 
 
@@ -197,11 +201,11 @@ def check_manifest(path: Path, manifest: dict[str, Any]) -> None:
                               f"(1..{FORMAT_VERSION}); upgrade engram to import it.", source=str(path))
 
 
-def check_row(path: Path, where: str, item: dict[str, Any], dim: int | None,
+def check_row(where: _Where, item: dict[str, Any], dim: int | None,
               max_chars: int) -> tuple[MemoryRecord, list[float], bool]:
     """One row as (record, vector, current), or ValidationError naming the row and field."""
     def bad(message: str, name: str | None = None) -> ValidationError:
-        return ValidationError(f"{where}: {message}", source=str(path), field=name)
+        return ValidationError(message, field=name, **where)
 
     body = dict(item)
     for name in ("namespace", "key", "version", "current", "content"):
@@ -241,25 +245,24 @@ def check_row(path: Path, where: str, item: dict[str, Any], dim: int | None,
     return record, [float(x) for x in vector] if vector is not None else [], current
 
 
-def check_groups(path: Path, checked: list[tuple[str, StoredVersion]]) -> dict[_Key, list[StoredVersion]]:
+def check_groups(checked: list[tuple[_Where, StoredVersion]]) -> dict[_Key, list[StoredVersion]]:
     """Group versions by memory: versions distinct, exactly one current one, and it is the newest."""
-    groups: dict[_Key, list[tuple[str, StoredVersion]]] = {}
+    groups: dict[_Key, list[tuple[_Where, StoredVersion]]] = {}
     for where, v in checked:
         groups.setdefault((v.record.namespace, v.record.id), []).append((where, v))
     out: dict[_Key, list[StoredVersion]] = {}
     for (ns, key), found in groups.items():
-        seen: dict[int, str] = {}
+        seen: set[int] = set()
         for where, v in found:
             if v.record.version in seen:
-                raise ValidationError(f"{where}: memory {key!r} in {ns!r} has version {v.record.version} twice "
-                                      f"(also {seen[v.record.version]}).", source=str(path))
-            seen[v.record.version] = where
+                raise ValidationError(f"memory {key!r} in {ns!r} has version {v.record.version} twice.", **where)
+            seen.add(v.record.version)
         currents = [(w, v) for w, v in found if v.current]
         newest = max(found, key=lambda wv: wv[1].record.version)
         if len(currents) != 1 or currents[0][1] is not newest[1]:
-            raise ValidationError(f"{newest[0]}: memory {key!r} in {ns!r} needs exactly one row with current=true, "
+            raise ValidationError(f"memory {key!r} in {ns!r} needs exactly one row with current=true, "
                                   f"its newest version ({newest[1].record.version}); found "
-                                  f"{len(currents)} current row(s).", source=str(path))
+                                  f"{len(currents)} current row(s).", **newest[0])
         out[(ns, key)] = sorted((v for _, v in found), key=lambda v: v.record.version)
     return out
 
@@ -326,9 +329,9 @@ class ExportMixin:
         dim = dim if isinstance(dim, int) and not isinstance(dim, bool) else None
         checked = []
         for where, item in raw:
-            record, vector, current = check_row(source, where, item, dim, self.max_content_chars)
+            record, vector, current = check_row(where, item, dim, self.max_content_chars)
             checked.append((where, StoredVersion(record, vector, current)))
-        groups = check_groups(source, checked)
+        groups = check_groups(checked)
         existing = self._existing(list(groups))
         if existing and on_conflict == "error":
             shown = ", ".join(f"{'/'.join(ns)} {key!r}" for ns, key in existing[:5])
