@@ -132,7 +132,7 @@ def ls(prefix: Annotated[str | None, typer.Argument(help="Only namespaces under 
     table.add_column("memories", justify="right")
     table.add_column("deleted", justify="right")
     for row in rows:
-        table.add_row(escape(row["path"]), str(row["memories"]), str(row["deleted"]))
+        table.add_row(escape(str(row["path"])), str(row["memories"]), str(row["deleted"]))
     _out.print(table)
     if not rows:
         _out.print("no memories" + (f" under {prefix}" if prefix else ""))

@@ -58,6 +58,8 @@ PARQUET_KEY = b"engram.export"
 _JSON_COLUMNS = ("content", "metadata", "provenance")
 _CONFLICT = ("error", "skip", "replace")
 _Key = tuple[tuple[str, ...], str]
+#: One namespace an import touched: (namespace, keys written, history ids written, replaced versions).
+_Done = tuple[tuple[str, ...], list[str], list[str], dict[str, list[StoredVersion]]]
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,8 @@ def write_export(path: Path, manifest: dict[str, Any], table: list[dict[str, Any
     with atomic_path(path) as tmp:
         if kind == "jsonl":
             with open(tmp, "w", encoding="utf-8") as out:
-                for item in [{"manifest": manifest}, *table]:
-                    out.write(json.dumps(item, ensure_ascii=False, allow_nan=False) + "\n")
+                out.writelines(json.dumps(item, ensure_ascii=False, allow_nan=False) + "\n"
+                               for item in [{"manifest": manifest}, *table])
             return
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -180,7 +182,7 @@ def _read_parquet(path: Path) -> tuple[dict[str, Any], list[tuple[_Where, dict[s
                               "is this a file written by store.export()?", source=str(path))
     out: list[tuple[_Where, dict[str, Any]]] = []
     for number, item in enumerate(table.to_pylist(), 1):
-        where = {"source": f"{path} row {number}"}
+        where: _Where = {"source": f"{path} row {number}"}
         for col in _JSON_COLUMNS:
             if isinstance(item.get(col), str):
                 try:
@@ -378,7 +380,7 @@ class ExportMixin:
         by_ns: dict[tuple[str, ...], list[_Key]] = {}
         for k in todo:
             by_ns.setdefault(k[0], []).append(k)
-        done: list[tuple[tuple[str, ...], list[str], list[str], dict[str, list[StoredVersion]]]] = []
+        done: list[_Done] = []
         try:
             for ns, keys in sorted(by_ns.items()):
                 with self._cols.lock(ns):
@@ -387,7 +389,7 @@ class ExportMixin:
                         col = self._cols.create(ns)
                         names = [k for _, k in keys]
                         saved = {k: versions_of(self._cols, ns, k) for _, k in keys if (ns, k) in replace}
-                        entry = (ns, names, [], saved)
+                        entry: _Done = (ns, names, [], saved)
                         done.append(entry)
                         self._drop_keys(ns, col, list(saved))
                         hist = [v for k in keys for v in todo[k] if not v.current]
@@ -424,7 +426,7 @@ class ExportMixin:
                 col.upsert(ids=[v.record.id for v in chunk], embeddings=[v.vector for v in chunk],  # type: ignore[arg-type]
                            documents=[v.record.text for v in chunk], metadatas=[to_metadata(v.record) for v in chunk])
 
-    def _import_undo(self, done: list[tuple[tuple[str, ...], list[str], list[str], dict[str, list[StoredVersion]]]]) -> None:
+    def _import_undo(self, done: list[_Done]) -> None:
         import logging
 
         for ns, names, hist_ids, saved in reversed(done):
