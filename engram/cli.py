@@ -7,7 +7,7 @@
     engram datasets convert --from oasst ../shared/data/oasst_en_100_tree.jsonl datasets/oasst_feedback.jsonl
 
 Other commands live beside the code they drive and are imported here from their package's
-face: ``prompts`` (:mod:`engram.tracking`), ``run`` and ``sweep`` (:mod:`engram.runner`).
+face: ``memory`` (:mod:`engram.modules`), ``prompts`` (:mod:`engram.tracking`), ``run`` and ``sweep`` (:mod:`engram.runner`).
 Those modules import only typer and rich at load; mlflow, optuna, chromadb and dspy load
 inside the commands, so ``engram --help`` stays fast. Errors print one clear line and exit
 with status 1.
@@ -25,6 +25,7 @@ from rich.table import Table
 
 from engram._version import __version__
 from engram.errors import EngramError
+from engram.modules import memory_app
 from engram.runner import run_command, sweep_command
 from engram.serve import keys_app, mcp, serve
 from engram.tracking import prompts_app
@@ -34,6 +35,7 @@ app = typer.Typer(help="engram: long-term memory and feedback-optimized prompts 
 datasets_app = typer.Typer(help="Validate, describe and convert trajectory datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(memory_app, name="memory")
 app.command("run")(run_command)
 app.command("sweep")(sweep_command)
 app.command("serve")(serve)

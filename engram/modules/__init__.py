@@ -43,6 +43,7 @@ _EXPORTS = {
     "ExtractionSettings": "_settings", "RetrievalSettings": "_settings", "ProfileSettings": "_settings",
     "create_memory_manager": "_compat", "create_memory_store_manager": "_compat",
     "create_thread_extractor": "_compat", "create_memory_searcher": "_compat",
+    "memory_app": "_memory_cli",
 }
 
 
@@ -78,6 +79,7 @@ __all__ = [
     "create_search_memory_tool",
     "create_thread_extractor",
     "memory_examples",
+    "memory_app",
     "memory_f1",
     "openai_function_schema",
     "strict_problems",
@@ -107,6 +109,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         Phase as Phase,
         UpdateResult as UpdateResult,
     )
+    from engram.modules._memory_cli import memory_app as memory_app
     from engram.modules._metrics import MemoryF1 as MemoryF1, memory_f1 as memory_f1
     from engram.modules._operations import (
         ExtractedMemory as ExtractedMemory,

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engram.errors import NamespaceError, ValidationError
+from engram.store import INTERNAL_PREFIX, is_internal
 
 ROOT = "tenants"
 MAX_PARTS = 8
@@ -27,8 +28,9 @@ MAX_PART_CHARS = 128
 # Punctuation allowed inside a part besides letters and digits of any script; every
 # separator-like symbol (/, \, %, {, }, look-alikes) falls outside this set.
 _PUNCT = frozenset("_-.:@+=")
-# Parts the library uses for its own bookkeeping (the manager's ledger) stay unreachable.
-_RESERVED_PREFIX = "engram."
+# Parts the library uses for its own bookkeeping (the manager's ledger) stay unreachable:
+# the store's rule (engram.store.is_internal), so what it hides no client can name.
+_RESERVED_PREFIX = INTERNAL_PREFIX
 TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 PROMPT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -89,11 +91,6 @@ def unscoped(tenant: str, namespace: Sequence[str]) -> tuple[str, ...]:
     if tuple(namespace[:2]) != prefix:
         raise NamespaceError(f"namespace {tuple(namespace)!r} does not belong to tenant {tenant!r}.")
     return tuple(namespace[2:])
-
-
-def is_internal(namespace: Sequence[str]) -> bool:
-    """Whether a store namespace is library bookkeeping (hidden from listings)."""
-    return any(part.lower().startswith(_RESERVED_PREFIX) for part in namespace)
 
 
 def check_memory_key(key: Any, field: str = "key") -> str:

@@ -17,7 +17,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engram._lazy import lazy_exports
-from engram.store._namespaces import Namespace, NamespaceTemplate, validate_namespace
+from engram.store._namespaces import (
+    INTERNAL_PREFIX,
+    Namespace,
+    NamespaceTemplate,
+    is_internal,
+    validate_namespace,
+)
 from engram.store._record import MemoryRecord, Provenance
 
 _LAZY = {
@@ -35,12 +41,17 @@ _LAZY = {
     "MemoryDiff": "engram.store._timetravel",
     "MemoryChange": "engram.store._timetravel",
     "StoreView": "engram.store._timetravel",
+    "ExportReport": "engram.store._export",
+    "ImportReport": "engram.store._export",
 }
 
 
 __all__ = [
+    "INTERNAL_PREFIX",
     "Embedder",
+    "ExportReport",
     "HybridRanker",
+    "ImportReport",
     "Ledger",
     "MemoryChange",
     "MemoryDiff",
@@ -56,6 +67,7 @@ __all__ = [
     "embed_texts",
     "export_onnx_model",
     "get_embedder",
+    "is_internal",
     "normalize_metadata",
     "validate_namespace",
 ]
@@ -73,6 +85,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         get_embedder as get_embedder,
     )
     from engram.store._expiry import TTLPolicy as TTLPolicy
+    from engram.store._export import ExportReport as ExportReport, ImportReport as ImportReport
     from engram.store._filters import normalize_metadata as normalize_metadata
     from engram.store._ledger import Ledger as Ledger
     from engram.store._onnx import export_onnx_model as export_onnx_model

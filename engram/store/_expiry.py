@@ -44,7 +44,7 @@ from engram.store import _query as query_mod
 from engram.store._codec import expires_ts, rows
 from engram.store._collections import chroma_errors
 from engram.store._filters import Undecided, and_where, matches
-from engram.store._namespaces import NamespaceLike, has_prefix, validate_namespace
+from engram.store._namespaces import NamespaceLike, has_prefix, is_internal, validate_namespace
 
 if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
@@ -161,7 +161,6 @@ class ExpiryMixin:
     _ttl_default: TTLPolicy
     _ttl_policies: dict[tuple[str, ...], TTLPolicy]
     #: Namespace parts of engram's bookkeeping, whose rows never expire (set by MemoryStore).
-    _never_expire: frozenset[str] = frozenset()
 
     if TYPE_CHECKING:  # provided by MemoryStore
         def _now(self) -> datetime: ...
@@ -194,7 +193,7 @@ class ExpiryMixin:
         Bookkeeping namespaces (ledgers) never expire whatever the policies say.
         """
         ns = validate_namespace(namespace)
-        if self._never_expire.intersection(ns):
+        if is_internal(ns):
             return TTLPolicy()
         best = max((p for p in self._ttl_policies if has_prefix(ns, p)), key=len, default=None)
         return self._ttl_policies[best] if best is not None else self._ttl_default

@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -207,3 +207,21 @@ def has_prefix(namespace: tuple[str, ...], prefix: tuple[str, ...] | None) -> bo
     if not prefix:
         return True
     return namespace[: len(prefix)] == tuple(prefix)
+
+
+#: Namespace parts starting with this mark engram's own bookkeeping (the manager's ledger,
+#: ``(..., "engram.processed")``, and any later one). One rule for every reader: such
+#: namespaces are left out of ``list_namespaces``, ``export`` and ``to_frame`` unless asked
+#: for, and the HTTP service refuses them as tenant input.
+INTERNAL_PREFIX = "engram."
+
+
+def is_internal(namespace: Sequence[str]) -> bool:
+    """Whether a namespace is engram bookkeeping (a part starts with :data:`INTERNAL_PREFIX`, any case).
+
+    Example::
+
+        is_internal(("memories", "u1", "engram.processed"))   # True
+        is_internal(("memories", "u1"))                       # False
+    """
+    return any(part.lower().startswith(INTERNAL_PREFIX) for part in namespace)

@@ -67,11 +67,14 @@ from engram.store._expiry import (
     nearest_alive,
     scan_alive,
 )
+from engram.store._export import ExportMixin
 from engram.store._filters import and_where, to_where
+from engram.store._frame import FrameMixin
 from engram.store._namespaces import (
     Namespace,
     NamespaceLike,
     has_prefix,
+    is_internal,
     namespace_key,
     validate_namespace,
 )
@@ -88,14 +91,10 @@ if TYPE_CHECKING:
     from engram.store._ledger import Ledger
 
 _LIVE = {"_deleted": False}
-#: Namespace parts that mark engram's own bookkeeping, hidden from :meth:`MemoryStore.list_namespaces`.
-INTERNAL_PARTS = frozenset({"engram.processed"})
 
 
-class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, AsyncMixin):
+class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, FrameMixin, AsyncMixin):
     """A memory store on a Chroma client (see the module docstring)."""
-
-    _never_expire = INTERNAL_PARTS
 
     def __init__(self, client: ClientAPI, *, embedder: EmbedderLike = None,
                  max_content_chars: int = MAX_CONTENT_CHARS, archive_ranker: HybridRanker | None = None,
@@ -292,8 +291,9 @@ class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, AsyncMixin):
         """Namespaces that hold memories, optionally under a prefix (compared part by part).
 
         ``max_depth`` truncates namespaces to that many parts (deduplicated). Bookkeeping
-        namespaces (a part in :data:`INTERNAL_PARTS`, such as the ledgers older engram
-        versions kept as ``(..., "engram.processed")``) are left out unless
+        namespaces (a part starting with ``engram.``, such as the ledgers older engram
+        versions kept as ``(..., "engram.processed")``; see
+        :func:`~engram.store._namespaces.is_internal`) are left out unless
         ``include_internal``. Example::
 
             store.list_namespaces(("memories",))    # [('memories', 'u1'), ('memories', 'u2')]
@@ -305,7 +305,7 @@ class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, AsyncMixin):
             raise ValidationError(f"max_depth must be a positive int or None, got {max_depth!r}.")
         check_flag("include_internal", include_internal)
         found = [ns for ns in self._cols.namespaces() if has_prefix(ns, pre)
-                 and (include_internal or not INTERNAL_PARTS.intersection(ns))]
+                 and (include_internal or not is_internal(ns))]
         if max_depth is not None:
             found = sorted({ns[:max_depth] for ns in found})
         return found[offset : offset + limit]
