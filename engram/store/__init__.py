@@ -29,15 +29,20 @@ _LAZY = {
     "MiniLMEmbedder": "engram.store._embeddings",
     "export_onnx_model": "engram.store._onnx",
     "normalize_metadata": "engram.store._filters",
+    "filter_from_items": "engram.store._filters",
+    "FILTER_ITEMS_SCHEMA": "engram.store._filters",
+    "MemoryRanker": "engram.store._archive._ranking",
     "HybridRanker": "engram.store._archive._ranking",
     "Ledger": "engram.store._ledger",
 }
 
 
 __all__ = [
+    "FILTER_ITEMS_SCHEMA",
     "Embedder",
     "HybridRanker",
     "Ledger",
+    "MemoryRanker",
     "MemoryRecord",
     "MemoryStore",
     "MiniLMEmbedder",
@@ -47,6 +52,7 @@ __all__ = [
     "Provenance",
     "embed_texts",
     "export_onnx_model",
+    "filter_from_items",
     "get_embedder",
     "normalize_metadata",
     "validate_namespace",
@@ -57,6 +63,7 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.store._archive._ranking import HybridRanker as HybridRanker
+    from engram.store._archive._ranking import MemoryRanker as MemoryRanker
     from engram.store._embeddings import (
         Embedder as Embedder,
         MiniLMEmbedder as MiniLMEmbedder,
@@ -64,6 +71,8 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         embed_texts as embed_texts,
         get_embedder as get_embedder,
     )
+    from engram.store._filters import FILTER_ITEMS_SCHEMA as FILTER_ITEMS_SCHEMA
+    from engram.store._filters import filter_from_items as filter_from_items
     from engram.store._filters import normalize_metadata as normalize_metadata
     from engram.store._ledger import Ledger as Ledger
     from engram.store._onnx import export_onnx_model as export_onnx_model

@@ -68,6 +68,7 @@ from engram.store._namespaces import (
     validate_namespace,
 )
 from engram.store._owner import DirectoryOwner
+from engram.store._prefix import PrefixMixin
 from engram.store._record import MAX_CONTENT_CHARS, MemoryRecord
 from engram.store._writes import WriteMixin
 
@@ -83,7 +84,7 @@ _LIVE = {"_deleted": False}
 INTERNAL_PARTS = frozenset({"engram.processed"})
 
 
-class MemoryStore(WriteMixin, AsyncMixin):
+class MemoryStore(WriteMixin, AsyncMixin, PrefixMixin):
     """A memory store on a Chroma client (see the module docstring)."""
 
     def __init__(self, client: ClientAPI, *, embedder: EmbedderLike = None,
@@ -179,21 +180,30 @@ class MemoryStore(WriteMixin, AsyncMixin):
 
     def search(self, namespace: NamespaceLike, query: str | None = None, *, filter: dict | None = None,
                kind: str | None = None, keys: list[str] | None = None, limit: int = 10,
-               offset: int = 0, include_deleted: bool = False) -> list[MemoryRecord]:
+               offset: int = 0, include_deleted: bool = False, min_score: float | None = None,
+               ranking: Any = None) -> list[MemoryRecord]:
         """Memories of one namespace ranked by meaning, filtered by metadata / kind / keys.
 
-        ``score`` is cosine similarity (higher is better). Without ``query`` the
-        filter alone selects (``score`` is None). ``kind="message"`` ranks a
-        conversation archive with dense + BM25 + neighbouring turns
-        (:mod:`engram.store._archive`). Example::
+        ``score`` is higher-is-better. ``ranking="dense"`` (the default for memories):
+        cosine similarity, in [-1, 1]. ``ranking="hybrid"``: cosine plus a BM25 bonus of up
+        to 0.1 for the namespace's best lexical match (:class:`~engram.store._archive._ranking.MemoryRanker`;
+        pass one as ``ranking`` for other weights or time-aware scoring). ``kind="message"``
+        ranks a conversation archive with dense + BM25 + neighbouring turns
+        (:mod:`engram.store._archive`); its score is a fused z-score (0 = the archive's average).
+        ``min_score`` drops results scoring below it. Without ``query`` the filter alone
+        selects (``score`` is None). Example::
 
             store.search(ns, "food preferences", filter={"confidence": {"$gte": 0.5}}, limit=5)
+            store.search(ns, "food preferences", ranking="hybrid", min_score=0.3)
         """
         ns = validate_namespace(namespace)
         check_query(query)
         check_page(limit, offset)
         check_kind(kind, optional=True)
         keys = check_keys(keys)
+        min_score, ranking = query_mod.check_min_score(min_score), query_mod.check_ranking(ranking)
+        if min_score is not None and query is None:
+            raise ValidationError("min_score needs a query: without one nothing is scored.")
         where = and_where(None if check_flag("include_deleted", include_deleted) else _LIVE,
                           {"_kind": kind} if kind else None, to_where(filter))
         col = self._cols.get(ns)
@@ -201,18 +211,23 @@ class MemoryStore(WriteMixin, AsyncMixin):
             return []
         if query is None:
             return self._get_rows(ns, col, where, keys, limit, offset)
-        if kind == "message":
-            from engram.store._archive._search import hybrid_search
+        if kind == "message" or ranking != "dense":
+            from engram.store._archive._search import hybrid_search, memory_search
 
             allowed = None
             if keys is not None or filter:
-                with chroma_errors(f"filter the message archive of {ns!r}"):
+                with chroma_errors(f"filter {ns!r}"):
                     allowed = set(col.get(ids=keys, where=where, include=[])["ids"])
-            return hybrid_search(self, ns, query, allowed, limit, offset)
+            if kind == "message":
+                return query_mod.above(hybrid_search(self, ns, query, allowed, limit, offset), min_score)
+            ranker = None if ranking == "hybrid" else ranking
+            return query_mod.above(memory_search(self, ns, query, allowed, limit, offset, kind,
+                                                 include_deleted, ranker), min_score)
         [vector] = self._embed([query])
         with chroma_errors(f"search {ns!r}"):
             found = query_mod.nearest(col, vector, where, keys, limit + offset)
-        return [from_row(ns, i, doc, meta, score=1.0 - dist) for i, doc, meta, dist in found[offset:]]
+        return query_mod.above([from_row(ns, i, doc, meta, score=1.0 - dist)
+                                for i, doc, meta, dist in found[offset:]], min_score)
 
     def list(self, namespace: NamespaceLike, *, kind: str | None = None, filter: dict | None = None,
              limit: int = 100, offset: int = 0, include_deleted: bool = False) -> list[MemoryRecord]:
