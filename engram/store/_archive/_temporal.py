@@ -42,8 +42,10 @@ _PATTERNS = [
 ]
 _RECENT = re.compile(r"\b(recent|recently|lately|latest|newest|most recent|these days|nowadays|currently|"
                      r"now|last (?:time|week|month|year|weekend))\b", re.I)
-# "may" is a month and a modal verb; only read it as a month next to a day or a year
+# "may" is a month and a modal verb; read it as a month next to a day, a year or a preposition
 _BARE_MAY = re.compile(r"^may$", re.I)
+_BEFORE_MONTH = re.compile(r"\b(in|on|of|during|since|until|till|by|before|after|last|this|next|early|late|"
+                           r"mid|from|through)\s*$", re.I)
 
 DatePart = tuple[int | None, int | None, int | None]
 
@@ -58,7 +60,8 @@ def query_dates(query: str) -> list[DatePart]:
                 continue
             parts = m.groupdict()
             month_word = parts.get("month")
-            if month_word and _BARE_MAY.match(month_word) and not (parts.get("day") or parts.get("year")):
+            if (month_word and _BARE_MAY.match(month_word) and not (parts.get("day") or parts.get("year"))
+                    and not _BEFORE_MONTH.search(query[: m.start()])):
                 continue
             month = int(parts["mnum"]) if parts.get("mnum") else _MONTHS.get((month_word or "").lower().rstrip("."))
             year = int(parts["year"]) if parts.get("year") else None
