@@ -21,7 +21,8 @@ namespaces, a store given twice) is refused with an error naming both forms.
 ``search_memory`` takes ``query``, ``limit``, ``offset`` and a typed ``filter`` (a list of
 ``{"field", "op", "value"}`` conditions; strict function schemas forbid open dicts)::
 
-    search(query="diet", filter=[{"field": "topic", "op": "eq", "value": "food"}], offset=5)
+    search = create_search_memory_tool(("memories", "team"), store=MemoryStore.in_memory())
+    search(query="diet", filter=[{"field": "topic", "op": "eq", "value": "food"}], offset=5)   # []
 
 Calls are checked before anything runs: an unknown, missing, positional or wrongly
 typed argument is an :class:`engram.ValidationError` naming the argument and listing

@@ -173,7 +173,7 @@ def test_the_archive_ranker_takes_the_date_signal(mem_store):
     query = "When did Ann go camping in July?"
     timed = hybrid_search(mem_store, NS, query, None, 2, 0, HybridRanker(date=1.0))
     assert timed[0].id == "D2:1" and timed[0].score > timed[1].score
-    flat = hybrid_search(mem_store, NS, query, None, 2, 0, HybridRanker())
+    flat = hybrid_search(mem_store, NS, query, None, 2, 0, HybridRanker(date=0.0))
     assert flat[0].score == pytest.approx(flat[1].score)  # identical turns: only the date separates them
 
 
@@ -242,3 +242,20 @@ def test_memory_ranker_scores_match_its_definition():
     np.testing.assert_allclose(scores, [0.6, 0.8, 0.0], atol=1e-6)
     with_words = MemoryRanker(lexical=0.3, date=0.0).scores(index, "apple", q)
     assert with_words[2] == pytest.approx(0.0) and max(with_words[:2] - scores[:2]) == pytest.approx(0.3)
+
+
+def test_archived_messages_without_a_said_date_get_no_date_signal(mem_store):
+    # the archive's default ranker uses the date signal; a turn is never dated by when it was archived
+    now = datetime.now(UTC).strftime("%B %Y")
+    mem_store.put_many(NS, [{"key": f"D1:{i}", "kind": "message", "content": "We went camping",
+                             "text": "Ann: We went camping",
+                             "metadata": {"conversation": "c", "session": 1, "turn": i, "speaker": "Ann"}}
+                            for i in (1, 2)])
+    from engram.store._archive._search import archive_index
+
+    index, _ = archive_index(mem_store, NS)
+    assert index.dates == [None, None]
+    memories, _ = archive_index(mem_store, NS, kind=None)
+    assert all(d is not None for d in memories.dates)          # memories fall back to when they were written
+    found = mem_store.search(NS, f"camping in {now}", kind="message")
+    assert found[0].score == pytest.approx(found[1].score)

@@ -63,7 +63,9 @@ def archive_index(store: MemoryStore, ns: tuple[str, ...], kind: str | None = "m
                  for n, m in enumerate(metas)]
     index = ArchiveIndex.build([r.id for r in records], [r.text for r in records], [v for _, v in data],
                                positions, [str(m.get("speaker", "")) for m in metas],
-                               [metadata_date(r.metadata, r.updated_at) for r in records])
+                               # a message is dated when it was said (metadata), never when it was archived
+                               [metadata_date(r.metadata, None if kind == "message" else r.updated_at)
+                                for r in records])
     by_key = {r.id: r for r in records}
     with _lock:
         _CACHE.setdefault(store, {})[slot] = (stamp, index, by_key)
