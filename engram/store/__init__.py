@@ -62,8 +62,10 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
     __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
-    from engram.store._archive._ranking import HybridRanker as HybridRanker
-    from engram.store._archive._ranking import MemoryRanker as MemoryRanker
+    from engram.store._archive._ranking import (
+        HybridRanker as HybridRanker,
+        MemoryRanker as MemoryRanker,
+    )
     from engram.store._embeddings import (
         Embedder as Embedder,
         MiniLMEmbedder as MiniLMEmbedder,
@@ -71,9 +73,11 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         embed_texts as embed_texts,
         get_embedder as get_embedder,
     )
-    from engram.store._filters import FILTER_ITEMS_SCHEMA as FILTER_ITEMS_SCHEMA
-    from engram.store._filters import filter_from_items as filter_from_items
-    from engram.store._filters import normalize_metadata as normalize_metadata
+    from engram.store._filters import (
+        FILTER_ITEMS_SCHEMA as FILTER_ITEMS_SCHEMA,
+        filter_from_items as filter_from_items,
+        normalize_metadata as normalize_metadata,
+    )
     from engram.store._ledger import Ledger as Ledger
     from engram.store._onnx import export_onnx_model as export_onnx_model
     from engram.store._store import MemoryStore as MemoryStore

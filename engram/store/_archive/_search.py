@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import TYPE_CHECKING
-
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engram.store._archive._ranking import ArchiveIndex, HybridRanker, MemoryRanker
 from engram.store._archive._temporal import metadata_date

@@ -35,17 +35,17 @@ _YEAR = r"(?P<year>(?:19|20)\d\d)"
 # "8 May, 2023", "May 8, 2023", "May 2023", "June", "2023", "2023-05-08"
 _PATTERNS = [
     re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<mnum>\d\d)-(?P<day>\d\d)\b"),
-    re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+" + _YEAR + r")?\b", re.I),
-    re.compile(r"\b" + _MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+" + _YEAR + r")?\b", re.I),
-    re.compile(r"\b" + _MONTH + r"(?:,?\s+(?:of\s+)?" + _YEAR + r")?\b", re.I),
+    re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r"(?:,?\s+" + _YEAR + r")?\b", re.IGNORECASE),
+    re.compile(r"\b" + _MONTH + r"\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?(?:,?\s+" + _YEAR + r")?\b", re.IGNORECASE),
+    re.compile(r"\b" + _MONTH + r"(?:,?\s+(?:of\s+)?" + _YEAR + r")?\b", re.IGNORECASE),
     re.compile(r"\b" + _YEAR + r"\b"),
 ]
 _RECENT = re.compile(r"\b(recent|recently|lately|latest|newest|most recent|these days|nowadays|currently|"
-                     r"now|last (?:time|week|month|year|weekend))\b", re.I)
+                     r"now|last (?:time|week|month|year|weekend))\b", re.IGNORECASE)
 # "may" is a month and a modal verb; read it as a month next to a day, a year or a preposition
-_BARE_MAY = re.compile(r"^may$", re.I)
+_BARE_MAY = re.compile(r"^may$", re.IGNORECASE)
 _BEFORE_MONTH = re.compile(r"\b(in|on|of|during|since|until|till|by|before|after|last|this|next|early|late|"
-                           r"mid|from|through)\s*$", re.I)
+                           r"mid|from|through)\s*$", re.IGNORECASE)
 
 DatePart = tuple[int | None, int | None, int | None]
 
