@@ -79,7 +79,11 @@ def count(col: Any, where: dict | None) -> int:
 
 #: ``ranking`` values of :meth:`MemoryStore.search` (a :class:`MemoryRanker` is accepted too).
 RANKINGS = ("dense", "hybrid")
-#: What ``ranking=None`` means for memories; measured in ``benchmarks/locomo_memories.py``.
+#: What ``ranking=None`` means for memories. "hybrid" ranks better on LoCoMo's observations
+#: (``benchmarks/locomo_memories.py``, a proxy for extracted memories: recall_any@10 0.801 dense,
+#: 0.845 with BM25, 0.870 with the date bonus, weights by leave-one-conversation-out), but it
+#: loads the namespace into an in-process index on first use and its scores exceed cosine's
+#: range, so the default stays the plain cosine search callers and thresholds already rely on.
 DEFAULT_RANKING = "dense"
 
 

@@ -185,9 +185,10 @@ class MemoryStore(WriteMixin, AsyncMixin, PrefixMixin):
         """Memories of one namespace ranked by meaning, filtered by metadata / kind / keys.
 
         ``score`` is higher-is-better. ``ranking="dense"`` (the default for memories):
-        cosine similarity, in [-1, 1]. ``ranking="hybrid"``: cosine plus a BM25 bonus of up
-        to 0.1 for the namespace's best lexical match (:class:`~engram.store._archive._ranking.MemoryRanker`;
-        pass one as ``ranking`` for other weights or time-aware scoring). ``kind="message"``
+        cosine similarity, in [-1, 1]. ``ranking="hybrid"``: cosine plus bonuses of up to 0.2
+        for the namespace's best BM25 match and 0.2 for a memory dated as the query names
+        ("in June 2023"; :class:`~engram.store._archive._ranking.MemoryRanker`, pass one as
+        ``ranking`` for other weights). ``kind="message"``
         ranks a conversation archive with dense + BM25 + neighbouring turns
         (:mod:`engram.store._archive`); its score is a fused z-score (0 = the archive's average).
         ``min_score`` drops results scoring below it. Without ``query`` the filter alone

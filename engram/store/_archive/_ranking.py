@@ -207,8 +207,11 @@ class MemoryRanker:
     Each bonus lies in [0, weight]: the best lexical match of the namespace gets the full
     ``lexical`` bonus, a memory dated as the query names gets ``date``, the newest gets
     ``recency`` when the query asks for the newest. ``benchmarks/locomo_memories.py``
-    measures the weights on LoCoMo's observations (memories written from the conversations).
-    Pass one as ``ranking`` for other weights::
+    measures the weights on LoCoMo's observations (memories written from the conversations,
+    a proxy for extracted memories): recall_any@10 0.801 cosine, 0.845 with BM25 and 0.870
+    with the date bonus under leave-one-conversation-out (every fold picks lexical 0.2,
+    date 0.5); these defaults (a milder date 0.2) score 0.866 in-sample. Recency moves
+    recall by under 0.002 there, so it is off. Pass one as ``ranking`` for other weights::
 
         store.search(ns, "hiking in June 2023", ranking=MemoryRanker(lexical=0.2, date=0.5, recency=0.05))
     """
