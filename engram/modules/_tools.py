@@ -10,7 +10,19 @@ to one namespace, and both give their OpenAI function schema, valid in strict mo
     manage.openai_schema()     # {"type": "function", "function": {..., "strict": True}}
 
 ``values`` fills the namespace template: a dict, or a function called on every use (for
-example one that reads the current user from your request context).
+example one that reads the current user from your request context). A namespace without
+fields, such as ``("memories", "team")``, is used as it is.
+
+Both factories take LangMem's argument order too: ``create_search_memory_tool(("memories",
+"team"), store=store)`` (namespace first, store by name) is the same tool as
+``create_search_memory_tool(store, ("memories", "team"))``. An ambiguous call (two
+namespaces, a store given twice) is refused with an error naming both forms.
+
+``search_memory`` takes ``query``, ``limit``, ``offset`` and a typed ``filter`` (a list of
+``{"field", "op", "value"}`` conditions; strict function schemas forbid open dicts)::
+
+    search = create_search_memory_tool(("memories", "team"), store=MemoryStore.in_memory())
+    search(query="diet", filter=[{"field": "topic", "op": "eq", "value": "food"}], offset=5)   # []
 
 Calls are checked before anything runs: an unknown, missing, positional or wrongly
 typed argument is an :class:`engram.ValidationError` naming the argument and listing
@@ -20,6 +32,7 @@ written.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,6 +46,9 @@ from engram.modules._strict import to_strict
 
 ACTIONS = ("create", "update", "delete")
 MAX_RESULTS = 50
+MAX_OFFSET = 1000
+DEFAULT_NAMESPACE = ("memories", "{user_id}")
+RESPONSE_FORMATS = ("content", "content_and_artifact")
 Values = dict[str, Any] | Callable[[], dict[str, Any]] | None
 
 
@@ -88,26 +104,67 @@ def openai_function_schema(tool: dspy.Tool, *, strict: bool = True) -> dict[str,
     return {"type": "function", "function": function}
 
 
-def _namespace(namespace: Any, values: Values) -> tuple[str, ...]:
+_UNSET: Any = object()
+
+
+def _template(namespace: Any) -> Any:
     from engram.store import NamespaceTemplate
 
-    template = namespace if isinstance(namespace, NamespaceTemplate) else NamespaceTemplate(namespace)
+    return namespace if isinstance(namespace, NamespaceTemplate) else NamespaceTemplate(namespace)
+
+
+def _namespace(template: Any, values: Values) -> tuple[str, ...]:
     return template.fill(values() if callable(values) else (values or {}))
 
 
-def _check_store(store: Any, factory: str) -> None:
-    """Refuse LangMem's argument order, ``(namespace, *, store)``, instead of failing at first use."""
+def _is_store(value: Any) -> bool:
+    return callable(getattr(value, "search", None)) and callable(getattr(value, "put", None))
+
+
+def _is_namespace(value: Any) -> bool:
     from engram.store import NamespaceTemplate
 
-    if store is None or (callable(getattr(store, "search", None)) and callable(getattr(store, "put", None))):
-        return
-    if isinstance(store, (tuple, list, str, NamespaceTemplate)):
-        raise ValidationError(
-            f"{factory}() got the namespace {store!r} where the store goes: engram's order is "
-            f"(store, namespace), LangMem's is (namespace, *, store). Pass both by name: "
-            f"{factory}(store=..., namespace={store!r}).")
-    raise ValidationError(f"{factory}() needs a MemoryStore (or None for the configured one), got "
-                          f"{type(store).__name__}.")
+    return isinstance(value, (tuple, list, str, NamespaceTemplate))
+
+
+def _store_and_namespace(factory: str, first: Any, second: Any, store: Any, namespace: Any) -> tuple[Any, Any]:
+    """Both argument orders: engram's ``(store, namespace)`` and LangMem's ``(namespace, *, store)``."""
+    usage = (f"call it as {factory}(namespace, store=store) (LangMem's order) or "
+             f"{factory}(store, namespace) (engram's)")
+    positional = [a for a in (first, second) if a is not _UNSET]
+    pos_store, pos_ns = _UNSET, _UNSET
+    if len(positional) == 2:
+        a, b = positional
+        if a is None or _is_store(a):
+            pos_store, pos_ns = a, b
+        elif _is_namespace(a) and _is_store(b):
+            pos_ns, pos_store = a, b
+        else:
+            raise ValidationError(f"{factory}() cannot tell the store from the namespace in {a!r}, {b!r}; {usage}.")
+    elif positional:
+        (a,) = positional
+        if a is None or _is_store(a):
+            pos_store = a
+        elif _is_namespace(a):
+            pos_ns = a
+        else:
+            raise ValidationError(f"{factory}() needs a MemoryStore (or None for the configured one), got "
+                                  f"{type(a).__name__}; {usage}.")
+    if pos_store is not _UNSET and store is not _UNSET:
+        raise ValidationError(f"{factory}() got the store twice (positionally and as store=); {usage}.")
+    if pos_ns is not _UNSET and namespace is not _UNSET:
+        raise ValidationError(f"{factory}() got the namespace twice ({pos_ns!r} and namespace={namespace!r}); "
+                              f"{usage}.")
+    store = pos_store if pos_store is not _UNSET else (None if store is _UNSET else store)
+    namespace = pos_ns if pos_ns is not _UNSET else (DEFAULT_NAMESPACE if namespace is _UNSET else namespace)
+    if store is not None and not _is_store(store):
+        hint = (" (that looks like a namespace: pass it first, or as namespace=)" if _is_namespace(store) else "")
+        raise ValidationError(f"{factory}() needs a MemoryStore (or None for the configured one) as the store, "
+                              f"got {type(store).__name__}{hint}.")
+    if not _is_namespace(namespace):
+        raise ValidationError(f"{factory}() needs a namespace such as ('memories', '{{user_id}}'), "
+                              f"got {type(namespace).__name__}.")
+    return store, _template(namespace)
 
 
 def _store(store: Any) -> Any:
@@ -127,8 +184,8 @@ def _content_schema(schema: type[BaseModel | str]) -> tuple[type[BaseModel], dic
     return schema, {"anyOf": [to_strict(schema.model_json_schema()), {"type": "null"}]}, dict
 
 
-def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "{user_id}"), *,
-                              schema: type[BaseModel | str] = str,
+def create_manage_memory_tool(first: Any = _UNSET, second: Any = _UNSET, /, *, store: Any = _UNSET,
+                              namespace: Any = _UNSET, schema: type[BaseModel | str] = str,
                               actions_permitted: Sequence[str] = ACTIONS, values: Values = None,
                               instructions: str = "", name: str = "manage_memory",
                               trajectory_id: str | None = None) -> MemoryTool:
@@ -137,9 +194,13 @@ def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "
     ``actions_permitted`` limits what the agent may do (e.g. ``("create",)``); ``schema``
     is ``str`` (plain memories, kind ``Memory``) or a pydantic model. Errors are raised as
     :class:`engram.ValidationError` / :class:`engram.NotFoundError` with a message for the
-    agent (ReAct shows it as the observation).
+    agent (ReAct shows it as the observation). Call it as ``(store, namespace)`` or, as in
+    LangMem, ``(namespace, store=store)``; the namespace defaults to ``("memories", "{user_id}")``::
+
+        manage = create_manage_memory_tool(("memories", "team"), store=store)
+        manage(action="create", content="Standup is at 9:30")      # written to ('memories', 'team')
     """
-    _check_store(store, "create_manage_memory_tool")
+    store, namespace = _store_and_namespace("create_manage_memory_tool", first, second, store, namespace)
     permitted = tuple(actions_permitted)
     if not permitted or set(permitted) - set(ACTIONS):
         raise ValidationError(f"actions_permitted must be a non-empty subset of {ACTIONS}, got {permitted}")
@@ -189,33 +250,65 @@ def create_manage_memory_tool(store: Any = None, namespace: Any = ("memories", "
     return MemoryTool(manage_memory, name=name, desc=desc, args=args, arg_types=arg_types)
 
 
-def create_search_memory_tool(store: Any = None, namespace: Any = ("memories", "{user_id}"), *,
-                              schema: type[BaseModel | str] = str, values: Values = None,
-                              default_limit: int = 5, name: str = "search_memory") -> MemoryTool:
-    """A tool that searches one namespace by meaning; returns ``[{"id", "memory", "score"}]``."""
-    _check_store(store, "create_search_memory_tool")
+def create_search_memory_tool(first: Any = _UNSET, second: Any = _UNSET, /, *, store: Any = _UNSET,
+                              namespace: Any = _UNSET, schema: type[BaseModel | str] = str,
+                              values: Values = None, default_limit: int = 5, name: str = "search_memory",
+                              response_format: str = "content", min_score: float | None = None,
+                              ranking: Any = None) -> MemoryTool:
+    """A tool that searches one namespace by meaning; returns ``[{"id", "memory", "score"}]``.
+
+    The agent may pass ``limit``, ``offset`` and a ``filter`` (a list of ``{"field", "op",
+    "value"}`` conditions on metadata, all of which must hold). ``min_score`` and ``ranking``
+    are passed to :meth:`MemoryStore.search`. ``response_format="content_and_artifact"``
+    returns ``(json_text, records)`` as LangMem does: the text for the model, the
+    :class:`MemoryRecord` list for your code. Argument order as in
+    :func:`create_manage_memory_tool`::
+
+        search = create_search_memory_tool(("memories", "team"), store=store)
+        search(query="standup time", filter=[{"field": "topic", "op": "eq", "value": "meetings"}])
+    """
+    from engram.store import FILTER_ITEMS_SCHEMA, filter_from_items
+
+    store, namespace = _store_and_namespace("create_search_memory_tool", first, second, store, namespace)
     if isinstance(default_limit, bool) or not isinstance(default_limit, int) or not 1 <= default_limit <= MAX_RESULTS:
         raise ValidationError(f"default_limit must be an integer from 1 to {MAX_RESULTS}, got {default_limit!r}.")
+    if response_format not in RESPONSE_FORMATS:
+        raise ValidationError(f"response_format must be one of {list(RESPONSE_FORMATS)}, got {response_format!r}.")
     model, _, _ = _content_schema(schema)
     kind = model.__name__
 
-    def search_memory(query: str, limit: int | None = default_limit) -> list[dict[str, Any]]:
+    def search_memory(query: str, limit: int | None = default_limit, offset: int | None = 0,
+                      filter: list[dict[str, Any]] | None = None) -> Any:
         if limit is None:
             limit = default_limit
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RESULTS:
             raise ValidationError(f"limit must be an integer from 1 to {MAX_RESULTS}, got {limit!r}.")
+        offset = 0 if offset is None else offset
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+            raise ValidationError(f"offset must be an integer from 0 to {MAX_OFFSET}, got {offset!r}.")
         if not isinstance(query, str) or not query.strip():
             raise ValidationError(f"query must be a non-empty string saying what to look for, got {query!r}.")
+        where = filter_from_items(filter)
         st, ns = _store(store), _namespace(namespace, values)
-        found = st.search(ns, query, kind=kind, limit=limit)
-        return [{"id": r.id, "memory": r.text if model is Memory else r.content,
-                 "score": round(r.score, 3) if r.score is not None else None} for r in found]
+        found = st.search(ns, query, kind=kind, limit=limit, offset=offset, filter=where,
+                          min_score=min_score, ranking=ranking)
+        results = [{"id": r.id, "memory": r.text if model is Memory else r.content,
+                    "score": round(r.score, 3) if r.score is not None else None} for r in found]
+        if response_format == "content_and_artifact":
+            return json.dumps(results, ensure_ascii=False, default=str), found
+        return results
 
-    desc = "Search long-term memories by meaning. Use it to recall the user's facts and preferences."
+    desc = ("Search long-term memories by meaning. Use it to recall the user's facts and preferences. "
+            "Page with offset; narrow with filter conditions on metadata.")
     args = {"query": {"type": "string", "description": "What to look for."},
             "limit": {"type": ["integer", "null"], "default": default_limit, "minimum": 1, "maximum": MAX_RESULTS,
-                      "description": f"At most this many results (1-{MAX_RESULTS})."}}
-    return MemoryTool(search_memory, name=name, desc=desc, args=args, arg_types={"query": str, "limit": int | None})
+                      "description": f"At most this many results (1-{MAX_RESULTS})."},
+            "offset": {"type": ["integer", "null"], "default": 0, "minimum": 0, "maximum": MAX_OFFSET,
+                       "description": "Skip this many results first (for the next page)."},
+            "filter": {**FILTER_ITEMS_SCHEMA, "default": None}}
+    return MemoryTool(search_memory, name=name, desc=desc, args=args,
+                      arg_types={"query": str, "limit": int | None, "offset": int | None,
+                                 "filter": list[dict[str, Any]] | None})
 
 
 __all__ = ["MemoryTool", "create_manage_memory_tool", "create_search_memory_tool", "openai_function_schema"]

@@ -132,7 +132,8 @@ def _routes(app: Any, service: Any) -> None:
     def search_memories(req: s.SearchIn, who: Read) -> Any:
         """Memories of one namespace ranked by meaning, filtered by metadata and kind."""
         return {"results": service.search(who.tenant, req.namespace, query=req.query, limit=req.limit,
-                                          offset=req.offset, filter=req.filter, kind=req.kind)}
+                                          offset=req.offset, filter=req.filter, kind=req.kind,
+                                          min_score=req.min_score)}
 
     @app.get("/v1/memories/{key}", response_model=s.MemoryOut, tags=["memories"],
              responses={404: {"model": s.ErrorOut}})

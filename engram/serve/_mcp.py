@@ -79,10 +79,13 @@ def build_mcp(service: Any, resolve: TenantResolver, *, name: str = "engram") ->
         except EngramError as err:
             raise ToolError(str(err)) from None
 
-    def search_memory(ctx: Context, query: str, limit: int | None = 5) -> str:
+    def search_memory(ctx: Context, query: str, limit: int | None = 5, offset: int | None = 0,
+                      filter: list[dict[str, Any]] | None = None) -> str:
         tool = create_search_memory_tool(service.store, namespace(ctx, "read"))
         try:
-            return json.dumps(tool.func(query=query, limit=limit), ensure_ascii=False, default=str)
+            found = tool.func(**tool.check_arguments((), {"query": query, "limit": limit, "offset": offset,
+                                                          "filter": filter}))
+            return json.dumps(found, ensure_ascii=False, default=str)
         except EngramError as err:
             raise ToolError(str(err)) from None
 

@@ -59,6 +59,7 @@ class SearchIn(_In):
     offset: Annotated[int, Field(ge=0, le=10_000)] = 0
     filter: Filter | None = None
     kind: Kind | None = None
+    min_score: Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)] | None = None
 
 
 class MemoryOut(BaseModel):

@@ -105,11 +105,15 @@ class Service:
         return record_out(tenant, self.store.restore(ns, key, version))
 
     def search(self, tenant: str, namespace: Any, *, query: str | None = None, limit: int = 10, offset: int = 0,
-               filter: dict | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+               filter: dict | None = None, kind: str | None = None,
+               min_score: float | None = None) -> list[dict[str, Any]]:
         ns = scoped(tenant, namespace)
         if query is not None and not query.strip():
             raise ValidationError("query is blank; send some text or leave it out.", field="query")
-        found = self.store.search(ns, query, filter=filter or None, kind=kind, limit=limit, offset=offset)
+        if min_score is not None and query is None:
+            raise ValidationError("min_score needs a query: without one nothing is scored.", field="min_score")
+        found = self.store.search(ns, query, filter=filter or None, kind=kind, limit=limit, offset=offset,
+                                  min_score=min_score)
         return [record_out(tenant, r) for r in found]
 
     def namespaces(self, tenant: str, prefix: Any = (), *, limit: int = 100, offset: int = 0) -> list[list[str]]:

@@ -35,6 +35,9 @@ _LAZY = {
     "MiniLMEmbedder": "engram.store._embeddings",
     "export_onnx_model": "engram.store._onnx",
     "normalize_metadata": "engram.store._filters",
+    "filter_from_items": "engram.store._filters",
+    "FILTER_ITEMS_SCHEMA": "engram.store._filters",
+    "MemoryRanker": "engram.store._archive._ranking",
     "HybridRanker": "engram.store._archive._ranking",
     "Ledger": "engram.store._ledger",
     "TTLPolicy": "engram.store._expiry",
@@ -47,6 +50,7 @@ _LAZY = {
 
 
 __all__ = [
+    "FILTER_ITEMS_SCHEMA",
     "INTERNAL_PREFIX",
     "Embedder",
     "ExportReport",
@@ -55,6 +59,7 @@ __all__ = [
     "Ledger",
     "MemoryChange",
     "MemoryDiff",
+    "MemoryRanker",
     "MemoryRecord",
     "MemoryStore",
     "MiniLMEmbedder",
@@ -66,6 +71,7 @@ __all__ = [
     "TTLPolicy",
     "embed_texts",
     "export_onnx_model",
+    "filter_from_items",
     "get_embedder",
     "is_internal",
     "normalize_metadata",
@@ -76,7 +82,10 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
     __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
-    from engram.store._archive._ranking import HybridRanker as HybridRanker
+    from engram.store._archive._ranking import (
+        HybridRanker as HybridRanker,
+        MemoryRanker as MemoryRanker,
+    )
     from engram.store._embeddings import (
         Embedder as Embedder,
         MiniLMEmbedder as MiniLMEmbedder,
@@ -86,7 +95,11 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
     )
     from engram.store._expiry import TTLPolicy as TTLPolicy
     from engram.store._export import ExportReport as ExportReport, ImportReport as ImportReport
-    from engram.store._filters import normalize_metadata as normalize_metadata
+    from engram.store._filters import (
+        FILTER_ITEMS_SCHEMA as FILTER_ITEMS_SCHEMA,
+        filter_from_items as filter_from_items,
+        normalize_metadata as normalize_metadata,
+    )
     from engram.store._ledger import Ledger as Ledger
     from engram.store._onnx import export_onnx_model as export_onnx_model
     from engram.store._store import MemoryStore as MemoryStore

@@ -248,3 +248,55 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, str) or isinstance(b, str):
         return isinstance(a, str) and isinstance(b, str) and a == b
     return a == b
+
+
+#: Operators of a typed filter item (see :func:`filter_from_items`), each a Chroma ``$`` operator.
+ITEM_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "contains", "not_contains")
+
+#: JSON schema of a typed filter: a list of ``{field, op, value}`` items, all required and
+#: closed, so OpenAI strict function calling accepts it (an open dict would not be).
+FILTER_ITEMS_SCHEMA: dict[str, Any] = {
+    "type": ["array", "null"],
+    "description": "Only memories whose metadata matches every condition, e.g. "
+                   '[{"field": "topic", "op": "eq", "value": "food"}]. "in" / "nin" take a list.',
+    "items": {
+        "type": "object",
+        "properties": {
+            "field": {"type": "string", "description": "A metadata key."},
+            "op": {"type": "string", "enum": list(ITEM_OPS), "description": "How to compare."},
+            "value": {"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"},
+                                {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "number"},
+                                                                     {"type": "boolean"}]}}],
+                      "description": "The value to compare with (a list for in / nin)."},
+        },
+        "required": ["field", "op", "value"],
+        "additionalProperties": False,
+    },
+}
+
+
+def filter_from_items(items: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """A store filter from typed ``{field, op, value}`` items (all must hold), checked.
+
+    The form tools expose, since strict function schemas forbid open dicts::
+
+        filter_from_items([{"field": "topic", "op": "eq", "value": "food"},
+                           {"field": "rating", "op": "gte", "value": 4}])
+        # {'$and': [{'topic': {'$eq': 'food'}}, {'rating': {'$gte': 4}}]}
+    """
+    if items is None:
+        return None
+    if not isinstance(items, list):
+        raise ValidationError(f"filter must be a list of {{field, op, value}} items, not {type(items).__name__}.")
+    conditions = []
+    for i, item in enumerate(items):
+        where = f"filter[{i}]"
+        if not isinstance(item, dict) or set(item) != {"field", "op", "value"}:
+            raise ValidationError(f"{where}: each condition is {{'field': ..., 'op': ..., 'value': ...}}, "
+                                  f"got {item!r}.")
+        if item["op"] not in ITEM_OPS:
+            raise ValidationError(f"{where}: op {item['op']!r} is not one of {list(ITEM_OPS)}.")
+        conditions.append(field_condition(item["field"], {f"${item['op']}": item["value"]}, where))
+    if not conditions:
+        return None
+    return conditions[0] if len(conditions) == 1 else {"$and": conditions}

@@ -79,6 +79,7 @@ from engram.store._namespaces import (
     validate_namespace,
 )
 from engram.store._owner import DirectoryOwner
+from engram.store._prefix import PrefixMixin
 from engram.store._record import MAX_CONTENT_CHARS, Clock, MemoryRecord, check_clock
 from engram.store._timetravel import TimeTravelMixin
 from engram.store._writes import WriteMixin
@@ -93,7 +94,7 @@ if TYPE_CHECKING:
 _LIVE = {"_deleted": False}
 
 
-class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, FrameMixin, AsyncMixin):
+class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, FrameMixin, AsyncMixin, PrefixMixin):
     """A memory store on a Chroma client (see the module docstring)."""
 
     def __init__(self, client: ClientAPI, *, embedder: EmbedderLike = None,
@@ -209,21 +210,31 @@ class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, FrameMi
 
     def search(self, namespace: NamespaceLike, query: str | None = None, *, filter: dict | None = None,
                kind: str | None = None, keys: list[str] | None = None, limit: int = 10,
-               offset: int = 0, include_deleted: bool = False) -> list[MemoryRecord]:
+               offset: int = 0, include_deleted: bool = False, min_score: float | None = None,
+               ranking: Any = None) -> list[MemoryRecord]:
         """Memories of one namespace ranked by meaning, filtered by metadata / kind / keys.
 
-        ``score`` is cosine similarity (higher is better). Without ``query`` the
-        filter alone selects (``score`` is None). ``kind="message"`` ranks a
-        conversation archive with dense + BM25 + neighbouring turns
-        (:mod:`engram.store._archive`). Example::
+        ``score`` is higher-is-better. ``ranking="dense"`` (the default for memories):
+        cosine similarity, in [-1, 1]. ``ranking="hybrid"``: cosine plus bonuses of up to 0.2
+        for the namespace's best BM25 match and 0.2 for a memory dated as the query names
+        ("in June 2023"; :class:`~engram.store._archive._ranking.MemoryRanker`, pass one as
+        ``ranking`` for other weights). ``kind="message"``
+        ranks a conversation archive with dense + BM25 + neighbouring turns
+        (:mod:`engram.store._archive`); its score is a fused z-score (0 = the archive's average).
+        ``min_score`` drops results scoring below it. Without ``query`` the filter alone
+        selects (``score`` is None). Example::
 
             store.search(ns, "food preferences", filter={"confidence": {"$gte": 0.5}}, limit=5)
+            store.search(ns, "food preferences", ranking="hybrid", min_score=0.3)
         """
         ns = validate_namespace(namespace)
         check_query(query)
         check_page(limit, offset)
         check_kind(kind, optional=True)
         keys = check_keys(keys)
+        min_score, ranking = query_mod.check_min_score(min_score), query_mod.check_ranking(ranking)
+        if min_score is not None and query is None:
+            raise ValidationError("min_score needs a query: without one nothing is scored.")
         where = and_where(None if check_flag("include_deleted", include_deleted) else _LIVE,
                           {"_kind": kind} if kind else None, to_where(filter))
         col = self._cols.get(ns)
@@ -232,21 +243,27 @@ class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, FrameMi
         live = not include_deleted
         if query is None:
             return self._get_rows(ns, col, where, keys, limit, offset, live)
-        if kind == "message":
-            from engram.store._archive._search import hybrid_search
+        if kind == "message" or ranking != "dense":
+            from engram.store._archive._search import hybrid_search, memory_search
 
             allowed = None
             if keys is not None or filter:
-                with chroma_errors(f"filter the message archive of {ns!r}"):
+                with chroma_errors(f"filter {ns!r}"):
                     allowed = set(col.get(ids=keys, where=where, include=[])["ids"])
-            hits = hybrid_search(self, ns, query, allowed, limit, offset)
-            # the archive index is cached, so rows that expired since it was built are dropped here
+            if kind == "message":
+                hits = hybrid_search(self, ns, query, allowed, limit, offset)
+            else:
+                ranker = None if ranking == "hybrid" else ranking
+                hits = memory_search(self, ns, query, allowed, limit, offset, kind, include_deleted, ranker)
+            hits = query_mod.above(hits, min_score)
+            # the ranking index is cached, so rows that expired since it was built are dropped here
             return self._refresh(ns, col, [h for h in hits if self._alive(h)]) if live else hits
         [vector] = self._embed([query])
         with chroma_errors(f"search {ns!r}"):
             found = (nearest_alive(col, vector, where, keys, limit + offset, self._now().timestamp()) if live
                      else query_mod.nearest(col, vector, where, keys, limit + offset))
-        hits = [from_row(ns, i, doc, meta, score=1.0 - dist) for i, doc, meta, dist in found[offset:]]
+        hits = query_mod.above([from_row(ns, i, doc, meta, score=1.0 - dist) for i, doc, meta, dist in found[offset:]],
+                               min_score)
         return self._refresh(ns, col, hits) if live else hits
 
     def list(self, namespace: NamespaceLike, *, kind: str | None = None, filter: dict | None = None,

@@ -155,7 +155,21 @@ SEARCH_BAD = [
     ("no arguments", lambda s: s(), r"missing required argument.*query"),
     ("only limit", lambda s: s(limit=3), r"missing required argument.*query"),
     ("positional", lambda s: s("tea"), "named arguments only"),
-    ("extra filter", lambda s: s(query="tea", filter={"a": 1}), r"unknown argument.*filter"),
+    ("filter open dict", lambda s: s(query="tea", filter={"a": 1}), r"'filter' is invalid"),
+    ("filter item missing op", lambda s: s(query="tea", filter=[{"field": "a", "value": 1}]), r"'filter' is invalid"),
+    ("filter unknown op", lambda s: s(query="tea", filter=[{"field": "a", "op": "like", "value": 1}]),
+     r"'filter' is invalid"),
+    ("filter extra key", lambda s: s(query="tea", filter=[{"field": "a", "op": "eq", "value": 1, "x": 2}]),
+     r"'filter' is invalid"),
+    ("filter reserved field", lambda s: s(query="tea", filter=[{"field": "_kind", "op": "eq", "value": "x"}]),
+     "reserved"),
+    ("filter in without list", lambda s: s(query="tea", filter=[{"field": "a", "op": "in", "value": "x"}]),
+     "needs a non-empty list"),
+    ("filter gt on a string", lambda s: s(query="tea", filter=[{"field": "a", "op": "gt", "value": "x"}]),
+     "compares numbers only"),
+    ("offset negative", lambda s: s(query="tea", offset=-1), r"'offset' is invalid"),
+    ("offset str", lambda s: s(query="tea", offset="2"), r"'offset' is invalid"),
+    ("offset too big", lambda s: s(query="tea", offset=10_000), r"'offset' is invalid"),
     ("extra user_id", lambda s: s(query="tea", user_id="u2"), r"unknown argument.*user_id"),
     ("extra typo", lambda s: s(qeury="tea"), r"unknown argument.*qeury"),
     ("extra content", lambda s: s(query="tea", content="x"), r"unknown argument.*content"),
@@ -226,9 +240,14 @@ def test_tool_limit_is_honoured_up_to_the_cap(store):
 
 
 @pytest.mark.parametrize("factory", [create_manage_memory_tool, create_search_memory_tool])
-def test_langmem_argument_order_is_refused_when_the_tool_is_built(factory):
-    # LangMem: create_manage_memory_tool(namespace, *, store); positional calls used to fail at first use
-    with pytest.raises(ValidationError, match=r"engram's order is \(store, namespace\).*by name"):
-        factory(("memories", "team"))
+def test_ambiguous_or_wrong_factory_calls_are_refused_when_the_tool_is_built(factory, store):
+    with pytest.raises(ValidationError, match="cannot tell the store from the namespace"):
+        factory(("memories", "a"), ("memories", "b"))
+    with pytest.raises(ValidationError, match="store twice"):
+        factory(store, store=store)
+    with pytest.raises(ValidationError, match="namespace twice"):
+        factory(("memories", "a"), namespace=("memories", "b"))
     with pytest.raises(ValidationError, match="needs a MemoryStore"):
         factory(42)
+    with pytest.raises(ValidationError, match="looks like a namespace"):
+        factory(store=("memories", "a"))
