@@ -175,7 +175,9 @@ def _live(store: MemoryStore, ns: Namespace, kinds: list[str]) -> list[Pair]:
 
 
 def _items(records: list[MemoryRecord]) -> list[MemoryItem]:
-    return [MemoryItem(id=i, text=r.text, stated_at=stated_at(r).isoformat()) for i, r in enumerate(records, 1)]
+    # the content as the extractor shows it (a Memory's plain text, other kinds as compact JSON)
+    return [MemoryItem(id=i, text=content_text(r.content), stated_at=stated_at(r).isoformat())
+            for i, r in enumerate(records, 1)]
 
 
 def _union(records: Sequence[MemoryRecord]) -> list[dict[str, Any]]:
@@ -327,7 +329,7 @@ def _algorithm(manager: MemoryManager, store: MemoryStore, report: CompactionRep
 
 
 def compact(manager: MemoryManager, namespace: NamespaceArg = None, *, batch_size: int = 40,
-            cap: int | None = None, max_rounds: int = 3, lm: Any = None) -> CompactionReport:
+            cap: int | None = None, max_rounds: int = 5, lm: Any = None) -> CompactionReport:
     """Compact one namespace of ``manager`` (see the module docstring).
 
     ``namespace`` is a namespace tuple, or values that fill the manager's template. ``lm``
@@ -353,7 +355,7 @@ def compact(manager: MemoryManager, namespace: NamespaceArg = None, *, batch_siz
 
 
 async def acompact(manager: MemoryManager, namespace: NamespaceArg = None, *, batch_size: int = 40,
-                   cap: int | None = None, max_rounds: int = 3, lm: Any = None) -> CompactionReport:
+                   cap: int | None = None, max_rounds: int = 5, lm: Any = None) -> CompactionReport:
     """Async :func:`compact`: LM calls awaited, store work in worker threads."""
     ns = _namespace(manager, namespace)
     _check(manager, ns, batch_size, cap, max_rounds)

@@ -65,8 +65,8 @@ _NOTES = {"password": "The user asked how to reset a password.", "weather": "The
 _T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 # -- the note-taker (extraction stand-in) ------------------------------------------------------
-_MY = re.compile(r"\bmy (?P<a>[a-z' ]+?) is (?P<v>[A-Za-z]\w*)(?: now)?(?=[.!,]| and\b)")
-_IS_MY = re.compile(r"^(?P<v>[A-Z]\w*) is my (?P<a>[a-z' ]+?)(?:, by the way)?[.!]")
+_MY = re.compile(r"\b[Mm]y (?P<a>(?:(?!\bmy\b)[a-z' -])+?) is (?P<v>[A-Za-z]\w*)(?: now)?(?=[.!,]| and\b)")
+_IS_MY = re.compile(r"^(?P<v>[A-Z]\w*) is my (?P<a>(?:(?!\bmy\b)[a-z' -])+?)(?=[.!,]| and\b)")
 _WRITE = ("The user's {a} is {v}.", "User's {a}: {v}", "{V} is the user's {a}.", "The user said their {a} is {v}.")
 
 
@@ -167,6 +167,7 @@ class CompactionWorld:
         rng = random.Random(_h("compaction-world", seed))
         self.seed, self.updates = seed, updates
         current = {slot: rng.choice(values) for slot, (_, values) in SLOTS.items()}
+        told: set[str] = set(ONE_OFF)
         messages: list[str] = []
         for slot in ONE_OFF:  # told once, at the start
             messages.append(self._say(rng, slot, current[slot]))
@@ -179,12 +180,14 @@ class CompactionWorld:
             if rng.random() < change_rate:
                 current[slot] = rng.choice([v for v in SLOTS[slot][1] if v != current[slot]])
             text = self._say(rng, slot, current[slot])
+            told.add(slot)
             if rng.random() < 0.15:  # two facts in one message
                 other = rng.choice([s for s in repeated if s != slot])
-                text = text.rstrip(".") + " and " + self._say(rng, other, current[other], plain=True).replace("My ", "my ", 1)
+                told.add(other)
+                text = text.rstrip(".").removesuffix(", by the way") + " and " + self._say(rng, other, current[other], plain=True).replace("My ", "my ", 1)
             messages.append(text)
         self.messages = messages[:updates]
-        self.__truth = dict(current)  # sealed: read only by evaluate()
+        self.__truth = {s: v for s, v in current.items() if s in told}  # sealed: read only by evaluate()
 
     @staticmethod
     def _say(rng: random.Random, slot: str, value: str, plain: bool = False) -> str:
@@ -208,16 +211,17 @@ class CompactionWorld:
         """Against the sealed truth: facts whose true value no text states (lost), facts stated
         with two or more values (contradictions), and texts that state a stale value."""
         truth = self.__truth
-        stated: dict[str, set[str]] = {slot: set() for slot in SLOTS}
+        stated: dict[str, set[str]] = {slot: set() for slot in truth}
         for text in texts:
             low = text.lower()
-            for slot, (names, values) in SLOTS.items():
+            for slot in truth:
+                names, values = SLOTS[slot]
                 if any(n in low for n in names):
                     stated[slot] |= {v for v in values if re.search(r"\b" + re.escape(v.lower()) + r"\b", low)}
-        lost = sum(truth[s].lower() not in {v.lower() for v in stated[s]} for s in SLOTS)
-        contradictions = sum(len(stated[s]) > 1 for s in SLOTS)
-        stale = sum(len({v for v in stated[s] if v != truth[s]}) for s in SLOTS)
-        return {"facts": len(SLOTS), "facts_lost": lost, "contradictions": contradictions, "stale_values": stale,
+        lost = sum(truth[s] not in stated[s] for s in truth)
+        contradictions = sum(len(stated[s]) > 1 for s in truth)
+        stale = sum(len({v for v in stated[s] if v != truth[s]}) for s in truth)
+        return {"facts": len(truth), "facts_lost": lost, "contradictions": contradictions, "stale_values": stale,
                 "memories": len(texts)}
 
 
