@@ -4,6 +4,7 @@
     engram datasets validate datasets/support.jsonl
     engram datasets stats datasets/support.jsonl
     engram datasets convert in.jsonl out.parquet
+    engram memory compact memories/u1 --cap 200
     engram datasets convert --from oasst ../shared/data/oasst_en_100_tree.jsonl datasets/oasst_feedback.jsonl
 
 Other commands live beside the code they drive and are imported here from their package's
@@ -25,6 +26,7 @@ from rich.table import Table
 
 from engram._version import __version__
 from engram.errors import EngramError
+from engram.modules import compact_command
 from engram.runner import run_command, sweep_command
 from engram.serve import keys_app, mcp, serve
 from engram.tracking import prompts_app
@@ -39,6 +41,11 @@ app.command("sweep")(sweep_command)
 app.command("serve")(serve)
 app.command("mcp")(mcp)
 app.add_typer(keys_app, name="keys")
+# H2's engram/modules/_memory_cli.py brings the full memory_app (export, import, ls, show, history);
+# the lead keeps one memory_app at merge and registers compact on it.
+memory_app = typer.Typer(help="Inspect and maintain stored memories.", no_args_is_help=True)
+memory_app.command("compact")(compact_command)
+app.add_typer(memory_app, name="memory")
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)

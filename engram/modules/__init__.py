@@ -36,6 +36,7 @@ _EXPORTS = {
     "ProcessReport": "_batch",
     "CompactionReport": "_compaction", "CompactionError": "_compaction",
     "RederiveReport": "_rederive", "RederiveError": "_rederive",
+    "compact_command": "_compaction_cli",
     "MemorySearcher": "_searcher",
     "MemoryTool": "_tools", "create_manage_memory_tool": "_tools", "create_search_memory_tool": "_tools",
     "openai_function_schema": "_tools", "to_strict": "_strict", "strict_problems": "_strict",
@@ -78,6 +79,7 @@ __all__ = [
     "UpdateResult",
     "trajectory_values",
     "UserProfile",
+    "compact_command",
     "compile_extractor",
     "create_manage_memory_tool",
     "create_memory_manager",
@@ -108,6 +110,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         create_memory_store_manager as create_memory_store_manager,
         create_thread_extractor as create_thread_extractor,
     )
+    from engram.modules._compaction_cli import compact_command as compact_command
     from engram.modules._compile import (
         compile_extractor as compile_extractor,
         memory_examples as memory_examples,
