@@ -40,8 +40,8 @@ class Provenance(BaseModel):
     ``prompt_version`` (when its instructions came from the prompt registry) and ``lm``
     (the LM's name). ``MemoryManager.rederive(written_by=...)`` finds memories by them.
 
-    >>> Provenance(trajectory_id="t1", program="3f2a9c01", lm="openai/gpt-4o-mini").identity()
-    {'program': '3f2a9c01', 'lm': 'openai/gpt-4o-mini'}
+    >>> Provenance(trajectory_id="t1", program="3f2a9c01", lm="offline/support").identity()
+    {'program': '3f2a9c01', 'lm': 'offline/support'}
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
