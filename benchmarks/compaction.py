@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engram.store._embeddings import Embedder  # noqa: E402
+from engram.store._embeddings import Embedder
 
 
 class WordHashEmbedder(Embedder):

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from engram.errors import ConflictError, LMError, NotFoundError, ValidationError
 from engram.lm import Usage, track_usage
-from engram.modules._compaction_ops import CompactMemories, CompactionOp, MemoryItem, check_ops
+from engram.modules._compaction_ops import CompactionOp, CompactMemories, MemoryItem, check_ops
 from engram.modules._drive import Algorithm, Call, Work, arun, run
 from engram.modules._locks import anamespace_lock, namespace_lock
 from engram.modules._schemas import content_text, find_schema, validate_content
@@ -158,7 +158,7 @@ def group(pairs: Sequence[Pair], size: int) -> list[list[MemoryRecord]]:
         return []
     vecs = np.asarray([v for _, v in pairs], dtype=np.float32)
     vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    left = np.ones(len(pairs), dtype=bool)
+    left: Any = np.ones(len(pairs), dtype=bool)
     batches = []
     for seed in range(len(pairs)):
         if not left[seed]:

@@ -203,9 +203,10 @@ class CompactionWorld:
         """The updates as one-message trajectories of ``user``, an hour apart, in order."""
         from engram.trajectories import Trajectory, TrajectoryDataset
 
-        return TrajectoryDataset([Trajectory(id=f"cw{self.seed}-{i:04d}", messages=[{"role": "user", "content": m}],
-                                             user=user, time=_T0 + timedelta(hours=i), tags=["simulated"])
-                                  for i, m in enumerate(self.messages)], name="compaction-world")
+        return TrajectoryDataset([Trajectory.model_validate({
+            "id": f"cw{self.seed}-{i:04d}", "messages": [{"role": "user", "content": m}], "user": user,
+            "time": _T0 + timedelta(hours=i), "tags": ["simulated"]}) for i, m in enumerate(self.messages)],
+            name="compaction-world")
 
     def evaluate(self, texts: list[str]) -> dict[str, int]:
         """Against the sealed truth: facts whose true value no text states (lost), facts stated

@@ -47,7 +47,7 @@ def test_compaction_keeps_every_fact_and_leaves_no_contradiction(store, seed):
 
 
 def test_merged_memory_keeps_the_union_of_provenance_and_undo_restores(store):
-    world, manager = _fed(store, 0, updates=40)
+    _, manager = _fed(store, 0, updates=40)
     old = {r.id: r for r in store.list(NS, limit=10_000)}
     report = manager.compact(NS)
     target, sources = next(iter(report.merged.items()))
@@ -62,7 +62,7 @@ def test_merged_memory_keeps_the_union_of_provenance_and_undo_restores(store):
 
 
 def test_an_lm_error_in_a_batch_keeps_earlier_batches_and_says_which(store):
-    _, feeder = _fed(store, 0, updates=40)
+    _fed(store, 0, updates=40)
     before = _texts(store)
     state = {"applied": False}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-import engram.testing  # noqa: F401  (registers the offline/ LM names)
 from typer.testing import CliRunner
 
+import engram.testing  # noqa: F401  (registers the offline/ LM names)
 from engram.cli import app
 from engram.store import MemoryStore
 

@@ -55,7 +55,7 @@ def test_writes_stamp_program_prompt_and_lm(store):
     assert ident["lm"] == "offline/follows" and len(ident["program"]) == 12
     # other instructions are another program; records stored before the stamps existed still load
     assert _manager(store, "Write memories in upper case.").identity()["program"] != ident["program"]
-    assert Provenance(**{"trajectory_id": "t0", "quote": "x"}).identity() == {}
+    assert Provenance(trajectory_id="t0", quote="x").identity() == {}
 
 
 def test_rederive_replaces_what_extractor_a_wrote_and_undo_restores(store):
