@@ -4,6 +4,7 @@
     engram datasets validate datasets/support.jsonl
     engram datasets stats datasets/support.jsonl
     engram datasets convert in.jsonl out.parquet
+    engram memory compact memories/u1 --cap 200
     engram datasets convert --from oasst ../shared/data/oasst_en_100_tree.jsonl datasets/oasst_feedback.jsonl
 
 Other commands live beside the code they drive and are imported here from their package's

@@ -6,6 +6,8 @@
 - tools — ``create_manage_memory_tool`` / ``create_search_memory_tool`` (``dspy.Tool``, strict OpenAI schemas);
 - summaries — :class:`ThreadSummarizer`, :func:`summarize_messages`;
 - :class:`ReflectionExecutor` — debounced background processing;
+- maintenance — ``MemoryManager.compact`` (:class:`CompactionReport`) and ``MemoryManager.rederive``
+  (:class:`RederiveReport`);
 - :func:`memory_f1`, :func:`compile_extractor` — metric and compilation with DSPy optimizers;
 - kinds — :class:`Memory`, :class:`Episode`, :class:`UserProfile`.
 
@@ -32,6 +34,9 @@ _EXPORTS = {
     "trajectory_values": "_results",
     "MemoryManager": "_manager", "UpdateResult": "_manager", "Phase": "_manager", "CONSOLIDATE": "_manager",
     "ProcessReport": "_batch",
+    "CompactionReport": "_compaction", "CompactionError": "_compaction",
+    "RederiveReport": "_rederive", "RederiveError": "_rederive",
+    "compact_command": "_compaction_cli",
     "MemorySearcher": "_searcher",
     "MemoryTool": "_tools", "create_manage_memory_tool": "_tools", "create_search_memory_tool": "_tools",
     "openai_function_schema": "_tools", "to_strict": "_strict", "strict_problems": "_strict",
@@ -49,6 +54,8 @@ _EXPORTS = {
 
 __all__ = [
     "CONSOLIDATE",
+    "CompactionError",
+    "CompactionReport",
     "Episode",
     "ExtractedMemory",
     "ExtractionSettings",
@@ -62,6 +69,8 @@ __all__ = [
     "Phase",
     "ProcessReport",
     "ProfileSettings",
+    "RederiveError",
+    "RederiveReport",
     "ReflectionExecutor",
     "RejectedOp",
     "RetrievalSettings",
@@ -71,6 +80,7 @@ __all__ = [
     "UpdateResult",
     "trajectory_values",
     "UserProfile",
+    "compact_command",
     "compile_extractor",
     "create_manage_memory_tool",
     "create_memory_manager",
@@ -92,6 +102,11 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.modules._batch import ProcessReport as ProcessReport
+    from engram.modules._compaction import (
+        CompactionError as CompactionError,
+        CompactionReport as CompactionReport,
+    )
+    from engram.modules._compaction_cli import compact_command as compact_command
     from engram.modules._compat import (
         create_memory_manager as create_memory_manager,
         create_memory_searcher as create_memory_searcher,
@@ -115,6 +130,10 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         ExtractedMemory as ExtractedMemory,
         MemoryOp as MemoryOp,
         RejectedOp as RejectedOp,
+    )
+    from engram.modules._rederive import (
+        RederiveError as RederiveError,
+        RederiveReport as RederiveReport,
     )
     from engram.modules._reflection import ReflectionExecutor as ReflectionExecutor
     from engram.modules._results import trajectory_values as trajectory_values

@@ -38,6 +38,7 @@ from engram.lm import track_usage
 from engram.modules._conversation import Conversation, ConversationInput, prepare
 from engram.modules._drive import Algorithm, Call, Work, arun, run
 from engram.modules._extractor import MemoryExtractor
+from engram.modules._identity import stamp
 from engram.modules._ledger import ledger_for
 from engram.modules._locks import anamespace_lock, namespace_lock
 from engram.modules._results import UpdateResult, trajectory_values
@@ -60,12 +61,15 @@ from engram.modules._strategies import (
     Strategy,
     write_ops,
 )
+from engram.prompts import Prompt
 from engram.store import MemoryRecord, Namespace, NamespaceTemplate
 
 if TYPE_CHECKING:
     import dspy
 
     from engram.modules._batch import ProcessReport
+    from engram.modules._compaction import CompactionReport
+    from engram.modules._rederive import RederiveReport
     from engram.store import MemoryStore
 
 log = logging.getLogger("engram.modules")
@@ -118,7 +122,10 @@ class MemoryManager:
                                    else CollectionStrategy(schemas, self.retrieval, searcher))
         self.searcher = searcher
         many = self.strategy.allows_deletes  # a profile is one document: no deletes, no second insert
-        self.extractor = self._extractor(" ".join(filter(None, [self.strategy.instructions, ex.instructions])),
+        #: the registry prompt the instructions came from (stamped in provenance), if any
+        self.prompt = ex.instructions if isinstance(ex.instructions, Prompt) else None
+        text = ex.instructions.text if isinstance(ex.instructions, Prompt) else ex.instructions
+        self.extractor = self._extractor(" ".join(filter(None, [self.strategy.instructions, text])),
                                          ex.enable_inserts, ex.enable_updates, ex.enable_deletes and many,
                                          ex.max_steps)
         self.phases = [(p, self._extractor(p.instructions, p.enable_inserts and many, p.enable_updates,
@@ -160,6 +167,15 @@ class MemoryManager:
         found = self.store.search(self.namespace.fill(values or {}), query, kind=kind, limit=limit)
         return [r for r in found if r.kind in self.kinds]
 
+    def identity(self) -> dict[str, str]:
+        """The extractor's stamp written into provenance: program hash, prompt name/version, LM name.
+
+        >>> from engram.store import MemoryStore
+        >>> sorted(MemoryManager(MemoryStore.in_memory(), lm="offline/echo").identity())
+        ['lm', 'program']
+        """
+        return stamp([self.extractor, *(e for _, e in self.phases)], self.lm, self.prompt)
+
     def is_processed(self, namespace: Namespace, trajectory_id: str) -> bool:
         """Whether this trajectory was already applied to this namespace."""
         return bool(ledger_for(self.store, namespace).has([trajectory_id]))
@@ -194,6 +210,7 @@ class MemoryManager:
                    force: bool) -> Algorithm[None]:
         ns, tid = result.namespace, conv.trajectory_id
         ledger = ledger_for(store, ns)
+        origin = self.identity()
         if not force and (yield Work(ledger.has, ([tid],))):
             result.skipped = True
             return
@@ -202,12 +219,14 @@ class MemoryManager:
             try:
                 shown, records = yield from self.strategy.retrieve(store, ns, conv)
                 pred = yield Call(self.extractor, {"conversation": conv, "memories": shown, "trajectory_id": tid})
-                self._record(result, pred, (yield Work(self._write_ops, (store, ns, pred.ops, records))))
+                ops = self._stamped(pred, origin)
+                self._record(result, pred, (yield Work(self._write_ops, (store, ns, ops, records))))
                 for phase, extractor in self.phases:
                     current, records = yield Work(self._phase_inputs, (store, ns, records, result))
                     text = conv if phase.include_conversation else Conversation([], tid, f"({phase.name} pass)")
                     pred = yield Call(extractor, {"conversation": text, "memories": current, "trajectory_id": tid})
-                    self._record(result, pred, (yield Work(self._write_ops, (store, ns, pred.ops, records))))
+                    ops = self._stamped(pred, origin)
+                    self._record(result, pred, (yield Work(self._write_ops, (store, ns, ops, records))))
                 break
             except (LMError, ConflictError) as err:
                 self._failed(result, err)
@@ -233,6 +252,12 @@ class MemoryManager:
             raise err
 
     @staticmethod
+    def _stamped(pred: dspy.Prediction, origin: dict[str, str]) -> list:
+        for op in pred.ops:
+            op.stamp = origin
+        return pred.ops
+
+    @staticmethod
     def _record(result: UpdateResult, pred: dspy.Prediction, applied: tuple[list[MemoryRecord], list[str]]) -> None:
         result.ops.extend(pred.ops)
         result.rejected.extend(pred.rejected)
@@ -252,6 +277,24 @@ class MemoryManager:
         from engram.modules._batch import aprocess
 
         return await aprocess(self, dataset, **kwargs)  # type: ignore[arg-type]
+
+    # -- maintenance (engram.modules._compaction, engram.modules._rederive) -------------------------
+    def compact(self, namespace: Namespace | Values | None = None, **kwargs: object) -> CompactionReport:
+        """Merge duplicates, resolve contradictions, optionally cap; see :func:`engram.modules._compaction.compact`."""
+        from engram.modules._compaction import compact
+
+        return compact(self, namespace, **kwargs)  # type: ignore[arg-type]
+
+    async def acompact(self, namespace: Namespace | Values | None = None, **kwargs: object) -> CompactionReport:
+        from engram.modules._compaction import acompact
+
+        return await acompact(self, namespace, **kwargs)  # type: ignore[arg-type]
+
+    def rederive(self, namespace: Namespace | Values | None = None, **kwargs: object) -> RederiveReport:
+        """Re-extract what another extractor wrote; see :func:`engram.modules._rederive.rederive`."""
+        from engram.modules._rederive import rederive
+
+        return rederive(self, namespace, **kwargs)  # type: ignore[arg-type]
 
 
 __all__ = ["CONSOLIDATE", "PROFILE_KEY", "MemoryManager", "Phase", "UpdateResult", "trajectory_values"]

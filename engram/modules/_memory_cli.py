@@ -29,6 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from engram.errors import EngramError, NamespaceError
+from engram.modules._compaction_cli import compact_command
 
 if TYPE_CHECKING:
     from engram.store import MemoryRecord, MemoryStore
@@ -246,8 +247,9 @@ def import_(path: Annotated[Path, typer.Argument(help="A file written by `engram
     _out.print(line + (f"; {', '.join(extras)}" if extras else ""))
 
 
-# Commands defined beside their feature in engram.modules register on `app` here, one line each,
-# e.g. `app.command("compact")(compact_command)`; keep this module free of their logic.
+# Commands defined beside their feature in engram.modules register on `app` here, one line each;
+# keep this module free of their logic.
+app.command("compact")(compact_command)
 
 
 __all__ = ["memory_app", "open_store", "parse_namespace"]

@@ -37,14 +37,16 @@ class MemoryOp:
     quotes: list[str]
     trajectory_id: str | None = None
     short_id: int | None = None
+    #: the extractor's identity (program, prompt_name, prompt_version, lm), stamped by the manager
+    stamp: dict[str, str] = field(default_factory=dict)
 
     @property
     def quote(self) -> str:
         return self.quotes[0] if self.quotes else ""
 
     def provenance(self) -> list[dict[str, Any]]:
-        """``[{"trajectory_id": ..., "quote": ...}, ...]``, the store's provenance entries."""
-        return [{"trajectory_id": self.trajectory_id, "quote": q} for q in self.quotes]
+        """``[{"trajectory_id": ..., "quote": ..., **stamp}, ...]``, the store's provenance entries."""
+        return [{"trajectory_id": self.trajectory_id, "quote": q, **self.stamp} for q in self.quotes]
 
 
 @dataclass

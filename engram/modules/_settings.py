@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Union
 from pydantic import BaseModel
 
 from engram.errors import ValidationError
+from engram.prompts import Prompt
 
 if TYPE_CHECKING:
     import dspy
@@ -37,7 +38,8 @@ class ExtractionSettings:
     """
 
     schemas: Iterable[type[BaseModel]] | type[BaseModel] | None = None
-    instructions: str = ""
+    #: text, or a registry :class:`~engram.prompts.Prompt` (its name and version are stamped in provenance)
+    instructions: str | Prompt = ""
     enable_inserts: bool = True
     enable_updates: bool = True
     enable_deletes: bool = True

@@ -57,12 +57,31 @@ def clock_now(clock: Clock) -> datetime:
 
 
 class Provenance(BaseModel):
-    """Where a memory came from: the trajectory and, optionally, the quote that supports it."""
+    """Where a memory came from: the trajectory and, optionally, the quote that supports it.
+
+    Writes by a :class:`~engram.modules.MemoryManager` also stamp the extractor that made
+    them (all optional, so records stored before these fields existed still load):
+    ``program`` (a hash of the extractor's instructions and demos), ``prompt_name`` /
+    ``prompt_version`` (when its instructions came from the prompt registry) and ``lm``
+    (the LM's name). ``MemoryManager.rederive(written_by=...)`` finds memories by them.
+
+    >>> Provenance(trajectory_id="t1", program="3f2a9c01", lm="offline/support").identity()
+    {'program': '3f2a9c01', 'lm': 'offline/support'}
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     trajectory_id: str | None = None
     quote: str | None = None
+    program: str | None = None
+    prompt_name: str | None = None
+    prompt_version: str | None = None
+    lm: str | None = None
+
+    def identity(self) -> dict[str, str]:
+        """The extractor stamps that are set (program, prompt_name, prompt_version, lm)."""
+        return {k: v for k in ("program", "prompt_name", "prompt_version", "lm")
+                if (v := getattr(self, k)) is not None}
 
 
 #: What a memory's content may be given as: text, a JSON-able dict, or a pydantic model.
@@ -182,7 +201,7 @@ def coerce_provenance(items: Any) -> list[Provenance]:
                 out.append(Provenance(**item))
             except Exception as err:  # pydantic's message names the bad field
                 raise ValidationError(f"invalid provenance {item!r} (fields: trajectory_id, quote, "
-                                      f"both strings): {err}") from None
+                                      f"program, prompt_name, prompt_version, lm; all strings): {err}") from None
         else:
             raise ValidationError(
                 f"provenance items must be Provenance, dict or trajectory id str, not {type(item).__name__}."

@@ -46,10 +46,13 @@ _EXPORTS = {
     "OfflineServer": "_server", "serve": "_server",
     "HardWorld": "_hard_world", "HardUser": "_hard_world", "hard_lm": "_hard_world", "SealedError": "_hard_world",
     "HARD_SEED_PROMPT": "_hard_world",
+    "CompactionWorld": "_compaction_world", "compaction_lm": "_compaction_world",
 }
 
 __all__ = [  # noqa: RUF022 (the lazy names above)
     "build_offline_lm",
+    "CompactionWorld",
+    "compaction_lm",
     "FAULT_KINDS",
     "FaultRecord",
     "FaultyEngine",
@@ -97,6 +100,10 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 register_lm_prefix(OFFLINE_PREFIX, build_offline_lm)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.testing._compaction_world import (
+        CompactionWorld as CompactionWorld,
+        compaction_lm as compaction_lm,
+    )
     from engram.testing._engine import (
         OfflineEngine as OfflineEngine,
         STAND_IN_NOTICE as STAND_IN_NOTICE,

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 Matcher = Callable[[ParsedCall], bool]
 Handle = Callable[[ParsedCall, "World"], dict[str, Any]]
 
-PLUGIN_MODULES = ("engram.testing._sim_memory", "engram.testing._sim_optimizers")
+PLUGIN_MODULES = ("engram.testing._sim_memory", "engram.testing._sim_optimizers", "engram.testing._compaction_world")
 TASK_OUTPUTS = ("response", "answer", "reply")
 # The last three are DSPy's own proposers' fields (GEPA's instruction proposal, MIPROv2).
 WRITER_OUTPUTS = ("improved_prompt", "new_prompt", "updated_prompt", "new_instruction", "improved_instruction",

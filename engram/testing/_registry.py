@@ -48,7 +48,15 @@ def _hard(**kwargs: Any):
     return hard_lm(0, **kwargs)
 
 
+def _compaction(**kwargs: Any):
+    from engram.testing._compaction_world import compaction_lm
+
+    return compaction_lm(0, **kwargs)
+
+
 _FACTORIES: dict[str, tuple[Callable[..., Any], str]] = {
+    "compaction": (_compaction, "a note-taking extractor that piles up duplicates, and a compaction stand-in "
+                                "that merges them (benchmarks/compaction.py)"),
     "hard": (_hard, "the hard world: conflicting users, noisy paraphrased feedback, a judge that "
                     "cannot see them (issue 10's evaluation world)"),
     "support": (_support, "the simulated support world (users with hidden preferences, judge, reflector)"),

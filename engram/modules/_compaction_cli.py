@@ -1,0 +1,85 @@
+"""``engram memory compact NAMESPACE``: compaction from the command line.
+
+    engram memory compact memories/u1                       # the configured store and LM
+    engram memory compact memories/u1 --cap 200 --store .engram/chroma --json
+    ENGRAM_LM=offline/compaction engram memory compact memories/u1     # the offline stand-in
+
+NAMESPACE is the namespace's parts joined by ``/`` (or a JSON list). The command loads
+only typer and rich at import; the store and DSPy load when it runs. Every change is a
+version: the JSON report's ``versions`` map each key to the version to restore.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from engram.errors import EngramError, ValidationError
+
+
+def parse_namespace(text: str) -> tuple[str, ...]:
+    """``"memories/u1"`` or ``'["memories", "u1"]'`` -> ``("memories", "u1")``.
+
+    >>> parse_namespace("memories/u1")
+    ('memories', 'u1')
+    """
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            parts = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValidationError(f"namespace {text!r} is not a JSON list ({err}); write e.g. memories/u1.") from None
+    else:
+        parts = text.split("/")
+    if not isinstance(parts, list) or not parts or not all(isinstance(p, str) and p for p in parts):
+        raise ValidationError(f"namespace {text!r} must be non-empty parts joined by '/', e.g. memories/u1.")
+    return tuple(parts)
+
+
+def compact_command(
+    namespace: Annotated[str, typer.Argument(help="The namespace, parts joined by '/' (e.g. memories/u1).")],
+    cap: Annotated[int | None, typer.Option("--cap", help="Keep at most N memories (evict the least "
+                                                          "recently stated).")] = None,
+    store_path: Annotated[Path | None, typer.Option("--store", help="A persistent store directory "
+                                                                     "(default: the configured store).")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Memories per LM call.")] = 40,
+    lm: Annotated[str | None, typer.Option("--lm", help="The LM (default: ENGRAM_LM).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Merge duplicate memories and resolve contradictions in NAMESPACE (one LM call per batch)."""
+    from rich.console import Console
+
+    errors = Console(stderr=True, soft_wrap=True)
+    try:
+        report = _run(parse_namespace(namespace), cap, store_path, batch_size, lm)
+    except EngramError as err:
+        errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        return
+    typer.echo(f"{'/'.join(report.namespace)}: {report.before} -> {report.after} memories; "
+               f"{sum(len(v) for v in report.merged.values())} merged into {len(report.merged)}, "
+               f"{len(report.deleted)} deleted as contradicted, {len(report.updated)} updated, "
+               f"{len(report.evicted)} evicted; {report.lm_calls} LM calls in {report.rounds} round(s).")
+    for target, sources in report.merged.items():
+        typer.echo(f"  merged {', '.join(sources)} -> {target}")
+    for line in report.refused:
+        typer.echo(f"  refused: {line}")
+
+
+def _run(ns: tuple[str, ...], cap: int | None, store_path: Path | None, batch_size: int, lm: str | None):
+    from engram.modules._manager import MemoryManager
+    from engram.store import MemoryStore
+
+    store = MemoryStore.persistent(store_path) if store_path is not None else MemoryStore.from_settings()
+    try:
+        return MemoryManager(store, ns, lm=lm).compact(ns, cap=cap, batch_size=batch_size)
+    finally:
+        store.close()
+
+
+__all__ = ["compact_command", "parse_namespace"]
