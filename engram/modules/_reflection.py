@@ -116,13 +116,21 @@ class ReflectionExecutor:
 
     # -- public API -----------------------------------------------------------------------------
     def submit(self, messages: Any, *, thread_id: str | None = None, values: dict[str, Any] | None = None,
-               after_seconds: float = 0.0) -> Future:
-        """Schedule ``messages`` of a thread for processing ``after_seconds`` from now."""
+               after_seconds: float = 0.0, config: dict[str, Any] | None = None) -> Future:
+        """Schedule ``messages`` of a thread for processing ``after_seconds`` from now.
+
+        LangMem's call shape works too: ``submit({"messages": [...]}, config={"configurable":
+        {"user_id": ..., "thread_id": ...}}, after_seconds=...)``; ``configurable`` values fill
+        the namespace template like ``values`` (which win where both name a key).
+        """
         from engram.lm import context_runner
+        from engram.modules._langmem import config_values, read_input
 
         after_seconds = check_delay(after_seconds)
+        if isinstance(messages, dict):
+            messages = read_input(messages, what="ReflectionExecutor.submit")["messages"]
         msgs = coerce_messages(messages)
-        values = dict(values or {})
+        values = {**config_values(config), **(values or {})}
         key = thread_id or values.get("thread_id") or "default"
         future: Future = Future()
         with self._cond:

@@ -59,12 +59,26 @@ def coerce(value: Any, *, what: str = "trajectories") -> list[Trajectory]:
     return out
 
 
+#: Feedback keys read as a score (besides any key ending in ``_score`` or ``_rating``).
+SCORE_KEYS = ("score", "user_score", "rating", "reward")
+
+
+def is_score_key(key: str) -> bool:
+    return key in SCORE_KEYS or key.endswith(("_score", "_rating"))
+
+
 def coerce_feedback(value: Any) -> Feedback | None:
     """Feedback from LangMem-style values: None, a string (comment), a number (score), a bool or a dict.
 
+    In a dict, ``score`` or any score key (``user_score``, ``rating``, ``reward``, ``*_score``,
+    ``*_rating``) is the score: a number in [0, 1], or a bool for thumbs up / down (the key
+    is kept in ``extra``). A number outside [0, 1] is refused (engram does not guess the
+    scale), and so is a dict from which no score, label or comment can be read.
+
     Example::
 
-        coerce_feedback(0.2).score     # 0.2
+        coerce_feedback(0.2).score                  # 0.2
+        coerce_feedback({"user_score": 0}).score    # 0.0 (LangMem's own example)
     """
     if value is None or isinstance(value, Feedback):
         return value
@@ -75,17 +89,48 @@ def coerce_feedback(value: Any) -> Feedback | None:
     if isinstance(value, str):
         return Feedback(comment=value) if value.strip() else None
     if isinstance(value, Mapping):
-        known = set(Feedback.model_fields)
-        fields = {k: v for k, v in value.items() if k in known}
-        extra = {k: v for k, v in value.items() if k not in known}
-        if extra:
-            fields["extra"] = {**fields.get("extra", {}), **extra}
-            if "comment" not in fields:  # e.g. {"feedback": "..."} from LangMem examples
-                text = next((v for v in extra.values() if isinstance(v, str)), None)
-                if text:
-                    fields["comment"] = text
-        return Feedback(**fields)
+        return _from_mapping(value)
     return Feedback(comment=str(value))
+
+
+def _from_mapping(value: Mapping[str, Any]) -> Feedback | None:
+    known = set(Feedback.model_fields)
+    fields = {k: v for k, v in value.items() if k in known and k != "score"}
+    extra = {k: v for k, v in value.items() if k not in known}
+    scores = [(k, v) for k, v in value.items() if isinstance(k, str) and is_score_key(k) and v is not None]
+    if scores:
+        key, raw = scores[0]
+        if isinstance(raw, bool):
+            fields.setdefault("label", "up" if raw else "down")
+        else:
+            fields["score"] = _score(key, raw)
+        if key != "score":
+            extra[key] = raw
+    if extra:
+        fields["extra"] = {**fields.get("extra", {}), **extra}
+        if "comment" not in fields:  # e.g. {"feedback": "..."} from LangMem examples
+            text = next((v for k, v in extra.items() if isinstance(v, str) and not is_score_key(k)), None)
+            if text:
+                fields["comment"] = text
+    feedback = Feedback(**fields)
+    if feedback.is_empty and value:
+        raise ValidationError(
+            f"cannot read a score from the feedback {dict(value)!r}: looked for a number in [0, 1] or a bool "
+            f"under {', '.join(repr(k) for k in SCORE_KEYS)} or any '*_score' / '*_rating' key, a 'label' "
+            "(e.g. 'up' / 'down'), or text ('comment', or any text value). Rename the key, or rescale the value.")
+    return None if feedback.is_empty else feedback
+
+
+def _score(key: str, raw: Any) -> float:
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        raise ValidationError(f"feedback {key!r} must be a number in [0, 1] or a bool, got {raw!r}.") from None
+    if not 0.0 <= number <= 1.0:  # NaN fails this too
+        raise ValidationError(
+            f"feedback {key!r} is {raw!r}, outside [0, 1]; engram does not guess the scale: rescale it "
+            f"(e.g. a rating of 4 out of 5 is 0.8) and pass it as 'score'.")
+    return number
 
 
 def _one(item: Any) -> Trajectory:
