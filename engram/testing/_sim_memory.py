@@ -9,6 +9,7 @@ Registers handlers for the memory modules' signatures (:mod:`engram.modules._sig
   deterministically: a fact already listed is skipped, a changed one updates its memory,
   each with the quote it came from. Memory texts are the users' ``fact_sentences``, so
   extracted memories can be compared with ``SimUser.fact_sentences`` (ground truth);
+- extraction into declared kinds (a profile, custom schemas): :mod:`engram.testing._sim_schemas`;
 - the corrective call (``... refused -> ops``): drops the refused operations;
 - query writing (``conversation -> queries``): one query per stated fact;
 - summaries (``-> title, summary`` and ``summary, messages -> new_summary``).
@@ -80,6 +81,11 @@ def _attribute_of(text: str) -> str | None:
 
 
 def extract(call: ParsedCall, world: Any = None) -> dict[str, str]:
+    from engram.testing._sim_schemas import declared_kinds, structured_ops
+
+    kinds = declared_kinds(call.instructions)
+    if kinds:  # the request declares memory kinds: fill them (engram.testing._sim_schemas)
+        return structured_ops(call, kinds)
     listed: dict[str, str] = {}
     for line in (call.inputs.get("memories") or "").splitlines():
         m = _LISTED.match(line.strip())
