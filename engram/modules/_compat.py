@@ -110,15 +110,22 @@ def create_thread_extractor(model: LMSpec = None, *, schema: type[BaseModel] | N
     return ThreadSummarizer(schema, instructions=instructions, lm=_model(model))
 
 
-def create_memory_searcher(model: LMSpec = None, *,
+def create_memory_searcher(model: LMSpec = None, prompt: str | None = None, *,
                            namespace: Namespace | NamespaceTemplate = ("memories", "{user_id}"),
                            store: MemoryStore | None = None, query_limit: int = 3, limit: int = 10) -> MemorySearcher:
-    """LangMem's ``create_memory_searcher``: a :class:`MemorySearcher`."""
+    """LangMem's ``create_memory_searcher``: a :class:`MemorySearcher`. A ``prompt`` is added to
+    the instructions of its query-writing step (a DSPy signature)."""
     if store is None:
         from engram.store import MemoryStore
 
         store = MemoryStore.from_settings()
-    return MemorySearcher(_store(store), namespace, query_limit=query_limit, limit=limit, lm=_model(model))
+    searcher = MemorySearcher(_store(store), namespace, query_limit=query_limit, limit=limit, lm=_model(model))
+    if prompt is not None:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ConfigurationError(f"prompt must be non-empty text, got {prompt!r}.")
+        step = searcher.write_queries
+        step.signature = step.signature.with_instructions(f"{step.signature.instructions}\n{prompt.strip()}")
+    return searcher
 
 
 __all__ = [

@@ -106,6 +106,20 @@ class MemoryManagerRunnable:
         return as_puts(await self.aupdate(data["messages"], config_values(config)))  # type: ignore[attr-defined]
 
 
+class MemorySearcherRunnable:
+    """``invoke`` / ``ainvoke`` for :class:`~engram.modules.MemorySearcher`: the memories found,
+    best first (engram's :class:`~engram.store.MemoryRecord`; LangMem returned store items)."""
+
+    def invoke(self, input: Any, config: Mapping[str, Any] | None = None, **kwargs: Any) -> list[Any]:
+        data = read_input(input, what="the memory searcher")
+        return self(conversation=data["messages"], values=config_values(config)).memories  # type: ignore[operator]
+
+    async def ainvoke(self, input: Any, config: Mapping[str, Any] | None = None, **kwargs: Any) -> list[Any]:
+        data = read_input(input, what="the memory searcher")
+        pred = await self.acall(conversation=data["messages"], values=config_values(config))  # type: ignore[attr-defined]
+        return pred.memories
+
+
 def _no_max_steps(data: dict[str, Any]) -> None:
     if data.get("existing") is not None:
         raise ValidationError("the store manager reads existing memories from its store; pass 'existing' to "
@@ -115,4 +129,4 @@ def _no_max_steps(data: dict[str, Any]) -> None:
                               "not per call.")
 
 
-__all__ = ["MemoryManagerRunnable", "RemoveDoc", "as_puts", "config_values", "existing_memories", "read_input"]
+__all__ = ["MemoryManagerRunnable", "MemorySearcherRunnable", "RemoveDoc", "as_puts", "config_values", "existing_memories", "read_input"]

@@ -16,7 +16,8 @@ Running summary, with LangMem's ``summarize_messages`` semantics (issues #98, #1
         send_to_model(result.messages)        # [system] + [summary message] + the recent messages
 
 Messages are counted by ``token_counter`` (called with a list of the caller's own message
-objects, like LangChain's ``model.get_num_tokens_from_messages``). Once the messages not yet
+objects, like LangChain's ``model.get_num_tokens_from_messages``; the default is LangMem's
+approximation, 4 characters a token plus 3 a message). Once the messages not yet
 summarized reach ``max_tokens_before_summary`` tokens (default ``max_tokens``), the oldest of
 them are folded into the summary (one LM call) — as many as needed for the rest to fit
 ``max_tokens - max_summary_tokens`` — and the rest are kept verbatim. The state is keyed by
@@ -36,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +53,7 @@ from engram.modules._conversation import (
     render_message,
     to_messages,
 )
+from engram.modules._langmem import read_input
 from engram.modules._lm import lm_scope
 from engram.modules._settings import LMSpec
 from engram.modules._signatures import SummarizeThread, UpdateRunningSummary
@@ -89,6 +92,27 @@ class ThreadSummarizer(dspy.Module):
         with lm_scope(self.lm):
             return await self.summarize.acall(conversation=conv.text)
 
+    # -- LangMem's call shape (create_thread_extractor) -------------------------------------------
+    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> BaseModel:
+        """LangMem's ``extractor.invoke({"messages": ...})``: a :class:`ThreadSummary` (``title``,
+        ``summary``), or the instance of ``schema`` when one was given."""
+        return self._langmem(self(conversation=read_input(input, what="the thread extractor")["messages"]))
+
+    async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> BaseModel:
+        """Async :meth:`invoke`."""
+        data = read_input(input, what="the thread extractor")
+        return self._langmem(await self.acall(conversation=data["messages"]))
+
+    def _langmem(self, pred: dspy.Prediction) -> BaseModel:
+        return pred.summary if self.schema is not None else ThreadSummary(title=pred.title, summary=pred.summary)
+
+
+class ThreadSummary(BaseModel):
+    """A conversation's title and summary (LangMem's ``SummarizeThread``)."""
+
+    title: str
+    summary: str
+
 
 @dataclass
 class RunningSummary:
@@ -111,13 +135,18 @@ class SummarizationResult:
 TokenCounter = Callable[[Sequence[Any]], int]
 
 
-def _tokens(message: Message) -> int:
-    return count_tokens(render_message(message)) + 4  # + role/separator overhead, as chat formats add
-
-
 def count_message_tokens(messages: Sequence[Any]) -> int:
-    """The default ``token_counter``: cl100k tokens of each rendered message, plus 4 for its role."""
-    return sum(_tokens(m if isinstance(m, Message) else Message.coerce(_without_id(m))) for m in messages)
+    """The default ``token_counter``, LangMem's approximation: a token per 4 characters of each
+    message's text (tool calls included), plus 3 per message for its role and separators.
+
+    >>> count_message_tokens([{"role": "user", "content": "12345678"}])
+    5
+    """
+    total = 0.0
+    for m in messages:
+        message = m if isinstance(m, Message) else Message.coerce(_without_id(m))
+        total += len(message.text_with_calls()) / 4 + 3
+    return math.ceil(total)
 
 
 def blocks(messages: list[Message]) -> list[list[Message]]:
@@ -286,5 +315,5 @@ async def asummarize_messages(messages: ConversationInput, *, running_summary: R
     return _finish(plan, running_summary, str(pred.new_summary).strip())
 
 
-__all__ = ["RunningSummary", "SummarizationResult", "ThreadSummarizer", "asummarize_messages", "blocks",
+__all__ = ["RunningSummary", "SummarizationResult", "ThreadSummarizer", "ThreadSummary", "asummarize_messages", "blocks",
            "count_message_tokens", "summarize_messages"]
