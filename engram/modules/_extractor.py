@@ -20,6 +20,7 @@ caller never takes a partial answer for a whole one.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
@@ -30,6 +31,7 @@ from pydantic import BaseModel
 from engram.errors import EngramError, LMError, ValidationError
 from engram.modules._conversation import Conversation, ConversationInput, prepare
 from engram.modules._langmem import RemoveDoc, existing_memories, read_input
+from engram.modules._lm import lm_scope
 from engram.modules._operations import (
     Entry,
     ExtractedMemory,
@@ -277,13 +279,21 @@ class MemoryExtractor(dspy.Module):
         memories, a ``RemoveDoc`` per deletion, then the unchanged existing ones, each
         unpackable as ``(id, content)``. ``max_steps`` in the input overrides the module's."""
         data = read_input(input, what="the memory manager")
-        return _langmem_result(self._with_steps(data)(data["messages"], existing_memories(data.get("existing"))))
+        with self._lm_scope():
+            return _langmem_result(self._with_steps(data)(data["messages"], existing_memories(data.get("existing"))))
 
     async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> list[ExtractedMemory]:
         """Async :meth:`invoke`."""
         data = read_input(input, what="the memory manager")
-        pred = await self._with_steps(data).acall(data["messages"], existing_memories(data.get("existing")))
+        with self._lm_scope():
+            pred = await self._with_steps(data).acall(data["messages"], existing_memories(data.get("existing")))
         return _langmem_result(pred)
+
+    def _lm_scope(self) -> contextlib.AbstractContextManager:
+        """engram's LM rule (``engram.lm.resolve``) for LangMem-style calls, unless an LM was set."""
+        if all(p.lm is not None for p in self.predictors()):
+            return contextlib.nullcontext()
+        return lm_scope(None)
 
     def _with_steps(self, data: dict[str, Any]) -> MemoryExtractor:
         steps = data.get("max_steps")

@@ -4,8 +4,9 @@ LangMem's objects are LangChain runnables: they take one ``input`` dict and a
 ``config={"configurable": {...}}`` whose values fill the namespace template. engram's
 memory modules keep their own methods (``update``, ``__call__``) and also take these::
 
-    manager.invoke({"messages": messages}, config={"configurable": {"user_id": "u1"}})
-    extractor.invoke({"messages": messages, "existing": memories})   # [ExtractedMemory, ...]
+    manager.invoke({"messages": messages}, config={"configurable": {"user_id": "u1"}})   # [{"namespace", "key", "value"}]
+    memories = create_memory_manager().invoke({"messages": messages})          # [(id, content), ...]
+    create_memory_manager().invoke({"messages": messages, "existing": memories})
 
 ``langgraph_user_id`` (LangMem's default template key) and ``user_id`` (engram's) stand in
 for each other when only one is given, so both namespace templates fill from either.

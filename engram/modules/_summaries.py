@@ -286,7 +286,7 @@ def summarize_messages(messages: ConversationInput, *, running_summary: RunningS
 
     ``model`` (or its alias ``lm``) is the summarizing LM: a LiteLLM name or a ``dspy.LM``.
 
-    >>> summarize_messages([{"role": "user", "content": "hi"}], max_tokens=100).running_summary is None
+    >>> summarize_messages([{"role": "user", "content": "hi"}], max_tokens=100, max_summary_tokens=20).running_summary is None
     True
     """
     plan = _plan(messages, running_summary, max_tokens, max_tokens_before_summary, max_summary_tokens,

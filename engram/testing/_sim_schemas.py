@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from engram.testing._protocol import ParsedCall
-from engram.testing._sim_memory import _PATTERNS, _attribute_of, stated_facts
 
 _KIND_LINE = re.compile(r"^(?P<kind>[A-Za-z_]\w*) \{(?P<fields>[^{}]*)\}", re.MULTILINE)
 _FIELD = re.compile(r"^(?P<name>\w+)(?P<optional>\?)?(?:: (?P<type>\S+))?$")
@@ -63,19 +63,18 @@ class Field:
 
 @dataclass(frozen=True)
 class Fact:
+    """A fact the user stated: ``attribute`` (e.g. ``"city"``), the memory ``sentence``, the user's
+    words (``quote``), the ``value`` ("Lisbon") and the ``predicate`` ("lives in")."""
+
     attribute: str
     sentence: str
     quote: str
     value: str
+    predicate: str
 
     @property
     def phrase(self) -> str:  # "lives in Lisbon"
         return self.sentence.removeprefix("The user ").removeprefix("The user's ").rstrip(".")
-
-    @property
-    def predicate(self) -> str:  # "lives in"
-        template = next(t for a, _, t in _PATTERNS if a == self.attribute and self.sentence.startswith(t[:8]))
-        return template.split("{v}")[0].removeprefix("The user ").removeprefix("The user's ").strip()
 
 
 def declared_kinds(instructions: str) -> dict[str, list[Field]]:
@@ -92,15 +91,6 @@ def declared_kinds(instructions: str) -> dict[str, list[Field]]:
             if fields:
                 kinds[match.group("kind")] = fields
     return kinds
-
-
-def _facts(conversation: str) -> list[Fact]:
-    latest: dict[str, Fact] = {}
-    for attribute, sentence, quote in stated_facts(conversation):
-        value = next((m.group("v").strip() for a, p, _ in _PATTERNS if a == attribute
-                      for m in [p.search(quote)] if m), sentence)
-        latest[attribute] = Fact(attribute, sentence, quote, value)  # a later statement wins
-    return list(latest.values())
 
 
 def _holder(attribute: str, fields: list[Field]) -> Field | None:
@@ -174,7 +164,7 @@ def _fill(fields: list[Field], fact: Fact) -> dict[str, Any] | None:
     return content
 
 
-def _same_attribute(content: Any, fact: Fact) -> bool:
+def _same_attribute(content: Any, fact: Fact, attribute_of: Callable[[str], str | None]) -> bool:
     """Whether a listed memory states the same attribute as ``fact`` (so the fact updates it)."""
     if isinstance(content, dict):
         if any(content.get(n) == fact.attribute for n in _ROLES["attribute"]):
@@ -184,12 +174,14 @@ def _same_attribute(content: Any, fact: Fact) -> bool:
         texts = [v for v in content.values() if isinstance(v, str)]
     else:
         texts = [str(content)]
-    return any(_attribute_of(t) == fact.attribute for t in texts)
+    return any(attribute_of(t) == fact.attribute for t in texts)
 
 
-def structured_ops(call: ParsedCall, kinds: dict[str, list[Field]]) -> dict[str, str]:
-    """The ``ops`` answer for a request that declares memory kinds (see the module docstring)."""
-    facts = _facts(call.inputs.get("conversation", ""))
+def structured_ops(call: ParsedCall, kinds: dict[str, list[Field]], facts: list[Fact],
+                   attribute_of: Callable[[str], str | None]) -> dict[str, str]:
+    """The ``ops`` answer for a request that declares memory kinds (see the module docstring):
+    ``facts`` are what the user stated (latest per attribute), ``attribute_of`` reads the
+    attribute a memory sentence states."""
     listed = _listed(call.inputs.get("memories", ""))
     many = len(kinds) > 1
     documents = sorted((k for k, f in kinds.items() if _is_document(f)),
@@ -209,10 +201,10 @@ def structured_ops(call: ParsedCall, kinds: dict[str, list[Field]]) -> dict[str,
         content = _fill(kinds[single], fact)
         if content is None or any(c == content or fact.value in json.dumps(c) for _, _, c in listed):
             continue
-        same = next((i for i, k, c in listed if k in (single, None) and _same_attribute(c, fact)), None)
+        same = next((i for i, k, c in listed if k in (single, None) and _same_attribute(c, fact, attribute_of)), None)
         op = {"op": "update", "id": int(same)} if same else {"op": "insert"}
         ops.append({**op, "kind": single, "content": content, "quote": fact.quote})
     return {"ops": "\n".join(json.dumps(op) for op in ops)}
 
 
-__all__ = ["Field", "declared_kinds", "structured_ops"]
+__all__ = ["Fact", "Field", "declared_kinds", "structured_ops"]
