@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 from engram.errors import ValidationError
 from engram.lm import context_runner
@@ -29,7 +29,7 @@ class OptimizedPrompt(str):
 
     result: Any
 
-    def __new__(cls, text: str, result: Any = None) -> OptimizedPrompt:
+    def __new__(cls, text: str, result: Any = None) -> Self:
         made = super().__new__(cls, text)
         made.result = result
         return made

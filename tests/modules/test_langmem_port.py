@@ -126,7 +126,7 @@ def lm(monkeypatch):
 
 
 def test_ported_store_manager_writes_into_the_configured_users_namespace(lm):
-    exec(compile(_port(LANGMEM_STORE_MANAGER), "langmem_port.py", "exec"), {"__name__": "langmem_port"})
+    exec(compile(_port(LANGMEM_STORE_MANAGER), "langmem_port.py", "exec"), {"__name__": "langmem_port"})  # noqa: S102  (running the port is the point)
     store = MemoryStore.from_settings()  # the store the manager used: the configured one, as LangMem's
     a = store.search(("chat", "user-a", "triples"), None)
     b = store.search(("chat", "user-b", "triples"), None)
@@ -138,7 +138,7 @@ def test_ported_store_manager_writes_into_the_configured_users_namespace(lm):
 
 def test_ported_memory_manager_updates_and_unpacks_like_langmem(lm, capsys):
     scope: dict = {"__name__": "langmem_port"}
-    exec(compile(_port(LANGMEM_MANAGER), "langmem_port.py", "exec"), scope)
+    exec(compile(_port(LANGMEM_MANAGER), "langmem_port.py", "exec"), scope)  # noqa: S102  (running the port is the point)
     [(first_id, first)] = scope["memories"]
     [(memory_id, content)] = scope["existing"]
     assert (first.object, content.object) == ("dark mode", "light mode")
