@@ -20,6 +20,7 @@ chat model is refused as ``model`` (pass its name, e.g. ``"openai/gpt-4o-mini"``
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,22 @@ def _model(model: Any) -> Any:
         provider, _, name = model.partition(":")  # LangChain's "provider:model" is LiteLLM's "provider/model"
         return f"{provider}/{name}"
     return model
+
+
+def _no_config_argument(factory: Any) -> None:
+    """LangMem calls ``default_factory(config)``; engram calls it with no argument, so a factory
+    that needs one is refused here instead of failing (or guessing a config) at the first update."""
+    if factory is None:
+        return
+    try:
+        required = [p for p in inspect.signature(factory).parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return
+    if required:
+        raise ConfigurationError(
+            "default_factory is called with no arguments in engram (LangMem passed the RunnableConfig); "
+            "pass e.g. `default_factory=lambda: UserProfile()`, or `default=` a fixed starting profile.")
 
 
 def _store(store: Any) -> Any:
@@ -97,6 +114,7 @@ def create_memory_store_manager(model: LMSpec = None, *, schemas: Sequence[type[
     >>> create_memory_store_manager("openai/gpt-4o-mini").extraction.enable_deletes
     False
     """
+    _no_config_argument(default_factory)
     profile = (default is not None or default_factory is not None) and schemas is not None and len(schemas) == 1
     return MemoryManager(_store(store), namespace, schemas=schemas, instructions=instructions, default=default,
                          default_factory=default_factory, enable_inserts=enable_inserts,

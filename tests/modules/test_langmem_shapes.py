@@ -8,6 +8,7 @@ import asyncio
 
 import dspy
 import pytest
+from pydantic import BaseModel
 
 from engram.errors import ConfigurationError, NamespaceError, ValidationError
 from engram.modules import (
@@ -109,3 +110,32 @@ def test_reflection_executor_takes_langmem_submit():
                                      after_seconds=0)
             result = future.result(timeout=60)
     assert result.namespace == ("memories", "u9") and len(result.written) == 2
+
+
+def test_a_default_factory_that_wants_langmems_config_is_refused():
+    from engram.modules import UserProfile
+
+    with pytest.raises(ConfigurationError, match="no arguments"):
+        create_memory_store_manager(schemas=[UserProfile], default_factory=lambda config: UserProfile(),
+                                    store=MemoryStore.in_memory())
+    manager = create_memory_store_manager(schemas=[UserProfile], default_factory=lambda: UserProfile(name="?"),
+                                          store=MemoryStore.in_memory())
+    assert manager.profile
+
+
+def test_thread_extractor_and_searcher_take_invoke():
+    from engram.modules import create_memory_searcher, create_thread_extractor
+
+    class Notes(BaseModel):
+        topic: str
+
+    with dspy.context(lm=scripted_lm({"summary": Notes(topic="moving")})):
+        notes = create_thread_extractor(schema=Notes).invoke({"messages": MOVED})
+    assert notes == Notes(topic="moving")
+    store = MemoryStore.in_memory()
+    with dspy.context(lm=simulated_lm()):
+        create_memory_store_manager(store=store).invoke({"messages": HELLO}, config={"configurable": {"user_id": "u"}})
+        searcher = create_memory_searcher(None, "Prefer queries about places.", store=store)
+        found = searcher.invoke({"messages": HELLO}, config={"configurable": {"user_id": "u"}})
+    assert "Prefer queries about places." in searcher.write_queries.signature.instructions
+    assert {r.text for r in found} >= {"The user lives in Lisbon."}
