@@ -13,7 +13,7 @@ from typing import Any
 
 from engram.errors import ValidationError
 from engram.trajectories._dataset import TrajectoryDataset
-from engram.trajectories._types import Feedback, Message, Trajectory
+from engram.trajectories._types import SCORE_KEYS, Feedback, Message, Trajectory, read_score_keys
 
 _EXAMPLE_FEEDBACK = ("score", "label", "comment")
 
@@ -59,14 +59,6 @@ def coerce(value: Any, *, what: str = "trajectories") -> list[Trajectory]:
     return out
 
 
-#: Feedback keys read as a score (besides any key ending in ``_score`` or ``_rating``).
-SCORE_KEYS = ("score", "user_score", "rating", "reward")
-
-
-def is_score_key(key: str) -> bool:
-    return key in SCORE_KEYS or key.endswith(("_score", "_rating"))
-
-
 def coerce_feedback(value: Any) -> Feedback | None:
     """Feedback from LangMem-style values: None, a string (comment), a number (score), a bool or a dict.
 
@@ -94,22 +86,19 @@ def coerce_feedback(value: Any) -> Feedback | None:
 
 
 def _from_mapping(value: Mapping[str, Any]) -> Feedback | None:
+    try:
+        data = read_score_keys(dict(value))
+    except ValueError as err:
+        raise ValidationError(f"{err}.") from None
+    if isinstance(data.get("score"), bool):  # LangMem's {"score": True}: a thumbs up
+        data["label"] = data.get("label") or ("up" if data.pop("score") else "down")
     known = set(Feedback.model_fields)
-    fields = {k: v for k, v in value.items() if k in known and k != "score"}
-    extra = {k: v for k, v in value.items() if k not in known}
-    scores = [(k, v) for k, v in value.items() if isinstance(k, str) and is_score_key(k) and v is not None]
-    if scores:
-        key, raw = scores[0]
-        if isinstance(raw, bool):
-            fields.setdefault("label", "up" if raw else "down")
-        else:
-            fields["score"] = _score(key, raw)
-        if key != "score":
-            extra[key] = raw
+    fields = {k: v for k, v in data.items() if k in known}
+    extra = {k: v for k, v in data.items() if k not in known}
     if extra:
         fields["extra"] = {**fields.get("extra", {}), **extra}
         if "comment" not in fields:  # e.g. {"feedback": "..."} from LangMem examples
-            text = next((v for k, v in extra.items() if isinstance(v, str) and not is_score_key(k)), None)
+            text = next((v for v in extra.values() if isinstance(v, str)), None)
             if text:
                 fields["comment"] = text
     feedback = Feedback(**fields)
@@ -119,18 +108,6 @@ def _from_mapping(value: Mapping[str, Any]) -> Feedback | None:
             f"under {', '.join(repr(k) for k in SCORE_KEYS)} or any '*_score' / '*_rating' key, a 'label' "
             "(e.g. 'up' / 'down'), or text ('comment', or any text value). Rename the key, or rescale the value.")
     return None if feedback.is_empty else feedback
-
-
-def _score(key: str, raw: Any) -> float:
-    try:
-        number = float(raw)
-    except (TypeError, ValueError):
-        raise ValidationError(f"feedback {key!r} must be a number in [0, 1] or a bool, got {raw!r}.") from None
-    if not 0.0 <= number <= 1.0:  # NaN fails this too
-        raise ValidationError(
-            f"feedback {key!r} is {raw!r}, outside [0, 1]; engram does not guess the scale: rescale it "
-            f"(e.g. a rating of 4 out of 5 is 0.8) and pass it as 'score'.")
-    return number
 
 
 def _one(item: Any) -> Trajectory:
