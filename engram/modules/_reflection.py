@@ -92,8 +92,10 @@ class ReflectionExecutor:
         exit_timeout: at interpreter exit, how long pending work may still run (seconds).
     """
 
-    def __init__(self, processor: Any, *, max_workers: int = 2, clock: Callable[[], float] = time.monotonic,
-                 exit_timeout: float = 60.0):
+    def __init__(self, processor: Any, *, store: Any = None, max_workers: int = 2,
+                 clock: Callable[[], float] = time.monotonic, exit_timeout: float = 60.0):
+        if store is not None:  # LangMem's ReflectionExecutor(manager, store=store)
+            _give_store(processor, store)
         if hasattr(processor, "update") and callable(processor.update):
             manager = processor
             self._process = lambda messages, values: manager.update(messages, values)
@@ -283,6 +285,19 @@ class ReflectionExecutor:
                 self._running.discard(key)
                 self._inflight.difference_update(work.futures)
                 self._cond.notify_all()
+
+
+def _give_store(processor: Any, store: Any) -> None:
+    """The manager's store, from LangMem's ``store=``: set when it has none, refused when it differs."""
+    if not hasattr(store, "put_many"):
+        raise ValidationError(f"store must be an engram MemoryStore, got {type(store).__name__}; use "
+                              "engram.store.MemoryStore.in_memory() or .persistent().")
+    current = getattr(processor, "_store", None)
+    if current is None and hasattr(processor, "_store"):
+        processor._store = store
+    elif current is not store:
+        raise ValidationError("the manager already has another store (or is not a MemoryManager); pass the store "
+                              "to create_memory_store_manager(store=...) and leave store= out here.")
 
 
 @atexit.register

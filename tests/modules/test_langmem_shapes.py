@@ -139,3 +139,12 @@ def test_thread_extractor_and_searcher_take_invoke():
         found = searcher.invoke({"messages": HELLO}, config={"configurable": {"user_id": "u"}})
     assert "Prefer queries about places." in searcher.write_queries.signature.instructions
     assert {r.text for r in found} >= {"The user lives in Lisbon."}
+
+
+def test_reflection_executor_takes_langmems_store_argument():
+    store = MemoryStore.in_memory()
+    manager = create_memory_store_manager()
+    with ReflectionExecutor(manager, store=store) as executor:
+        assert manager.store is store
+    with pytest.raises(ValidationError, match="another store"):
+        ReflectionExecutor(manager, store=MemoryStore.in_memory())
