@@ -144,7 +144,7 @@ def test_thread_extractor_and_searcher_take_invoke():
 def test_reflection_executor_takes_langmems_store_argument():
     store = MemoryStore.in_memory()
     manager = create_memory_store_manager()
-    with ReflectionExecutor(manager, store=store) as executor:
+    with ReflectionExecutor(manager, store=store):
         assert manager.store is store
     with pytest.raises(ValidationError, match="another store"):
         ReflectionExecutor(manager, store=MemoryStore.in_memory())
