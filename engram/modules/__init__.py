@@ -41,6 +41,7 @@ _EXPORTS = {
     "MemoryTool": "_tools", "create_manage_memory_tool": "_tools", "create_search_memory_tool": "_tools",
     "openai_function_schema": "_tools", "to_strict": "_strict", "strict_problems": "_strict",
     "ThreadSummarizer": "_summaries", "summarize_messages": "_summaries", "RunningSummary": "_summaries",
+    "asummarize_messages": "_summaries", "RemoveDoc": "_langmem", "config_values": "_langmem",
     "SummarizationResult": "_summaries",
     "ReflectionExecutor": "_reflection",
     "memory_f1": "_metrics", "MemoryF1": "_metrics",
@@ -73,6 +74,7 @@ __all__ = [
     "RederiveReport",
     "ReflectionExecutor",
     "RejectedOp",
+    "RemoveDoc",
     "RetrievalSettings",
     "RunningSummary",
     "SummarizationResult",
@@ -81,7 +83,9 @@ __all__ = [
     "trajectory_values",
     "UserProfile",
     "compact_command",
+    "asummarize_messages",
     "compile_extractor",
+    "config_values",
     "create_manage_memory_tool",
     "create_memory_manager",
     "create_memory_searcher",
@@ -118,6 +122,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         memory_examples as memory_examples,
     )
     from engram.modules._extractor import MemoryExtractor as MemoryExtractor
+    from engram.modules._langmem import RemoveDoc as RemoveDoc, config_values as config_values
     from engram.modules._manager import (
         CONSOLIDATE as CONSOLIDATE,
         MemoryManager as MemoryManager,
@@ -153,6 +158,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         RunningSummary as RunningSummary,
         SummarizationResult as SummarizationResult,
         ThreadSummarizer as ThreadSummarizer,
+        asummarize_messages as asummarize_messages,
         summarize_messages as summarize_messages,
     )
     from engram.modules._tools import (

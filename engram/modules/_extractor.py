@@ -20,6 +20,7 @@ caller never takes a partial answer for a whole one.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Generator, Iterable
 from typing import Any
@@ -29,6 +30,8 @@ from pydantic import BaseModel
 
 from engram.errors import EngramError, LMError, ValidationError
 from engram.modules._conversation import Conversation, ConversationInput, prepare
+from engram.modules._langmem import RemoveDoc, existing_memories, read_input
+from engram.modules._lm import lm_scope
 from engram.modules._operations import (
     Entry,
     ExtractedMemory,
@@ -165,6 +168,8 @@ class MemoryExtractor(dspy.Module):
         for item in memories:
             mem_id, kind, content = _unpack(item)
             mem_id = str(mem_id) if mem_id is not None else self.id_factory()
+            if kind is None and isinstance(content, BaseModel) and find_schema(self.schemas, type(content).__name__):
+                kind = type(content).__name__  # LangMem's (id, model) pairs: the model's class is its kind
             schema = find_schema(self.schemas, kind)
             if schema is None:
                 raise ValidationError(
@@ -248,7 +253,10 @@ class MemoryExtractor(dspy.Module):
                 ids: ShortIds) -> dspy.Prediction:
         ops: list[MemoryOp] = []
         memories: list[ExtractedMemory] = []
+        unchanged: list[ExtractedMemory] = []
         for entry in entries.values():
+            if entry.existed and not entry.deleted and not entry.changed:
+                unchanged.append(ExtractedMemory(entry.id, entry.kind, entry.content))
             if entry.existed and entry.deleted:
                 action = "delete"
             elif entry.existed and entry.changed:
@@ -263,7 +271,45 @@ class MemoryExtractor(dspy.Module):
             if content is not None:
                 memories.append(ExtractedMemory(entry.id, entry.kind, content, new=not entry.existed))
         return dspy.Prediction(ops=ops, memories=memories, rejected=rejected, trajectory_id=conv.trajectory_id,
-                               truncated=conv.truncated, steps=steps)
+                               truncated=conv.truncated, steps=steps, unchanged=unchanged)
+
+    # -- LangMem's call shape ---------------------------------------------------------------------
+    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> list[ExtractedMemory]:
+        """LangMem's ``manager.invoke({"messages": ..., "existing": ...})``: the new and updated
+        memories, a ``RemoveDoc`` per deletion, then the unchanged existing ones, each
+        unpackable as ``(id, content)``. ``max_steps`` in the input overrides the module's."""
+        data = read_input(input, what="the memory manager")
+        with self._lm_scope():
+            return _langmem_result(self._with_steps(data)(data["messages"], existing_memories(data.get("existing"))))
+
+    async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> list[ExtractedMemory]:
+        """Async :meth:`invoke`."""
+        data = read_input(input, what="the memory manager")
+        with self._lm_scope():
+            pred = await self._with_steps(data).acall(data["messages"], existing_memories(data.get("existing")))
+        return _langmem_result(pred)
+
+    def _lm_scope(self) -> contextlib.AbstractContextManager:
+        """engram's LM rule (``engram.lm.resolve``) for LangMem-style calls, unless an LM was set."""
+        if all(p.lm is not None for p in self.predictors()):
+            return contextlib.nullcontext()
+        return lm_scope(None)
+
+    def _with_steps(self, data: dict[str, Any]) -> MemoryExtractor:
+        steps = data.get("max_steps")
+        if steps is None or steps == self.max_steps:
+            return self
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+            raise ValidationError(f"max_steps must be a positive integer, got {steps!r}")
+        clone = self.deepcopy()
+        clone.max_steps = steps
+        return clone
+
+
+def _langmem_result(pred: dspy.Prediction) -> list[ExtractedMemory]:
+    removed = [ExtractedMemory(op.id, "RemoveDoc", RemoveDoc(json_doc_id=op.id))
+               for op in pred.ops if op.action == "delete"]
+    return [*pred.memories, *removed, *pred.unchanged]
 
 
 def _unpack(item: object) -> tuple[object, str | None, object]:

@@ -39,6 +39,7 @@ from engram.modules._conversation import Conversation, ConversationInput, prepar
 from engram.modules._drive import Algorithm, Call, Work, arun, run
 from engram.modules._extractor import MemoryExtractor
 from engram.modules._identity import stamp
+from engram.modules._langmem import MemoryManagerRunnable
 from engram.modules._ledger import ledger_for
 from engram.modules._locks import anamespace_lock, namespace_lock
 from engram.modules._results import UpdateResult, trajectory_values
@@ -76,7 +77,7 @@ log = logging.getLogger("engram.modules")
 Values = Mapping[str, str]
 
 
-class MemoryManager:
+class MemoryManager(MemoryManagerRunnable):  # + LangMem's invoke/ainvoke (engram.modules._langmem)
     """Store-backed memory extraction (see the module docstring).
 
     Args:

@@ -9,6 +9,7 @@ that mapping; :func:`parse_op_lines` reads the LM's JSON Lines answer.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -61,12 +62,29 @@ class RejectedOp:
 
 @dataclass
 class ExtractedMemory:
-    """A memory after extraction: its id, kind and content, and whether it is new."""
+    """A memory after extraction: its id, kind and content, and whether it is new.
+
+    Unpacks as ``(id, content)``, like LangMem's ``ExtractedMemory`` named tuple:
+
+    >>> from engram.modules import Memory
+    >>> memory_id, content = ExtractedMemory("m1", "Memory", Memory(content="Lives in Lisbon"))
+    >>> memory_id, content.content
+    ('m1', 'Lives in Lisbon')
+    """
 
     id: str
     kind: str
     content: BaseModel
     new: bool = False
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.id, self.content))
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> Any:
+        return (self.id, self.content)[index]
 
     @property
     def text(self) -> str:

@@ -92,8 +92,10 @@ class ReflectionExecutor:
         exit_timeout: at interpreter exit, how long pending work may still run (seconds).
     """
 
-    def __init__(self, processor: Any, *, max_workers: int = 2, clock: Callable[[], float] = time.monotonic,
-                 exit_timeout: float = 60.0):
+    def __init__(self, processor: Any, *, store: Any = None, max_workers: int = 2,
+                 clock: Callable[[], float] = time.monotonic, exit_timeout: float = 60.0):
+        if store is not None:  # LangMem's ReflectionExecutor(manager, store=store)
+            _give_store(processor, store)
         if hasattr(processor, "update") and callable(processor.update):
             manager = processor
             self._process = lambda messages, values: manager.update(messages, values)
@@ -116,13 +118,21 @@ class ReflectionExecutor:
 
     # -- public API -----------------------------------------------------------------------------
     def submit(self, messages: Any, *, thread_id: str | None = None, values: dict[str, Any] | None = None,
-               after_seconds: float = 0.0) -> Future:
-        """Schedule ``messages`` of a thread for processing ``after_seconds`` from now."""
+               after_seconds: float = 0.0, config: dict[str, Any] | None = None) -> Future:
+        """Schedule ``messages`` of a thread for processing ``after_seconds`` from now.
+
+        LangMem's call shape works too: ``submit({"messages": [...]}, config={"configurable":
+        {"user_id": ..., "thread_id": ...}}, after_seconds=...)``; ``configurable`` values fill
+        the namespace template like ``values`` (which win where both name a key).
+        """
         from engram.lm import context_runner
+        from engram.modules._langmem import config_values, read_input
 
         after_seconds = check_delay(after_seconds)
+        if isinstance(messages, dict):
+            messages = read_input(messages, what="ReflectionExecutor.submit")["messages"]
         msgs = coerce_messages(messages)
-        values = dict(values or {})
+        values = {**config_values(config), **(values or {})}
         key = thread_id or values.get("thread_id") or "default"
         future: Future = Future()
         with self._cond:
@@ -275,6 +285,19 @@ class ReflectionExecutor:
                 self._running.discard(key)
                 self._inflight.difference_update(work.futures)
                 self._cond.notify_all()
+
+
+def _give_store(processor: Any, store: Any) -> None:
+    """The manager's store, from LangMem's ``store=``: set when it has none, refused when it differs."""
+    if not hasattr(store, "put_many"):
+        raise ValidationError(f"store must be an engram MemoryStore, got {type(store).__name__}; use "
+                              "engram.store.MemoryStore.in_memory() or .persistent().")
+    current = getattr(processor, "_store", None)
+    if current is None and hasattr(processor, "_store"):
+        processor._store = store
+    elif current is not store:
+        raise ValidationError("the manager already has another store (or is not a MemoryManager); pass the store "
+                              "to create_memory_store_manager(store=...) and leave store= out here.")
 
 
 @atexit.register

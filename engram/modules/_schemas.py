@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -173,8 +174,29 @@ def content_text(content: Any) -> str:
     return str(content)
 
 
+def _type_note(annotation: Any) -> str:
+    """``": list"`` / ``": int"`` / ... for a field that is not text, so the LM writes the right JSON
+    type (an answer of the wrong type is refused and costs a corrective call); nothing for text."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
+        annotation = args[0]
+    origin = get_origin(annotation)
+    if annotation is str:
+        return ""
+    if origin is Literal:
+        return ": " + "|".join(str(a) for a in get_args(annotation))
+    if origin in (list, tuple, set, frozenset) or annotation in (list, tuple, set):
+        return ": list"
+    if annotation in (int, float, bool):
+        return ": " + annotation.__name__
+    if origin is dict or annotation is dict or (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        return ": object"
+    return ""
+
+
 def schema_hint(schemas: Sequence[type[BaseModel]]) -> str:
-    """A compact description of the kinds for the prompt: ``Episode {observation, thoughts, ...}``.
+    """A compact description of the kinds for the prompt: ``Episode {observation, thoughts?, ...}``,
+    with the JSON type of the fields that are not text (``products?: list``).
 
     Empty for the default (plain-text ``Memory``), so the default prompt stays short.
     """
@@ -183,7 +205,8 @@ def schema_hint(schemas: Sequence[type[BaseModel]]) -> str:
     parts = []
     for schema in schemas:
         fields = ", ".join(
-            name + ("" if f.is_required() else "?") for name, f in schema.model_fields.items()
+            name + ("" if f.is_required() else "?") + _type_note(f.annotation)
+            for name, f in schema.model_fields.items()
         )
         doc = (schema.__doc__ or "").strip().splitlines()[0] if schema.__doc__ else ""
         parts.append(f"{schema.__name__} {{{fields}}}" + (f": {doc}" if doc else ""))

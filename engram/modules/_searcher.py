@@ -22,6 +22,7 @@ import dspy
 
 from engram.errors import ValidationError
 from engram.modules._conversation import Conversation, ConversationInput, prepare, render_message
+from engram.modules._langmem import MemorySearcherRunnable
 from engram.modules._lm import lm_scope
 from engram.modules._settings import LMSpec
 from engram.store import MemoryRecord, Namespace, NamespaceTemplate
@@ -88,7 +89,7 @@ def parse_queries(text: str, limit: int) -> list[str]:
     return out[:limit]
 
 
-class MemorySearcher(dspy.Module):
+class MemorySearcher(MemorySearcherRunnable, dspy.Module):  # + LangMem's invoke
     """An LM writes queries for the aspects of a conversation; results merged and ranked.
 
     Args:

@@ -34,6 +34,7 @@ from engram.optimizers._formatting import (
     coerce_trajectories,
     format_trajectories,
 )
+from engram.optimizers._invoke import PromptOptimizerRunnable
 from engram.optimizers._result import Candidate, OptimizationResult
 from engram.prompts import Prompt
 from engram.trajectories import Trajectory, TrajectoryDataset
@@ -83,7 +84,7 @@ def coerce_prompt(prompt: Any, *, name: str = "prompt") -> Prompt:
         raise ValidationError(f"The prompt is not valid: {err}") from err
 
 
-class PromptOptimizerBase(events.SpanOnCall, dspy.Module):
+class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Module):  # + LangMem's invoke
     """Base class of the single-prompt optimizers (see the module docstring for the rules).
 
     Args:

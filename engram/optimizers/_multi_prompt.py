@@ -39,6 +39,7 @@ from engram.errors import ValidationError
 from engram.lm import Usage, context_runner, resolve, track_usage
 from engram.optimizers._base import LMRef, coerce_prompt
 from engram.optimizers._formatting import coerce_trajectories, format_trajectories
+from engram.optimizers._invoke import MultiPromptOptimizerRunnable
 from engram.optimizers._result import OptimizationResult
 from engram.optimizers._signatures import AttributeFeedback
 from engram.prompts import Prompt
@@ -87,7 +88,7 @@ def _negative(t: Trajectory) -> bool:
     return t.score is None or t.score < 1.0
 
 
-class MultiPromptOptimizer(events.SpanOnCall, dspy.Module):
+class MultiPromptOptimizer(events.SpanOnCall, MultiPromptOptimizerRunnable, dspy.Module):  # + LangMem's invoke
     """Attribute feedback to prompts, then optimize those prompts concurrently (see the module docstring).
 
     Args:

@@ -9,6 +9,7 @@ Registers handlers for the memory modules' signatures (:mod:`engram.modules._sig
   deterministically: a fact already listed is skipped, a changed one updates its memory,
   each with the quote it came from. Memory texts are the users' ``fact_sentences``, so
   extracted memories can be compared with ``SimUser.fact_sentences`` (ground truth);
+- extraction into declared kinds (a profile, custom schemas): :mod:`engram.testing._sim_schemas`;
 - the corrective call (``... refused -> ops``): drops the refused operations;
 - query writing (``conversation -> queries``): one query per stated fact;
 - summaries (``-> title, summary`` and ``summary, messages -> new_summary``).
@@ -24,6 +25,7 @@ from typing import Any
 
 from engram.testing._handlers import register_handler
 from engram.testing._protocol import ParsedCall
+from engram.testing._sim_schemas import Fact, declared_kinds, structured_ops
 
 # (attribute, pattern, sentence template); the first group is the value, or groups by name
 _NAME = r"(?P<v>[A-Z][^\W\d_]+)"
@@ -79,7 +81,22 @@ def _attribute_of(text: str) -> str | None:
     return None
 
 
+def latest_facts(conversation: str) -> list[Fact]:
+    """The facts the user states, as :class:`~engram.testing._sim_schemas.Fact`, latest per attribute."""
+    latest: dict[str, Fact] = {}
+    for turn in user_text(conversation):
+        for attribute, pattern, template in _PATTERNS:
+            for match in pattern.finditer(turn):
+                value = match.group("v").strip()
+                predicate = template.split("{v}")[0].removeprefix("The user's ").removeprefix("The user ").strip()
+                latest[attribute] = Fact(attribute, template.format(v=value), match.group(0).strip(), value, predicate)
+    return list(latest.values())
+
+
 def extract(call: ParsedCall, world: Any = None) -> dict[str, str]:
+    kinds = declared_kinds(call.instructions)
+    if kinds:  # the request declares memory kinds: fill them (engram.testing._sim_schemas)
+        return structured_ops(call, kinds, latest_facts(call.inputs.get("conversation", "")), _attribute_of)
     listed: dict[str, str] = {}
     for line in (call.inputs.get("memories") or "").splitlines():
         m = _LISTED.match(line.strip())

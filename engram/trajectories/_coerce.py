@@ -13,7 +13,7 @@ from typing import Any
 
 from engram.errors import ValidationError
 from engram.trajectories._dataset import TrajectoryDataset
-from engram.trajectories._types import Feedback, Message, Trajectory
+from engram.trajectories._types import SCORE_KEYS, Feedback, Message, Trajectory, read_score_keys
 
 _EXAMPLE_FEEDBACK = ("score", "label", "comment")
 
@@ -62,9 +62,15 @@ def coerce(value: Any, *, what: str = "trajectories") -> list[Trajectory]:
 def coerce_feedback(value: Any) -> Feedback | None:
     """Feedback from LangMem-style values: None, a string (comment), a number (score), a bool or a dict.
 
+    In a dict, ``score`` or any score key (``user_score``, ``rating``, ``reward``, ``*_score``,
+    ``*_rating``) is the score: a number in [0, 1], or a bool for thumbs up / down (the key
+    is kept in ``extra``). A number outside [0, 1] is refused (engram does not guess the
+    scale), and so is a dict from which no score, label or comment can be read.
+
     Example::
 
-        coerce_feedback(0.2).score     # 0.2
+        coerce_feedback(0.2).score                  # 0.2
+        coerce_feedback({"user_score": 0}).score    # 0.0 (LangMem's own example)
     """
     if value is None or isinstance(value, Feedback):
         return value
@@ -75,17 +81,33 @@ def coerce_feedback(value: Any) -> Feedback | None:
     if isinstance(value, str):
         return Feedback(comment=value) if value.strip() else None
     if isinstance(value, Mapping):
-        known = set(Feedback.model_fields)
-        fields = {k: v for k, v in value.items() if k in known}
-        extra = {k: v for k, v in value.items() if k not in known}
-        if extra:
-            fields["extra"] = {**fields.get("extra", {}), **extra}
-            if "comment" not in fields:  # e.g. {"feedback": "..."} from LangMem examples
-                text = next((v for v in extra.values() if isinstance(v, str)), None)
-                if text:
-                    fields["comment"] = text
-        return Feedback(**fields)
+        return _from_mapping(value)
     return Feedback(comment=str(value))
+
+
+def _from_mapping(value: Mapping[str, Any]) -> Feedback | None:
+    try:
+        data = read_score_keys(dict(value))
+    except ValueError as err:
+        raise ValidationError(f"{err}.") from None
+    if isinstance(data.get("score"), bool):  # LangMem's {"score": True}: a thumbs up
+        data["label"] = data.get("label") or ("up" if data.pop("score") else "down")
+    known = set(Feedback.model_fields)
+    fields = {k: v for k, v in data.items() if k in known}
+    extra = {k: v for k, v in data.items() if k not in known}
+    if extra:
+        fields["extra"] = {**fields.get("extra", {}), **extra}
+        if "comment" not in fields:  # e.g. {"feedback": "..."} from LangMem examples
+            text = next((v for v in extra.values() if isinstance(v, str)), None)
+            if text:
+                fields["comment"] = text
+    feedback = Feedback(**fields)
+    if feedback.is_empty and value:
+        raise ValidationError(
+            f"cannot read a score from the feedback {dict(value)!r}: looked for a number in [0, 1] or a bool "
+            f"under {', '.join(repr(k) for k in SCORE_KEYS)} or any '*_score' / '*_rating' key, a 'label' "
+            "(e.g. 'up' / 'down'), or text ('comment', or any text value). Rename the key, or rescale the value.")
+    return None if feedback.is_empty else feedback
 
 
 def _one(item: Any) -> Trajectory:

@@ -133,6 +133,45 @@ def coerce_messages(obj: Any) -> list[Message]:
     return [Message.coerce(m) for m in obj]
 
 
+#: Feedback keys read as a score (besides any key ending in ``_score`` or ``_rating``).
+SCORE_KEYS = ("score", "user_score", "rating", "reward")
+
+
+def is_score_key(key: Any) -> bool:
+    return isinstance(key, str) and (key in SCORE_KEYS or key.endswith(("_score", "_rating")))
+
+
+def read_score_keys(feedback: dict[str, Any]) -> dict[str, Any]:
+    """A feedback dict with a LangMem-style score key (``user_score``, ``rating``, ``*_score``, ...)
+    moved to ``score`` (a bool to a thumbs ``label``); the original key is kept in ``extra``.
+    Unchanged when ``score`` is given or no such key is. A number outside [0, 1] is refused:
+    engram does not guess the scale.
+
+    >>> read_score_keys({"user_score": 0})
+    {'extra': {'user_score': 0}, 'score': 0.0}
+    """
+    if feedback.get("score") is not None:
+        return feedback
+    key = next((k for k, v in feedback.items() if k != "score" and is_score_key(k) and v is not None), None)
+    if key is None:
+        return feedback
+    out = {k: v for k, v in feedback.items() if k not in (key, "score")}
+    raw = feedback[key]
+    out["extra"] = {**(out.get("extra") or {}), key: raw}
+    if isinstance(raw, bool):
+        out.setdefault("label", "up" if raw else "down")
+        return out
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"feedback {key!r} must be a number in [0, 1] or a bool, got {raw!r}") from None
+    if not 0.0 <= number <= 1.0:  # NaN fails this too
+        raise ValueError(f"feedback {key!r} is {raw!r}, outside [0, 1]; engram does not guess the scale: "
+                         f"rescale it (e.g. a rating of 4 out of 5 is 0.8) and pass it as 'score'")
+    out["score"] = number
+    return out
+
+
 class Feedback(BaseModel):
     """Feedback on a trajectory: a score in [0, 1], a label, a comment, or any mix.
 
@@ -211,6 +250,11 @@ class Trajectory(BaseModel):
         if hasattr(value, "messages"):
             return coerce_messages(value)
         return value
+
+    @field_validator("feedback", mode="before")
+    @classmethod
+    def _read_score_keys(cls, value: Any) -> Any:
+        return read_score_keys(value) if isinstance(value, dict) else value
 
     @field_validator("prompt_version", mode="before")
     @classmethod

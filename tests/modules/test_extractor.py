@@ -80,7 +80,7 @@ def test_validation_error_is_fed_back_once_and_the_fix_is_used():
     assert usage.calls == 2
     assert "likes: Field required" in lm.engine.requests[1].inputs["refused"]
     assert pred.ops[0].content == Preference(topic="tea", likes=True)
-    assert "Preference {topic, likes}" in lm.engine.requests[0].instructions
+    assert "Preference {topic, likes: bool}" in lm.engine.requests[0].instructions  # non-text types named
 
 
 def test_missing_quote_is_refused():

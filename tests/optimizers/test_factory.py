@@ -14,7 +14,7 @@ from .conftest import FOLD
 def test_kinds_and_langmem_config_keys():
     lm = scripted_lm({})
     g = create_prompt_optimizer(lm, kind="gradient", config={"max_reflection_steps": 4, "min_reflection_steps": 2,
-                                                              "gradient_prompt": "ignored"})
+                                                              "gradient_prompt": "Focus on tone."})
     assert isinstance(g, GradientOptimizer) and (g.min_reflection_steps, g.max_reflection_steps) == (2, 4)
     m = create_prompt_optimizer(lm, kind="metaprompt", config={"max_reflection_steps": 3, "min_reflection_steps": 1})
     assert isinstance(m, MetapromptOptimizer) and m.max_reflection_steps == 3
