@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import warnings
 
 import pytest
 
@@ -25,7 +24,9 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from engram.errors import ConfigurationError, EngramError, NamespaceError, ValidationError
 from engram.store import MemoryStore
 
-warnings.filterwarnings("ignore", message=".*create_react_agent has been moved.*")
+# LangGraph 1.x deprecates create_react_agent for langchain.agents.create_agent (a DeprecationWarning,
+# which pyproject's filterwarnings ignores); LangMem's README uses it, so these tests do.
+pytestmark = pytest.mark.filterwarnings("ignore:create_react_agent has been moved")
 
 
 class ScriptedChatModel(FakeMessagesListChatModel):
@@ -50,9 +51,7 @@ def texts(store: MemoryStore, namespace: tuple[str, ...]) -> list[str]:
 def react_agent(*args, **kwargs):
     from langgraph.prebuilt import create_react_agent
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # LangGraph 1.x points to langchain.agents; LangMem's README uses this
-        return create_react_agent(*args, **kwargs)
+    return create_react_agent(*args, **kwargs)
 
 
 # -- LangMem's README ("Creating an Agent"), ported --------------------------------------------------
@@ -73,25 +72,21 @@ def test_the_langmem_readme_agent_runs_with_only_the_import_store_and_model_chan
         create_manage_memory_tool,
         create_search_memory_tool,
     )
-    from engram.store import (
-        MemoryStore,  # engram: was `from langgraph.store.memory import InMemoryStore`
-    )
+    from engram.store import MemoryStore  # engram: was langgraph.store.memory's InMemoryStore
 
     # Set up storage (2)
     store = MemoryStore.in_memory()  # engram: was InMemoryStore(index={"dims": 1536, "embed": "openai:..."})
 
     # Create an agent with memory capabilities (3)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # LangGraph 1.x's deprecation notice for create_react_agent
-        agent = create_react_agent(
-            model,  # engram: was "anthropic:claude-3-5-sonnet-latest"
-            tools=[
-                # Memory tools use LangGraph's BaseStore for persistence (4)
-                create_manage_memory_tool(namespace=("memories",)),
-                create_search_memory_tool(namespace=("memories",)),
-            ],
-            store=store,
-        )
+    agent = create_react_agent(
+        model,  # engram: was "anthropic:claude-3-5-sonnet-latest"
+        tools=[
+            # Memory tools use LangGraph's BaseStore for persistence (4)  [engram: the agent's store]
+            create_manage_memory_tool(namespace=("memories",)),
+            create_search_memory_tool(namespace=("memories",)),
+        ],
+        store=store,
+    )
 
     # Store a new memory (1)
     agent.invoke(
