@@ -20,6 +20,7 @@ pytest.importorskip("langgraph")
 from langchain_core.language_models.fake_chat_models import FakeMessagesListChatModel
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.utils.function_calling import convert_to_openai_tool
+from pydantic import Field
 
 from engram.errors import ConfigurationError, EngramError, NamespaceError, ValidationError
 from engram.store import MemoryStore
@@ -30,10 +31,17 @@ pytestmark = pytest.mark.filterwarnings("ignore:create_react_agent has been move
 
 
 class ScriptedChatModel(FakeMessagesListChatModel):
-    """langchain-core's fake chat model; ``bind_tools`` attaches the tools' OpenAI schemas as a real model's does."""
+    """langchain-core's fake chat model; ``bind_tools`` attaches the tools' OpenAI schemas as a
+    real model's does, and ``prompts`` keeps what the model was shown."""
+
+    prompts: list = Field(default_factory=list)
 
     def bind_tools(self, tools, **kwargs):
         return self.bind(tools=[convert_to_openai_tool(t) for t in tools], **kwargs)
+
+    def _generate(self, messages, *args, **kwargs):
+        self.prompts.append(list(messages))
+        return super()._generate(messages, *args, **kwargs)
 
 
 def call(name: str, n: int = 1, **args) -> AIMessage:
@@ -109,6 +117,31 @@ def test_the_langmem_readme_agent_runs_with_only_the_import_store_and_model_chan
     assert found.status == "success" and found.name == "search_memory"
     assert [(hit["id"], hit["memory"]) for hit in json.loads(found.content)] == [
         (record.id, "The user prefers dark mode.")]
+
+
+def test_the_hot_path_prompt_reads_engram_memories_through_langgraph_s_get_store() -> None:
+    # LangMem's hot-path quickstart: a `prompt` function puts the user's memories in the system
+    # message, fetching the graph's store with LangGraph's get_store(); engram's store answers
+    # the same call, store.search(namespace=..., query=...).
+    from langgraph.config import get_store
+
+    from engram.integrations.langchain import create_manage_memory_tool, create_search_memory_tool
+
+    def prompt(state):
+        store = get_store()
+        memories = store.search(namespace=("memories",), query=state["messages"][-1].content)
+        system = "You are a helpful assistant.\n\n## Memories\n" + "\n".join(m.text for m in memories)
+        return [{"role": "system", "content": system}, *state["messages"]]
+
+    store = MemoryStore.in_memory()
+    create_manage_memory_tool(("memories",), store=store).invoke({"content": "Prefers dark mode"})
+    model = ScriptedChatModel(responses=[AIMessage(content="Dark, as you like it.")])
+    agent = react_agent(model, tools=[create_manage_memory_tool(namespace=("memories",)),
+                                      create_search_memory_tool(namespace=("memories",))],
+                        prompt=prompt, store=store)
+    agent.invoke({"messages": [{"role": "user", "content": "Which display theme do I like?"}]})
+    [shown] = model.prompts
+    assert shown[0].type == "system" and shown[0].content.endswith("## Memories\nPrefers dark mode")
 
 
 # -- configurable namespace values ------------------------------------------------------------------
