@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 FACES = ["engram", "engram.trajectories", "engram.store", "engram.modules", "engram.optimizers",
          "engram.tracking", "engram.runner", "engram.loaders", "engram.testing", "engram.lm",
-         "engram.config", "engram.prompts", "engram.errors", "engram.events"]
+         "engram.config", "engram.prompts", "engram.errors", "engram.events",
+         "engram.integrations", "engram.integrations.langchain"]
 SETUP = """
 import dspy
 import engram
