@@ -31,7 +31,7 @@ _EXPORTS = {
     "MemoryExtractor": "_extractor",
     "trajectory_values": "_results",
     "MemoryManager": "_manager", "UpdateResult": "_manager", "Phase": "_manager", "CONSOLIDATE": "_manager",
-    "ProcessReport": "_batch",
+    "ProcessReport": "_batch", "namespace_shard": "_batch",
     "MemorySearcher": "_searcher",
     "MemoryTool": "_tools", "create_manage_memory_tool": "_tools", "create_search_memory_tool": "_tools",
     "openai_function_schema": "_tools", "to_strict": "_strict", "strict_problems": "_strict",
@@ -79,6 +79,7 @@ __all__ = [
     "create_thread_extractor",
     "memory_examples",
     "memory_f1",
+    "namespace_shard",
     "openai_function_schema",
     "strict_problems",
     "summarize_messages",
@@ -90,6 +91,7 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
     from engram.modules._batch import ProcessReport as ProcessReport
+    from engram.modules._batch import namespace_shard as namespace_shard
     from engram.modules._compat import (
         create_memory_manager as create_memory_manager,
         create_memory_searcher as create_memory_searcher,

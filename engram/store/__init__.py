@@ -31,6 +31,7 @@ _LAZY = {
     "normalize_metadata": "engram.store._filters",
     "HybridRanker": "engram.store._archive._ranking",
     "Ledger": "engram.store._ledger",
+    "MicroBatcher": "engram.store._microbatch",
 }
 
 
@@ -40,6 +41,7 @@ __all__ = [
     "Ledger",
     "MemoryRecord",
     "MemoryStore",
+    "MicroBatcher",
     "MiniLMEmbedder",
     "Namespace",
     "NamespaceTemplate",
@@ -66,5 +68,6 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
     )
     from engram.store._filters import normalize_metadata as normalize_metadata
     from engram.store._ledger import Ledger as Ledger
+    from engram.store._microbatch import MicroBatcher as MicroBatcher
     from engram.store._onnx import export_onnx_model as export_onnx_model
     from engram.store._store import MemoryStore as MemoryStore
