@@ -112,7 +112,8 @@ class MicroBatcher(Generic[T]):
         if self.window > 0:
             time.sleep(self.window)
         with self._cond:
-            batch, size = [], 0
+            batch: list[_Request[T]] = []
+            size = 0
             while self._queue and (not batch or size + len(self._queue[0][0]) <= self.max_batch):
                 request = self._queue.popleft()
                 batch.append(request)
