@@ -3,6 +3,7 @@
     python benchmarks/throughput.py                    # the default store's embedder (MiniLM)
     python benchmarks/throughput.py --embedder hash    # a word-hash stand-in: framework time without the model
     python benchmarks/throughput.py --quick            # 64 trajectories over 8 users
+    python benchmarks/throughput.py --processes --skip-framework --skip-efficiency   # 1 vs 2 processes only
 
 Data: 256 support conversations over 32 simulated users (8 each, in time order); the LM is
 the offline simulated world (``engram.testing.simulated_lm``, a stand-in, not a model) with a
@@ -13,7 +14,12 @@ fixed ``latency`` per call. Prints:
    and everything else (coercion, retrieval with its query embedding, writes with their
    embedding, ledger, lock). Target: median <= 15 ms;
 2. **efficiency** of ``process`` (threads) and ``aprocess`` (asyncio) at L = 0.5 s and C = 32:
-   ``floor / wall`` with ``floor = max(longest namespace chain x L, N x L / C)``. Target >= 0.85.
+   ``floor / wall`` with ``floor = max(longest namespace chain x L, N x L / C)``. Target >= 0.85;
+3. ``--processes``: **1 vs 2 worker processes** on one Chroma server (``chroma run`` started
+   here on 127.0.0.1, stopped after), each ``process(shard=(i, n))``: throughput ratio
+   (target >= 1.7), duplicate memories and conflicts (target 0). Measured at zero LM latency
+   (engram's own work, the GIL-bound case) and at ``--proc-latency`` with ``--proc-concurrency``
+   updates in flight per process (the case of a per-process limit on LM connections).
 
 The machine is shared (2 cores): read the ratios, and run it twice.
 """
@@ -131,6 +137,97 @@ def efficiency(data, embedder: str, latency: float, concurrency: int, mode: str)
     return {"wall": wall, "floor": floor, "efficiency": floor / wall, "applied": report.applied}
 
 
+_WORKER = """
+import json, sys, time
+sys.path.insert(0, {bench!r})
+import throughput as t
+from engram.modules import MemoryManager
+from engram.store import MemoryStore
+from engram.testing import simulated_lm
+
+index, count, url, prefix, latency, concurrency, n, users = sys.argv[1:9]
+store = MemoryStore.http(url)
+manager = MemoryManager(store, (prefix, "{{user_id}}"), lm=simulated_lm(seed=0, latency=float(latency)))
+data = t.dataset(int(n), int(users))
+import os
+t.warm_up(MemoryManager(store, ("warmup-" + str(os.getpid()), "{{user_id}}"), lm=simulated_lm(seed=0)))
+start = time.time()  # after the warm-up: the model, the tokenizer (LiteLLM) and Chroma are loaded
+report = manager.process(data, shard=(int(index), int(count)), concurrency=int(concurrency), progress=False)
+end = time.time()
+conflicts = sum("Conflict" in error for _, error in report.failures)
+print(json.dumps({{"start": start, "end": end, "applied": report.applied, "failed": report.failed,
+                  "conflicts": conflicts}}))
+"""
+
+
+def _chroma_server(path):
+    """A `chroma run` server on a free 127.0.0.1 port: (process, url)."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
+    proc = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError("chroma run did not start")
+
+
+def processes(n: int, users: int, latency: float, concurrency: int) -> None:
+    """1 vs 2 worker processes (shards) on one Chroma server; prints throughput ratio, duplicates, conflicts."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from engram.store import MemoryStore
+
+    bench = str(Path(__file__).resolve().parent)
+    code = _WORKER.format(bench=bench)
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = _chroma_server(Path(tmp) / "db")
+        try:
+            walls = {}
+            for workers in (1, 2):
+                prefix = f"bench-{workers}p-{latency}"
+                runs = [subprocess.Popen([sys.executable, "-c", code, str(i), str(workers), url, prefix, str(latency),
+                                          str(concurrency), str(n), str(users)], stdout=subprocess.PIPE,
+                                         env={**os.environ}, text=True) for i in range(workers)]
+                outs = [json.loads(r.communicate()[0].strip().splitlines()[-1]) for r in runs]
+                wall = max(o["end"] for o in outs) - min(o["start"] for o in outs)
+                store = MemoryStore.http(url)
+                spaces = store.list_namespaces((prefix,))
+                rows = [r for ns in spaces for r in store.list(ns, limit=10_000)]
+                duplicates = len(rows) - len({(r.namespace, r.text) for r in rows})
+                walls[workers] = wall
+                print(f"  {workers} process(es), L={latency}s, C={concurrency} each: wall {wall:.2f} s, "
+                      f"{n / wall:.1f} updates/s, applied {sum(o['applied'] for o in outs)}/{n}, "
+                      f"failed {sum(o['failed'] for o in outs)}, conflicts {sum(o['conflicts'] for o in outs)}, "
+                      f"{len(rows)} memories, duplicates {duplicates}")
+            print(f"  throughput ratio 2 vs 1 processes: {walls[1] / walls[2]:.2f}x (target >= 1.7)")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedder", choices=["default", "hash"], default="default")
@@ -138,6 +235,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="64 trajectories over 8 users")
     parser.add_argument("--skip-framework", action="store_true")
+    parser.add_argument("--skip-efficiency", action="store_true")
+    parser.add_argument("--processes", action="store_true", help="1 vs 2 worker processes on a Chroma server")
+    parser.add_argument("--proc-latency", type=float, default=0.1)
+    parser.add_argument("--proc-concurrency", type=int, default=4)
     args = parser.parse_args(argv)
     import logging
 
@@ -151,10 +252,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"framework time per update at zero LM latency: median {f['median']:.1f} ms, p90 {f['p90']:.1f} ms "
               f"(DSPy call to the stand-in {f['lm_median']:.1f} ms + engram {f['rest_median']:.1f} ms); "
               f"target <= 15 ms -> {f['median'] / 15:.2f}x of target; {f['memories']} memories")
-    for mode in ("sync", "async"):
+    for mode in () if args.skip_efficiency else ("sync", "async"):
         e = efficiency(data, args.embedder, args.latency, args.concurrency, mode)
         print(f"{mode:5s} L={args.latency}s C={args.concurrency}: wall {e['wall']:.2f} s, floor {e['floor']:.2f} s, "
               f"efficiency {e['efficiency']:.2f} (target >= 0.85), {e['applied']} applied")
+    if args.processes:
+        print("1 vs 2 worker processes, process(shard=(i, n)), one `chroma run` server on 127.0.0.1 "
+              "(default MiniLM embedder in each worker):")
+        processes(n, users, 0.0, args.proc_concurrency)
+        processes(n, users, args.proc_latency, args.proc_concurrency)
 
 
 if __name__ == "__main__":

@@ -33,10 +33,10 @@ _EXPORTS = {
     "MemoryExtractor": "_extractor",
     "trajectory_values": "_results",
     "MemoryManager": "_manager", "UpdateResult": "_manager", "Phase": "_manager", "CONSOLIDATE": "_manager",
-    "ProcessReport": "_batch",
     "CompactionReport": "_compaction", "CompactionError": "_compaction",
     "RederiveReport": "_rederive", "RederiveError": "_rederive",
     "compact_command": "_compaction_cli",
+    "ProcessReport": "_batch", "namespace_shard": "_batch",
     "MemorySearcher": "_searcher",
     "MemoryTool": "_tools", "create_manage_memory_tool": "_tools", "create_search_memory_tool": "_tools",
     "openai_function_schema": "_tools", "to_strict": "_strict", "strict_problems": "_strict",
@@ -95,6 +95,7 @@ __all__ = [
     "memory_examples",
     "memory_app",
     "memory_f1",
+    "namespace_shard",
     "openai_function_schema",
     "strict_problems",
     "summarize_messages",
@@ -105,7 +106,10 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
     __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
-    from engram.modules._batch import ProcessReport as ProcessReport
+    from engram.modules._batch import (
+        ProcessReport as ProcessReport,
+        namespace_shard as namespace_shard,
+    )
     from engram.modules._compaction import (
         CompactionError as CompactionError,
         CompactionReport as CompactionReport,

@@ -9,18 +9,35 @@ fails, the later ones of that namespace are *blocked* — not applied in this ru
 old fact can never overwrite a newer one. The next run applies the failed one first, then
 the rest. ``skip=[ids]`` leaves trajectories out on purpose (they block nothing and are
 not recorded as applied). Different namespaces run in parallel, at most ``concurrency`` at
-a time. Re-running is safe: trajectories already applied are skipped (the ledger).
+a time, the longest logs first (the run can end no sooner than its longest log does).
+Re-running is safe: trajectories already applied are skipped (the ledger).
 
-Scale-out: the ledger and the namespace lock are per process; to spread one dataset over
-several processes, give each process the trajectories of its own namespaces.
+**Scale-out over processes or machines** (``shard=(i, n)``): namespace locks are per
+process, so processes must not share a namespace. Every process gets the whole dataset
+and ``shard=(i, n)``, and applies only the namespaces that :func:`namespace_shard` puts
+in shard ``i`` (a SHA-256 of the namespace, the same on every machine); together the
+``n`` shards cover every namespace exactly once. The processes share one Chroma server
+(``MemoryStore.http(url)``, or ``ENGRAM_CHROMA_URL``), and the ledger lives in that
+store, so any of them can be re-run, and a later run without ``shard`` skips everything
+the shards applied (run against a server, so not a runnable example here):
+
+    # process i of n (e.g. from a job array), all pointing at one `chroma run` server
+    store = MemoryStore.http("http://chroma.internal:8000")
+    manager = MemoryManager(store, ("memories", "{user_id}"))
+    report = manager.process(dataset, shard=(i, n), concurrency=16)
+    report.total, report.other_shards          # this shard's trajectories, the others'
+
+``engram run config.yaml --shard i/n`` does the same for the memory step of a run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -29,6 +46,7 @@ from typing import TYPE_CHECKING, Literal
 import engram.events as events
 from engram.errors import EngramError, ValidationError
 from engram.lm import Usage, track_usage
+from engram.modules._drive import work_pool
 from engram.modules._results import UpdateResult, trajectory_values
 from engram.store import Namespace
 from engram.trajectories import Trajectory
@@ -44,6 +62,32 @@ _tally = threading.Lock()
 Outcome = Literal["applied", "skipped", "excluded", "failed", "blocked"]
 ValuesArg = Callable[[Trajectory], Mapping[str, str]] | Mapping[str, str] | None
 Group = list[tuple[Trajectory, dict[str, str]]]
+Shard = tuple[int, int]
+
+
+def namespace_shard(namespace: Sequence[str], count: int) -> int:
+    """The shard (``0 .. count - 1``) a namespace belongs to: the same in every process and on
+    every machine (a SHA-256 of the namespace, not Python's per-process ``hash()``).
+
+    >>> namespace_shard(("memories", "u1"), 2) == namespace_shard(["memories", "u1"], 2)
+    True
+    >>> namespace_shard(("memories", "u1"), 1)
+    0
+    """
+    key = json.dumps([str(part) for part in namespace], ensure_ascii=False)
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % count
+
+
+def check_shard(shard: object) -> Shard | None:
+    """``shard`` as ``(index, count)`` with ``0 <= index < count``, or a ValidationError."""
+    if shard is None:
+        return None
+    ok = (isinstance(shard, (tuple, list)) and len(shard) == 2
+          and all(isinstance(x, int) and not isinstance(x, bool) for x in shard))
+    if not ok or not 0 <= shard[0] < shard[1]:  # type: ignore[index]
+        raise ValidationError(f"shard must be (index, count) with 0 <= index < count, e.g. (0, 2) and (1, 2) "
+                              f"for two processes; got {shard!r}.")
+    return int(shard[0]), int(shard[1])  # type: ignore[index]
 
 
 @dataclass
@@ -67,6 +111,7 @@ class ProcessReport:
     blocked_by: dict[str, str] = field(default_factory=dict)  # blocked id -> the failed id before it
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)  # every LM response of the run (a raised call has none)
+    other_shards: int = 0  # trajectories of namespaces that belong to other shards (``shard=``)
 
     def ids(self, outcome: Outcome) -> list[str]:
         return [tid for tid, o in self.outcomes.items() if o == outcome]
@@ -103,7 +148,8 @@ class ProcessReport:
                 self.results.append(result)
 
     def __str__(self) -> str:
-        return (f"{self.total} trajectories: {self.applied} applied, {self.skipped} already done, "
+        elsewhere = f" ({self.other_shards} more belong to other shards)" if self.other_shards else ""
+        return (f"{self.total} trajectories{elsewhere}: {self.applied} applied, {self.skipped} already done, "
                 f"{self.failed} failed, {self.blocked} blocked by a failure, {self.excluded} skipped on request")
 
 
@@ -115,8 +161,9 @@ def _time(trajectory: Trajectory) -> datetime:
 
 
 def _groups(manager: MemoryManager, trajectories: list[Trajectory], values: ValuesArg,
-            report: ProcessReport) -> list[Group]:
-    """Trajectories grouped by namespace, each group in time order; unfillable ones are failures."""
+            report: ProcessReport, shard: Shard | None = None) -> list[Group]:
+    """This shard's trajectories grouped by namespace, each group in time order, the longest
+    group first; unfillable ones are failures (of the shard their id hashes to)."""
     groups: dict[Namespace, list[tuple[int, Trajectory, dict[str, str]]]] = {}
     for index, trajectory in enumerate(trajectories):
         extra = values(trajectory) if callable(values) else (values or {})
@@ -124,11 +171,19 @@ def _groups(manager: MemoryManager, trajectories: list[Trajectory], values: Valu
         try:
             ns = manager.namespace.fill(merged)
         except EngramError as err:
-            report._add(trajectory.id, "failed", f"{type(err).__name__}: {err}")
+            if shard is not None and namespace_shard(("", trajectory.id), shard[1]) != shard[0]:
+                report.other_shards += 1
+            else:
+                report._add(trajectory.id, "failed", f"{type(err).__name__}: {err}")
+            continue
+        if shard is not None and namespace_shard(ns, shard[1]) != shard[0]:
+            report.other_shards += 1
             continue
         groups.setdefault(ns, []).append((index, trajectory, merged))
-    return [[(t, v) for _, t, v in sorted(items, key=lambda x: (_time(x[1]), x[0]))]
-            for items in groups.values()]
+    report.total = len(trajectories) - report.other_shards
+    ordered = [[(t, v) for _, t, v in sorted(items, key=lambda x: (_time(x[1]), x[0]))]
+               for items in groups.values()]
+    return sorted(ordered, key=len, reverse=True)  # stable: equal lengths keep dataset order
 
 
 def _coerce(dataset: object) -> list[Trajectory]:
@@ -189,20 +244,24 @@ class _Log:
 
 
 def process(manager: MemoryManager, dataset: object, *, values: ValuesArg = None, concurrency: int = 4,
-            progress: bool = True, force: bool = False, skip: Iterable[str] | None = None) -> ProcessReport:
+            progress: bool = True, force: bool = False, skip: Iterable[str] | None = None,
+            shard: Shard | None = None) -> ProcessReport:
     """Apply every trajectory of ``dataset`` with ``manager`` (see the module docstring).
 
     ``values`` adds namespace values (a dict, or a function of the trajectory); by default
     ``user_id`` / ``thread_id`` come from the trajectory's ``user`` / ``thread``. ``skip``:
-    trajectory ids to leave out on purpose (e.g. one that keeps failing).
+    trajectory ids to leave out on purpose (e.g. one that keeps failing). ``shard=(i, n)``:
+    apply only the namespaces of shard ``i`` of ``n`` (one of ``n`` processes sharing a store).
     """
     if concurrency < 1:
         raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
+    part = check_shard(shard)
     trajectories = _coerce(dataset)
     skipped = _skip_set(skip, trajectories)
-    with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force),
+    with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force, part),
                      data=trajectories) as span, track_usage() as usage:  # autolog: one MLflow run
-        report = span.result = _process(manager, trajectories, values, concurrency, progress, force, skipped)
+        report = span.result = _process(manager, trajectories, values, concurrency, progress, force, skipped,
+                                        part)
     report.usage = usage
     return report
 
@@ -212,18 +271,22 @@ def _span_name(manager: MemoryManager) -> str:
     return "extraction:" + "/".join(map(str, parts)) if parts else "extraction"
 
 
-def _span_params(manager: MemoryManager, concurrency: int, force: bool) -> dict[str, object]:
-    return {"manager": type(manager).__name__, "concurrency": concurrency, "force": force,
-            "namespace": "/".join(map(str, manager.namespace.template))}
+def _span_params(manager: MemoryManager, concurrency: int, force: bool,
+                 shard: Shard | None = None) -> dict[str, object]:
+    params: dict[str, object] = {"manager": type(manager).__name__, "concurrency": concurrency, "force": force,
+                                 "namespace": "/".join(map(str, manager.namespace.template))}
+    if shard is not None:
+        params["shard"] = f"{shard[0]}/{shard[1]}"
+    return params
 
 
 def _process(manager: MemoryManager, trajectories: list[Trajectory], values: ValuesArg, concurrency: int,
-             progress: bool, force: bool, skip: set[str]) -> ProcessReport:
+             progress: bool, force: bool, skip: set[str], shard: Shard | None = None) -> ProcessReport:
     from engram.lm import context_runner
 
     report = ProcessReport(total=len(trajectories))
-    groups = _groups(manager, trajectories, values, report)
-    bar = _progress(len(trajectories), progress)
+    groups = _groups(manager, trajectories, values, report, shard)
+    bar = _progress(report.total, progress)
     if bar is not None and report.failed:
         bar.update(report.failed)
 
@@ -249,25 +312,29 @@ def _process(manager: MemoryManager, trajectories: list[Trajectory], values: Val
 
 
 async def aprocess(manager: MemoryManager, dataset: object, *, values: ValuesArg = None, concurrency: int = 4,
-                   progress: bool = True, force: bool = False, skip: Iterable[str] | None = None) -> ProcessReport:
-    """Async :func:`process`: namespaces run as tasks, at most ``concurrency`` at once."""
+                   progress: bool = True, force: bool = False, skip: Iterable[str] | None = None,
+                   shard: Shard | None = None) -> ProcessReport:
+    """Async :func:`process`: namespaces run as tasks, at most ``concurrency`` at once; their
+    store work runs in a pool of that many threads, never on the event loop."""
     if concurrency < 1:
         raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
+    part = check_shard(shard)
     trajectories = _coerce(dataset)
     skipped = _skip_set(skip, trajectories)
-    with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force),
+    with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force, part),
                      data=trajectories) as span, track_usage() as usage:
         report = span.result = await _aprocess(manager, trajectories, values, concurrency, progress, force,
-                                               skipped)
+                                               skipped, part)
     report.usage = usage
     return report
 
 
 async def _aprocess(manager: MemoryManager, trajectories: list[Trajectory], values: ValuesArg,
-                    concurrency: int, progress: bool, force: bool, skip: set[str]) -> ProcessReport:
+                    concurrency: int, progress: bool, force: bool, skip: set[str],
+                    shard: Shard | None = None) -> ProcessReport:
     report = ProcessReport(total=len(trajectories))
-    groups = _groups(manager, trajectories, values, report)
-    bar = _progress(len(trajectories), progress)
+    groups = _groups(manager, trajectories, values, report, shard)
+    bar = _progress(report.total, progress)
     gate = asyncio.Semaphore(concurrency)
 
     async def run_group(group: Group) -> None:
@@ -283,12 +350,17 @@ async def _aprocess(manager: MemoryManager, trajectories: list[Trajectory], valu
                 if bar is not None:
                     bar.update(1)
 
+    # asyncio's default pool has min(32, cores + 4) threads: 6 here, so 32 namespaces would
+    # queue for it. One thread per namespace that may run at once; the pool's threads exit with it.
+    pool = ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(groups))), thread_name_prefix="engram-aprocess")
     try:
-        await asyncio.gather(*(run_group(g) for g in groups))
+        with work_pool(pool):
+            await asyncio.gather(*(run_group(g) for g in groups))
     finally:
+        pool.shutdown(wait=False)
         if bar is not None:
             bar.close()
     return report
 
 
-__all__ = ["ProcessReport", "aprocess", "process"]
+__all__ = ["ProcessReport", "aprocess", "check_shard", "namespace_shard", "process"]

@@ -18,7 +18,11 @@ for the extractor's calls.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator, Mapping
+import functools
+from collections.abc import Callable, Generator, Iterator, Mapping
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -53,6 +57,30 @@ Step = Call | Work
 Algorithm = Generator[Step, Any, T]  # each step's result is sent back: its type depends on the step
 
 
+# Where :func:`arun` runs store work: asyncio's default executor (min(32, cores + 4) threads)
+# unless a caller that knows its concurrency, such as aprocess(), provides a pool of that size.
+_work_pool: ContextVar[Executor | None] = ContextVar("engram_work_pool", default=None)
+
+
+@contextmanager
+def work_pool(executor: Executor) -> Iterator[None]:
+    """Run the store work of :func:`arun` calls in this context (and tasks it starts) on ``executor``."""
+    token = _work_pool.set(executor)
+    try:
+        yield
+    finally:
+        _work_pool.reset(token)
+
+
+async def _in_thread(fn: Callable[..., object], args: tuple[object, ...]) -> object:
+    from engram.lm import context_runner
+
+    pool = _work_pool.get()
+    if pool is None:
+        return await asyncio.to_thread(context_runner(fn), *args)
+    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(context_runner(fn), *args))
+
+
 def _lm_failure(err: Exception) -> EngramError:
     if isinstance(err, EngramError):
         return err
@@ -84,8 +112,6 @@ def run(algorithm: Algorithm[T], lm: LMSpec = None) -> T:
 
 async def arun(algorithm: Algorithm[T], lm: LMSpec = None) -> T:
     """Run ``algorithm`` on the event loop: LM calls awaited, store work in worker threads."""
-    from engram.lm import context_runner
-
     send: Callable[[Any], Step] = algorithm.send
     value: Any = None
     while True:
@@ -101,10 +127,10 @@ async def arun(algorithm: Algorithm[T], lm: LMSpec = None) -> T:
                 except Exception as err:
                     raise _lm_failure(err) from err
             else:
-                value = await asyncio.to_thread(context_runner(step.fn), *step.args)
+                value = await _in_thread(step.fn, step.args)
             send = algorithm.send
         except Exception as err:  # noqa: BLE001 - handed to the algorithm, which decides
             send, value = algorithm.throw, err
 
 
-__all__ = ["Algorithm", "Call", "Step", "Work", "arun", "run"]
+__all__ = ["Algorithm", "Call", "Step", "Work", "arun", "run", "work_pool"]

@@ -100,8 +100,9 @@ class CollectionStrategy(Strategy):
         kind = self.kinds[0] if len(self.kinds) == 1 else None
         # A namespace that fits in the listing is shown whole, oldest first: ranking it would cost
         # an embedding of the window (the larger part of an update's own time) to choose nothing.
-        if store.count(ns, kind=kind) <= limit:
-            return [r for r in store.list(ns, kind=kind, limit=limit) if r.kind in self.kinds]
+        listed = store.list(ns, kind=kind, limit=limit + 1)  # one read answers "does it fit?" too
+        if len(listed) <= limit:
+            return [r for r in listed if r.kind in self.kinds]
         return retrieve_for_window(store, ns, conv.messages, limit=limit, kinds=self.kinds,
                                    window=self.retrieval.window)
 

@@ -74,6 +74,15 @@ class MemoryConfig(_Model):
     chunk_size: int = Field(4, ge=1, description="Trajectories per checkpoint.")
     store_path: Path | None = Field(None, description="Chroma directory; default ENGRAM_CHROMA_URL's server, "
                                                       "else <output_dir>/chroma.")
+    shard: tuple[int, int] | None = Field(None, description="(i, n): apply only the namespaces of shard i of n "
+                                                            "(set by `engram run --shard i/n`).")
+
+    @field_validator("shard")
+    @classmethod
+    def _shard_in_range(cls, shard: tuple[int, int] | None) -> tuple[int, int] | None:
+        if shard is not None and not 0 <= shard[0] < shard[1]:
+            raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {list(shard)}")
+        return shard
 
 
 class PromptSpec(_Model):
@@ -222,6 +231,52 @@ class ExperimentConfig(_Model):
     def error(self, path: tuple, message: str) -> ConfigError:
         """A :class:`ConfigError` pointing at ``path`` in the YAML this config came from."""
         return self.source_map.error(path, message)
+
+    def for_shard(self, index: int, count: int) -> ExperimentConfig:
+        """The run of shard ``index`` of ``count`` (``engram run --shard i/n``): only the memory
+        step, on the namespaces :func:`engram.modules.namespace_shard` gives this shard, with its
+        own checkpoint in ``<output_dir>/shard-<i>-of-<n>``, into the store every shard shares.
+
+        The ledger lives in that store, so a later ``engram run`` without ``--shard`` finds
+        every shard's trajectories applied and goes on with the other steps. More than one
+        shard needs a Chroma server (``ENGRAM_CHROMA_URL``): a Chroma directory is one process's.
+        """
+        from engram.config import get_settings
+        from engram.errors import ValidationError
+
+        if not 0 <= index < count:
+            raise ValidationError(f"--shard must be i/n with 0 <= i < n (e.g. 0/2 and 1/2), got {index}/{count}.")
+        if not self.memory.enabled:
+            raise ValidationError("--shard splits the memory step, which this config does not enable "
+                                  "(memory.enabled: false); run it without --shard.")
+        if count > 1 and not get_settings().chroma_url:
+            raise ValidationError("--shard i/n with n > 1 needs one Chroma server shared by every shard: start "
+                                  "`chroma run --path DIR` and set ENGRAM_CHROMA_URL=http://host:8000 "
+                                  "(a Chroma directory cannot be written by several processes).")
+        memory = self.memory.model_copy(update={"shard": (index, count)})
+        off = {"enabled": False}
+        return self.model_copy(update={
+            "memory": memory, "prompt": None, "sweep": None,
+            "compile": self.compile.model_copy(update=off), "retrieval": self.retrieval.model_copy(update=off),
+            "output_dir": self.resolved_output_dir / f"shard-{index}-of-{count}"})
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` as ``(i, n)``, checked (``engram run --shard``).
+
+    >>> parse_shard("1/4")
+    (1, 4)
+    """
+    from engram.errors import ValidationError
+
+    left, sep, right = str(text).partition("/")
+    try:
+        index, count = int(left), int(right)
+    except ValueError:
+        index = count = -1
+    if not sep or not 0 <= index < count:
+        raise ValidationError(f"--shard takes i/n with 0 <= i < n, e.g. --shard 0/2 and --shard 1/2; got {text!r}.")
+    return index, count
 
 
 

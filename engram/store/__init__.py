@@ -46,6 +46,7 @@ _LAZY = {
     "StoreView": "engram.store._timetravel",
     "ExportReport": "engram.store._export",
     "ImportReport": "engram.store._export",
+    "MicroBatcher": "engram.store._microbatch",
 }
 
 
@@ -62,6 +63,7 @@ __all__ = [
     "MemoryRanker",
     "MemoryRecord",
     "MemoryStore",
+    "MicroBatcher",
     "MiniLMEmbedder",
     "Namespace",
     "NamespaceTemplate",
@@ -101,6 +103,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         normalize_metadata as normalize_metadata,
     )
     from engram.store._ledger import Ledger as Ledger
+    from engram.store._microbatch import MicroBatcher as MicroBatcher
     from engram.store._onnx import export_onnx_model as export_onnx_model
     from engram.store._store import MemoryStore as MemoryStore
     from engram.store._timetravel import (

@@ -27,9 +27,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from engram.errors import ConfigurationError, StoreError
+from engram.store._microbatch import MicroBatcher
 
 logger = logging.getLogger(__name__)
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+_batcher_lock = threading.Lock()
 _MINILM_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm", "default"}
 
 
@@ -42,16 +44,49 @@ class Embedder:
 
     spec: str = ""
     batch_size: int = 64
+    #: Gather the texts of concurrent callers into one model call (see
+    #: :mod:`engram.store._microbatch`): on for local models, which run one call at a time.
+    microbatch: bool = False
+    _batcher: MicroBatcher[list[float]] | None = None
 
     def __call__(self, texts: Sequence[str]) -> list[list[float]]:
         return self.embed(texts)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed ``texts``; every vector has unit length (cosine = dot product)."""
+        texts = self._checked(texts)
+        if not texts:
+            return []
+        batcher = self._microbatcher()
+        return batcher(texts) if batcher is not None else self._embed_all(texts)
+
+    async def aembed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Async :meth:`embed`: the event loop never waits on the model (a micro-batched
+        embedder awaits its batch; any other runs in a worker thread)."""
+        texts = self._checked(texts)
+        if not texts:
+            return []
+        batcher = self._microbatcher()
+        if batcher is not None:
+            return await batcher.acall(texts)
+        import asyncio
+
+        return await asyncio.to_thread(self._embed_all, texts)
+
+    @staticmethod
+    def _checked(texts: Sequence[str]) -> list[str]:
         if isinstance(texts, str):
             raise TypeError("embed() takes a list of texts; wrap a single text as [text].")
-        texts = list(texts)
-        return self._embed_all(texts) if texts else []
+        return list(texts)
+
+    def _microbatcher(self) -> MicroBatcher[list[float]] | None:
+        if not self.microbatch:
+            return None
+        if self._batcher is None:
+            with _batcher_lock:
+                if self._batcher is None:
+                    self._batcher = MicroBatcher(self._embed_all)
+        return self._batcher
 
     def _embed_all(self, texts: list[str]) -> list[list[float]]:
         """Subclasses with a batched model of their own override this (``texts`` is non-empty)."""
@@ -84,6 +119,7 @@ class MiniLMEmbedder(Embedder):
 
     spec = DEFAULT_EMBEDDER
     dimension = 384
+    microbatch = True
 
     def __init__(self) -> None:
         self._model: Any = None
@@ -127,6 +163,7 @@ class OnnxMiniLMEmbedder(Embedder):
 
     spec = DEFAULT_EMBEDDER
     dimension = 384
+    microbatch = True
 
     def __init__(self, model_path: str | None = None, *, int8: bool = False) -> None:
         self._model_path = model_path
@@ -158,7 +195,7 @@ class OnnxMiniLMEmbedder(Embedder):
     def _embed_all(self, texts: list[str]) -> list[list[float]]:
         backend = self._load()
         if isinstance(backend, MiniLMEmbedder):
-            return backend.embed(texts)
+            return backend._embed_all(texts)  # this embedder's batcher already merged the callers
         return backend.embed_array(texts).tolist()
 
 

@@ -19,6 +19,8 @@ share a Chroma server share their ledgers. Example::
 from __future__ import annotations
 
 import hashlib
+import threading
+import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -27,6 +29,7 @@ from engram.errors import ValidationError
 from engram.store._checks import check_key
 from engram.store._collections import chroma_errors
 from engram.store._filters import normalize_metadata
+from engram.store._microbatch import MicroBatcher
 from engram.store._namespaces import namespace_key
 
 if TYPE_CHECKING:
@@ -36,10 +39,34 @@ LEDGER = "engram-ledger"
 _VECTOR = [1.0]  # Chroma needs a vector per row; bookkeeping has no meaning to embed
 
 
+# Per store data (a Collections object): the ledger collection, opened once, and a batcher
+# that writes the marks of concurrent updates of any namespace in one upsert: a Chroma
+# upsert costs ~3 ms however few rows it carries.
+_shared: weakref.WeakKeyDictionary[Any, tuple[Any, MicroBatcher[None]]] = weakref.WeakKeyDictionary()
+_shared_lock = threading.Lock()
+
+
+def _ledger_of(cols: Collections) -> tuple[Any, MicroBatcher[None]]:
+    found = _shared.get(cols)
+    if found is None:
+        with _shared_lock:
+            found = _shared.get(cols)
+            if found is None:
+                with chroma_errors("open the ledger collection"):
+                    col = cols.client.get_or_create_collection(LEDGER, metadata={"engram_format": 1},
+                                                               embedding_function=None)
+
+                def upsert(rows: list[tuple[str, dict[str, Any]]]) -> list[None]:
+                    col.upsert(ids=[r[0] for r in rows], embeddings=[_VECTOR] * len(rows),
+                               metadatas=[r[1] for r in rows])
+                    return [None] * len(rows)
+
+                found = _shared[cols] = (col, MicroBatcher(upsert, max_batch=512))
+    return found
+
+
 def ledger_collection(cols: Collections) -> Any:
-    with chroma_errors("open the ledger collection"):
-        return cols.client.get_or_create_collection(LEDGER, metadata={"engram_format": 1},
-                                                    embedding_function=None)
+    return _ledger_of(cols)[0]
 
 
 class Ledger:
@@ -49,7 +76,7 @@ class Ledger:
         self.namespace = namespace
         self._nskey = namespace_key(namespace)
         self._prefix = hashlib.sha256(self._nskey.encode()).hexdigest()[:32] + "|"
-        self._col = ledger_collection(cols)
+        self._col, self._upsert = _ledger_of(cols)
 
     def __repr__(self) -> str:
         return f"Ledger({self.namespace!r})"
@@ -86,8 +113,7 @@ class Ledger:
         if not wanted:
             return
         with chroma_errors(f"write the ledger of {self.namespace!r}"):
-            self._col.upsert(ids=[self._prefix + i for i in wanted], embeddings=[_VECTOR] * len(wanted),
-                             metadatas=rows)
+            self._upsert([(self._prefix + i, row) for i, row in zip(wanted, rows)])
 
     def get(self, id: str) -> dict[str, Any] | None:
         """The meta of one marked id with ``at`` (when, a UTC datetime), or None."""

@@ -200,6 +200,9 @@ class MiniLMOnnxRuntime:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ORT's helper threads spin between runs by default; next to an application's own
+        # threads on a small machine that spinning takes the cores the application needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
 

@@ -5,7 +5,8 @@ The store is ``memory.store_path`` if set, else the Chroma server of ``ENGRAM_CH
 chunks (``memory.chunk_size``) with the memory manager's bounded concurrency; after each
 chunk the ids the manager *applied* (or found already applied) are checkpointed. A failed
 trajectory is not: the step ends failed, nothing after it runs (no prompt is promoted),
-and the next run retries it. An LM that can never answer (no key, auth error, unknown
+and the next run retries it. With ``memory.shard`` (``engram run --shard i/n``) only the
+trajectories of this shard's namespaces are processed. An LM that can never answer (no key, auth error, unknown
 model) stops the step at once; other failures stop it after
 ``budget.max_consecutive_failures`` in a row. A trajectory whose chunk was interrupted is
 processed again; the manager recognizes trajectories it already applied (their ids are
@@ -74,6 +75,14 @@ def _namespace(manager: Any, trajectory: Any) -> tuple[str, ...] | None:
         return None
 
 
+def _in_shard(manager: Any, trajectory: Any, shard: tuple[int, int]) -> bool:
+    """The rule of ``MemoryManager.process(shard=)``: by namespace, an unfillable one by its id."""
+    from engram.modules import namespace_shard
+
+    ns = _namespace(manager, trajectory)
+    return namespace_shard(ns if ns is not None else ("", trajectory.id), shard[1]) == shard[0]
+
+
 def _fixed_prefix(namespace: list[str]) -> tuple[str, ...]:
     prefix = []
     for part in namespace:
@@ -92,6 +101,8 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     manager = build_manager(ctx, store, lms)
     # Memories come from every trajectory (the split only matters to the prompt gate).
     trajectories = list(ctx.dataset or ctx.train or [])
+    if cfg.shard is not None:  # this process's namespaces only (engram run --shard i/n)
+        trajectories = [t for t in trajectories if _in_shard(manager, t, cfg.shard)]
     by_id = {t.id: t for t in trajectories}
     pending = ctx.checkpoint.pending(STEP, by_id)
     state = ctx.checkpoint.state(STEP)
@@ -115,7 +126,7 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
         if runnable:
             with ctx.metered():
                 report = manager.process(TrajectoryDataset(runnable), concurrency=cfg.concurrency,
-                                         progress=False)
+                                         progress=False, shard=cfg.shard)
         chunk_failed = dict(report.failures) if report is not None else {}
         failed.update(chunk_failed)
         done = set(report.done_ids) if report is not None else set()

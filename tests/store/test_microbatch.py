@@ -1,0 +1,173 @@
+"""Micro-batching: concurrent callers share one call of the model; each gets its own results."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from engram.store import Embedder, MemoryStore, MicroBatcher
+
+WAIT = 30  # seconds: a bound against hanging, never a timing assertion
+
+
+class Gate:
+    """A batched function whose first call waits until released, so later requests pile up."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, items: list[str]) -> list[str]:
+        self.calls.append(list(items))
+        if len(self.calls) == 1:
+            self.entered.set()
+            assert self.release.wait(WAIT)
+        if any(item.startswith("bad") for item in items):
+            raise ValueError("bad input")
+        return [item.upper() for item in items]
+
+
+def _queued(batcher: MicroBatcher, count: int) -> None:
+    for _ in range(WAIT * 100):
+        with batcher._cond:
+            if len(batcher._queue) >= count:
+                return
+        threading.Event().wait(0.01)
+    raise AssertionError("requests never queued")
+
+
+def test_requests_that_arrive_during_a_call_go_into_the_next_call_together():
+    gate = Gate()
+    batcher = MicroBatcher(gate)
+    first = batcher.submit(["a"])
+    assert gate.entered.wait(WAIT)
+    later = [batcher.submit([f"x{i}", f"y{i}"]) for i in range(5)]
+    _queued(batcher, 5)
+    gate.release.set()
+    assert first.result(WAIT) == ["A"]
+    assert [f.result(WAIT) for f in later] == [[f"X{i}", f"Y{i}"] for i in range(5)]
+    assert gate.calls[1] == [t for i in range(5) for t in (f"x{i}", f"y{i}")]  # one call for all five
+    assert (batcher.calls, batcher.items) == (2, 11)
+
+
+def test_max_batch_splits_between_requests_never_inside_one():
+    gate = Gate()
+    batcher = MicroBatcher(gate, max_batch=3)
+    batcher.submit(["first"])
+    assert gate.entered.wait(WAIT)
+    futures = [batcher.submit(["a", "b"]), batcher.submit(["c", "d"]), batcher.submit(["e", "f", "g", "h"])]
+    _queued(batcher, 3)
+    gate.release.set()
+    assert [f.result(WAIT) for f in futures] == [["A", "B"], ["C", "D"], ["E", "F", "G", "H"]]
+    assert gate.calls[1:] == [["a", "b"], ["c", "d"], ["e", "f", "g", "h"]]
+
+
+def test_a_bad_request_fails_only_its_caller():
+    gate = Gate()
+    batcher = MicroBatcher(gate)
+    batcher.submit(["warm"])
+    assert gate.entered.wait(WAIT)
+    good, bad, other = batcher.submit(["ok"]), batcher.submit(["bad one"]), batcher.submit(["fine"])
+    _queued(batcher, 3)
+    gate.release.set()
+    assert good.result(WAIT) == ["OK"] and other.result(WAIT) == ["FINE"]
+    with pytest.raises(ValueError, match="bad input"):
+        bad.result(WAIT)
+
+
+def test_a_wrong_number_of_results_is_an_error_not_a_misrouted_vector():
+    batcher = MicroBatcher(lambda items: items[:-1])
+    with pytest.raises(RuntimeError, match="returned 1 results for 2"):
+        batcher(["a", "b"])
+
+
+def test_the_worker_exits_when_idle_and_a_later_call_starts_another():
+    batcher = MicroBatcher(lambda items: list(items), idle=0.01)
+    assert batcher(["a"]) == ["a"]
+    for _ in range(WAIT * 100):
+        if batcher._worker is None:
+            break
+        threading.Event().wait(0.01)
+    assert batcher._worker is None
+    assert batcher(["b"]) == ["b"]
+
+
+def test_acall_leaves_the_event_loop_free_while_the_model_runs():
+    release = threading.Event()
+
+    def model(items: list[str]) -> list[int]:
+        assert release.wait(WAIT)  # released by a coroutine: only possible if the loop runs meanwhile
+        return [len(i) for i in items]
+
+    batcher = MicroBatcher(model)
+
+    async def main() -> list[int]:
+        task = asyncio.create_task(batcher.acall(["abc"]))
+        await asyncio.sleep(0)
+        release.set()
+        return await asyncio.wait_for(task, WAIT)
+
+    assert asyncio.run(main()) == [3]
+
+
+class Counting(Embedder):
+    """A stand-in embedder that counts model calls (micro-batched like the MiniLM ones)."""
+
+    spec = "test:counting"
+    microbatch = True
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        self.batches.append(len(texts))
+        if len(self.batches) == 1:
+            self.started.set()
+            assert self.release.wait(WAIT)
+        return [[float(len(t)), 1.0] for t in texts]
+
+
+def test_a_microbatched_embedder_merges_threads_and_returns_each_its_own_vectors():
+    emb = Counting()
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(emb.embed, ["x"])
+        assert emb.started.wait(WAIT)
+        rest = [pool.submit(emb.embed, ["a" * i]) for i in range(1, 8)]
+        _queued(emb._microbatcher(), 7)
+        emb.release.set()
+        assert first.result(WAIT)[0][0] > 0
+        for i, future in enumerate(rest, start=1):
+            (vector,) = future.result(WAIT)
+            assert vector[0] / vector[1] == pytest.approx(i)  # its own text's vector (normalized)
+    assert emb.batches == [1, 7]
+    assert asyncio.run(emb.aembed(["abcd"]))[0][0] / asyncio.run(emb.aembed(["abcd"]))[0][1] == pytest.approx(4)
+
+
+def test_ledger_marks_from_many_threads_are_all_recorded():
+    store = MemoryStore.in_memory(embedder=Counting())
+    namespaces = [("memories", f"u{i}") for i in range(12)]
+
+    def mark(ns: tuple[str, str]) -> None:
+        store.ledger(ns).mark([f"t-{ns[1]}-{k}" for k in range(3)], {"written": 1})
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(mark, namespaces))
+    for ns in namespaces:
+        ledger = store.ledger(ns)
+        assert ledger.has([f"t-{ns[1]}-{k}" for k in range(4)]) == {f"t-{ns[1]}-{k}" for k in range(3)}
+        assert ledger.get(f"t-{ns[1]}-0")["written"] == 1
+    assert store.list_namespaces() == []  # bookkeeping is not memories
+
+
+def test_a_repeated_id_in_concurrent_marks_is_kept_once():
+    store = MemoryStore.in_memory(embedder=Counting())
+    ledger = store.ledger(("memories", "u1"))
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda k: ledger.mark(["same"], {"n": k}), range(8)))
+    assert ledger.ids() == ["same"]
