@@ -226,7 +226,9 @@ class FeedbackScorer:
         raw = np.hstack([stats, pca.transform(replies)]) if pca is not None else stats
         self._model = {"pca": pca, "mean": raw.mean(0), "scale": raw.std(0) + 1e-6}
         z = self._features(stats, replies)
-        pairs = sibling_pairs(train)
+        texts = [_pair_text(t) for t in train]
+        # Two identical replies rated differently say something about the raters, nothing about the reply.
+        pairs = [(i, j) for i, j in sibling_pairs(train) if texts[i][1] != texts[j][1]]
         if len(pairs) >= 10:
             diffs = np.array([z[i] - z[j] for i, j in pairs])
             model = LogisticRegression(C=self.C, fit_intercept=False, max_iter=2000)
