@@ -49,31 +49,7 @@ from typing import Any
 import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
 
 FEEDBACK_IGNORING = ("seed", "kitchen_sink", "random_instructions")
-ENGRAM = ("gradient", "metaprompt", "prompt_memory", "gradient+gate", "gradient+memory", "gradient+memory+gate")
-MEMORY = 1  # earlier batches the gradient critique also reads; chosen on world seeds 100-139, not these
-
-
-def run_gradient(world: Any, *, memory: int = 0, gate: bool = False, transform: Any = None) -> Any:
-    """engram's gradient optimizer with ``memory`` (one instance called round after round), as
-    ``_hard_methods.run_prompt_optimizer`` runs every other engram optimizer (same batches, same prompt)."""
-    from engram.optimizers import CandidateGate, FeedbackJudge, create_prompt_optimizer
-    from engram.prompts import Prompt
-    from engram.testing import _hard_methods as M
-    from engram.testing._hard_world import HARD_SEED_PROMPT
-
-    lm = world.lm()
-    engine = lm.engine
-    config: dict[str, Any] = {"memory": memory}
-    if gate:
-        config["gate"] = CandidateGate(lm, judge=FeedbackJudge(lm), num_threads=1)
-    optimizer = create_prompt_optimizer(lm, kind="gradient", config=config)
-    prompt = Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE)
-    for r, batch in enumerate(M.train_batches(world, 3, 12)):
-        data = world.simulate(prompt.template, batch, offset=r)
-        if transform is not None:
-            data = transform(data, world.seed * 100 + r)
-        prompt = optimizer(data, prompt).prompt
-    return M.Outcome(str(prompt.template), calls=engine.calls, tokens=engine.tokens)
+ENGRAM = ("gradient", "metaprompt", "prompt_memory", "gradient+gate")
 DSPY = ("gepa", "mipro")
 
 
@@ -88,15 +64,11 @@ def methods(world: Any, quick: bool) -> dict[str, tuple[str, Any]]:
                                                                                    transform=M.shuffled)),
         "gradient_inverted_feedback": ("baselines", lambda: M.run_prompt_optimizer(world, "gradient",
                                                                                    transform=M.inverted)),
-        "gradient+memory_shuffled_feedback": ("baselines", lambda: run_gradient(world, memory=MEMORY,
-                                                                               transform=M.shuffled)),
         "complaint_counting": ("baselines", lambda: M.complaint_counting(world)),
         "gradient": ("optimizers", lambda: M.run_prompt_optimizer(world, "gradient")),
         "metaprompt": ("optimizers", lambda: M.run_prompt_optimizer(world, "metaprompt")),
         "prompt_memory": ("optimizers", lambda: M.run_prompt_optimizer(world, "prompt_memory")),
         "gradient+gate": ("optimizers", lambda: M.run_prompt_optimizer(world, "gradient", gate=True)),
-        "gradient+memory": ("optimizers", lambda: run_gradient(world, memory=MEMORY)),
-        "gradient+memory+gate": ("optimizers", lambda: run_gradient(world, memory=MEMORY, gate=True)),
         "gepa": ("optimizers", lambda: M.run_gepa(world, budget=gepa_budget)),
         "mipro": ("optimizers", lambda: M.run_mipro(world)),
         "compile:gepa+engram_gradient": ("optimizers", lambda: M.run_feedback_route(
@@ -167,14 +139,11 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
         "true_beats_shuffled": paired("gradient", "gradient_shuffled_feedback"),
         "true_beats_inverted": paired("gradient", "gradient_inverted_feedback"),
     }
-    memory_vs = {other: paired("gradient+memory", other)
-                 for other in ("gradient", "gradient+memory_shuffled_feedback")}
     valid = (all(checks["feedback_ignoring_at_most_half"].values())
              and checks["true_beats_shuffled"]["lo"] > 0 and checks["true_beats_inverted"]["lo"] > 0)
-    versus = {other: paired(best, other) for other in (*FEEDBACK_IGNORING, "complaint_counting", "gradient+gate",
-                                                       *DSPY, "compile:gepa+engram_gradient") if other != best}
+    versus = {other: paired(best, other) for other in (*FEEDBACK_IGNORING, "complaint_counting", "kitchen_sink",
+                                                       *DSPY, "compile:gepa+engram_gradient")}
     return {"table": table, "best_engram": best, "checks": checks, "valid": valid, "versus": versus,
-            "memory_vs": memory_vs,
             "seeds": n, "mean_gap": float(gap.mean())}
 
 
@@ -202,9 +171,6 @@ def report(result: dict[str, Any]) -> None:
     for other, d in result["versus"].items():
         print(f"  {best} - {other:>28}: {d['diff']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}]"
               f"{'  (lower bound > 0)' if d['lo'] > 0 else ''}")
-    print("\ngradient+memory (critiques this and the previous batch) - paired diff of true score:")
-    for other, d in result["memory_vs"].items():
-        print(f"  gradient+memory - {other:>33}: {d['diff']:+.4f} [{d['lo']:+.4f}, {d['hi']:+.4f}]")
     b = t["optimizers"][best]
     print(f"target: gap closed >= 0.8 -> {b['gap_closed']:.3f} ({'met' if b['gap_closed'] >= 0.8 else 'NOT met'})")
 

@@ -60,18 +60,13 @@ class GradientOptimizer(PromptOptimizerBase):
         min_reflection_steps: critiques always run before the apply step (default 1).
         max_reflection_steps: the most critiques run (default 3); the loop usually stops at 1.
         minibatch_size: critique only the worst ``n`` trajectories (default: all that fit the budget).
-        memory: also critique the trajectories of the last ``memory`` calls (default 0: only this
-            call's). When one optimizer is called batch after batch, a complaint must then recur
-            across batches before it outweighs the rest, so single wrong or irrelevant comments
-            move the prompt less. Older replies were written under older prompts; the critique
-            sees the current prompt and weighs them against it.
         Other arguments: see :class:`~engram.optimizers._base.PromptOptimizerBase`.
     """
 
     kind = "gradient"
 
     def __init__(self, lm: Any = None, *, min_reflection_steps: int = 1, max_reflection_steps: int = 3,
-                 minibatch_size: int | None = None, memory: int = 0, **kwargs: Any):
+                 minibatch_size: int | None = None, **kwargs: Any):
         super().__init__(lm, **kwargs)
         if not 1 <= min_reflection_steps <= max_reflection_steps:
             raise ValidationError(
@@ -81,25 +76,11 @@ class GradientOptimizer(PromptOptimizerBase):
             raise ValidationError(f"minibatch_size must be at least 1, got {minibatch_size}.")
         self.min_reflection_steps = min_reflection_steps
         self.max_reflection_steps = max_reflection_steps
-        if memory < 0:
-            raise ValidationError(f"memory must be 0 or more (earlier calls to remember), got {memory}.")
         self.minibatch_size = minibatch_size
-        self.memory = memory
-        self._history: list[list[Trajectory]] = []
         self.critique = dspy.ChainOfThought(CritiquePrompt)
         self.apply = dspy.Predict(ApplyRecommendations)
 
-    def _with_memory(self, trajectories: list[Trajectory]) -> list[Trajectory]:
-        """This call's trajectories after those of the last ``memory`` calls (each id once; newest wins)."""
-        earlier = [t for batch in self._history[-self.memory:] for t in batch]
-        self._history = [*self._history[-self.memory:], list(trajectories)]
-        by_id = {t.id: t for t in [*earlier, *trajectories]}
-        return list(by_id.values())
-
     def propose(self, trajectories: list[Trajectory], prompt: Prompt, rendered: Rendered) -> Proposal:
-        if self.memory:
-            trajectories = self._with_memory(trajectories)
-            rendered = self.render(trajectories)
         if self.minibatch_size and len(trajectories) > self.minibatch_size:
             rendered = self.render(worst_first(trajectories)[: self.minibatch_size])
         guidance = prompt_context(prompt)

@@ -107,24 +107,3 @@ def test_writer_returning_the_same_prompt_is_no_change(trajectories):
     lm = scripted_lm({CRITIQUE: critique(["Be brief."]), APPLY: {"improved_prompt": PROMPT.template}})
     result = GradientOptimizer(lm)(trajectories, PROMPT)
     assert not result.improved and result.candidates == [] and "unchanged" in result.rationale
-
-
-def test_memory_critiques_the_previous_batch_too():
-    first = [convo("How do I reset my password?", "Well... " * 20, 0.0, "too long", user="u1")]
-    second = [convo("Where is my invoice?", "It is under Billing.", 1.0, "good", user="u2")]
-    third = [convo("Cancel my plan", "Done.", 0.5, "ok", user="u3")]
-    lm = scripted_lm({CRITIQUE: critique([])})
-    optimizer = GradientOptimizer(lm, memory=1)
-    for batch in (first, second, third):
-        optimizer(batch, PROMPT)
-    shown = [r.inputs["trajectories"] for r in lm.engine.requests]
-    assert first[0].id in shown[0] and second[0].id not in shown[0]
-    assert first[0].id in shown[1] and second[0].id in shown[1]  # this batch and the one before
-    assert first[0].id not in shown[2] and second[0].id in shown[2] and third[0].id in shown[2]  # a window of 1
-    without = scripted_lm({CRITIQUE: critique([])})
-    plain = GradientOptimizer(without)
-    plain(first, PROMPT)
-    plain(second, PROMPT)
-    assert first[0].id not in without.engine.requests[1].inputs["trajectories"]
-    with pytest.raises(ValidationError, match="memory"):
-        GradientOptimizer(lm, memory=-1)
