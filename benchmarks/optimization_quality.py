@@ -33,6 +33,12 @@ accepting only a reliable paired gain. On seeds 0-7 it closed 0.41 of the gap (0
 messages; 0.25 without the single-recommendation candidates) against 0.46 for plain gradient (6 calls), at
 250-730 LM calls per run (gradient+gate: about 100): the reward model, fitted on 24-72 rated replies,
 orders prompts only loosely (Spearman 0.59 over all two-directive prompts, seeds 0-4).
+Also reverted: gradient critiquing the previous batch too (memory=1, one instance called round
+after round). Chosen on seeds 100-139 (+0.041 true score over gradient, SE 0.020), it did not
+replicate on seeds 0-39: gap closed 0.163 [-0.065, 0.377] vs gradient 0.318 [0.141, 0.478],
+and with shuffled feedback it closed 0.267 (more than with true feedback); with the gate 0.456
+vs gradient+gate 0.472. Re-run 1 Dec (40 seeds, 2.5 min wall): gradient+gate 0.472 [0.338,
+0.599], GEPA 0.545, MIPROv2 0.377, world valid.
 
     python benchmarks/optimization_quality.py [--seeds 40] [--json] [--quick]
 """
