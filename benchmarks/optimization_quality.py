@@ -26,6 +26,20 @@ Measured (40 seeds, 4.7-10.5 min wall on a shared 2-core machine, 1.5 min CPU): 
 and beats MIPROv2 (+0.024 [+0.001, +0.048]) at about the same tokens. At 20 seeds the shuffled
 check is not significant (+0.042 [-0.003, +0.087]): the world is then reported NOT valid.
 
+Tried and reverted (H8, issue 10): gradient choosing each round among several candidates (all
+recommendations, each alone, the prompt without each instruction line) by a FeedbackScorer
+reward model fitted on all feedback seen so far, replaying 24 logged messages per candidate and
+accepting only a reliable paired gain. On seeds 0-7 it closed 0.41 of the gap (0.42 replaying 48
+messages; 0.25 without the single-recommendation candidates) against 0.46 for plain gradient (6 calls), at
+250-730 LM calls per run (gradient+gate: about 100): the reward model, fitted on 24-72 rated replies,
+orders prompts only loosely (Spearman 0.59 over all two-directive prompts, seeds 0-4).
+Also reverted: gradient critiquing the previous batch too (memory=1, one instance called round
+after round). Chosen on seeds 100-139 (+0.041 true score over gradient, SE 0.020), it did not
+replicate on seeds 0-39: gap closed 0.163 [-0.065, 0.377] vs gradient 0.318 [0.141, 0.478],
+and with shuffled feedback it closed 0.267 (more than with true feedback); with the gate 0.456
+vs gradient+gate 0.472. Re-run 1 Dec (40 seeds, 2.5 min wall): gradient+gate 0.472 [0.338,
+0.599], GEPA 0.545, MIPROv2 0.377, world valid.
+
     python benchmarks/optimization_quality.py [--seeds 40] [--json] [--quick]
 """
 

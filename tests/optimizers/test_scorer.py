@@ -109,3 +109,23 @@ def test_docstring_examples_run():
     assert doctest.testmod(_scorer).failed == 0
 
 
+
+
+def test_identical_sibling_replies_rated_differently_do_not_silence_the_model():
+    """Many users ask the same question and get the same reply under one prompt (logs, not sibling
+    samples): their different ratings say nothing about the reply, so the model must learn from the
+    scores across questions instead of from zero-difference pairs (it predicted a constant before)."""
+    rng = np.random.default_rng(1)
+    items = []
+    for g in range(40):
+        ask = [{"role": "user", "content": f"How do I do task {g}?"}]
+        good = g % 2 == 0
+        reply = (f"Steps for task {g}:\n1. Open the menu.\n2. Pick option {g}.\n3. Save." if good
+                 else f"Try thing {g}.")
+        for u in range(3):  # three users, one identical reply, ratings that differ by taste
+            score = float(np.clip((0.8 if good else 0.3) + rng.normal(0, 0.15), 0, 1))
+            items.append(Trajectory(messages=ask + [{"role": "assistant", "content": reply}], user=f"u{g}-{u}",
+                                    thread=f"t{g}-{u}", feedback=Feedback(score=score)))
+    scorer = FeedbackScorer(embedder=HashEmbedder(), components=4, val_fraction=0.0).fit(items)
+    assert scorer.report.mode == "pointwise"
+    assert scorer.score("How?", "Steps:\n1. a\n2. b\n3. c") > scorer.score("How?", "Try it.") + 0.05
