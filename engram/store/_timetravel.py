@@ -155,6 +155,7 @@ class TimeTravelMixin:
 
         Example::
 
+            from datetime import UTC, datetime
             view = store.as_of(datetime(2025, 1, 1, tzinfo=UTC))
             view.search(ns, "where does the user live?")
             view.put(ns, "k", "x")      # StoreError: the view is read-only
@@ -167,6 +168,7 @@ class TimeTravelMixin:
         ``namespace``: one namespace, or None for every namespace (bookkeeping ones left out).
         Example::
 
+            from datetime import UTC, datetime
             d = store.diff(datetime(2025, 1, 1, tzinfo=UTC), datetime.now(UTC), namespace=ns)
             [r.id for r in d.added], [c.after.id for c in d.changed], [r.id for r in d.removed]
         """
