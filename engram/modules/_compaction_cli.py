@@ -17,26 +17,31 @@ from typing import Annotated
 
 import typer
 
-from engram.errors import EngramError, ValidationError
+from engram.errors import EngramError, NamespaceError, ValidationError
 
 
 def parse_namespace(text: str) -> tuple[str, ...]:
-    """``"memories/u1"`` or ``'["memories", "u1"]'`` -> ``("memories", "u1")``.
+    """``"memories/u1"`` or ``'["memories", "u1"]'`` (for parts that contain "/") ->
+    ``("memories", "u1")``, checked like any namespace. Used by every ``engram memory`` command.
 
     >>> parse_namespace("memories/u1")
     ('memories', 'u1')
     """
+    from engram.store import validate_namespace
+
     text = text.strip()
     if text.startswith("["):
         try:
             parts = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValidationError(f"namespace {text!r} is not a JSON list ({err}); write e.g. memories/u1.") from None
+        if not isinstance(parts, list) or not parts or not all(isinstance(p, str) and p for p in parts):
+            raise ValidationError(f"namespace {text!r} must be a list of non-empty strings, e.g. [\"memories\", \"u1\"].")
     else:
-        parts = text.split("/")
-    if not isinstance(parts, list) or not parts or not all(isinstance(p, str) and p for p in parts):
-        raise ValidationError(f"namespace {text!r} must be non-empty parts joined by '/', e.g. memories/u1.")
-    return tuple(parts)
+        parts = text.strip("/").split("/")
+        if not text.strip("/ ") or any(not p.strip() for p in parts):
+            raise NamespaceError(f"namespace {text!r} has an empty part; write parts joined by '/', e.g. memories/u1.")
+    return validate_namespace(tuple(parts))
 
 
 def compact_command(

@@ -28,8 +28,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from engram.errors import EngramError, NamespaceError
-from engram.modules._compaction_cli import compact_command
+from engram.errors import EngramError
+from engram.modules._compaction_cli import compact_command, parse_namespace
 
 if TYPE_CHECKING:
     from engram.store import MemoryRecord, MemoryStore
@@ -58,17 +58,6 @@ def _one_line_errors(command: _F) -> _F:
             _err.print(f"[bold red]error:[/] {escape(' '.join(str(err).split()))}")
             raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]
-
-
-def parse_namespace(text: str) -> tuple[str, ...]:
-    """``"a/b/c"`` -> ``("a", "b", "c")``, checked like any namespace."""
-    from engram.store import validate_namespace
-
-    parts = text.strip().strip("/").split("/")
-    if not text.strip("/ ") or any(not p.strip() for p in parts):
-        raise NamespaceError(f"namespace {text!r} has an empty part; write parts joined by '/', "
-                             "e.g. memories/u1.")
-    return validate_namespace(tuple(parts))
 
 
 @contextmanager
