@@ -7,26 +7,14 @@ from datetime import datetime, timedelta
 import pytest
 
 from engram.errors import EngramError, StoreError
-from engram.store import MemoryDiff, MemoryStore
-from tests.modules.conftest import WordHashEmbedder
-from tests.store.test_expiry import START, FakeClock
+from engram.store import MemoryDiff
+from tests.store.test_expiry import START, clock, store  # noqa: F401  (shared fake-clock fixtures)
 
 NS = ("memories", "u1")
 
 
 def at(seconds: float) -> datetime:
     return START + timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def store(clock):
-    with MemoryStore.in_memory(embedder=WordHashEmbedder(), clock=clock) as s:
-        yield s
 
 
 @pytest.fixture
