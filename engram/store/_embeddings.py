@@ -24,6 +24,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from engram.errors import ConfigurationError, StoreError
@@ -97,6 +98,10 @@ class Embedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed([text])[0]
+
+    def prefetch(self) -> None:
+        """Start loading the model in the background, so the first :meth:`embed` does not
+        wait for it. A no-op for embedders with nothing to load; safe to call twice."""
 
     def _embed(self, texts: list[str]) -> list[list[float]]:
         raise NotImplementedError
@@ -172,6 +177,7 @@ class OnnxMiniLMEmbedder(Embedder):
             self.spec = f"{DEFAULT_EMBEDDER}:int8"
         self._backend: Any = None
         self._lock = threading.Lock()
+        self._prefetching = False
 
     def _load(self) -> Any:
         with self._lock:
@@ -186,6 +192,39 @@ class OnnxMiniLMEmbedder(Embedder):
                                   RuntimeWarning, stacklevel=4)
                     self._backend = MiniLMEmbedder()
             return self._backend
+
+    def prefetch(self) -> None:
+        """Create the ONNX Runtime session in a daemon thread while the caller goes on
+        (a store opening imports chromadb meanwhile; ORT releases the GIL while it builds
+        the session, so the two overlap on a second core).
+
+        Only when the exported model is already cached: a first-ever export imports torch,
+        which is not safe to race against the caller's own imports. The modules are
+        imported here, in the caller's thread, for the same reason (numpy's first import
+        is not thread-safe). A failure in the thread is left for the first embed to raise.
+        """
+        if self._backend is not None or self._prefetching:
+            return
+        try:
+            import numpy  # noqa: F401
+            import onnxruntime  # noqa: F401
+            import tokenizers  # noqa: F401
+
+            from engram.store._onnx import onnx_model_path
+
+            path = Path(self._model_path) if self._model_path else onnx_model_path(int8=self._int8)
+        except (ConfigurationError, ImportError):
+            return  # the first embed reports it, or falls back
+        if not path.exists():
+            return
+        self._prefetching = True
+        threading.Thread(target=self._load_quietly, name="engram-embedder-prefetch", daemon=True).start()
+
+    def _load_quietly(self) -> None:
+        try:
+            self._load()
+        except Exception:  # noqa: BLE001 - the first embed calls _load again and raises it
+            pass
 
     @property
     def runtime(self) -> str:
@@ -265,6 +304,19 @@ def get_embedder(name: EmbedderLike = None) -> Embedder:
         if spec not in _cache:
             _cache[spec] = _build(spec)
         return _cache[spec]
+
+
+def prefetch_embedder(name: EmbedderLike = None) -> None:
+    """Start loading ``name``'s model in the background: a store about to open will need it.
+
+    A hint only: a bad spec is left for the store to report, and a store written with
+    another embedder simply loads that one when it needs it.
+    """
+    try:
+        embedder = get_embedder(name)
+    except Exception:  # noqa: BLE001 - the store's own resolution raises the clear error
+        return
+    embedder.prefetch()
 
 
 def _build(spec: str) -> Embedder:

@@ -58,7 +58,7 @@ from engram.store._checks import (
 )
 from engram.store._codec import from_row, rows
 from engram.store._collections import Collections, chroma_errors
-from engram.store._embeddings import Embedder, EmbedderLike
+from engram.store._embeddings import Embedder, EmbedderLike, prefetch_embedder
 from engram.store._expiry import (
     ExpiryMixin,
     TTLLike,
@@ -140,6 +140,7 @@ class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, FrameMi
             from engram.config import get_settings
 
             path = get_settings().store_path
+        prefetch_embedder(embedder)  # the model loads while chromadb imports: a faster cold start
         client, owner = persistent_client(path)
         try:
             return cls(client, embedder=embedder, backend="persistent", owner=owner, **kwargs)
@@ -151,6 +152,7 @@ class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, FrameMi
     def http(cls, url: str, embedder: EmbedderLike = None, *, timeout: float = DEFAULT_TIMEOUT,
              headers: dict[str, str] | None = None, **kwargs: Any) -> MemoryStore:
         """A store on a Chroma server; a down server raises StoreError within ``timeout``."""
+        prefetch_embedder(embedder)
         return cls(http_client(url, timeout, headers), embedder=embedder, backend="http", **kwargs)
 
     @classmethod
