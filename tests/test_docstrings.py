@@ -58,6 +58,11 @@ SETUP_IF_USED = {
     "result": "result = optimizer(train, prompt)",
     "manager": "manager = engram.MemoryManager(store, namespace=('memories', '{user_id}'))",
     "reg": "reg = engram.PromptRegistry()",
+    # The production loader's examples load what a release registered earlier: v1 @production, v2 @candidate.
+    "support@production": ("_reg = engram.PromptRegistry()\n"
+                           "for _text in ('You help {company} customers.', 'You help {company} customers. Be brief.'):\n"
+                           "    _reg.register('support', _text)\n"
+                           "_reg.promote('support', 1, 'production'); _reg.promote('support', 2, 'candidate')"),
 }
 # A statement whose comment says it raises (``# raises ...`` or ``# SomeError: ...``) must raise
 # an engram error: examples show their error messages that way.
@@ -148,31 +153,14 @@ SKIP: dict[str, str] = {
 }
 # Examples that fail today: strict xfail, with why and whose file it is (the lead assigns them).
 BROKEN: dict[str, str] = {
-    "engram.load_prompt#0": "loads support@production, which the example never registers (tracking)",
-    "engram.tracking._loader#0": "loads support@production, which the example never registers (tracking)",
-    "engram.tracking._traces#0": "needs a registered prompt and an MLflow trace; uses `...` and "
-                                 "`mlflow` unimported (tracking)",
-    "engram.modules._summaries#0": "`MyNotes` is undefined (modules)",
-    "engram.modules._summaries#1": "`conversation_turns`, `history`, `send_to_model` undefined (modules)",
-    "engram.optimizers._multi_prompt#0": "`router_prompt`, `responder_prompt` undefined (optimizers)",
-    "engram.store._archive._ranking#0": "`keys`, `texts`, `vectors`, `ArchiveIndex` undefined (store)",
-    "engram.testing._users#0": "`topic` is undefined (testing)",
-    "engram.CandidateGate#0": "`task_lm` is undefined (optimizers)",
-    "engram.loaders#0": "reads oasst_en_100_tree.jsonl relative to the working directory (loaders)",
-    "engram.optimizers._scorer#0": "`ranked_ids` is undefined (optimizers)",
-    "engram.runner._checkpoint#0": "`chunks` is undefined (runner)",
-    "engram.runner._cli#0": "a shell session, not Python (runner)",
-    "engram.tracking#1": "loads support@production, which the example never registers (tracking)",
-    "engram.tracking.Run.log_lms#0": "`run` is undefined (tracking)",
-    "engram.tracking._canary#0": "compares a canary the example never starts (tracking)",
     "engram.tracking._genai#0": "`predict` is undefined (tracking)",
-    "engram.runner._config#0": "loads bad.yaml, which does not exist; its error is shown on the next "
-                               "line (runner)",
+    "engram.optimizers._multi_prompt#0": "`router_prompt`, `responder_prompt` undefined (optimizers)",
+    "engram.CandidateGate#0": "`task_lm` is undefined (optimizers)",
+    "engram.optimizers._scorer#0": "`ranked_ids` is undefined (optimizers)",
     # seen since the collector reads methods inherited from engram mixins (MemoryStore's writes)
     "engram.MemoryStore.delete#0": "deletes 'diet', which the example never puts (store)",
     "engram.MemoryStore.mutate#0": "mutates 'visits', which the example never puts (store)",
     "engram.MemoryStore.update#0": "updates 'diet', which the example never puts (store)",
-    "engram.PromptRegistry.rollback#0": "rolls back 'support', which the example never registers (tracking)",
 }
 
 EXAMPLES = collect()

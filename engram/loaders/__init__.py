@@ -2,9 +2,9 @@
 
 Names load on first use::
 
-    from engram.loaders import load_locomo, load_oasst
+    from engram.loaders import load_locomo, load_oasst, locomo_scores
     conversations = load_locomo("../shared/data/locomo10.json")
-    locomo_scores(ranked_ids, evidence)   # recall_any@k / recall_all@k / NDCG@10 (the one scorer)
+    locomo_scores(["D1:3", "D1:7", "D2:1"], evidence={"D1:7"})   # recall_any@k / recall_all@k / NDCG@10
 """
 
 from __future__ import annotations

@@ -3,17 +3,25 @@
 Thread summary (one LM call)::
 
     ThreadSummarizer()(conversation=messages)            # Prediction(title=..., summary=...)
+
+    from pydantic import BaseModel
+
+    class MyNotes(BaseModel):
+        topics: list[str]
+        open_questions: list[str]
+
     ThreadSummarizer(schema=MyNotes)(conversation=messages).summary   # a MyNotes instance
 
 Running summary, with LangMem's ``summarize_messages`` semantics (issues #98, #118, #126)::
 
-    state = None
-    for turn in conversation_turns:
-        history.extend(turn)
-        result = summarize_messages(history, running_summary=state, max_tokens=256,
+    history, state = [], None
+    for i in range(40):
+        history += [{"role": "user", "content": f"Question {i}: my order {1000 + i} has not arrived yet."},
+                    {"role": "assistant", "content": "Sorry about that: I have opened a ticket for it."}]
+        result = summarize_messages(history, running_summary=state, max_tokens=512, max_summary_tokens=128,
                                     max_tokens_before_summary=512, model="openai/gpt-4o-mini")
         state = result.running_summary or state
-        send_to_model(result.messages)        # [system] + [summary message] + the recent messages
+    result.messages        # [summary message] + the recent messages: what to send to the model
 
 Messages are counted by ``token_counter`` (called with a list of the caller's own message
 objects, like LangChain's ``model.get_num_tokens_from_messages``; the default is LangMem's

@@ -8,13 +8,16 @@ after every unit of work, so the totals of a resumed run count every attempt. Wr
 to a temporary file that is renamed over the old one, so a kill during a write leaves the
 previous checkpoint whole::
 
-    ckpt = Checkpoint.open(Path(".engram/runs/quickstart"), fingerprint="a1b2...",
+    ckpt = Checkpoint.open(Path(".engram/runs/quickstart"), fingerprint="a1b2",
                            config_path=Path("experiments/quickstart.yaml"))
+    ids = ["t1", "t2", "t3", "t4", "t5"]
     if not ckpt.is_done("memory"):
-        for chunk in chunks(ckpt.pending("memory", ids)):
-            ...                              # process the chunk
-            ckpt.add_items("memory", applied_ids)  # durable before the next chunk starts
-        ckpt.finish("memory", StepRecord(output={...}, metrics={...}))
+        pending = ckpt.pending("memory", ids)    # after a crash: only what was not applied
+        for start in range(0, len(pending), 2):
+            chunk = pending[start:start + 2]
+            ...                                  # process the chunk
+            ckpt.add_items("memory", chunk)      # durable before the next chunk starts
+        ckpt.finish("memory", StepRecord(output={"applied": len(ids)}))
 
 The fingerprint ties a checkpoint to a config and dataset. When the same config file
 changed, the old checkpoint is set aside (renamed, not deleted) and the run starts over;

@@ -1,6 +1,8 @@
 """``engram run`` and ``engram sweep``: typer command functions (mounted by :mod:`engram.cli`).
 
-Exported as ``engram.runner.run_command`` / ``sweep_command``::
+Exported as ``engram.runner.run_command`` / ``sweep_command``:
+
+.. code-block:: bash
 
     engram run experiments/quickstart.yaml
     engram run experiments/quickstart.yaml --fresh          # ignore the checkpoint

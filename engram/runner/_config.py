@@ -7,8 +7,8 @@ the line, the key and what to do::
     cfg.prompt.optimizer.kind          # 'gradient'
     cfg.lms.resolved("task")           # ENGRAM_LM if the YAML says ${ENGRAM_LM:-...}
 
-    load_config("bad.yaml")
-    # ConfigError: bad.yaml:14: field 'prompt.optimizer.kind': Input should be 'gradient',
+    load_config("bad.yaml")   # ConfigError, naming the line, the field and what to fix:
+    # bad.yaml:14: field 'prompt.optimizer.kind': Input should be 'gradient',
     #   'metaprompt' or 'prompt_memory' (got 'gradeint'); fix the value on that line.
 
 Everything that would fail later is checked here, before any work: namespace templates

@@ -223,8 +223,8 @@ class OnnxMiniLMEmbedder(Embedder):
     def _load_quietly(self) -> None:
         try:
             self._load()
-        except Exception:  # noqa: BLE001 - the first embed calls _load again and raises it
-            pass
+        except Exception as err:  # noqa: BLE001 - the first embed calls _load again and raises it
+            logger.debug("background load of %r failed (%s); the first embed will retry", self, err)
 
     @property
     def runtime(self) -> str:

@@ -7,7 +7,7 @@ least one of the first ``len(TRAITS)`` users, so small populations still cover a
     user = make_users(seed=0, n=8)[0]
     user.facts          # {'name': 'Maya', 'city': 'Lisbon', 'plan': 'Pro', ...}  (ground truth)
     user.preferences    # ('numbered_steps', 'ticket')                            (hidden)
-    user.message(topic, turn=0)   # "Hi, I'm Maya from Lisbon. I forgot my password ..."
+    user.message(TOPICS[0], turn=0)   # "Hi, I'm Maya from Lisbon. I forgot my password ..."
 """
 
 from __future__ import annotations

@@ -11,8 +11,8 @@ Names load on first use (MLflow is imported only by the parts that talk to it)::
 
 Canary rollout, then a decision from the traffic's feedback (``engram prompts canary|compare``)::
 
-    start_canary("support", 4, fraction=0.2, experiment="support-traffic")
-    prompt = load_prompt("support@production", canary="support@candidate", fraction=0.2, key=user_id)
+    start_canary("support", 2, fraction=0.2, experiment="support-traffic")
+    prompt = load_prompt("support@production", canary="support@candidate", fraction=0.2, key="user-42")
     print(compare_canary("support", auto=True).format())   # promote, roll back, or wait
 
 ``EngramPromptOptimizer`` runs engram's optimizers inside ``mlflow.genai.optimize_prompts``.

@@ -46,7 +46,11 @@ class AliasVerbs:
 
         Example::
 
-            reg.promote("support", 2, "production"); reg.rollback("support")   # @production -> 1
+            reg = PromptRegistry()
+            for text in ("You help {company} customers.", "You help {company} customers. Be brief."):
+                reg.register("support", text)
+            reg.promote("support", 1, "production"); reg.promote("support", 2, "production")
+            reg.rollback("support").version   # 1: @production is back where it was
         """
         check_name(name)
         check_alias(alias)

@@ -3,9 +3,9 @@
 The canary's state lives on the prompt in MLflow (alias ``candidate`` plus one tag), so the
 app, the CLI and ``compare`` agree without another store::
 
-    start_canary("support", 4, fraction=0.2, experiment="support-traffic")
+    start_canary("support", 2, fraction=0.2, experiment="support-traffic")
     # the app, per request:
-    load_prompt("support@production", canary="support@candidate", fraction=0.2, key=session_id)
+    load_prompt("support@production", canary="support@candidate", fraction=0.2, key="session-42")
     # later, or on a schedule:
     report = compare_canary("support", auto=True)     # promote, roll back, or wait
     print(report.format())

@@ -119,7 +119,8 @@ class Run:
         ``engram.stand_in`` (and ``engram.lm.<role>.stand_in``), so no figure passes for a model's.
         Example::
 
-            run.log_lms({"task": "offline/support"})   # lm.task=offline/support, engram.stand_in=true
+            with track_run("support-gradient", kind="optimization") as run:
+                run.log_lms({"task": "offline/support"})   # lm.task=offline/support, engram.stand_in=true
         """
         names = {role: lm_name(lm) for role, lm in (lms or {}).items()}
         for role in ("task", "reflection", "judge"):

@@ -2,15 +2,25 @@
 
 This closes the loop: production traces -> trajectories -> optimize -> register -> promote::
 
-    # in production, per request
-    prompt = engram.load_prompt("support@production")
-    with mlflow.start_span("chat") as span:         # or @mlflow.trace
+    import mlflow
+    mlflow.set_tracking_uri(engram.get_settings().resolved_tracking_uri)   # the app and engram agree
+    mlflow.set_experiment("production-chat")
+
+    @mlflow.trace                                     # in production, per request
+    def chat(messages):
+        prompt = engram.load_prompt("support@production")
         tag_current_trace(prompt, user="u1", thread="s1")
-        ...
-    mlflow.log_feedback(trace_id=..., name="thumbs", value=False, rationale="too terse")
+        return "Open Settings > Security."            # your model's reply
+
+    chat([{"role": "user", "content": "How do I reset my password?"}])
+    mlflow.flush_trace_async_logging()
+    mlflow.log_feedback(trace_id=mlflow.get_last_active_trace_id(), name="thumbs", value=False,
+                        rationale="too terse")
 
     # offline, later
     dataset = traces_to_dataset("production-chat")   # TrajectoryDataset with Feedback
+    dataset[0].feedback.comment                       # 'too terse'
+
 
 A trace becomes a trajectory as follows: the root span's ``messages`` input (OpenAI style)
 or its text input is the conversation, its output (text, an OpenAI response, or a dict with

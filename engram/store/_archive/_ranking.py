@@ -8,10 +8,15 @@ turns (a question, then the reply that holds the fact), so a turn whose
 neighbour matches well is lifted too. Each signal is z-scored within the
 archive so the weights do not depend on the scale of cosine or BM25 values::
 
-    ranker = HybridRanker()
-    index = ArchiveIndex.build(keys, texts, vectors, positions)     # positions: (conversation, session, turn)
-    ranked = ranker.rank(index, "When did Caroline go to the support group?", query_vector)
-    ranked[:3]     # [(key, fused_score), ...]
+    from engram.store import get_embedder
+    embed = get_embedder()
+    texts = ["Caroline: I went to the LGBTQ support group yesterday.", "Melanie: I painted a lake.",
+             "Caroline: The talks there were so moving."]
+    index = ArchiveIndex.build(["D1:1", "D1:2", "D1:3"], texts, embed(texts),
+                               positions=[("c1", 1, 1), ("c1", 1, 2), ("c1", 1, 3)])  # (conversation, session, turn)
+    query = "When did Caroline go to the support group?"
+    ranked = HybridRanker().rank(index, query, embed([query])[0])
+    ranked[0]     # ('D1:1', fused_score): best first
 
 Lexical scoring is ``bm25s`` (with PyStemmer's English stemmer when installed).
 """
