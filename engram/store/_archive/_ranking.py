@@ -195,10 +195,15 @@ class HybridRanker:
     def rank(self, index: ArchiveIndex, query: str, query_vector: Sequence[float],
              candidates: Sequence[int] | None = None) -> list[tuple[str, float]]:
         """``(key, score)`` pairs, best first (optionally only among ``candidates`` positions)."""
-        scores = self.scores(index, query, query_vector)
-        pool = np.arange(len(index)) if candidates is None else np.asarray(candidates, dtype=int)
-        ranked = pool[np.argsort(-scores[pool], kind="stable")]
-        return [(index.keys[i], float(scores[i])) for i in ranked]
+        return ranked_pairs(index, self.scores(index, query, query_vector), candidates)
+
+
+def ranked_pairs(index: ArchiveIndex, scores: np.ndarray,
+                 candidates: Sequence[int] | None = None) -> list[tuple[str, float]]:
+    """``(key, score)`` pairs of ``index`` by ``scores``, best first; ties keep index order."""
+    pool = np.arange(len(index)) if candidates is None else np.asarray(candidates, dtype=int)
+    ranked = pool[np.argsort(-scores[pool], kind="stable")]
+    return [(index.keys[i], float(scores[i])) for i in ranked]
 
 
 @dataclass
@@ -246,7 +251,4 @@ class MemoryRanker:
     def rank(self, index: ArchiveIndex, query: str, query_vector: Sequence[float],
              candidates: Sequence[int] | None = None) -> list[tuple[str, float]]:
         """``(key, score)`` pairs, best first (optionally only among ``candidates`` positions)."""
-        scores = self.scores(index, query, query_vector)
-        pool = np.arange(len(index)) if candidates is None else np.asarray(candidates, dtype=int)
-        ranked = pool[np.argsort(-scores[pool], kind="stable")]
-        return [(index.keys[i], float(scores[i])) for i in ranked]
+        return ranked_pairs(index, self.scores(index, query, query_vector), candidates)
