@@ -11,7 +11,7 @@ Rules, for every module under ``engram/``:
    import the submodule (``from engram.config import configure``, ``import engram.events``).
 3. No import of another package's private module or name (``engram.store._store``,
    ``from engram.prompts import _DOUBLE``); the root's own helpers (``engram._lazy``,
-   ``engram._files``) are the shared bottom layer and open to all.
+   ``engram._files``, ``engram._tokens``) are the shared bottom layer and open to all.
 4. Nothing outside ``engram/testing`` imports ``engram.testing``; nothing imports
    ``engram.integrations``.
 5. No file-level import cycle. Imports at any depth count (inside functions too); imports
@@ -38,7 +38,7 @@ PACKAGE = ROOT / "engram"
 # Higher imports lower; peers share a number. The root face (engram/__init__.py) re-exports
 # everything lazily, so it sits on top; testing and integrations sit outside (None).
 LAYERS: dict[str, int | None] = {
-    "engram._lazy": 0, "engram._files": 0, "engram._version": 0, "engram.errors": 0, "engram.events": 0,
+    "engram._lazy": 0, "engram._files": 0, "engram._tokens": 0, "engram._version": 0, "engram.errors": 0, "engram.events": 0,
     "engram.trajectories": 1, "engram.prompts": 1, "engram.config": 1, "engram.lm": 1,
     "engram.store": 2, "engram.memory": 2, "engram.loaders": 2,
     "engram.modules": 3,
@@ -49,7 +49,7 @@ LAYERS: dict[str, int | None] = {
     "engram.testing": None, "engram.integrations": None,
 }
 OUTSIDE = ("engram.testing", "engram.integrations")
-ROOT_HELPERS = ("engram._lazy", "engram._files", "engram._version")
+ROOT_HELPERS = ("engram._lazy", "engram._files", "engram._tokens", "engram._version")
 IMPORTLIB_HOME = "engram._lazy"
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
+from engram._tokens import count_text_tokens
 from engram.errors import BudgetExceededError, ValidationError
 from engram.trajectories import Message, Trajectory, coerce_messages
 
@@ -46,9 +47,7 @@ def count_tokens(text: str) -> int:
     """cl100k tokens of ``text`` (as LiteLLM counts them); a cheap upper bound when short."""
     if len(text) < 200:  # at least one character per token: no need to ask the tokenizer
         return len(text)
-    import litellm
-
-    return int(litellm.token_counter(model="gpt-3.5-turbo", text=text))
+    return count_text_tokens(text)
 
 
 def to_messages(conversation: ConversationInput) -> tuple[list[Message], str | None]:

@@ -15,18 +15,18 @@ import threading
 import time
 from typing import Any
 
+from engram._tokens import count_chat_tokens, count_text_tokens
 from engram.testing._protocol import ParsedCall, format_outputs, parse_request
 
 STAND_IN_NOTICE = "offline stand-in LM (engram.testing), not a real model"
 
 
 def count_tokens(messages: list[dict[str, str]] | None = None, text: str | None = None) -> int:
-    """cl100k token count, the way ``litellm.token_counter`` counts chat messages."""
-    import litellm
-
+    """cl100k token count, the way ``litellm.token_counter`` counts chat messages (without
+    importing LiteLLM: see :mod:`engram._tokens`)."""
     if messages is not None:
-        return int(litellm.token_counter(model="gpt-3.5-turbo", messages=messages))
-    return int(litellm.token_counter(model="gpt-3.5-turbo", text=text or ""))
+        return count_chat_tokens(messages)
+    return count_text_tokens(text or "")
 
 
 def request_to_messages(request: Any) -> list[dict[str, str]]:
