@@ -68,6 +68,15 @@ def _truth(trajectory: Trajectory) -> float | None:
     return -float(rank) if rank is not None else feedback.score
 
 
+#: (text statistics kept, embedding dimensions, C) of one candidate model.
+Config = tuple[int, int, float]
+
+
+def _group(trajectory: Trajectory) -> str:
+    """What cross-validation keeps on one side: the thread, else the user, else the context."""
+    return trajectory.thread or trajectory.user or _context_key(trajectory)
+
+
 def sibling_pairs(trajectories: Sequence[Trajectory]) -> list[tuple[int, int]]:
     """``(better, worse)`` index pairs of sibling trajectories whose feedback differs."""
     groups: dict[str, list[int]] = {}
@@ -159,6 +168,12 @@ class ScorerReport:
         train_pairs / val_pairs: sibling pairs with different feedback on each side.
         pairwise_accuracy_val: held-out pairwise accuracy (None without held-out pairs).
         pairwise_accuracy_train: the same on the training side (the gap shows overfitting).
+        features: what the model reads: ``"length"`` (log characters), ``"statistics"`` (text
+            statistics and prompt-reply cosine) or ``"statistics+embedding(k)"`` (plus k PCA
+            dimensions of the reply's MiniLM vector).
+        C: the pairwise model's inverse regularization (None in pointwise mode).
+        pairwise_accuracy_cv: the chosen config's cross-validated accuracy on the training side
+            (None when nothing was chosen).
     """
 
     mode: str
@@ -168,6 +183,9 @@ class ScorerReport:
     val_pairs: int
     pairwise_accuracy_val: float | None
     pairwise_accuracy_train: float | None
+    features: str = "statistics"
+    C: float | None = None
+    pairwise_accuracy_cv: float | None = None
 
 
 class FeedbackScorer:
@@ -176,19 +194,34 @@ class FeedbackScorer:
     Args:
         embedder: anything with ``embed(texts)``; default ``engram.store.get_embedder()`` (MiniLM).
         cache_path: a ``.npz`` file that keeps embeddings between runs (optional).
-        components: PCA dimensions kept from the reply embedding (few: the data is small).
-        C: inverse regularization of the pairwise logistic model.
+        components: PCA dimensions kept from the reply embedding; None (default) lets
+            cross-validation choose among the length alone, the text statistics, and the
+            statistics plus 8 or 16 embedding dimensions.
+        C: inverse regularization of the pairwise logistic model; None (default) lets
+            cross-validation choose from :attr:`C_GRID`.
         val_fraction: share of users / threads held out for :attr:`report`.
         seed: the split's seed.
+        cv_folds: folds (over threads, users or contexts of the *training* side only) for
+            choosing the features and ``C``.
     """
 
-    def __init__(self, *, embedder: Any = None, cache_path: str | Path | None = None, components: int = 16,
-                 C: float = 0.1, val_fraction: float = 0.25, seed: int = 0):
-        if components < 0:
+    #: The regularization strengths cross-validation chooses from.
+    C_GRID = (0.01, 0.1, 1.0)
+    #: Embedding dimensions cross-validation chooses from when ``components`` is None.
+    COMPONENT_GRID = (8, 16)
+
+    def __init__(self, *, embedder: Any = None, cache_path: str | Path | None = None, components: int | None = None,
+                 C: float | None = None, val_fraction: float = 0.25, seed: int = 0, cv_folds: int = 5):
+        if components is not None and components < 0:
             raise ValidationError(f"components must be 0 or more, got {components}.")
+        if C is not None and not C > 0:
+            raise ValidationError(f"C must be positive, got {C}.")
+        if cv_folds < 2:
+            raise ValidationError(f"cv_folds must be at least 2, got {cv_folds}.")
         if not 0.0 <= val_fraction < 1.0:
             raise ValidationError(f"val_fraction must be in [0, 1), got {val_fraction}.")
         self.components, self.C, self.val_fraction, self.seed = components, C, val_fraction, seed
+        self.cv_folds = cv_folds
         self._embed = _EmbeddingCache(embedder, cache_path)
         self._model: dict[str, Any] | None = None
         self.report: ScorerReport | None = None
@@ -200,17 +233,75 @@ class FeedbackScorer:
                           for i, (p, r) in enumerate(pairs)])
         return stats, replies
 
-    def _features(self, stats: np.ndarray, replies: np.ndarray) -> np.ndarray:
-        m = self._model
-        parts = [stats]
+    def _features(self, stats: np.ndarray, replies: np.ndarray, model: dict[str, Any] | None = None) -> np.ndarray:
+        m = model if model is not None else self._model
+        if m is None:
+            raise ValidationError("This FeedbackScorer is not fitted; call fit(trajectories) first.")
+        parts = [stats[:, : m["stats"]]]
         if m["pca"] is not None:
             parts.append(m["pca"].transform(replies))
         return (np.hstack(parts) - m["mean"]) / m["scale"]
 
-    def fit(self, trajectories: Any) -> FeedbackScorer:
-        """Learn from trajectories whose last reply has feedback; fills :attr:`report`."""
+    def _fit_model(self, stats: np.ndarray, replies: np.ndarray, pairs: list[tuple[int, int]], config: Config,
+                   rows: np.ndarray | None = None) -> dict[str, Any]:
+        """A pairwise logistic model of ``config`` fitted on ``rows`` (default all) and their ``pairs``."""
         from sklearn.decomposition import PCA
-        from sklearn.linear_model import LogisticRegression, Ridge
+        from sklearn.linear_model import LogisticRegression
+
+        rows = np.arange(len(stats)) if rows is None else rows
+        n_stats, k, C = config
+        k = min(k, len(rows) - 1, replies.shape[1])
+        pca = PCA(k, random_state=self.seed).fit(replies[rows]) if k > 0 else None
+        model: dict[str, Any] = {"stats": n_stats, "pca": pca, "mean": 0.0, "scale": 1.0}
+        raw = self._features(stats[rows], replies[rows], model)
+        model.update(mean=raw.mean(0), scale=raw.std(0) + 1e-6)
+        z = self._features(stats, replies, model)
+        diffs = np.array([z[i] - z[j] for i, j in pairs])
+        logistic = LogisticRegression(C=C, fit_intercept=False, max_iter=2000)
+        logistic.fit(np.vstack([diffs, -diffs]), np.r_[np.ones(len(pairs)), np.zeros(len(pairs))])
+        model["weights"] = logistic.coef_[0]
+        return model
+
+    def _configs(self, n_stats: int) -> list[Config]:
+        """Candidate (statistics kept, embedding dimensions, C), simplest first (ties go to the simpler)."""
+        shapes = ([(n_stats, self.components)] if self.components is not None else
+                  [(1, 0), (n_stats, 0)] + [(n_stats, k) for k in self.COMPONENT_GRID])
+        return [(s, k, C) for s, k in shapes for C in ((self.C,) if self.C is not None else self.C_GRID)]
+
+    def _choose(self, train: list[Trajectory], stats: np.ndarray, replies: np.ndarray,
+                pairs: list[tuple[int, int]]) -> tuple[Config, float | None]:
+        """The config with the best pairwise accuracy over folds of the training side's groups."""
+        configs = self._configs(stats.shape[1])
+        groups = sorted({_group(train[i]) for i, _ in pairs})
+        folds = min(self.cv_folds, len(groups))
+        if len(configs) == 1 or folds < 2:  # nothing to choose, or nothing to choose with: the former defaults
+            return (configs[0] if len(configs) == 1 else
+                    (stats.shape[1], 16 if self.components is None else self.components, self.C or 0.1)), None
+        order = np.random.default_rng(self.seed).permutation(len(groups))
+        fold_of_group = {groups[g]: n % folds for n, g in enumerate(order)}
+        fold_of_row = np.array([fold_of_group.get(_group(t), -1) for t in train])
+        hits = np.zeros(len(configs))
+        for f in range(folds):
+            fit_pairs = [(i, j) for i, j in pairs if fold_of_row[i] != f]
+            test_pairs = [(i, j) for i, j in pairs if fold_of_row[i] == f]
+            if not fit_pairs or not test_pairs:
+                continue
+            rows = np.flatnonzero(fold_of_row != f)
+            for c, config in enumerate(configs):
+                model = self._fit_model(stats, replies, fit_pairs, config, rows)
+                u = self._features(stats, replies, model) @ model["weights"]
+                hits[c] += sum(1.0 if u[i] > u[j] else 0.5 if u[i] == u[j] else 0.0 for i, j in test_pairs)
+        best = int(np.argmax(hits))  # argmax takes the first (simplest) of equals
+        return configs[best], float(hits[best] / len(pairs))
+
+    def fit(self, trajectories: Any) -> FeedbackScorer:
+        """Learn from trajectories whose last reply has feedback; fills :attr:`report`.
+
+        With sibling replies rated differently, the features and ``C`` (unless given) are chosen
+        by cross-validation over the training side's threads; the held-out side is never used.
+        """
+        from sklearn.decomposition import PCA
+        from sklearn.linear_model import Ridge
 
         items = [t for t in coerce_trajectories(trajectories)
                  if t.feedback is not None and t.feedback.score is not None and _pair_text(t)]
@@ -223,33 +314,39 @@ class FeedbackScorer:
         if not train:
             train, val = items, []
         stats, replies = self._raw([_pair_text(t) for t in train])
-        k = min(self.components, len(train) - 1, replies.shape[1])
-        pca = PCA(k, random_state=self.seed).fit(replies) if k > 0 else None
-        raw = np.hstack([stats, pca.transform(replies)]) if pca is not None else stats
-        self._model = {"pca": pca, "mean": raw.mean(0), "scale": raw.std(0) + 1e-6}
-        z = self._features(stats, replies)
         texts = [_pair_text(t) for t in train]
         # Two identical replies rated differently say something about the raters, nothing about the reply.
         pairs = [(i, j) for i, j in sibling_pairs(train) if texts[i][1] != texts[j][1]]
+        cv_accuracy = None
         if len(pairs) >= 10:
-            diffs = np.array([z[i] - z[j] for i, j in pairs])
-            model = LogisticRegression(C=self.C, fit_intercept=False, max_iter=2000)
-            model.fit(np.vstack([diffs, -diffs]), np.r_[np.ones(len(pairs)), np.zeros(len(pairs))])
-            weights, mode = model.coef_[0], "pairwise"
+            config, cv_accuracy = self._choose(train, stats, replies, pairs)
+            self._model = self._fit_model(stats, replies, pairs, config)
+            mode = "pairwise"
         else:
-            weights, mode = Ridge(alpha=10.0).fit(z, [t.feedback.score for t in train]).coef_, "pointwise"
-        utility = z @ weights
+            k = min(16 if self.components is None else self.components, len(train) - 1, replies.shape[1])
+            pca = PCA(k, random_state=self.seed).fit(replies) if k > 0 else None
+            config = (stats.shape[1], k, float("nan"))
+            self._model = {"stats": stats.shape[1], "pca": pca, "mean": 0.0, "scale": 1.0}
+            raw = self._features(stats, replies)
+            self._model.update(mean=raw.mean(0), scale=raw.std(0) + 1e-6)
+            z = self._features(stats, replies)
+            self._model["weights"] = Ridge(alpha=10.0).fit(z, [t.feedback.score for t in train]).coef_
+            mode = "pointwise"
+        utility = self._features(stats, replies) @ self._model["weights"]
         # Map the utility to [0, 1] by a monotone logistic fit to the scores (keeps the order).
         target = np.log(np.clip([t.feedback.score for t in train], 0.05, 0.95) /
                         (1 - np.clip([t.feedback.score for t in train], 0.05, 0.95)))
         slope, intercept = np.polyfit(utility, target, 1) if np.ptp(utility) > 0 else (0.0, float(np.mean(target)))
-        self._model.update(weights=weights, slope=max(float(slope), 1e-3), intercept=float(intercept))
+        self._model.update(slope=max(float(slope), 1e-3), intercept=float(intercept))
         acc_train = self._last_reply_accuracy(train)[0] if pairs else None
         val_pairs = sibling_pairs(val)
         acc_val = self._last_reply_accuracy(val)[0] if val_pairs else None
+        n_stats, k, C = config
+        features = "length" if n_stats == 1 else "statistics" + (f"+embedding({k})" if self._model["pca"] else "")
         self.report = ScorerReport(mode=mode, train_size=len(train), val_size=len(val), train_pairs=len(pairs),
                                    val_pairs=len(val_pairs), pairwise_accuracy_val=acc_val,
-                                   pairwise_accuracy_train=acc_train)
+                                   pairwise_accuracy_train=acc_train, features=features,
+                                   C=None if mode == "pointwise" else C, pairwise_accuracy_cv=cv_accuracy)
         return self
 
     def score_many(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
