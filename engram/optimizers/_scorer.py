@@ -13,16 +13,14 @@ the scores directly (ridge). The split for its held-out report keeps each user a
 one side, and nothing on the held-out side shapes the model.
 
 Measured (``benchmarks/oasst_quality.py``, OpenAssistant en_100_tree, 5 folds over trees,
-754 held-out pairs): held-out pairwise accuracy 0.698 [0.657, 0.739], the same as
-longer-is-better (0.698) pair for pair, because cross-validation on every fold's training
-trees chose the length alone (0.678 before, with fixed features); constant 0.50, MiniLM
-similarity 0.572. The issue's target of 0.70 is *not* met. Richer models (the statistics,
-embedding dimensions, disclaimer / link / heading / bold markers, length squared and its
-interactions with the prompt, reply-to-siblings centrality, prompt x reply embedding
-products, gradient-boosted pairs) all ranked held-out pairs at 0.65-0.70 on three fold
-splits: on 641 rated replies nothing measurable beyond length carries the human ranking.
-A length relative to the siblings' median is no help to a linear pairwise model (it cancels
-in the difference). Use the scorer as a cheap pre-screen, not as ground truth.
+754 held-out pairs): 0.698 [0.657, 0.739], pair for pair the same as longer-is-better, since
+cross-validation on every fold's training trees chose the length alone (0.678 before, with
+fixed features); constant 0.50, MiniLM similarity 0.572. The issue's target of 0.70 is *not*
+met: richer models (the statistics, embedding dimensions, disclaimer / link / heading / bold
+markers, length squared and its products with prompt features, centrality among siblings,
+prompt x reply embedding products, boosted trees on pairs) ranked held-out pairs at
+0.65-0.70 on three fold splits. (A length relative to the siblings' median cancels in a
+linear pairwise model.) Use it as a cheap pre-screen, not as ground truth.
 
 Example::
 
@@ -67,6 +65,21 @@ def _pair_text(trajectory: Trajectory) -> tuple[str, str] | None:
     return None
 
 
+def _reply_of(trajectory: Trajectory) -> tuple[str, str]:
+    """:func:`_pair_text` of a trajectory already known to have an assistant reply."""
+    pair = _pair_text(trajectory)
+    if pair is None:
+        raise ValidationError(f"Trajectory {trajectory.id} has no assistant reply to score.")
+    return pair
+
+
+def _score_of(trajectory: Trajectory) -> float:
+    """The feedback score of a trajectory already known to have one."""
+    if trajectory.feedback is None or trajectory.feedback.score is None:
+        raise ValidationError(f"Trajectory {trajectory.id} has no feedback score.")
+    return float(trajectory.feedback.score)
+
+
 def _truth(trajectory: Trajectory) -> float | None:
     """Higher is better: minus the human rank among siblings when there is one, else the score."""
     feedback = trajectory.feedback
@@ -96,7 +109,7 @@ def sibling_pairs(trajectories: Sequence[Trajectory]) -> list[tuple[int, int]]:
         for x, i in enumerate(members):
             for j in members[x + 1:]:
                 ti, tj = _truth(trajectories[i]), _truth(trajectories[j])
-                if ti != tj:
+                if ti is not None and tj is not None and ti != tj:
                     pairs.append((i, j) if ti > tj else (j, i))
     return pairs
 
@@ -127,8 +140,8 @@ def _accuracy(items: list[Trajectory], values: Callable[[], list[float]]) -> tup
     if not pairs:
         raise ValidationError("No sibling replies with different feedback: pairwise accuracy needs several "
                               "replies to the same conversation, rated differently.")
-    values = values()
-    hits = sum(1.0 if values[i] > values[j] else 0.5 if values[i] == values[j] else 0.0 for i, j in pairs)
+    v = values()
+    hits = sum(1.0 if v[i] > v[j] else 0.5 if v[i] == v[j] else 0.0 for i, j in pairs)
     return hits / len(pairs), len(pairs)
 
 
@@ -251,10 +264,11 @@ class FeedbackScorer:
         return (np.hstack(parts) - m["mean"]) / m["scale"]
 
     def _fit_model(self, stats: np.ndarray, replies: np.ndarray, pairs: list[tuple[int, int]], config: Config,
-                   rows: np.ndarray | None = None) -> dict[str, Any]:
-        """A pairwise logistic model of ``config`` fitted on ``rows`` (default all) and their ``pairs``."""
+                   rows: np.ndarray | None = None, scores: list[float] | None = None) -> dict[str, Any]:
+        """A pairwise logistic model of ``config`` fitted on ``rows`` (default all) and their ``pairs``;
+        with ``scores`` instead, a ridge regression on them (pointwise)."""
         from sklearn.decomposition import PCA
-        from sklearn.linear_model import LogisticRegression
+        from sklearn.linear_model import LogisticRegression, Ridge
 
         rows = np.arange(len(stats)) if rows is None else rows
         n_stats, k, C = config
@@ -264,6 +278,9 @@ class FeedbackScorer:
         raw = self._features(stats[rows], replies[rows], model)
         model.update(mean=raw.mean(0), scale=raw.std(0) + 1e-6)
         z = self._features(stats, replies, model)
+        if scores is not None:
+            model["weights"] = Ridge(alpha=10.0).fit(z, scores).coef_
+            return model
         diffs = np.array([z[i] - z[j] for i, j in pairs])
         logistic = LogisticRegression(C=C, fit_intercept=False, max_iter=2000)
         logistic.fit(np.vstack([diffs, -diffs]), np.r_[np.ones(len(pairs)), np.zeros(len(pairs))])
@@ -308,49 +325,38 @@ class FeedbackScorer:
         With sibling replies rated differently, the features and ``C`` (unless given) are chosen
         by cross-validation over the training side's threads; the held-out side is never used.
         """
-        from sklearn.decomposition import PCA
-        from sklearn.linear_model import Ridge
-
         items = [t for t in coerce_trajectories(trajectories)
                  if t.feedback is not None and t.feedback.score is not None and _pair_text(t)]
         if len(items) < 4:
             raise ValidationError(f"FeedbackScorer.fit needs at least 4 trajectories whose reply has a feedback "
                                   f"score, got {len(items)}.")
-        train, val = (TrajectoryDataset(items).split(self.val_fraction, seed=self.seed) if self.val_fraction
-                      else (TrajectoryDataset(items), TrajectoryDataset([])))
-        train, val = list(train), list(val)
-        if not train:
-            train, val = items, []
-        stats, replies = self._raw([_pair_text(t) for t in train])
-        texts = [_pair_text(t) for t in train]
+        train_set, val_set = (TrajectoryDataset(items).split(self.val_fraction, seed=self.seed) if self.val_fraction
+                              else (TrajectoryDataset(items), TrajectoryDataset([])))
+        train: list[Trajectory] = list(train_set) or items
+        val: list[Trajectory] = list(val_set) if len(train_set) else []
+        texts = [_reply_of(t) for t in train]
+        stats, replies = self._raw(texts)
         # Two identical replies rated differently say something about the raters, nothing about the reply.
         pairs = [(i, j) for i, j in sibling_pairs(train) if texts[i][1] != texts[j][1]]
-        cv_accuracy = None
-        if len(pairs) >= 10:
+        cv_accuracy, mode = None, "pairwise" if len(pairs) >= 10 else "pointwise"
+        if mode == "pairwise":
             config, cv_accuracy = self._choose(train, stats, replies, pairs)
             self._model = self._fit_model(stats, replies, pairs, config)
-            mode = "pairwise"
         else:
-            k = min(16 if self.components is None else self.components, len(train) - 1, replies.shape[1])
-            pca = PCA(k, random_state=self.seed).fit(replies) if k > 0 else None
-            config = (stats.shape[1], k, float("nan"))
-            self._model = {"stats": stats.shape[1], "pca": pca, "mean": 0.0, "scale": 1.0}
-            raw = self._features(stats, replies)
-            self._model.update(mean=raw.mean(0), scale=raw.std(0) + 1e-6)
-            z = self._features(stats, replies)
-            self._model["weights"] = Ridge(alpha=10.0).fit(z, [t.feedback.score for t in train]).coef_
-            mode = "pointwise"
+            config = (stats.shape[1], 16 if self.components is None else self.components, float("nan"))
+            self._model = self._fit_model(stats, replies, [], config, scores=[_score_of(t) for t in train])
         utility = self._features(stats, replies) @ self._model["weights"]
         # Map the utility to [0, 1] by a monotone logistic fit to the scores (keeps the order).
-        target = np.log(np.clip([t.feedback.score for t in train], 0.05, 0.95) /
-                        (1 - np.clip([t.feedback.score for t in train], 0.05, 0.95)))
+        clipped = np.clip([_score_of(t) for t in train], 0.05, 0.95)
+        target = np.log(clipped / (1 - clipped))
         slope, intercept = np.polyfit(utility, target, 1) if np.ptp(utility) > 0 else (0.0, float(np.mean(target)))
         self._model.update(slope=max(float(slope), 1e-3), intercept=float(intercept))
         acc_train = self._last_reply_accuracy(train)[0] if pairs else None
         val_pairs = sibling_pairs(val)
         acc_val = self._last_reply_accuracy(val)[0] if val_pairs else None
-        n_stats, k, C = config
-        features = "length" if n_stats == 1 else "statistics" + (f"+embedding({k})" if self._model["pca"] else "")
+        n_stats, _, C = config
+        pca = self._model["pca"]
+        features = "length" if n_stats == 1 else "statistics" + (f"+embedding({pca.n_components})" if pca is not None else "")
         self.report = ScorerReport(mode=mode, train_size=len(train), val_size=len(val), train_pairs=len(pairs),
                                    val_pairs=len(val_pairs), pairwise_accuracy_val=acc_val,
                                    pairwise_accuracy_train=acc_train, features=features,
@@ -387,7 +393,7 @@ class FeedbackScorer:
     def _last_reply_accuracy(self, items: list[Trajectory]) -> tuple[float, int]:
         # Siblings differ only in the last reply: score that one, all in one batch.
         usable = [t for t in items if _pair_text(t)]
-        return _accuracy(usable, lambda: self.score_many([_pair_text(t) for t in usable]))
+        return _accuracy(usable, lambda: self.score_many([_reply_of(t) for t in usable]))
 
     def pairwise_accuracy(self, trajectories: Any) -> float:
         """How often this scorer orders sibling replies (their last reply) as the feedback does."""
