@@ -129,3 +129,60 @@ def test_identical_sibling_replies_rated_differently_do_not_silence_the_model():
     scorer = FeedbackScorer(embedder=HashEmbedder(), components=4, val_fraction=0.0).fit(items)
     assert scorer.report.mode == "pointwise"
     assert scorer.score("How?", "Steps:\n1. a\n2. b\n3. c") > scorer.score("How?", "Try it.") + 0.05
+
+
+def _pairs_where(prefer_list: bool, groups: int = 40, seed: int = 2):
+    """Sibling replies, one listed and one in prose; ``prefer_list``: the listed one wins, else the longer one.
+
+    The listed reply is the longer one in half the groups, so with ``prefer_list`` the length says nothing.
+    """
+    rng = np.random.default_rng(seed)
+    items = []
+    for g in range(groups):
+        ask = [{"role": "user", "content": f"What should I pack for trip {g}?"}]
+        listed = f"Pack:\n- shoes\n- map {g}" + (" and more" * 12 if g % 2 else "")
+        prose = f"For trip {g} take shoes, a map and" + " more things" * int(rng.integers(3, 6)) + "."
+        if prefer_list:
+            ranked = [listed, prose]
+        else:
+            ranked = sorted([listed, prose], key=len, reverse=True)
+        for rank, reply in enumerate(ranked):
+            items.append(Trajectory(messages=ask + [{"role": "assistant", "content": reply}], user=f"u{g}",
+                                    thread=f"t{g}", feedback=Feedback(score=1.0 - rank, extra={"rank": rank})))
+    return items
+
+
+def test_cross_validation_keeps_the_length_alone_when_it_explains_the_votes():
+    scorer = FeedbackScorer(embedder=HashEmbedder()).fit(_pairs_where(prefer_list=False))
+    report = scorer.report
+    assert report.features == "length" and report.C in FeedbackScorer.C_GRID  # ties go to the simplest model
+    assert report.pairwise_accuracy_cv == 1.0 and report.pairwise_accuracy_val == 1.0
+
+
+def test_cross_validation_reads_more_than_length_when_the_votes_need_it():
+    """Here the listed reply wins, longer or not: the length alone ranks half the pairs wrong."""
+    items = _pairs_where(prefer_list=True)
+    assert pairwise_accuracy(lambda t: len(t.messages[-1].content), items)[0] == 0.5
+    scorer = FeedbackScorer(embedder=HashEmbedder()).fit(items)
+    assert scorer.report.features.startswith("statistics")
+    assert scorer.report.pairwise_accuracy_val >= 0.9
+
+
+def test_the_held_out_side_never_shapes_the_model():
+    """Flipping every held-out vote changes the held-out accuracy it reports, not the model it fits."""
+    items = _siblings(40, seed=3)
+    scorer = FeedbackScorer(embedder=HashEmbedder()).fit(items)
+    from engram.trajectories import TrajectoryDataset
+
+    _, val = TrajectoryDataset(items).split(scorer.val_fraction, seed=scorer.seed)
+    held_out = {t.id for t in val}
+    flipped = [t.model_copy(update={"feedback": Feedback(score=1.0 - t.feedback.score,
+                                                         extra={"rank": 1 - t.feedback.extra["rank"]})})
+               if t.id in held_out else t for t in items]
+    again = FeedbackScorer(embedder=HashEmbedder()).fit(flipped)
+    assert again.report.features == scorer.report.features and again.report.C == scorer.report.C
+    probe = [("How?", "Steps:\n1. a\n2. b"), ("How?", "No."), ("Why?", "Because of thing 3.")]
+    assert again.score_many(probe) == pytest.approx(scorer.score_many(probe))
+    # The reported held-out accuracy is a recomputation on exactly those trajectories.
+    assert scorer.report.pairwise_accuracy_val == scorer.pairwise_accuracy(list(val))
+    assert again.report.pairwise_accuracy_val == pytest.approx(1.0 - scorer.report.pairwise_accuracy_val)
