@@ -156,7 +156,6 @@ BROKEN: dict[str, str] = {
     "engram.tracking._genai#0": "`predict` is undefined (tracking)",
     "engram.optimizers._multi_prompt#0": "`router_prompt`, `responder_prompt` undefined (optimizers)",
     "engram.CandidateGate#0": "`task_lm` is undefined (optimizers)",
-    "engram.optimizers._scorer#0": "`ranked_ids` is undefined (optimizers)",
     # seen since the collector reads methods inherited from engram mixins (MemoryStore's writes)
     "engram.MemoryStore.delete#0": "deletes 'diet', which the example never puts (store)",
     "engram.MemoryStore.mutate#0": "mutates 'visits', which the example never puts (store)",

@@ -24,10 +24,11 @@ linear pairwise model.) Use it as a cheap pre-screen, not as ground truth.
 
 Example::
 
-    scorer = FeedbackScorer().fit(load_oasst("oasst_en_100_tree.jsonl"))
+    from engram.loaders import load_oasst
+    scorer = FeedbackScorer().fit(load_oasst("../shared/data/oasst_en_100_tree.jsonl")[:150])
     scorer.report.pairwise_accuracy_val       # held-out pairwise accuracy
     scorer.score("How do I boil an egg?", "Simmer it for 9 minutes, then cool it in cold water.")
-    gate = CandidateGate(task_lm, judge=judge, scorer=scorer)   # reject clear losers before judging
+    gate = CandidateGate(judge=FeedbackJudge(), scorer=scorer)   # reject clear losers before judging
 """
 
 from __future__ import annotations
