@@ -60,9 +60,9 @@ DSPY = ("gepa", "mipro")
 
 
 def run_live(world: Any, *, rounds: int = 3, train_users: int = 12) -> Any:
-    """gradient+gate+live: the gate replays the training trajectories (8 of them, judged), and the
-    optimizer rolls back to the version users scored higher on live feedback (settings chosen on
-    seeds 100-139). The same people, batches and guidance as ``_hard_methods.run_prompt_optimizer``."""
+    """gradient+gate+live: the gate judges 8 of the training trajectories (their logged replies stand
+    for the incumbent's), and the optimizer rolls back to the version users scored higher on live
+    feedback (settings chosen on seeds 100-139). The same people, batches and guidance as ``_hard_methods.run_prompt_optimizer``."""
     from engram.optimizers import CandidateGate, FeedbackJudge, GradientOptimizer
     from engram.prompts import Prompt
     from engram.testing import _hard_methods as M
@@ -71,7 +71,7 @@ def run_live(world: Any, *, rounds: int = 3, train_users: int = 12) -> Any:
     lm = world.lm()
     engine = lm.engine
     calls0, tokens0 = engine.calls, engine.tokens
-    gate = CandidateGate(lm, judge=FeedbackJudge(lm), num_threads=1, max_trajectories=8)
+    gate = CandidateGate(lm, judge=FeedbackJudge(lm), num_threads=1, max_trajectories=8, reuse_logged=True)
     optimizer = GradientOptimizer(lm, gate=gate, val_fraction=0.0, rollback=True)
     prompt = Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE)
     history = []

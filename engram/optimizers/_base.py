@@ -170,6 +170,9 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
 
         base = self._rolled_back(result, original, learn_from)
         train, held_out = self._split_for_gate(learn_from, held_out)
+        if (validation is None and self.gate is not None and getattr(self.gate, "reuse_logged", False)
+                and base is original):
+            self.gate.remember(base, held_out or train)  # these ran under ``base``: their replies are its replays
         lm = resolve("reflection", self._lm.value)  # ConfigurationError when nothing is configured: raise it
         with track_usage() as usage:
             self._run(result, base, train, held_out, lm)
@@ -189,7 +192,7 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
         """The prompt to edit: ``original``, or (``rollback``) the earlier version users scored higher."""
         if not self.rollback:
             return original
-        self._live.add(original, [t.score for t in items if t.score is not None])
+        self._live.add_logs(original, items)
         earlier = self._live.better_than(original)
         if earlier is None:
             return original

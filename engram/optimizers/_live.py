@@ -29,6 +29,7 @@ from collections.abc import Iterable
 
 from engram.errors import ValidationError
 from engram.prompts import Prompt
+from engram.trajectories import Trajectory
 
 
 class LiveRecord:
@@ -40,6 +41,7 @@ class LiveRecord:
         self.confidence = confidence
         self._prompts: dict[str, Prompt] = {}
         self._scores: dict[str, list[float]] = {}
+        self._logs: dict[str, dict[str, Trajectory]] = {}
 
     def __len__(self) -> int:
         return len(self._scores)
@@ -51,6 +53,17 @@ class LiveRecord:
             return
         self._prompts.setdefault(prompt.text, prompt)
         self._scores.setdefault(prompt.text, []).extend(values)
+
+    def add_logs(self, prompt: Prompt, trajectories: Iterable[Trajectory]) -> None:
+        """Record trajectories that ran under ``prompt``: their scores, and themselves for :meth:`logs`."""
+        items = [t for t in trajectories if t.id not in self._logs.get(prompt.text, {})]
+        self.add(prompt, [t.score for t in items if t.score is not None])
+        self._prompts.setdefault(prompt.text, prompt)
+        self._logs.setdefault(prompt.text, {}).update((t.id, t) for t in items)
+
+    def logs(self, prompt: Prompt) -> list[Trajectory]:
+        """Every trajectory recorded under ``prompt`` (oldest first)."""
+        return list(self._logs.get(prompt.text, {}).values())
 
     def mean(self, prompt: Prompt) -> float | None:
         values = self._scores.get(prompt.text)

@@ -83,3 +83,39 @@ def test_val_fraction_zero_gate_replays_the_training_trajectories(trajectories):
 def test_val_fraction_out_of_range_is_refused(bad):
     with pytest.raises(ValidationError, match="val_fraction"):
         GradientOptimizer(scripted_lm({}), val_fraction=bad)
+
+
+def _task_counting():
+    return scripted_lm(lambda call: {"response": "Short." if "brief" in call.inputs["system_prompt"]
+                                     else "A long and winding answer " * 5})
+
+
+def test_reuse_logged_scores_the_incumbent_on_the_replies_users_saw(trajectories):
+    writer = scripted_lm({FOLD: {"updated_prompt": "You are a helpful assistant. Be brief."}})
+    task = _task_counting()
+    gate = CandidateGate(task, metric=_length_metric, reuse_logged=True)
+    result = PromptMemoryOptimizer(writer, gate=gate, val_fraction=0.0)(trajectories, "You are a helpful assistant.")
+    assert result.accepted
+    # only the candidate was replayed; the incumbent's replies are the logged ones
+    assert len(task.engine.requests) == len(trajectories)
+    assert all("brief" in r.inputs["system_prompt"] for r in task.engine.requests)
+    logged = [_length_metric(None, t.messages, None) for t in trajectories]
+    assert result.score_before == pytest.approx(sum(logged) / len(logged))
+
+
+def test_without_reuse_logged_both_prompts_are_replayed(trajectories):
+    writer = scripted_lm({FOLD: {"updated_prompt": "You are a helpful assistant. Be brief."}})
+    task = _task_counting()
+    gate = CandidateGate(task, metric=_length_metric)
+    PromptMemoryOptimizer(writer, gate=gate, val_fraction=0.0)(trajectories, "You are a helpful assistant.")
+    assert len(task.engine.requests) == 2 * len(trajectories)
+
+
+def test_remember_skips_trajectories_that_are_not_plain_exchanges():
+    from engram.trajectories import Trajectory
+
+    gate = CandidateGate(_task_counting(), metric=_length_metric, reuse_logged=True)
+    plain = convo("hi", "hello", 1.0)
+    unanswered = Trajectory(messages=[{"role": "user", "content": "hi"}], feedback={"score": 0.0})
+    assert gate.remember(OLD, [plain, unanswered]) == 1
+    assert CandidateGate(_task_counting(), metric=_length_metric).remember(OLD, [plain]) == 0  # off by default
