@@ -54,7 +54,8 @@ significant) on seeds 0-39. Target 0.8 NOT met. Tried on 100-139 and reverted: a
 recommendation alone and all together, best gated one kept: 0.312 vs 0.329 at 1.7x tokens; the
 judge ranks edits by its own taste, not the users'), one edit per round (0.207), a gate that only
 vetoes reliably worse candidates (0.219), critiquing every log of the version being edited
-(0.214), Welch-interval rollback (0.408 vs 0.416 by means).
+(0.214), Welch-interval rollback (0.408 vs 0.416 by means), and deploying pure deletions without
+the judge for the rollback to police (0.475 vs 0.481).
 
     python benchmarks/optimization_quality.py [--seeds 40] [--seed-offset 0] [--json] [--quick]
 """
