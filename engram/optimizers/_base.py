@@ -14,6 +14,13 @@ calls and returns a :class:`Proposal`; everything else lives here so the rules h
   :class:`~engram.errors.ValidationError` / :class:`~engram.errors.TemplateError` at once.
 - **Measure before accepting.** With a :class:`~engram.optimizers._gate.CandidateGate`, the
   candidate replaces the original only if it scores higher on held-out trajectories.
+  ``val_fraction=0`` replays the training trajectories instead: a judge that never reads the
+  logged feedback is not biased by seeing the same user messages, and the critique keeps all
+  of its evidence (on the hard world: 0.36 of the gap instead of 0.28, seeds 100-139).
+- **Listen to live feedback.** With ``rollback=True`` the optimizer remembers the users' scores
+  of each prompt it was called with (the trajectories ran under it); when an earlier version
+  did better with real users than the current one, it edits from that one instead
+  (:mod:`engram.optimizers._live`; ``result.metadata["rolled_back_to"]`` says so).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from engram.optimizers._formatting import (
     format_trajectories,
 )
 from engram.optimizers._invoke import PromptOptimizerRunnable
+from engram.optimizers._live import LiveRecord
 from engram.optimizers._result import Candidate, OptimizationResult
 from engram.prompts import Prompt
 from engram.trajectories import Trajectory, TrajectoryDataset
@@ -93,20 +101,29 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
         val_fraction: the share of trajectories held out for the gate when no ``validation`` is given.
         max_tokens / max_message_chars: the trajectory budget (see :mod:`engram.optimizers._formatting`).
         require_feedback: skip (no LM call) when no trajectory carries feedback.
+        rollback: remember each prompt's live scores across calls and edit from the version
+            users liked best when the current one did worse (see the module docstring).
+        rollback_confidence: None (the higher mean wins) or the confidence of Welch's interval
+            an earlier version's lead must clear.
     """
 
     kind = "base"
 
     def __init__(self, lm: Any = None, *, gate: Any = None, val_fraction: float = 0.3,
                  max_tokens: int = DEFAULT_MAX_TOKENS, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
-                 require_feedback: bool = True):
+                 require_feedback: bool = True, rollback: bool = False, rollback_confidence: float | None = None):
         super().__init__()
+        if not 0.0 <= val_fraction < 1.0:
+            raise ValidationError(f"val_fraction must be in [0, 1) (0: the gate replays the training trajectories), "
+                                  f"got {val_fraction}.")
         self._lm = LMRef(lm)
         self.gate = gate
         self.val_fraction = val_fraction
         self.max_tokens = max_tokens
         self.max_message_chars = max_message_chars
         self.require_feedback = require_feedback
+        self.rollback = rollback
+        self._live = LiveRecord(rollback_confidence)
 
     # -- to implement --------------------------------------------------------------------
     def propose(self, trajectories: list[Trajectory], prompt: Prompt, rendered: Rendered) -> Proposal:
@@ -151,10 +168,19 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
         if not self.require_feedback:
             learn_from = items
 
+        base = self._rolled_back(result, original, learn_from)
         train, held_out = self._split_for_gate(learn_from, held_out)
+        if (validation is None and self.gate is not None and getattr(self.gate, "reuse_logged", False)
+                and base is original):
+            self.gate.remember(base, held_out or train)  # these ran under ``base``: their replies are its replays
         lm = resolve("reflection", self._lm.value)  # ConfigurationError when nothing is configured: raise it
         with track_usage() as usage:
-            self._run(result, original, train, held_out, lm)
+            self._run(result, base, train, held_out, lm)
+        if base is not original:
+            live = result.metadata["live_scores"]
+            result.rationale = (f"Users scored an earlier version higher ({live['rolled_back_to']:.3f} against "
+                                f"{live['current']:.3f} for the current prompt), so it was edited from that one. "
+                                + result.rationale)
         result.usage = usage
         return result
 
@@ -162,10 +188,24 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
         # The LM steps are synchronous DSPy calls; run them off the event loop, in the caller's context.
         return await asyncio.to_thread(context_runner(self.forward), trajectories, prompt, validation)
 
+    def _rolled_back(self, result: OptimizationResult, original: Prompt, items: list[Trajectory]) -> Prompt:
+        """The prompt to edit: ``original``, or (``rollback``) the earlier version users scored higher."""
+        if not self.rollback:
+            return original
+        self._live.add_logs(original, items)
+        earlier = self._live.better_than(original)
+        if earlier is None:
+            return original
+        base = original.model_copy(update={"template": earlier.template})
+        result.prompt = base
+        result.metadata["rolled_back_to"] = earlier.text
+        result.metadata["live_scores"] = {"current": self._live.mean(original), "rolled_back_to": self._live.mean(earlier)}
+        return base
+
     def _split_for_gate(self, items: list[Trajectory], held_out: list[Trajectory] | None):
         if self.gate is None or held_out is not None:
             return items, held_out
-        if len(items) < 4:  # too few to hold any out: the gate scores on the same trajectories
+        if len(items) < 4 or self.val_fraction == 0.0:  # too few to hold any out: the gate scores on the same trajectories
             return items, items
         train, val = TrajectoryDataset(items).split(self.val_fraction, seed=0)
         if not len(train) or not len(val):

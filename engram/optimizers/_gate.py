@@ -120,6 +120,10 @@ class CandidateGate:
         seed: the bootstrap's seed (the same scores give the same decision).
         n_resamples: bootstrap resamples per decision.
         min_improvement: the former name of ``min_gain`` (still accepted).
+        reuse_logged: let an optimizer hand over logged trajectories as the incumbent's replays
+            (:meth:`remember`): the replies users saw are samples of the incumbent, which saves
+            half the task calls. Use only when ``task_lm`` is the production model and harness;
+            otherwise the comparison mixes the harness change into the prompt change.
 
     Example::
 
@@ -132,7 +136,7 @@ class CandidateGate:
                  scorers: Any = None, scorer: Any = None, min_gain: float | None = None,
                  confidence: float = 0.95, method: str = "bootstrap", unit: str = "trajectory",
                  max_trajectories: int = 20, num_threads: int = 4, cache_scores: bool = True, seed: int = 0,
-                 n_resamples: int = 10_000, min_improvement: float | None = None):
+                 n_resamples: int = 10_000, min_improvement: float | None = None, reuse_logged: bool = False):
         if max_trajectories < 1:
             raise ValidationError(f"max_trajectories must be at least 1, got {max_trajectories}.")
         if num_threads < 1:
@@ -169,6 +173,7 @@ class CandidateGate:
         self.max_trajectories = max_trajectories
         self.num_threads = num_threads
         self.cache_scores = cache_scores
+        self.reuse_logged = reuse_logged
         self._scores: dict[tuple[str, str, str], float] = {}
         self._replays: dict[tuple[str, str], list[Message]] = {}
         self._lock = threading.Lock()
@@ -201,6 +206,25 @@ class CandidateGate:
             with self._lock:
                 self._replays[key] = messages
         return messages
+
+    def remember(self, prompt: Prompt, trajectories: list[Trajectory]) -> int:
+        """Take logged trajectories that ran under ``prompt`` as its replays (no task call); returns how many.
+
+        Only plain user/assistant exchanges (each user turn answered once) qualify; others are
+        replayed as usual. Does nothing unless ``reuse_logged`` and ``cache_scores`` are on.
+        """
+        if not (self.reuse_logged and self.cache_scores):
+            return 0
+        taken = 0
+        for t in trajectories:
+            turns = [m for m in t.messages if m.role != "system"]
+            roles = [m.role for m in turns]
+            if not turns or roles != ["user", "assistant"] * (len(turns) // 2) or len(turns) % 2:
+                continue
+            with self._lock:
+                self._replays.setdefault((prompt.text, t.id), turns)
+            taken += 1
+        return taken
 
     def _value(self, how: str, prompt: Prompt, trajectory: Trajectory) -> float:
         key = (how, prompt.text, trajectory.id)
