@@ -50,7 +50,7 @@ messages = [{"role": "user", "content": "I moved to Lisbon last week"},
 store = MemoryStore.in_memory()
 ns = ("memories", "u1")
 prompt = Prompt(name="support", template="You help {company} customers.")
-dataset, held_out = data, val
+dataset, held_out = data, data[4:]   # split() may leave val empty on 8 rows
 optimizer = engram.GradientOptimizer()
 """
 # Names that cost LM calls or a registry to make: defined only for the examples that use them.
@@ -154,8 +154,6 @@ SKIP: dict[str, str] = {
 # Examples that fail today: strict xfail, with why and whose file it is (the lead assigns them).
 BROKEN: dict[str, str] = {
     "engram.tracking._genai#0": "`predict` is undefined (tracking)",
-    "engram.optimizers._multi_prompt#0": "`router_prompt`, `responder_prompt` undefined (optimizers)",
-    "engram.CandidateGate#0": "`task_lm` is undefined (optimizers)",
     # seen since the collector reads methods inherited from engram mixins (MemoryStore's writes)
     "engram.MemoryStore.delete#0": "deletes 'diet', which the example never puts (store)",
     "engram.MemoryStore.mutate#0": "mutates 'visits', which the example never puts (store)",

@@ -127,7 +127,9 @@ class CandidateGate:
 
     Example::
 
-        gate = CandidateGate(task_lm, metric=lambda t, replayed, p: float("sorry" not in replayed[-1].content))
+        old_prompt = Prompt(name="support", template="You help {company} customers.")
+        new_prompt = Prompt(name="support", template="You help {company} customers. Number the steps.")
+        gate = CandidateGate(metric=lambda t, replayed, p: float("sorry" not in replayed[-1].content))
         decision = gate.compare(old_prompt, new_prompt, held_out)
         decision.accepted, decision.interval, decision.n, decision.reason
     """

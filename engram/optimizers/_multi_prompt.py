@@ -18,6 +18,8 @@ is kept only in the first prompt (in the order given) and reported in ``shared_e
 
 Example::
 
+    router_prompt = Prompt(name="router", template="Route the customer's message to billing or tech.")
+    responder_prompt = Prompt(name="responder", template="You help {company} customers.")
     optimizer = MultiPromptOptimizer(lm="openai/gpt-4o-mini", kind="gradient")
     result = optimizer(trajectories, [router_prompt, responder_prompt])
     result.prompts            # in the order given; unchanged ones are the originals
