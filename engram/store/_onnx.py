@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import warnings
@@ -185,11 +186,16 @@ def _quantize(source: Path, target: Path) -> Path:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as err:
         raise ConfigurationError(f"Quantizing the embedder needs the 'onnx' package ({err}).") from None
-    with atomic_path(target) as partial, warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8,
-                         op_types_to_quantize=["MatMul", "Attention"], per_channel=True,
-                         extra_options={"DefaultTensorType": 1})  # 1 = FLOAT; fused ops defeat inference
+    # The quantizer logs advice meant for image models on the root logger; not the user's concern.
+    logging.disable(logging.WARNING)
+    try:
+        with atomic_path(target) as partial, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(str(source), str(partial), weight_type=QuantType.QInt8,
+                             op_types_to_quantize=["MatMul", "Attention"], per_channel=True,
+                             extra_options={"DefaultTensorType": 1})  # 1 = FLOAT; fused ops defeat inference
+    finally:
+        logging.disable(logging.NOTSET)
     return target
 
 
