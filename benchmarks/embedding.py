@@ -27,7 +27,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from engram.store import MiniLMEmbedder, OnnxMiniLMEmbedder  # noqa: E402
+from engram.store import MiniLMEmbedder, OnnxMiniLMEmbedder
 
 LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo10.json"
 
@@ -85,7 +85,6 @@ def flops_per_text(lengths: np.ndarray) -> float:
 def gemm_gflops(int8: bool, rows: int = 1024, seconds: float = 1.0) -> float:
     """GFLOP/s of ONNX Runtime's own matrix product at the model's FFN shape (rows x 384 @
     384 x 1536), fp32 or int8 (u8 x s8, VNNI), on all cores: the ceiling a runtime can reach."""
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 

@@ -169,7 +169,7 @@ def _fuse(path: Path) -> None:
             warnings.simplefilter("ignore")
             optimize_model(str(path), model_type="bert", num_heads=12, hidden_size=384,
                            opt_level=1).save_model_to_file(str(path))
-    except Exception as err:  # the optimizer is a convenience; the export is already valid
+    except Exception as err:  # noqa: BLE001  (a convenience; the export is already valid)
         warnings.warn(f"ONNX graph fusion skipped ({err}); embedding works, more slowly.",
                       RuntimeWarning, stacklevel=2)
 
