@@ -82,7 +82,7 @@ def flops_per_text(lengths: np.ndarray) -> float:
     return float(dense * lengths.mean() + attention * (lengths.astype(float) ** 2).mean())
 
 
-def gemm_gflops(int8: bool, rows: int = 1024, seconds: float = 1.0) -> float:
+def gemm_gflops(int8: bool, rows: int = 1024, seconds: float = 0.5) -> float:
     """GFLOP/s of ONNX Runtime's own matrix product at the model's FFN shape (rows x 384 @
     384 x 1536), fp32 or int8 (u8 x s8, VNNI), on all cores: the ceiling a runtime can reach."""
     import onnxruntime as ort
@@ -125,10 +125,14 @@ def recall(embedder: object, conversations: list, questions: list, ks=(1, 5, 10)
     return {k: np.array(v) for k, v in hits.items()}
 
 
-def run(runtimes: dict, texts: list[str], label: str, lengths: np.ndarray, peak: dict[str, float]) -> None:
+def run(runtimes: dict, texts: list[str], label: str, lengths: np.ndarray) -> None:
     rates, vectors = {}, {}
+    peak = {"fp32": gemm_gflops(int8=False), "int8": gemm_gflops(int8=True)}
     for name, embedder in runtimes.items():
         rates[name], vectors[name] = throughput(embedder, texts)
+    # Load on a shared machine drifts: the ceiling is the better of before and after.
+    peak = {"fp32": max(peak["fp32"], gemm_gflops(int8=False)),
+            "int8": max(peak["int8"], gemm_gflops(int8=True))}
     base = "sentence-transformers (torch)"
     flops = flops_per_text(lengths)
     print(f"\n{label}: {len(texts)} texts, {lengths.mean():.1f} tokens each on average "
@@ -140,8 +144,9 @@ def run(runtimes: dict, texts: list[str], label: str, lengths: np.ndarray, peak:
               f"{rates[name] * flops / 1e9:8.0f} {cos:17.5f}")
     need = flops * 1000 / 1e9
     print(f"  1,000 texts/s needs {flops / 1e6:.0f} MFLOP x 1,000 = {need:.0f} GFLOP/s; ONNX Runtime's bare "
-          f"matrix product reaches {peak['fp32']:.0f} (fp32) and {peak['int8']:.0f} (int8) GOP/s here, "
-          f"so at best {peak['fp32'] * 1e9 / flops:.0f} and {peak['int8'] * 1e9 / flops:.0f} texts/s.")
+          f"matrix product at the FFN's shape reaches {peak['fp32']:.0f} (fp32) and {peak['int8']:.0f} "
+          f"(int8) GOP/s during this row, so roughly {peak['fp32'] * 1e9 / flops:.0f} and "
+          f"{peak['int8'] * 1e9 / flops:.0f} texts/s.")
 
 
 def main() -> None:
@@ -165,12 +170,10 @@ def main() -> None:
     texts = [t for conv in conversations for t in conv][: args.texts]
     runtimes = {"sentence-transformers (torch)": MiniLMEmbedder(), "ONNX Runtime fp32": OnnxMiniLMEmbedder(),
                 "ONNX Runtime int8": OnnxMiniLMEmbedder(int8=True)}
-    peak = {"fp32": gemm_gflops(int8=False), "int8": gemm_gflops(int8=True)}
-    print(f"Machine load affects absolutes; compare ratios within one run. ONNX Runtime matrix product "
-          f"at the FFN's shape: fp32 {peak['fp32']:.0f} GFLOP/s, int8 {peak['int8']:.0f} GOP/s.")
-    run(runtimes, texts, "LoCoMo turns", lengths(texts), peak)
+    print("Machine load affects absolutes; compare ratios within one run.")
+    run(runtimes, texts, "LoCoMo turns", lengths(texts))
     facts = short_facts(args.texts)
-    run(runtimes, facts, "Memory-sized facts", lengths(facts), peak)
+    run(runtimes, facts, "Memory-sized facts", lengths(facts))
     if not args.no_recall:
         print("\nFlat MiniLM LoCoMo recall_any@k (categories 1-4; reference README figure @10 = 0.502);"
               "\n+gained/-lost: questions whose hit@k differs from sentence-transformers':")

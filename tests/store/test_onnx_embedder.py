@@ -118,6 +118,10 @@ def test_int8_quantizes_the_fused_attention_and_stays_close(tmp_path: Path,
     b = np.asarray(MiniLMEmbedder().embed(texts))
     cos = (a * b).sum(axis=1)
     assert cos.min() >= 0.97 and cos.mean() >= 0.985, (cos.min(), cos.mean())
+    # Activations are quantized per batch, so unlike fp32 a text's int8 vector depends a
+    # little on its batch mates (one reason int8 stays opt-in): close, not equal.
+    alone = np.asarray(OnnxMiniLMEmbedder(str(path), int8=True).embed([texts[7]]))[0]
+    assert 0.97 <= float(alone @ a[7]) <= 1.0 + 1e-6
 
     # A new int8 recipe gets a new file name: the old cache is rebuilt, then removed.
     monkeypatch.setattr(onnx_module, "_QUANT_VERSION", "next")
