@@ -6,7 +6,7 @@ Run::
     python benchmarks/store.py --sizes 10000 --backend persistent --baseline
 
 Prints:
-- embedding throughput of MiniLM on sentence-transformers (torch) and on ONNX Runtime, side by
+- embedding throughput of MiniLM on sentence-transformers (torch), on ONNX Runtime and on int8 ONNX, side by
   side on the same short texts, their ratio and the cosine between their vectors
   (``--embedding-only`` stops there);
 - batched write throughput through ``put_many`` excluding embedding (target >= 1,000/s):
@@ -33,8 +33,7 @@ import time
 import numpy as np
 
 import engram  # noqa: F401  (environment set-up)
-from engram.store import MemoryStore
-from engram.store import Embedder, MiniLMEmbedder, OnnxMiniLMEmbedder
+from engram.store import Embedder, MemoryStore, MiniLMEmbedder, OnnxMiniLMEmbedder
 
 DIM = 384
 
@@ -121,20 +120,22 @@ def bench_embedding(n: int) -> None:
     texts = [f"The user mentioned fact number {i} about their {w} preferences."
              for i, w in zip(range(n), ["food", "travel", "music", "work", "family"] * n)]
     rates, vectors = {}, {}
-    for backend, emb in (("torch", MiniLMEmbedder()), ("onnx", OnnxMiniLMEmbedder())):
+    for backend, emb in (("torch", MiniLMEmbedder()), ("onnx", OnnxMiniLMEmbedder()),
+                         ("int8", OnnxMiniLMEmbedder(int8=True))):
         emb.embed(["warm up"])   # loads the model (and exports the ONNX file on first use)
-        if backend == "onnx" and emb.runtime != "onnxruntime":
-            print(f"embedding  onnx: unavailable, fell back to {emb.runtime}")
+        if backend != "torch" and emb.runtime != "onnxruntime":
+            print(f"embedding  {backend}: unavailable, fell back to {emb.runtime}")
             continue
         start = time.perf_counter()
         vectors[backend] = np.array(emb.embed(texts))
         rates[backend] = n / (time.perf_counter() - start)
         print(f"embedding  all-MiniLM-L6-v2 on {backend:5s}, {n} short texts: {rates[backend]:,.0f} texts/s")
-    if len(rates) == 2:
-        cos = (vectors["torch"] * vectors["onnx"]).sum(axis=1)
-        print(f"embedding  onnx / torch throughput: {rates['onnx'] / rates['torch']:.2f}x  "
-              f"(targets: >= 3x and >= 1,000 texts/s); cosine onnx vs torch: min {cos.min():.5f}, "
-              f"mean {cos.mean():.5f}")
+    for backend in ("onnx", "int8"):
+        if backend in rates and "torch" in rates:
+            cos = (vectors["torch"] * vectors[backend]).sum(axis=1)
+            print(f"embedding  {backend} / torch throughput: {rates[backend] / rates['torch']:.2f}x  "
+                  f"(targets: >= 3x and >= 1,000 texts/s); cosine {backend} vs torch: min {cos.min():.5f}, "
+                  f"mean {cos.mean():.5f}")
 
 
 def make_store(backend: str, tmp: str) -> MemoryStore:
