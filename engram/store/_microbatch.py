@@ -86,6 +86,12 @@ class MicroBatcher(Generic[T]):
         self.calls = 0  # calls of fn, and items passed to it: what merging saved
         self.items = 0
 
+    def forget(self) -> None:
+        """Empty the cache (``cache=N``) and zero the counters (``calls``, ``items``, ``hits``)."""
+        with self._cache_lock:
+            self._cache.clear()
+            self.hits = self.calls = self.items = 0
+
     def submit(self, texts: Sequence[Any]) -> Future[list[T]]:
         """Queue ``texts`` (the items); the future resolves to their results, in order."""
         future: Future[list[T]] = Future()

@@ -226,3 +226,12 @@ def test_the_default_embedder_does_not_embed_a_text_it_embedded_lately():
     two = emb.embed(["lives in Lyon"])
     assert two == [one[1]] and two[0] is not one[1]
     assert emb.batches == [2]
+
+
+def test_forget_empties_the_cache():
+    calls = []
+    batcher = MicroBatcher(lambda items: calls.append(list(items)) or [t.upper() for t in items], cache=4)
+    assert batcher(["a"]) == batcher(["a"]) == ["A"] and len(calls) == 1 and batcher.hits == 1
+    batcher.forget()
+    assert (batcher.hits, batcher.items) == (0, 0)
+    assert batcher(["a"]) == ["A"] and len(calls) == 2
