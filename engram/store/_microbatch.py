@@ -4,8 +4,9 @@ Thirty-two updates running at once each embed one or two texts. Run one by one, 
 thirty-two small forward passes queued behind the model's lock, each paying the model's
 fixed cost per call. A :class:`MicroBatcher` hands every request to one worker thread,
 which takes *everything* queued when it becomes free (optionally waiting ``window``
-seconds for more) and runs it as one call. A lone caller pays one hop to the worker and
-back (tens of microseconds); under load, the calls merge by themselves.
+seconds for more) and runs it as one call. A blocking caller that finds nothing running
+and nothing queued runs the call itself, in its own thread (no hand-off); under load, the
+calls merge by themselves.
 
 - Threads: ``batcher(texts)`` blocks the calling thread until its vectors are ready.
 - asyncio: ``await batcher.acall(texts)`` waits on a future, so the event loop is never
@@ -82,6 +83,7 @@ class MicroBatcher(Generic[T]):
         self._queue: deque[_Request[T]] = deque()
         self._cond = threading.Condition()
         self._worker: threading.Thread | None = None
+        self._busy = False  # fn is running (in the worker, or inline in a caller's thread)
         self._pid = os.getpid()
         self.calls = 0  # calls of fn, and items passed to it: what merging saved
         self.items = 0
@@ -94,6 +96,9 @@ class MicroBatcher(Generic[T]):
 
     def submit(self, texts: Sequence[Any]) -> Future[list[T]]:
         """Queue ``texts`` (the items); the future resolves to their results, in order."""
+        return self._submit(texts, inline=False)
+
+    def _submit(self, texts: Sequence[Any], inline: bool) -> Future[list[T]]:
         future: Future[list[T]] = Future()
         items = list(texts)
         if not items:
@@ -109,14 +114,37 @@ class MicroBatcher(Generic[T]):
                     future.set_result([self._thaw(k) for k in known])
                     return future
         with self._cond:
-            self._queue.append((items, future))
-            self._ensure_worker()
-            self._cond.notify()
+            if self._pid != os.getpid():  # a forked child: no call of the parent's is running here
+                self._pid, self._worker, self._busy = os.getpid(), None, False
+            # Nothing running and nothing queued: a blocking caller runs fn itself, sparing two
+            # thread hand-offs (each one a wait for the GIL under load). Whoever arrives meanwhile
+            # queues, and the worker takes them together once this call is done.
+            inline = inline and not self._busy and not self._queue and self.window <= 0
+            if inline:
+                self._busy = True
+            else:
+                self._queue.append((items, future))
+                self._ensure_worker()
+                self._cond.notify()
+                return future
+        try:
+            if future.set_running_or_notify_cancel():
+                self._run([(items, future)])
+        finally:
+            self._idle()
         return future
 
+    def _idle(self) -> None:
+        with self._cond:
+            self._busy = False
+            if self._queue:
+                self._ensure_worker()
+                self._cond.notify()
+
     def __call__(self, texts: Sequence[Any]) -> list[T]:
-        """The results for ``texts``, computed with whatever other callers queued meanwhile."""
-        return self.submit(texts).result()
+        """The results for ``texts``, computed with whatever other callers queued meanwhile
+        (in this thread when nothing else is running or waiting)."""
+        return self._submit(texts, inline=True).result()
 
     async def acall(self, texts: Sequence[Any]) -> list[T]:
         """Async :meth:`__call__`: awaits the result without blocking the event loop."""
@@ -134,7 +162,7 @@ class MicroBatcher(Generic[T]):
         """The next batch: whole requests up to ``max_batch`` items; None once idle."""
         with self._cond:
             deadline = time.monotonic() + self.idle
-            while not self._queue:
+            while not self._queue or self._busy:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self._worker = None
@@ -149,11 +177,15 @@ class MicroBatcher(Generic[T]):
                 request = self._queue.popleft()
                 batch.append(request)
                 size += len(request[0])
+            self._busy = True
             return batch
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
-            self._run([r for r in batch if r[1].set_running_or_notify_cancel()])
+            try:
+                self._run([r for r in batch if r[1].set_running_or_notify_cancel()])
+            finally:
+                self._idle()
 
     def _run(self, batch: list[_Request[T]]) -> None:
         if not batch:

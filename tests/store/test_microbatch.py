@@ -235,3 +235,31 @@ def test_forget_empties_the_cache():
     batcher.forget()
     assert (batcher.hits, batcher.items) == (0, 0)
     assert batcher(["a"]) == ["A"] and len(calls) == 2
+
+
+def test_a_lone_blocking_caller_runs_the_call_itself_and_later_arrivals_merge_after_it():
+    threads = []
+    gate = Gate()
+
+    def fn(items):
+        threads.append(threading.current_thread())
+        return gate(items)
+
+    batcher = MicroBatcher(fn)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(batcher, ["a"])
+        assert gate.entered.wait(WAIT)
+        later = [pool.submit(batcher, [f"x{i}"]) for i in range(3)]
+        _queued(batcher, 3)  # they wait for the running call, they do not start their own
+        gate.release.set()
+        assert first.result(WAIT) == ["A"] and [f.result(WAIT) for f in later] == [["X0"], ["X1"], ["X2"]]
+    assert gate.calls == [["a"], ["x0", "x1", "x2"]]
+    assert threads[0].name != "engram-microbatch" and threads[1].name == "engram-microbatch"
+    loop_thread = []
+
+    async def on_loop():
+        loop_thread.append(threading.current_thread())
+        return await batcher.acall(["b"])
+
+    assert asyncio.run(on_loop()) == ["B"]
+    assert threads[-1] is not loop_thread[0]  # never on the event loop's thread
