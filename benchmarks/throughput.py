@@ -93,9 +93,9 @@ def warm_up(manager) -> None:
     of recent vectors is emptied after it, so the run starts with none of its texts known."""
     manager.update("warm-up: I'm on the Pro plan. " + "The export keeps failing on large files. " * 10,
                    {"user_id": "warmup"}, trajectory_id=f"warmup-{time.time()}")
-    batcher = _batcher(manager)
-    if batcher is not None:
-        batcher.forget()
+    forget = getattr(_batcher(manager), "forget", None)  # (older engram versions keep no cache)
+    if forget is not None:
+        forget()
 
 
 def _batcher(manager):
@@ -106,7 +106,7 @@ def _batcher(manager):
 def cache_note(manager) -> str:
     """How many texts the embedder's cache of recent vectors answered (repeated memory texts)."""
     batcher = _batcher(manager)
-    if batcher is None or not batcher.cache_size:
+    if batcher is None or not getattr(batcher, "cache_size", 0):
         return "no embedding cache"
     return f"embedding cache answered {batcher.hits} of {batcher.hits + batcher.items} texts"
 
