@@ -17,9 +17,14 @@ fixed ``latency`` per call. Prints:
    ``floor / wall`` with ``floor = max(longest namespace chain x L, N x L / C)``. Target >= 0.85;
 3. ``--processes``: **1 vs 2 worker processes** on one Chroma server (``chroma run`` started
    here on 127.0.0.1, stopped after), each ``process(shard=(i, n))``: throughput ratio
-   (target >= 1.7), duplicate memories and conflicts (target 0). Measured at zero LM latency
-   (engram's own work, the GIL-bound case) and at ``--proc-latency`` with ``--proc-concurrency``
-   updates in flight per process (the case of a per-process limit on LM connections).
+   (target >= 1.7), duplicate memories and conflicts (target 0), in two regimes side by side,
+   both with ``--proc-concurrency`` updates in flight per process:
+   - the issue's own regime, L = ``--proc-latency`` (0.5 s): the LM dominates, as in production;
+   - the CPU-bound regime, L = 0: nothing but engram's work and the server's.
+   It also measures what bounds the CPU-bound row: the server's write rate (one upsert per
+   request, from 1 and from 4 threads): Chroma's server commits each write request to disk
+   one at a time, so two processes share one serial writer, on 2 cores that also run both
+   workers and the server.
 
 The machine is shared (2 cores): read the ratios, and run it twice.
 """
@@ -84,9 +89,26 @@ def make_store(kind: str):
 
 def warm_up(manager) -> None:
     """One long update first: loads the embedder, the tokenizer (LiteLLM) and Chroma, which a
-    long-running process pays once (benchmarks/startup.py measures that)."""
+    long-running process pays once (benchmarks/startup.py measures that). The embedder's cache
+    of recent vectors is emptied after it, so the run starts with none of its texts known."""
     manager.update("warm-up: I'm on the Pro plan. " + "The export keeps failing on large files. " * 10,
                    {"user_id": "warmup"}, trajectory_id=f"warmup-{time.time()}")
+    forget = getattr(_batcher(manager), "forget", None)  # (older engram versions keep no cache)
+    if forget is not None:
+        forget()
+
+
+def _batcher(manager):
+    embedder = manager.store.embedder
+    return embedder._microbatcher() if getattr(embedder, "microbatch", False) else None
+
+
+def cache_note(manager) -> str:
+    """How many texts the embedder's cache of recent vectors answered (repeated memory texts)."""
+    batcher = _batcher(manager)
+    if batcher is None or not getattr(batcher, "cache_size", 0):
+        return "no embedding cache"
+    return f"embedding cache answered {batcher.hits} of {batcher.hits + batcher.items} texts"
 
 
 def framework_time(data, embedder: str) -> dict[str, float]:
@@ -116,6 +138,7 @@ def framework_time(data, embedder: str) -> dict[str, float]:
     rest = [t - m for t, m in zip(totals, in_lm)]
     return {"median": statistics.median(totals) * 1000, "p90": sorted(totals)[int(0.9 * len(totals))] * 1000,
             "lm_median": statistics.median(in_lm) * 1000, "rest_median": statistics.median(rest) * 1000,
+            "cache": cache_note(manager),
             "memories": sum(manager.store.count(ns) for ns in manager.store.list_namespaces())}
 
 
@@ -134,7 +157,8 @@ def efficiency(data, embedder: str, latency: float, concurrency: int, mode: str)
         report = asyncio.run(manager.aprocess(data, concurrency=concurrency, progress=False))
     wall = time.perf_counter() - start
     assert report.failed == 0, report.failures[:3]
-    return {"wall": wall, "floor": floor, "efficiency": floor / wall, "applied": report.applied}
+    return {"wall": wall, "floor": floor, "efficiency": floor / wall, "applied": report.applied,
+            "cache": cache_note(manager)}
 
 
 _WORKER = """
@@ -189,43 +213,95 @@ def _chroma_server(path):
     raise RuntimeError("chroma run did not start")
 
 
-def processes(n: int, users: int, latency: float, concurrency: int) -> None:
-    """1 vs 2 worker processes (shards) on one Chroma server; prints throughput ratio, duplicates, conflicts."""
-    import json
-    import os
-    import subprocess
-    import sys
+def server_writes(url: str) -> tuple[float, float]:
+    """Upserts per second the server accepts, one row per request: from 1 thread and from 4."""
+    import threading
+    from urllib.parse import urlparse
+
+    import chromadb
+    from chromadb.config import Settings
+
+    parsed = urlparse(url)
+    client = chromadb.HttpClient(host=parsed.hostname, port=parsed.port, settings=Settings(anonymized_telemetry=False))
+    cols = [client.get_or_create_collection(f"bench-writes-{i}", embedding_function=None) for i in range(4)]
+    rates = []
+    for threads in (1, 4):
+        def work(k: int, threads: int = threads) -> None:
+            for i in range(12):
+                cols[k].upsert(ids=[f"{threads}-{i}"], embeddings=[[0.5] * 8], documents=["x"], metadatas=[{"i": i}])
+
+        start = time.perf_counter()
+        pool = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        rates.append(12 * threads / (time.perf_counter() - start))
+    for i in range(4):
+        client.delete_collection(f"bench-writes-{i}")
+    return rates[0], rates[1]
+
+
+def processes(n: int, users: int, latencies: list[float], concurrency: int) -> None:
+    """1 vs 2 worker processes (shards) on one Chroma server, at each latency; prints the
+    throughput ratios side by side with duplicates and conflicts."""
     import tempfile
     from pathlib import Path
-
-    from engram.store import MemoryStore
 
     bench = str(Path(__file__).resolve().parent)
     code = _WORKER.format(bench=bench)
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = _chroma_server(Path(tmp) / "db")
         try:
-            walls = {}
-            for workers in (1, 2):
-                prefix = f"bench-{workers}p-{latency}"
-                runs = [subprocess.Popen([sys.executable, "-c", code, str(i), str(workers), url, prefix, str(latency),
-                                          str(concurrency), str(n), str(users)], stdout=subprocess.PIPE,
-                                         env={**os.environ}, text=True) for i in range(workers)]
-                outs = [json.loads(r.communicate()[0].strip().splitlines()[-1]) for r in runs]
-                wall = max(o["end"] for o in outs) - min(o["start"] for o in outs)
-                store = MemoryStore.http(url)
-                spaces = store.list_namespaces((prefix,))
-                rows = [r for ns in spaces for r in store.list(ns, limit=10_000)]
-                duplicates = len(rows) - len({(r.namespace, r.text) for r in rows})
-                walls[workers] = wall
-                print(f"  {workers} process(es), L={latency}s, C={concurrency} each: wall {wall:.2f} s, "
-                      f"{n / wall:.1f} updates/s, applied {sum(o['applied'] for o in outs)}/{n}, "
-                      f"failed {sum(o['failed'] for o in outs)}, conflicts {sum(o['conflicts'] for o in outs)}, "
-                      f"{len(rows)} memories, duplicates {duplicates}")
-            print(f"  throughput ratio 2 vs 1 processes: {walls[1] / walls[2]:.2f}x (target >= 1.7)")
+            one, four = server_writes(url)
+            print(f"  the server's write rate (one upsert per request): {one:.0f}/s from 1 thread, "
+                  f"{four:.0f}/s from 4 threads (writes are committed one at a time)")
+            ratios = {}
+            for latency in latencies:
+                ratios[latency] = _ratio(url, code, n, users, latency, concurrency)
+            print("  2 vs 1 processes, side by side:")
+            for latency, ratio in ratios.items():
+                regime = ("the issue's regime (LM-bound)" if latency > 0
+                          else "CPU-bound (no LM latency: engram + server only)")
+                print(f"    L={latency}s C={concurrency}/process, {regime}: {ratio:.2f}x "
+                      f"({'meets' if ratio >= 1.7 else 'below'} the 1.7x target)")
+            print("  why a row falls short: both workers share one server. Its writes are committed to disk one "
+                  "after another (the rate above), and 2 cores run the server and both workers (and, here, other "
+                  "jobs). At L=0 nothing else limits the run, so a second process mostly queues behind the same "
+                  "commits and cores; at L=0.5 s the workers mostly wait on the LM, and only the queueing on those "
+                  "commits (about one ledger mark per update, plus the memory writes) separates the ratio from 2x.")
         finally:
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def _ratio(url: str, code: str, n: int, users: int, latency: float, concurrency: int) -> float:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from engram.store import MemoryStore
+
+    walls = {}
+    for workers in (1, 2):
+        prefix = f"bench-{workers}p-{latency}"
+        runs = [subprocess.Popen([sys.executable, "-c", code, str(i), str(workers), url, prefix, str(latency),
+                                  str(concurrency), str(n), str(users)], stdout=subprocess.PIPE,
+                                 env={**os.environ}, text=True) for i in range(workers)]
+        outs = [json.loads(r.communicate()[0].strip().splitlines()[-1]) for r in runs]
+        wall = max(o["end"] for o in outs) - min(o["start"] for o in outs)
+        store = MemoryStore.http(url)
+        spaces = store.list_namespaces((prefix,))
+        rows = [r for ns in spaces for r in store.list(ns, limit=10_000)]
+        duplicates = len(rows) - len({(r.namespace, r.text) for r in rows})
+        walls[workers] = wall
+        print(f"  {workers} process(es), L={latency}s, C={concurrency} each: wall {wall:.2f} s, "
+              f"{n / wall:.1f} updates/s, applied {sum(o['applied'] for o in outs)}/{n}, "
+              f"failed {sum(o['failed'] for o in outs)}, conflicts {sum(o['conflicts'] for o in outs)}, "
+              f"{len(rows)} memories, duplicates {duplicates}")
+    print(f"  throughput ratio 2 vs 1 processes at L={latency}s: {walls[1] / walls[2]:.2f}x (target >= 1.7)")
+    return walls[1] / walls[2]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -237,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-framework", action="store_true")
     parser.add_argument("--skip-efficiency", action="store_true")
     parser.add_argument("--processes", action="store_true", help="1 vs 2 worker processes on a Chroma server")
-    parser.add_argument("--proc-latency", type=float, default=0.1)
+    parser.add_argument("--proc-latency", type=float, default=0.5, help="the LM-bound row's latency (0 is always run too)")
     parser.add_argument("--proc-concurrency", type=int, default=4)
     args = parser.parse_args(argv)
     import logging
@@ -251,16 +327,15 @@ def main(argv: list[str] | None = None) -> None:
         f = framework_time(data, args.embedder)
         print(f"framework time per update at zero LM latency: median {f['median']:.1f} ms, p90 {f['p90']:.1f} ms "
               f"(DSPy call to the stand-in {f['lm_median']:.1f} ms + engram {f['rest_median']:.1f} ms); "
-              f"target <= 15 ms -> {f['median'] / 15:.2f}x of target; {f['memories']} memories")
+              f"target <= 15 ms -> {f['median'] / 15:.2f}x of target; {f['memories']} memories; {f['cache']}")
     for mode in () if args.skip_efficiency else ("sync", "async"):
         e = efficiency(data, args.embedder, args.latency, args.concurrency, mode)
         print(f"{mode:5s} L={args.latency}s C={args.concurrency}: wall {e['wall']:.2f} s, floor {e['floor']:.2f} s, "
-              f"efficiency {e['efficiency']:.2f} (target >= 0.85), {e['applied']} applied")
+              f"efficiency {e['efficiency']:.2f} (target >= 0.85), {e['applied']} applied; {e['cache']}")
     if args.processes:
         print("1 vs 2 worker processes, process(shard=(i, n)), one `chroma run` server on 127.0.0.1 "
               "(default MiniLM embedder in each worker):")
-        processes(n, users, 0.0, args.proc_concurrency)
-        processes(n, users, args.proc_latency, args.proc_concurrency)
+        processes(n, users, [args.proc_latency, 0.0], args.proc_concurrency)
 
 
 if __name__ == "__main__":

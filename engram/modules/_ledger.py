@@ -85,6 +85,12 @@ class MemoryLedger:
                 self._rows[i] = dict(meta or {})
 
 
+# Legacy ledger namespaces found absent, per store: earlier releases wrote them, this one never
+# does, so one that is absent when first looked at stays absent. Remembering that saves a
+# collection lookup (a round trip to a server) on every update of a fresh namespace.
+_no_legacy: weakref.WeakKeyDictionary[object, set[Namespace]] = weakref.WeakKeyDictionary()
+
+
 class _WithLegacy:
     """A ledger that also counts rows written by earlier releases as applied."""
 
@@ -95,7 +101,19 @@ class _WithLegacy:
         keys = list(ids)
         found = self.ledger.has(keys)
         missing = [i for i in keys if i not in found]
-        return found | (self.legacy.has(missing) if missing else set())
+        return found | (self._legacy_has(missing) if missing else set())
+
+    def _legacy_has(self, ids: list[str]) -> set[str]:
+        store, ns = self.legacy.store, self.legacy.namespace
+        with _memory_lock:
+            absent = _no_legacy.setdefault(store, set())
+            if ns in absent:
+                return set()
+        if store.count(ns, include_deleted=True) == 0:
+            with _memory_lock:
+                absent.add(ns)
+            return set()
+        return self.legacy.has(ids)
 
     def mark(self, ids: Iterable[str], meta: Mapping[str, object] | None = None) -> None:
         self.ledger.mark(ids, meta)

@@ -40,7 +40,7 @@ from engram.modules._drive import Algorithm, Call, Work, arun, run
 from engram.modules._extractor import MemoryExtractor
 from engram.modules._identity import stamp
 from engram.modules._langmem import MemoryManagerRunnable
-from engram.modules._ledger import ledger_for
+from engram.modules._ledger import Ledger, ledger_for
 from engram.modules._locks import anamespace_lock, namespace_lock
 from engram.modules._results import UpdateResult, trajectory_values
 from engram.modules._schemas import UserProfile, check_schemas
@@ -59,6 +59,7 @@ from engram.modules._strategies import (
     CollectionStrategy,
     ProfileStrategy,
     Records,
+    Retrieved,
     Strategy,
     write_ops,
 )
@@ -212,15 +213,24 @@ class MemoryManager(MemoryManagerRunnable):  # + LangMem's invoke/ainvoke (engra
         ns, tid = result.namespace, conv.trajectory_id
         ledger = ledger_for(store, ns)
         origin = self.identity()
-        if not force and (yield Work(ledger.has, ([tid],))):
+        # Store work is folded into as few steps as the order allows: under aupdate each step is a
+        # hop to a worker thread and back to the event loop, which under load costs more than the work.
+        start = yield Work(self._start, (store, ns, conv, ledger, tid, force))
+        if start is None:
             result.skipped = True
             return
+        retrieved: Retrieved | None = start[0]
+        last = not self.phases  # then the ledger mark goes with the write, in the same step
         while True:
             result.attempts += 1
             try:
-                shown, records = yield from self.strategy.retrieve(store, ns, conv)
+                shown, records = retrieved if retrieved is not None else (yield from self.strategy.retrieve(store, ns, conv))
+                retrieved = None  # a retry retrieves again: the namespace may have changed
                 pred = yield Call(self.extractor, {"conversation": conv, "memories": shown, "trajectory_id": tid})
                 ops = self._stamped(pred, origin)
+                if last:
+                    self._record(result, pred, (yield Work(self._write_and_mark, (store, ns, ops, records, ledger, tid))))
+                    return
                 self._record(result, pred, (yield Work(self._write_ops, (store, ns, ops, records))))
                 for phase, extractor in self.phases:
                     current, records = yield Work(self._phase_inputs, (store, ns, records, result))
@@ -233,6 +243,20 @@ class MemoryManager(MemoryManagerRunnable):  # + LangMem's invoke/ainvoke (engra
                 self._failed(result, err)
         # only now, after every write of this trajectory succeeded (see engram.modules._ledger)
         yield Work(ledger.mark, ([tid], {"written": len(result.written), "deleted": len(result.deleted)}))
+
+    def _start(self, store: MemoryStore, ns: Namespace, conv: Conversation, ledger: Ledger, tid: str,
+               force: bool) -> tuple[Retrieved | None] | None:
+        """None when the trajectory was applied already; else the retrieval, if it needs no LM."""
+        if not force and ledger.has([tid]):
+            return None
+        return (self.strategy.retrieve_now(store, ns, conv),)
+
+    def _write_and_mark(self, store: MemoryStore, ns: Namespace, ops: list, records: Records, ledger: Ledger,
+                        tid: str) -> tuple[list[MemoryRecord], list[str]]:
+        """The last write of an update, then its ledger mark (only once the write succeeded)."""
+        written, deleted = self._write_ops(store, ns, ops, records)
+        ledger.mark([tid], {"written": len(written), "deleted": len(deleted)})
+        return written, deleted
 
     def _write_ops(self, store: MemoryStore, ns: Namespace, ops: list, records: Records) -> tuple[list[MemoryRecord], list[str]]:
         with store.using_ttl(self.ttl) if self.ttl is not None else contextlib.nullcontext():

@@ -51,6 +51,12 @@ class Strategy:
     def retrieve(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> Algorithm[Retrieved]:
         raise NotImplementedError
 
+    def retrieve_now(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> Retrieved | None:
+        """What :meth:`retrieve` returns, computed by plain store work, or None when retrieving
+        needs an LM call (then :meth:`retrieve` must run). Lets a caller fold retrieval into
+        other store work: one hop to a worker thread instead of two."""
+        return None
+
     def draft(self, ns: Namespace, op: MemoryOp, records: Records, items: dict[str, Item]) -> Item | None:
         """The put_many item for an insert or update (None: nothing to write)."""
         raise NotImplementedError
@@ -92,7 +98,13 @@ class CollectionStrategy(Strategy):
             found = yield Work(self.searcher.search, (ns, queries, conv, store))
         else:
             found = yield Work(self._near_window, (store, ns, conv))
-        records = [r for r in found if self.valid(r)]  # type: ignore[attr-defined]
+        return self._shown(found)  # type: ignore[arg-type]
+
+    def retrieve_now(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> Retrieved | None:
+        return None if self.searcher is not None else self._shown(self._near_window(store, ns, conv))
+
+    def _shown(self, found: list[MemoryRecord]) -> Retrieved:
+        records = [r for r in found if self.valid(r)]
         return list(records), {r.id: r for r in records}
 
     def _near_window(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> list[MemoryRecord]:
@@ -130,7 +142,12 @@ class ProfileStrategy(Strategy):
         self.settings = settings
 
     def retrieve(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> Algorithm[Retrieved]:
-        record = yield Work(store.get, (ns, PROFILE_KEY))
+        return self._shown((yield Work(store.get, (ns, PROFILE_KEY))))
+
+    def retrieve_now(self, store: MemoryStore, ns: Namespace, conv: Conversation) -> Retrieved | None:
+        return self._shown(store.get(ns, PROFILE_KEY))
+
+    def _shown(self, record: object) -> Retrieved:
         if isinstance(record, MemoryRecord):
             # an unreadable profile is kept untouched, and the LM starts from nothing
             return ([record], {record.id: record}) if self.valid(record) else ([], {})

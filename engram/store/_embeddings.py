@@ -86,7 +86,9 @@ class Embedder:
         if self._batcher is None:
             with _batcher_lock:
                 if self._batcher is None:
-                    self._batcher = MicroBatcher(self._embed_all)
+                    # a text seen lately is not embedded again (memories repeat across users);
+                    # 2,048 vectors kept as arrays of doubles: about 6 MB
+                    self._batcher = MicroBatcher(self._embed_all, cache=2048, freeze=_frozen, thaw=list)
         return self._batcher
 
     def _embed_all(self, texts: list[str]) -> list[list[float]]:
@@ -108,6 +110,12 @@ class Embedder:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.spec!r})"
+
+
+def _frozen(vector: Sequence[float]) -> Any:
+    from array import array
+
+    return array("d", vector)
 
 
 def _normalize(vector: Any) -> list[float]:

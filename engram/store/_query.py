@@ -19,6 +19,7 @@ from engram.store._filters import Undecided, matches
 
 SCAN_LIMIT = 5000     # rows a Python-side scan may read before Chroma's where is cheaper
 _QUERY_INCLUDE = ["documents", "metadatas", "distances"]
+_PREFIX_ROWS = 64     # rows the first read of a filtered scan takes
 
 
 def nearest(col: Any, vector: list[float], where: dict | None, keys: list[str] | None,
@@ -55,6 +56,18 @@ def scan(col: Any, where: dict | None, keys: list[str] | None, limit: int,
     """Rows matching ``where`` in insertion order, ``offset``/``limit`` applied after filtering."""
     if where is None:
         return rows(col.get(ids=keys, limit=limit, offset=offset, include=["documents", "metadatas"]))
+    # One read usually answers: the first rows in insertion order hold the first matches, so when
+    # a prefix of the collection has enough of them (or is the whole collection), they are the
+    # answer. A count() first would cost another round trip to a server on every small listing.
+    prefix = max(2 * (limit + offset), _PREFIX_ROWS)
+    if keys is None and prefix <= SCAN_LIMIT:
+        try:
+            got = rows(col.get(limit=prefix, include=["documents", "metadatas"]))
+            hits = [r for r in got if matches(where, r[2])]
+            if len(hits) >= limit + offset or len(got) < prefix:
+                return hits[offset : offset + limit]
+        except Undecided:
+            pass
     if col.count() <= SCAN_LIMIT:
         try:
             got = rows(col.get(ids=keys, include=["documents", "metadatas"]))

@@ -248,3 +248,22 @@ def test_a_trajectory_recorded_by_an_earlier_release_is_not_applied_again(tmp_pa
     fresh = said("ana", "I live in Lyon.", 2)
     assert not MemoryManager(store, ("memories", "{user_id}"), lm=lm).update(fresh).skipped
     assert MemoryManager(store, ("memories", "{user_id}"), lm=lm).is_processed(("memories", "ana"), fresh.id)
+
+
+def test_a_legacy_ledger_seen_absent_is_not_looked_up_again_but_one_present_is_read(tmp_path):
+    from engram.store import MemoryStore
+
+    store = MemoryStore.persistent(tmp_path / "chroma", embedder=WordHashEmbedder())
+    lm = world_lm()
+    manager = MemoryManager(store, ("memories", "{user_id}"), lm=lm)
+    lookups = []
+    real_count = store.count
+    store.count = lambda ns, **k: lookups.append(tuple(ns)) or real_count(ns, **k)
+    for day in (1, 2, 3):
+        assert not manager.update(said("bo", f"I moved to city {day}.", day)).skipped
+    assert lookups.count(("memories", "bo", "engram.processed")) == 1
+    talk = said("cy", "I'm on the Pro plan.", 1)  # cy's legacy ledger exists: it is read every time
+    store.put(("memories", "cy", "engram.processed"), talk.id, {"written": 1}, kind="engram.processed",
+              text=f"processed {talk.id}")
+    assert manager.update(talk).skipped
+    assert manager.update(said("cy", "I live in Lyon.", 2)).skipped is False

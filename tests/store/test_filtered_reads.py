@@ -67,3 +67,33 @@ def test_selective_filter_falls_back_and_still_finds(filled):
     results = store.search(ns, "memory", limit=15)
     assert len(results) == 15 and not set(r.id for r in results) & set(deleted)
     assert store.count(ns) == 21 and len(store.list(ns, limit=100)) == 21
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(5, 0), (5, 3), (11, 0), (40, 10), (100, 0)])
+def test_listing_pages_equal_chromas_where_whatever_the_prefix_holds(mem_store, limit, offset):
+    """A filtered listing reads a prefix of the collection first; its pages must be Chroma's own,
+    also when the prefix is mostly rows the filter drops (here: 70 of the first 80 deleted)."""
+    ns = ("paged",)
+    mem_store.put_many(ns, [{"key": f"k{i:03d}", "content": f"row {i}", "metadata": {"n": i % 3}}
+                            for i in range(120)])
+    for i in range(80):
+        if i % 8:
+            mem_store.delete(ns, f"k{i:03d}")
+    col = mem_store._cols.get(ns)
+    for flt in (None, {"n": 1}):
+        where = {"$and": [{"_deleted": False}, to_where(flt)]} if flt else {"_deleted": False}
+        expected = col.get(where=where, limit=limit, offset=offset, include=[])["ids"]
+        got = [r.id for r in mem_store.list(ns, filter=flt, limit=limit, offset=offset)]
+        assert got == expected
+
+
+def test_a_small_filtered_listing_is_one_read(mem_store):
+    ns = ("one-read",)
+    mem_store.put_many(ns, [{"key": f"k{i}", "content": f"row {i}"} for i in range(12)])
+    col = mem_store._cols.get(ns)
+    calls = []
+    real_get, real_count = col.get, col.count
+    col.get = lambda *a, **k: calls.append("get") or real_get(*a, **k)
+    col.count = lambda *a, **k: calls.append("count") or real_count(*a, **k)
+    assert [r.id for r in mem_store.list(ns, limit=5)] == [f"k{i}" for i in range(5)]
+    assert calls == ["get"]  # no count() first: a server would answer two round trips

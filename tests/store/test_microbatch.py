@@ -171,3 +171,95 @@ def test_a_repeated_id_in_concurrent_marks_is_kept_once():
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda k: ledger.mark(["same"], {"n": k}), range(8)))
     assert ledger.ids() == ["same"]
+
+
+def test_a_cached_batcher_computes_an_item_shared_by_queued_requests_once():
+    gate = Gate()
+    batcher = MicroBatcher(gate, cache=8)
+    batcher.submit(["first"])
+    assert gate.entered.wait(WAIT)
+    futures = [batcher.submit(["same", f"own{i}", "same"]) for i in range(3)]
+    _queued(batcher, 3)
+    gate.release.set()
+    assert [f.result(WAIT) for f in futures] == [["SAME", f"OWN{i}", "SAME"] for i in range(3)]
+    assert gate.calls[1] == ["same", "own0", "own1", "own2"]  # each distinct item once
+    assert batcher.hits == 5 and batcher.items == 5
+
+
+def test_a_request_the_cache_holds_is_answered_without_a_call_and_each_caller_gets_a_copy():
+    calls = []
+
+    def fn(items):
+        calls.append(list(items))
+        return [[len(t), 1.0] for t in items]
+
+    batcher = MicroBatcher(fn, cache=2, freeze=tuple, thaw=list)
+    first = batcher(["ab", "abc"])
+    first[0].append("changed by a caller")
+    assert batcher(["abc", "ab"]) == [[3, 1.0], [2, 1.0]]  # what the model returned, not the caller's edit
+    assert calls == [["ab", "abc"]]
+    batcher(["abcd"])  # a third distinct item: the least recently used one ("abc") goes
+    batcher(["ab"])
+    assert calls == [["ab", "abc"], ["abcd"]]
+    batcher(["abc"])
+    assert calls[-1] == ["abc"]
+
+
+def test_a_bad_request_fails_only_its_caller_with_a_cache_too():
+    gate = Gate()
+    batcher = MicroBatcher(gate, cache=8)
+    batcher.submit(["first"])
+    assert gate.entered.wait(WAIT)
+    good, bad = batcher.submit(["ok", "shared"]), batcher.submit(["bad", "shared"])
+    _queued(batcher, 2)
+    gate.release.set()
+    assert good.result(WAIT) == ["OK", "SHARED"]
+    with pytest.raises(ValueError):
+        bad.result(WAIT)
+    assert batcher(["ok"]) == ["OK"] and len(gate.calls) == 4  # first, merged (failed), then each alone
+
+
+def test_the_default_embedder_does_not_embed_a_text_it_embedded_lately():
+    emb = Counting()
+    emb.release.set()
+    one = emb.embed(["prefers email", "lives in Lyon"])
+    two = emb.embed(["lives in Lyon"])
+    assert two == [one[1]] and two[0] is not one[1]
+    assert emb.batches == [2]
+
+
+def test_forget_empties_the_cache():
+    calls = []
+    batcher = MicroBatcher(lambda items: calls.append(list(items)) or [t.upper() for t in items], cache=4)
+    assert batcher(["a"]) == batcher(["a"]) == ["A"] and len(calls) == 1 and batcher.hits == 1
+    batcher.forget()
+    assert (batcher.hits, batcher.items) == (0, 0)
+    assert batcher(["a"]) == ["A"] and len(calls) == 2
+
+
+def test_a_lone_blocking_caller_runs_the_call_itself_and_later_arrivals_merge_after_it():
+    threads = []
+    gate = Gate()
+
+    def fn(items):
+        threads.append(threading.current_thread())
+        return gate(items)
+
+    batcher = MicroBatcher(fn)
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(batcher, ["a"])
+        assert gate.entered.wait(WAIT)
+        later = [pool.submit(batcher, [f"x{i}"]) for i in range(3)]
+        _queued(batcher, 3)  # they wait for the running call, they do not start their own
+        gate.release.set()
+        assert first.result(WAIT) == ["A"] and [f.result(WAIT) for f in later] == [["X0"], ["X1"], ["X2"]]
+    assert gate.calls == [["a"], ["x0", "x1", "x2"]]
+    assert threads[0].name != "engram-microbatch" and threads[1].name == "engram-microbatch"
+    loop_thread = []
+
+    async def on_loop():
+        loop_thread.append(threading.current_thread())
+        return await batcher.acall(["b"])
+
+    assert asyncio.run(on_loop()) == ["B"]
+    assert threads[-1] is not loop_thread[0]  # never on the event loop's thread
