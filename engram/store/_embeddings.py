@@ -91,6 +91,16 @@ class Embedder:
                     self._batcher = MicroBatcher(self._embed_all, cache=2048, freeze=_frozen, thaw=list)
         return self._batcher
 
+    def clear_cache(self) -> None:
+        """Forget the recently embedded texts' vectors (a micro-batched embedder keeps the last
+        2,048), so the next :meth:`embed` runs the model: for benchmarks, or after swapping it::
+
+            emb = get_embedder()
+            emb.embed(["prefers dark mode"]); emb.clear_cache()
+        """
+        if self._batcher is not None:
+            self._batcher.forget()
+
     def _embed_all(self, texts: list[str]) -> list[list[float]]:
         """Subclasses with a batched model of their own override this (``texts`` is non-empty)."""
         out: list[list[float]] = []

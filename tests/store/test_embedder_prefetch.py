@@ -93,3 +93,24 @@ def test_a_persistent_store_prefetches_its_default_embedder(exported_model: Path
     # An embedder with nothing to load is left alone.
     MemoryStore.persistent(tmp_path / "other", embedder=Constant()).close()
     assert started == ["all-MiniLM-L6-v2"]
+
+
+class Counting(Embedder):
+    spec = "test-counting"
+    microbatch = True  # the path local models take, with its cache of recent vectors
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        self.seen += texts
+        return [[float(len(t)), 1.0, 0.0] for t in texts]
+
+
+def test_clear_cache_makes_the_next_embed_run_the_model() -> None:
+    embedder = Counting()
+    first = embedder.embed(["prefers dark mode"])
+    assert embedder.embed(["prefers dark mode"]) == first and embedder.seen == ["prefers dark mode"]
+    embedder.clear_cache()
+    assert embedder.embed(["prefers dark mode"]) == first
+    assert embedder.seen == ["prefers dark mode", "prefers dark mode"]
