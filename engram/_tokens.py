@@ -14,6 +14,7 @@ cannot be found, LiteLLM counts. The numbers equal ``litellm.token_counter`` (te
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -73,6 +74,17 @@ def count_text_tokens(text: str) -> int:
 
 
 def _encoded_length(encoding: Any, text: str) -> int:
+    if len(text) > _CHUNK_CHARS:  # prompts repeat their long instructions call after call
+        return _cached_length(encoding, text)
+    return _raw_length(encoding, text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_length(encoding: Any, text: str) -> int:
+    return _raw_length(encoding, text)
+
+
+def _raw_length(encoding: Any, text: str) -> int:
     return sum(len(encoding.encode(text[start:start + _CHUNK_CHARS], disallowed_special=()))
                for start in range(0, len(text), _CHUNK_CHARS))
 
