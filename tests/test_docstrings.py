@@ -155,10 +155,6 @@ SKIP: dict[str, str] = {
 BROKEN: dict[str, str] = {
     "engram.tracking._genai#0": "an app's `predict` and MLflow's LLM-judged Correctness() scorer; "
                                 "tests/tracking/test_genai.py makes the same call in the simulated world",
-    # seen since the collector reads methods inherited from engram mixins (MemoryStore's writes)
-    "engram.MemoryStore.delete#0": "deletes 'diet', which the example never puts (store)",
-    "engram.MemoryStore.mutate#0": "mutates 'visits', which the example never puts (store)",
-    "engram.MemoryStore.update#0": "updates 'diet', which the example never puts (store)",
 }
 
 EXAMPLES = collect()

@@ -261,7 +261,8 @@ class WriteMixin:
         Without ``ttl=`` an expiring memory keeps its ttl, counted again from this write.
         Example::
 
-            store.update(ns, "diet", content={"fact": "vegan"}, metadata={"confidence": 0.9})
+            store.put(ns, "diet", {"fact": "vegetarian"})
+            store.update(ns, "diet", content={"fact": "vegan"}, metadata={"confidence": 0.9}).version   # 2
         """
         unknown = set(changes) - UPDATE_FIELDS
         if unknown:
@@ -280,7 +281,8 @@ class WriteMixin:
 
         Example (a counter no concurrent writer can lose)::
 
-            store.mutate(ns, "visits", lambda r: {"content": {"n": r.content["n"] + 1}})
+            store.put(ns, "visits", {"n": 0})
+            store.mutate(ns, "visits", lambda r: {"content": {"n": r.content["n"] + 1}}).content   # {'n': 1}
         """
         ns = validate_namespace(namespace)
         check_key(key)
@@ -323,6 +325,7 @@ class WriteMixin:
 
         ``hard=True`` is :meth:`purge` of that key. Example::
 
+            store.put(ns, "diet", "vegetarian")
             store.delete(ns, "diet"); store.get(ns, "diet")   # None
             store.restore(ns, "diet", version=1)              # back again
         """
