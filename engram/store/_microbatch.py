@@ -195,9 +195,7 @@ class MicroBatcher(Generic[T]):
             if self.cache_size:
                 self._run_cached(batch, texts)
                 return
-            results = list(self.fn(texts))
-            if len(results) != len(texts):
-                raise RuntimeError(f"the batched function returned {len(results)} results for {len(texts)} texts")
+            results = self._call(texts)
         except BaseException as err:  # noqa: BLE001 - handed to the callers
             if len(batch) == 1:
                 batch[0][1].set_exception(err)
@@ -205,13 +203,19 @@ class MicroBatcher(Generic[T]):
                 for request in batch:
                     self._run([request])
             return
-        self.calls += 1
-        self.items += len(texts)
         start = 0
         for items, future in batch:
             future.set_result(results[start:start + len(items)])
             start += len(items)
 
+    def _call(self, items: list[Any]) -> list[T]:
+        """``fn`` on ``items``, checked to give one result per item, and counted."""
+        results = list(self.fn(items))
+        if len(results) != len(items):
+            raise RuntimeError(f"the batched function returned {len(results)} results for {len(items)} texts")
+        self.calls += 1
+        self.items += len(items)
+        return results
 
     def _run_cached(self, batch: list[_Request[T]], texts: list[Any]) -> None:
         """One call of ``fn`` for the distinct items of ``batch`` that the cache does not hold."""
@@ -219,17 +223,12 @@ class MicroBatcher(Generic[T]):
             table = {t: self._cache[t] for t in texts if t in self._cache}
         todo = [t for t in dict.fromkeys(texts) if t not in table]
         if todo:
-            results = list(self.fn(todo))
-            if len(results) != len(todo):
-                raise RuntimeError(f"the batched function returned {len(results)} results for {len(todo)} texts")
-            fresh = {t: self._freeze(r) for t, r in zip(todo, results)}
+            fresh = {t: self._freeze(r) for t, r in zip(todo, self._call(todo))}
             table.update(fresh)
             with self._cache_lock:
                 self._cache.update(fresh)
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
-            self.calls += 1
-            self.items += len(todo)
         self.hits += len(texts) - len(todo)
         for items, future in batch:
             future.set_result([self._thaw(table[t]) for t in items])
