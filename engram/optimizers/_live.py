@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from statistics import NormalDist, fmean, variance
 
 from engram.errors import ValidationError
 from engram.prompts import Prompt
@@ -67,24 +68,18 @@ class LiveRecord:
 
     def mean(self, prompt: Prompt) -> float | None:
         values = self._scores.get(prompt.text)
-        return sum(values) / len(values) if values else None
+        return fmean(values) if values else None
 
     def _beats(self, a: list[float], b: list[float]) -> bool:
-        diff = sum(a) / len(a) - sum(b) / len(b)
+        diff = fmean(a) - fmean(b)
         if self.confidence is None:
             return diff > 0
         if len(a) < 2 or len(b) < 2:
             return False
-        from scipy import stats
-
-        def var(x: list[float]) -> float:
-            m = sum(x) / len(x)
-            return sum((v - m) ** 2 for v in x) / (len(x) - 1)
-
-        se = math.sqrt(var(a) / len(a) + var(b) / len(b))
+        se = math.sqrt(variance(a) / len(a) + variance(b) / len(b))
         if se == 0.0:
             return diff > 0
-        return diff - float(stats.norm.ppf(1 - (1 - self.confidence) / 2)) * se > 0
+        return diff - NormalDist().inv_cdf(1 - (1 - self.confidence) / 2) * se > 0
 
     def better_than(self, prompt: Prompt) -> Prompt | None:
         """The recorded version users liked best, if it beats ``prompt``'s live scores; else None."""
@@ -95,7 +90,7 @@ class LiveRecord:
         for text, values in self._scores.items():
             if text == prompt.text or not self._beats(values, current):
                 continue
-            mean = sum(values) / len(values)
+            mean = fmean(values)
             if best is None or mean > best[0]:
                 best = (mean, text)
         return self._prompts[best[1]] if best else None
