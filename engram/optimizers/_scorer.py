@@ -141,9 +141,12 @@ def _accuracy(items: list[Trajectory], values: Callable[[], list[float]]) -> tup
     if not pairs:
         raise ValidationError("No sibling replies with different feedback: pairwise accuracy needs several "
                               "replies to the same conversation, rated differently.")
-    v = values()
-    hits = sum(1.0 if v[i] > v[j] else 0.5 if v[i] == v[j] else 0.0 for i, j in pairs)
-    return hits / len(pairs), len(pairs)
+    return _pair_hits(values(), pairs) / len(pairs), len(pairs)
+
+
+def _pair_hits(values: Sequence[float], pairs: list[tuple[int, int]]) -> float:
+    """Pairs (better, worse) that ``values`` order rightly; a tie counts half."""
+    return sum(1.0 if values[i] > values[j] else 0.5 if values[i] == values[j] else 0.0 for i, j in pairs)
 
 
 def text_statistics(prompt: str, reply: str) -> list[float]:
@@ -316,7 +319,7 @@ class FeedbackScorer:
             for c, config in enumerate(configs):
                 model = self._fit_model(stats, replies, fit_pairs, config, rows)
                 u = self._features(stats, replies, model) @ model["weights"]
-                hits[c] += sum(1.0 if u[i] > u[j] else 0.5 if u[i] == u[j] else 0.0 for i, j in test_pairs)
+                hits[c] += _pair_hits(u, test_pairs)
         best = int(np.argmax(hits))  # argmax takes the first (simplest) of equals
         return configs[best], float(hits[best] / len(pairs))
 
