@@ -184,35 +184,6 @@ print(json.dumps({{"start": start, "end": end, "applied": report.applied, "faile
 """
 
 
-def _chroma_server(path):
-    """A `chroma run` server on a free 127.0.0.1 port: (process, url)."""
-    import os
-    import shutil
-    import socket
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    import httpx
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    proc = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError("chroma run did not start")
-
-
 def server_writes(url: str) -> tuple[float, float]:
     """Upserts per second the server accepts, one row per request: from 1 thread and from 4."""
     import threading
@@ -248,10 +219,13 @@ def processes(n: int, users: int, latencies: list[float], concurrency: int) -> N
     import tempfile
     from pathlib import Path
 
+    from engram.testing import ChromaServer
+
     bench = str(Path(__file__).resolve().parent)
     code = _WORKER.format(bench=bench)
     with tempfile.TemporaryDirectory() as tmp:
-        proc, url = _chroma_server(Path(tmp) / "db")
+        server = ChromaServer(Path(tmp))
+        url = server.url
         try:
             one, four = server_writes(url)
             print(f"  the server's write rate (one upsert per request): {one:.0f}/s from 1 thread, "
@@ -272,8 +246,7 @@ def processes(n: int, users: int, latencies: list[float], concurrency: int) -> N
                   "namespaces (printed with the ratio) bounds the ratio first, and queueing on those commits (about "
                   "one ledger mark per update, plus the memory writes) costs the rest.")
         finally:
-            proc.terminate()
-            proc.wait(timeout=20)
+            server.stop()
 
 
 def _ratio(url: str, code: str, n: int, users: int, latency: float, concurrency: int) -> float:

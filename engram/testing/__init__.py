@@ -44,6 +44,7 @@ _EXPORTS = {
     "SimUser": "_users", "make_users": "_users", "Topic": "_topics", "TOPICS": "_topics",
     "FaultyEngine": "_faults", "faulty_lm": "_faults", "FAULT_KINDS": "_faults", "FaultRecord": "_faults",
     "OfflineServer": "_server", "serve": "_server",
+    "ChromaServer": "_chroma_server", "ChromaServerError": "_chroma_server", "chroma_command": "_chroma_server",
     "HardWorld": "_hard_world", "HardUser": "_hard_world", "hard_lm": "_hard_world", "SealedError": "_hard_world",
     "HARD_SEED_PROMPT": "_hard_world",
     "CompactionWorld": "_compaction_world", "compaction_lm": "_compaction_world",
@@ -51,6 +52,9 @@ _EXPORTS = {
 
 __all__ = [  # noqa: RUF022 (the lazy names above)
     "build_offline_lm",
+    "ChromaServer",
+    "ChromaServerError",
+    "chroma_command",
     "CompactionWorld",
     "compaction_lm",
     "FAULT_KINDS",
@@ -100,6 +104,11 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
 register_lm_prefix(OFFLINE_PREFIX, build_offline_lm)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
+    from engram.testing._chroma_server import (
+        ChromaServer as ChromaServer,
+        ChromaServerError as ChromaServerError,
+        chroma_command as chroma_command,
+    )
     from engram.testing._compaction_world import (
         CompactionWorld as CompactionWorld,
         compaction_lm as compaction_lm,

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from engram.testing import ChromaServer
 
 
 @pytest.fixture(scope="session")
@@ -37,12 +35,6 @@ def disk_store(embedder, tmp_path):
     return MemoryStore.persistent(tmp_path / "chroma", embedder=embedder)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory):
     """A real `chroma run` server on a free local port, stopped after the session."""
@@ -60,45 +52,16 @@ def own_server(tmp_path):
         server.stop()
 
 
-class Server:
-    def __init__(self, proc, url, log):
-        self.proc, self.url, self.log = proc, url, log
+def start_server(data: Path) -> ChromaServer:
+    """A ``chroma run`` server over ``data``: skipped without the command, failed if it won't start."""
+    from engram.testing import ChromaServer, ChromaServerError, chroma_command
 
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
-
-
-def start_server(data: Path) -> Server:
-    chroma = shutil.which("chroma") or str(Path(sys.executable).parent / "chroma")
-    if not Path(chroma).exists():
+    if chroma_command() is None:
         pytest.skip("the `chroma` command is not installed")
-    port = _free_port()
-    data.mkdir(parents=True, exist_ok=True)
-    log = open(data / "server.log", "w")
-    proc = subprocess.Popen([chroma, "run", "--path", str(data / "db"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
-    url = f"http://127.0.0.1:{port}"
-    import httpx
-
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"chroma server exited: {(data / 'server.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        pytest.fail("chroma server did not start within 60 s")
-    return Server(proc, url, log)
+    try:
+        return ChromaServer(data)
+    except ChromaServerError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture
