@@ -17,7 +17,7 @@ store reopens with the embedder it was written with.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +78,7 @@ class Collections:
         self.scope = data_scope(client)
         self._guard = threading.Lock()
         self.closed = False
+        self._closers: list[Callable[[], None]] = []
         with chroma_errors("open the history collection"):
             self.history = client.get_or_create_collection(
                 HISTORY, metadata={"engram_format": FORMAT}, embedding_function=None,
@@ -147,10 +148,14 @@ class Collections:
             return col
 
     def _get_existing(self, name: str) -> Collection | None:
+        return self.existing(name, self._ef)
+
+    def existing(self, name: str, embedding_function: Any = None) -> Collection | None:
+        """The collection called ``name``, or None if there is none."""
         from chromadb.errors import NotFoundError as ChromaNotFound
 
         try:
-            return self.client.get_collection(name, embedding_function=self._ef)
+            return self.client.get_collection(name, embedding_function=embedding_function)
         except (ChromaNotFound, ValueError) as err:
             if "does not exist" in str(err) or isinstance(err, ChromaNotFound):
                 return None
@@ -160,10 +165,17 @@ class Collections:
         with self._guard:
             self._cache.pop(namespace, None)
 
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Call ``fn`` when the store closes (e.g. to close a file it opened beside Chroma)."""
+        self._closers.append(fn)
+
     def close(self) -> None:
         with self._guard:
             self._cache.clear()
             self.closed = True
+            closers, self._closers = self._closers, []
+        for fn in closers:
+            fn()
 
     def drop(self, namespace: tuple[str, ...]) -> None:
         """Delete the namespace's collection (used by ``purge(namespace)``)."""

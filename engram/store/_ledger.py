@@ -1,10 +1,10 @@
 """Ledgers: per-namespace bookkeeping rows (which trajectories were applied), never embedded.
 
 A ledger row costs no embedding and never shows up in ``list_namespaces``,
-``search`` or ``count``: all ledgers live in one Chroma collection,
-``engram-ledger``, whose rows carry a constant one-number vector instead of an
-embedding. Being in Chroma, a ledger works on every backend, and processes that
-share a Chroma server share their ledgers. Example::
+``search`` or ``count``. A local store keeps its ledgers in a SQLite table beside it
+(``engram-ledger.sqlite3`` in a persistent store's directory); a store on a Chroma server
+keeps them in the server (the ``engram-ledger`` collection), so processes that share the
+server share their ledgers (see :mod:`engram.store._ledger_tables`). Example::
 
     ledger = store.ledger(("memories", "u1"))
     ledger.mark(["t1", "t2"], {"written": 2})
@@ -19,8 +19,6 @@ share a Chroma server share their ledgers. Example::
 from __future__ import annotations
 
 import hashlib
-import threading
-import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -29,45 +27,11 @@ from engram.errors import ValidationError
 from engram.store._checks import check_key
 from engram.store._collections import chroma_errors
 from engram.store._filters import normalize_metadata
-from engram.store._microbatch import MicroBatcher
+from engram.store._ledger_tables import LEDGER, table_for
 from engram.store._namespaces import namespace_key
 
 if TYPE_CHECKING:
     from engram.store._collections import Collections
-
-LEDGER = "engram-ledger"
-_VECTOR = [1.0]  # Chroma needs a vector per row; bookkeeping has no meaning to embed
-
-
-# Per store data (a Collections object): the ledger collection, opened once, and a batcher
-# that writes the marks of concurrent updates of any namespace in one upsert: a Chroma
-# upsert costs ~3 ms however few rows it carries.
-_shared: weakref.WeakKeyDictionary[Any, tuple[Any, MicroBatcher[None]]] = weakref.WeakKeyDictionary()
-_shared_lock = threading.Lock()
-
-
-def _ledger_of(cols: Collections) -> tuple[Any, MicroBatcher[None]]:
-    found = _shared.get(cols)
-    if found is None:
-        with _shared_lock:
-            found = _shared.get(cols)
-            if found is None:
-                with chroma_errors("open the ledger collection"):
-                    col = cols.client.get_or_create_collection(LEDGER, metadata={"engram_format": 1},
-                                                               embedding_function=None)
-
-                def upsert(rows: list[tuple[str, dict[str, Any]]]) -> list[None]:
-                    col.upsert(ids=[r[0] for r in rows], embeddings=[_VECTOR] * len(rows),
-                               metadatas=[r[1] for r in rows])
-                    return [None] * len(rows)
-
-                found = _shared[cols] = (col, MicroBatcher(upsert, max_batch=512))
-    return found
-
-
-def ledger_collection(cols: Collections) -> Any:
-    return _ledger_of(cols)[0]
-
 
 class Ledger:
     """The bookkeeping rows of one namespace (see the module docstring)."""
@@ -76,7 +40,7 @@ class Ledger:
         self.namespace = namespace
         self._nskey = namespace_key(namespace)
         self._prefix = hashlib.sha256(self._nskey.encode()).hexdigest()[:32] + "|"
-        self._col, self._upsert = _ledger_of(cols)
+        self._table = table_for(cols)
 
     def __repr__(self) -> str:
         return f"Ledger({self.namespace!r})"
@@ -95,8 +59,8 @@ class Ledger:
         if not wanted:
             return set()
         with chroma_errors(f"read the ledger of {self.namespace!r}"):
-            got = self._col.get(ids=[self._prefix + i for i in wanted], include=[])
-        return {row[len(self._prefix):] for row in got["ids"]}
+            got = self._table.has([self._prefix + i for i in wanted])
+        return {row[len(self._prefix):] for row in got}
 
     def __contains__(self, id: object) -> bool:
         return isinstance(id, str) and bool(id.strip()) and id in self.has([id])
@@ -113,16 +77,15 @@ class Ledger:
         if not wanted:
             return
         with chroma_errors(f"write the ledger of {self.namespace!r}"):
-            self._upsert([(self._prefix + i, row) for i, row in zip(wanted, rows)])
+            self._table.put([(self._prefix + i, row) for i, row in zip(wanted, rows)])
 
     def get(self, id: str) -> dict[str, Any] | None:
         """The meta of one marked id with ``at`` (when, a UTC datetime), or None."""
         (key,) = self._ids([id])
         with chroma_errors(f"read the ledger of {self.namespace!r}"):
-            got = self._col.get(ids=[self._prefix + key], include=["metadatas"])
-        if not got["ids"]:
+            meta = self._table.meta(self._prefix + key)
+        if meta is None:
             return None
-        meta = got["metadatas"][0] or {}
         out = {k: v for k, v in meta.items() if not k.startswith("_")}
         out["at"] = datetime.fromtimestamp(float(meta.get("_at", 0)), tz=UTC)
         return out
@@ -132,14 +95,14 @@ class Ledger:
         present = self.has(ids)
         if present:
             with chroma_errors(f"write the ledger of {self.namespace!r}"):
-                self._col.delete(ids=[self._prefix + i for i in present])
+                self._table.delete([self._prefix + i for i in present])
         return len(present)
 
     def ids(self) -> list[str]:
         """Every marked id, in no particular order."""
         with chroma_errors(f"read the ledger of {self.namespace!r}"):
-            got = self._col.get(where={"_ns": self._nskey}, include=[])
-        return [row[len(self._prefix):] for row in got["ids"]]
+            got = self._table.ids(self._nskey)
+        return [row[len(self._prefix):] for row in got]
 
     def count(self) -> int:
         return len(self.ids())
@@ -149,7 +112,7 @@ class Ledger:
         marked = self.ids()
         if marked:
             with chroma_errors(f"clear the ledger of {self.namespace!r}"):
-                self._col.delete(where={"_ns": self._nskey})
+                self._table.clear(self._nskey)
         return len(marked)
 
 

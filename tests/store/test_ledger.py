@@ -9,6 +9,7 @@ import pytest
 
 import engram
 from engram.store import Embedder, MemoryStore
+from engram.store._ledger_tables import LEDGER, SQLITE_NAME
 
 NS = ("memories", "u1")
 
@@ -93,3 +94,39 @@ def test_vectors_and_generation_are_public(mem_store):
     [(rec, vec)] = mem_store.vectors(NS, kind="message")
     assert rec.id == "m" and len(vec) == len(mem_store.embedder.embed(["x"])[0])
     assert [r.id for r, _ in mem_store.vectors(NS)] == ["k", "m"]
+
+
+def test_a_persistent_store_keeps_its_ledger_in_sqlite_beside_it(tmp_path):
+    with MemoryStore.persistent(tmp_path, embedder=Counting()) as store:
+        store.ledger(NS).mark(["t1"], {"written": 3})
+        assert store._cols.existing(LEDGER) is None          # nothing of it in Chroma
+    assert (tmp_path / SQLITE_NAME).is_file()
+    with MemoryStore.persistent(tmp_path, embedder=Counting()) as store:
+        assert store.ledger(NS).get("t1")["written"] == 3 and store.ledger(NS).has(["t1", "t2"]) == {"t1"}
+        closed = store.ledger(NS)
+    with pytest.raises(engram.StoreError, match="closed"):
+        closed.mark(["t2"])
+
+
+def test_an_earlier_releases_chroma_ledger_moves_to_sqlite_on_open(tmp_path, monkeypatch):
+    from engram.store import _ledger_tables
+
+    def chroma_ledger(cols):  # what earlier releases did on every backend
+        return _ledger_tables.ChromaTable(cols.client.get_or_create_collection(LEDGER, embedding_function=None))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(_ledger_tables, "_open", chroma_ledger)
+        with MemoryStore.persistent(tmp_path, embedder=Counting()) as store:
+            store.ledger(NS).mark(["t1", "t2"], {"written": 1})
+            store.ledger(("memories", "u2")).mark(["t9"])
+    with MemoryStore.persistent(tmp_path, embedder=Counting()) as store:
+        store.ledger(NS).mark(["t2"], {"written": 5})  # the first open moved the rows; this one is newer
+        assert store._cols.existing(LEDGER) is None
+        assert sorted(store.ledger(NS).ids()) == ["t1", "t2"] and store.ledger(("memories", "u2")).ids() == ["t9"]
+    # a crash between copying and dropping leaves both; the next open keeps the newer SQLite row
+    with monkeypatch.context() as patch:
+        patch.setattr(_ledger_tables, "_open", chroma_ledger)
+        with MemoryStore.persistent(tmp_path, embedder=Counting()) as store:
+            store.ledger(NS).mark(["t2", "t3"], {"written": 0})
+    with MemoryStore.persistent(tmp_path, embedder=Counting()) as store:
+        assert store.ledger(NS).get("t2")["written"] == 5 and store.ledger(NS).has(["t3"]) == {"t3"}
