@@ -109,8 +109,10 @@ class WriteMixin:
             raise ValidationError(f"key {dup!r} appears twice in one batch; merge those items.")
         col = self._cols.create(ns)
         vectors = dict(vectors or {})
-        # embed outside the lock; only texts that changed need new vectors
-        before = self._read(col, ns, keys) if keys else {}
+        # embed outside the lock; only texts that changed need new vectors. A key that must not
+        # exist yet (expected version 0) is not read: it has no vector to reuse.
+        maybe = [d.id for d, want in zip(drafts, expected) if want != 0]
+        before = self._read(col, ns, maybe) if maybe else {}
         todo = [d for d in drafts if d.id not in vectors
                 and not (d.id in before and before[d.id][0].text == d.text)]
         vectors.update(zip([d.id for d in todo], self._embed([d.text for d in todo])))
