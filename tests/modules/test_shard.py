@@ -130,12 +130,21 @@ def test_the_plan_depends_on_the_dataset_not_its_order_and_names_a_different_one
 
 @pytest.mark.parametrize("by", ["hash", "load"])
 def test_two_shards_cover_every_namespace_exactly_once(by):
+    import engram.events as events
+
     data = _data(users=6, per_user=2)
-    reports, seen = [], []
-    for index in range(2):
-        store = MemoryStore.in_memory(embedder=WordHashEmbedder())
-        report = _manager(store).process(data, shard=(index, 2), shard_by=by, progress=False)
-        reports.append(report)
+    reports, seen, spans = [], [], []
+    events.add_listener(spans.append)  # what engram.autolog() turns into an MLflow run's params
+    try:
+        for index in range(2):
+            store = MemoryStore.in_memory(embedder=WordHashEmbedder())
+            reports.append(_manager(store).process(data, shard=(index, 2), shard_by=by, progress=False))
+    finally:
+        events.remove_listener(spans.append)
+    for index, report in enumerate(reports):
+        params = next(s.params for s in spans if s.result is report)
+        assert params["shard"] == f"{index}/2" and params["shard_by"] == by
+        assert params["shard_plan"] == report.plan.fingerprint
         seen.append({r.namespace for r in report.results})
         assert report.failed == 0 and report.shard == (index, 2) and report.plan.by == by
         assert all(report.plan.shard_of(ns) == index for ns in seen[-1])
