@@ -42,6 +42,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal, get_args
 
 from engram.errors import EngramError, ValidationError
@@ -129,6 +130,10 @@ class ShardPlan:
         check_shard((0, count))
         by = check_shard_by(by)
         keys = {tuple(str(part) for part in ns): int(w) for ns, w in weights.items()}
+        negative = [key for key, w in keys.items() if w < 0]
+        if negative:
+            raise ValidationError(f"weights are trajectory counts per namespace (0 or more); {negative[0]!r} has "
+                                  f"{keys[negative[0]]}.")
         loads = [0] * count
         shards: dict[Key, int] = {}
         if by == "hash":
@@ -148,7 +153,7 @@ class ShardPlan:
         """The shard of a namespace of the plan's dataset (a KeyError for any other)."""
         return self.shards[tuple(str(part) for part in namespace)]
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         """12 hex digits of SHA-256 over (by, count, every namespace -> shard): equal plans,
         equal fingerprints. With ``"load"`` every process of one run must report the same."""

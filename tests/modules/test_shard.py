@@ -199,6 +199,8 @@ def test_a_bad_shard_by_is_refused_before_anything_is_written(bad):
                                              progress=False))
     with pytest.raises(ValidationError, match="shard_by"):
         ShardPlan.from_weights({("a",): 1}, 2, by=bad)
+    with pytest.raises(ValidationError, match="trajectory counts"):
+        ShardPlan.from_weights({("a",): -1}, 2, by="load")
     assert store.list_namespaces() == []
 
 
