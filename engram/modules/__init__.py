@@ -2,6 +2,8 @@
 
 - :class:`MemoryExtractor` — conversation + existing memories -> operations (stateless, one LM call);
 - :class:`MemoryManager` — the same against a store: retrieval, versioned writes, ``process(dataset)``;
+- sharding — ``process(dataset, shard=(i, n), shard_by="hash" | "load")`` over ``n`` processes
+  (:func:`namespace_shard`, :class:`ShardPlan`, :func:`shard_plan`);
 - :class:`MemorySearcher` — LM-written queries, merged and ranked results;
 - tools — ``create_manage_memory_tool`` / ``create_search_memory_tool`` (``dspy.Tool``, strict OpenAI schemas);
 - summaries — :class:`ThreadSummarizer`, :func:`summarize_messages`;
@@ -36,7 +38,8 @@ _EXPORTS = {
     "CompactionReport": "_compaction", "CompactionError": "_compaction",
     "RederiveReport": "_rederive", "RederiveError": "_rederive",
     "compact_command": "_compaction_cli",
-    "ProcessReport": "_batch", "namespace_shard": "_batch",
+    "ProcessReport": "_batch",
+    "namespace_shard": "_shard", "ShardPlan": "_shard", "shard_plan": "_shard",
     "MemorySearcher": "_searcher",
     "MemoryTool": "_tools", "create_manage_memory_tool": "_tools", "create_search_memory_tool": "_tools",
     "openai_function_schema": "_tools", "to_strict": "_strict", "strict_problems": "_strict",
@@ -77,6 +80,7 @@ __all__ = [
     "RemoveDoc",
     "RetrievalSettings",
     "RunningSummary",
+    "ShardPlan",
     "SummarizationResult",
     "ThreadSummarizer",
     "UpdateResult",
@@ -97,6 +101,7 @@ __all__ = [
     "memory_f1",
     "namespace_shard",
     "openai_function_schema",
+    "shard_plan",
     "strict_problems",
     "summarize_messages",
     "to_strict",
@@ -106,10 +111,7 @@ if not TYPE_CHECKING:  # checkers see the imports below instead of a catch-all _
     __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load lazily
-    from engram.modules._batch import (
-        ProcessReport as ProcessReport,
-        namespace_shard as namespace_shard,
-    )
+    from engram.modules._batch import ProcessReport as ProcessReport
     from engram.modules._compaction import (
         CompactionError as CompactionError,
         CompactionReport as CompactionReport,
@@ -156,6 +158,11 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         ExtractionSettings as ExtractionSettings,
         ProfileSettings as ProfileSettings,
         RetrievalSettings as RetrievalSettings,
+    )
+    from engram.modules._shard import (
+        ShardPlan as ShardPlan,
+        namespace_shard as namespace_shard,
+        shard_plan as shard_plan,
     )
     from engram.modules._strict import strict_problems as strict_problems, to_strict as to_strict
     from engram.modules._summaries import (

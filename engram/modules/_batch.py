@@ -14,41 +14,54 @@ Re-running is safe: trajectories already applied are skipped (the ledger).
 
 **Scale-out over processes or machines** (``shard=(i, n)``): namespace locks are per
 process, so processes must not share a namespace. Every process gets the whole dataset
-and ``shard=(i, n)``, and applies only the namespaces that :func:`namespace_shard` puts
-in shard ``i`` (a SHA-256 of the namespace, the same on every machine); together the
-``n`` shards cover every namespace exactly once. The processes share one Chroma server
-(``MemoryStore.http(url)``, or ``ENGRAM_CHROMA_URL``), and the ledger lives in that
-store, so any of them can be re-run, and a later run without ``shard`` skips everything
+and ``shard=(i, n)``, and applies only the namespaces of shard ``i``; together the ``n``
+shards cover every namespace exactly once. ``shard_by`` picks the assignment (see
+:mod:`engram.modules._shard`): ``"hash"`` (the default) by a SHA-256 of the namespace alone,
+right for any data (streams, growing logs), but uneven (32 equal users split 19/13: at most
+1.68x from two processes); ``"load"`` by a plan balanced on the dataset's trajectory counts
+(16/16), **which requires every process to be given the same dataset**; each process reports
+the plan's fingerprint (``report.plan``), and they must all match. The processes share one
+Chroma server (``MemoryStore.http(url)``, or ``ENGRAM_CHROMA_URL``), and the ledger lives in
+that store, so any of them can be re-run, and a later run without ``shard`` skips everything
 the shards applied (run against a server, so not a runnable example here):
 
-    # process i of n (e.g. from a job array), all pointing at one `chroma run` server
+    # process i of n (e.g. from a job array over one dataset file), all on one `chroma run` server
     store = MemoryStore.http("http://chroma.internal:8000")
     manager = MemoryManager(store, ("memories", "{user_id}"))
-    report = manager.process(dataset, shard=(i, n), concurrency=16)
+    report = manager.process(dataset, shard=(i, n), shard_by="load", concurrency=16)
     report.total, report.other_shards          # this shard's trajectories, the others'
+    report.plan.fingerprint                    # the same in all n processes, or their datasets differ
 
-``engram run config.yaml --shard i/n`` does the same for the memory step of a run.
+``engram run config.yaml --shard i/n --shard-by load`` does the same for the memory step of a run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 import engram.events as events
-from engram.errors import EngramError, ValidationError
+from engram.errors import ValidationError
 from engram.lm import Usage, track_usage
 from engram.modules._drive import work_pool
-from engram.modules._results import UpdateResult, trajectory_values
-from engram.store import Namespace
+from engram.modules._results import UpdateResult
+from engram.modules._shard import (
+    DEFAULT_SHARD_BY,
+    Shard,
+    ShardBy,
+    ShardPlan,
+    ValuesArg,
+    check_shard,
+    check_shard_by,
+    shard_keys,
+)
 from engram.trajectories import Trajectory
 
 if TYPE_CHECKING:
@@ -60,34 +73,7 @@ log = logging.getLogger("engram.modules")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _tally = threading.Lock()
 Outcome = Literal["applied", "skipped", "excluded", "failed", "blocked"]
-ValuesArg = Callable[[Trajectory], Mapping[str, str]] | Mapping[str, str] | None
 Group = list[tuple[Trajectory, dict[str, str]]]
-Shard = tuple[int, int]
-
-
-def namespace_shard(namespace: Sequence[str], count: int) -> int:
-    """The shard (``0 .. count - 1``) a namespace belongs to: the same in every process and on
-    every machine (a SHA-256 of the namespace, not Python's per-process ``hash()``).
-
-    >>> namespace_shard(("memories", "u1"), 2) == namespace_shard(["memories", "u1"], 2)
-    True
-    >>> namespace_shard(("memories", "u1"), 1)
-    0
-    """
-    key = json.dumps([str(part) for part in namespace], ensure_ascii=False)
-    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % count
-
-
-def check_shard(shard: object) -> Shard | None:
-    """``shard`` as ``(index, count)`` with ``0 <= index < count``, or a ValidationError."""
-    if shard is None:
-        return None
-    ok = (isinstance(shard, (tuple, list)) and len(shard) == 2
-          and all(isinstance(x, int) and not isinstance(x, bool) for x in shard))
-    if not ok or not 0 <= shard[0] < shard[1]:  # type: ignore[index]
-        raise ValidationError(f"shard must be (index, count) with 0 <= index < count, e.g. (0, 2) and (1, 2) "
-                              f"for two processes; got {shard!r}.")
-    return int(shard[0]), int(shard[1])  # type: ignore[index]
 
 
 @dataclass
@@ -112,6 +98,8 @@ class ProcessReport:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)  # every LM response of the run (a raised call has none)
     other_shards: int = 0  # trajectories of namespaces that belong to other shards (``shard=``)
+    shard: Shard | None = None  # (i, n) when this run applied one shard
+    plan: ShardPlan | None = None  # the n-shard plan it followed: compare ``plan.fingerprint`` across processes
 
     def ids(self, outcome: Outcome) -> list[str]:
         return [tid for tid, o in self.outcomes.items() if o == outcome]
@@ -149,6 +137,8 @@ class ProcessReport:
 
     def __str__(self) -> str:
         elsewhere = f" ({self.other_shards} more belong to other shards)" if self.other_shards else ""
+        if self.shard is not None and self.plan is not None:
+            elsewhere += f" [shard {self.shard[0]}/{self.shard[1]} of {self.plan}]"
         return (f"{self.total} trajectories{elsewhere}: {self.applied} applied, {self.skipped} already done, "
                 f"{self.failed} failed, {self.blocked} blocked by a failure, {self.excluded} skipped on request")
 
@@ -161,25 +151,21 @@ def _time(trajectory: Trajectory) -> datetime:
 
 
 def _groups(manager: MemoryManager, trajectories: list[Trajectory], values: ValuesArg,
-            report: ProcessReport, shard: Shard | None = None) -> list[Group]:
+            report: ProcessReport, shard: Shard | None = None, shard_by: ShardBy = DEFAULT_SHARD_BY) -> list[Group]:
     """This shard's trajectories grouped by namespace, each group in time order, the longest
-    group first; unfillable ones are failures (of the shard their id hashes to)."""
-    groups: dict[Namespace, list[tuple[int, Trajectory, dict[str, str]]]] = {}
-    for index, trajectory in enumerate(trajectories):
-        extra = values(trajectory) if callable(values) else (values or {})
-        merged = {**trajectory_values(trajectory), **extra}
-        try:
-            ns = manager.namespace.fill(merged)
-        except EngramError as err:
-            if shard is not None and namespace_shard(("", trajectory.id), shard[1]) != shard[0]:
-                report.other_shards += 1
-            else:
-                report._add(trajectory.id, "failed", f"{type(err).__name__}: {err}")
-            continue
-        if shard is not None and namespace_shard(ns, shard[1]) != shard[0]:
+    group first; unfillable ones are failures (of the shard their ``("", id)`` key is in)."""
+    keyed = shard_keys(manager, trajectories, values)
+    if shard is not None:
+        report.shard = shard
+        report.plan = ShardPlan.from_weights(Counter(key for _, _, key, _ in keyed), shard[1], by=shard_by)
+    groups: dict[tuple[str, ...], list[tuple[int, Trajectory, dict[str, str]]]] = {}
+    for index, (trajectory, merged, key, error) in enumerate(keyed):
+        if report.plan is not None and shard is not None and report.plan.shard_of(key) != shard[0]:
             report.other_shards += 1
-            continue
-        groups.setdefault(ns, []).append((index, trajectory, merged))
+        elif error is not None:
+            report._add(trajectory.id, "failed", f"{type(error).__name__}: {error}")
+        else:
+            groups.setdefault(key, []).append((index, trajectory, merged))
     report.total = len(trajectories) - report.other_shards
     ordered = [[(t, v) for _, t, v in sorted(items, key=lambda x: (_time(x[1]), x[0]))]
                for items in groups.values()]
@@ -245,23 +231,27 @@ class _Log:
 
 def process(manager: MemoryManager, dataset: object, *, values: ValuesArg = None, concurrency: int = 4,
             progress: bool = True, force: bool = False, skip: Iterable[str] | None = None,
-            shard: Shard | None = None) -> ProcessReport:
+            shard: Shard | None = None, shard_by: ShardBy = DEFAULT_SHARD_BY) -> ProcessReport:
     """Apply every trajectory of ``dataset`` with ``manager`` (see the module docstring).
 
     ``values`` adds namespace values (a dict, or a function of the trajectory); by default
     ``user_id`` / ``thread_id`` come from the trajectory's ``user`` / ``thread``. ``skip``:
     trajectory ids to leave out on purpose (e.g. one that keeps failing). ``shard=(i, n)``:
-    apply only the namespaces of shard ``i`` of ``n`` (one of ``n`` processes sharing a store).
+    apply only the namespaces of shard ``i`` of ``n`` (one of ``n`` processes sharing a store),
+    assigned by ``shard_by``: ``"hash"`` (default: the namespace alone decides, so it is right
+    for any data; uneven) or ``"load"`` (balanced on this dataset's trajectory counts; only
+    if every process is given the same dataset: compare ``report.plan.fingerprint``).
     """
     if concurrency < 1:
         raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
-    part = check_shard(shard)
+    part, by = check_shard(shard), check_shard_by(shard_by)
     trajectories = _coerce(dataset)
     skipped = _skip_set(skip, trajectories)
-    with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force, part),
+    report = ProcessReport(total=len(trajectories))
+    groups = _groups(manager, trajectories, values, report, part, by)  # before the span: its params name the plan
+    with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force, report),
                      data=trajectories) as span, track_usage() as usage:  # autolog: one MLflow run
-        report = span.result = _process(manager, trajectories, values, concurrency, progress, force, skipped,
-                                        part)
+        report = span.result = _process(manager, report, groups, concurrency, progress, force, skipped)
     report.usage = usage
     return report
 
@@ -271,21 +261,20 @@ def _span_name(manager: MemoryManager) -> str:
     return "extraction:" + "/".join(map(str, parts)) if parts else "extraction"
 
 
-def _span_params(manager: MemoryManager, concurrency: int, force: bool,
-                 shard: Shard | None = None) -> dict[str, object]:
+def _span_params(manager: MemoryManager, concurrency: int, force: bool, report: ProcessReport
+                 ) -> dict[str, object]:
     params: dict[str, object] = {"manager": type(manager).__name__, "concurrency": concurrency, "force": force,
                                  "namespace": "/".join(map(str, manager.namespace.template))}
-    if shard is not None:
-        params["shard"] = f"{shard[0]}/{shard[1]}"
+    if report.shard is not None and report.plan is not None:
+        params.update(shard=f"{report.shard[0]}/{report.shard[1]}", shard_by=report.plan.by,
+                      shard_plan=report.plan.fingerprint)
     return params
 
 
-def _process(manager: MemoryManager, trajectories: list[Trajectory], values: ValuesArg, concurrency: int,
-             progress: bool, force: bool, skip: set[str], shard: Shard | None = None) -> ProcessReport:
+def _process(manager: MemoryManager, report: ProcessReport, groups: list[Group], concurrency: int,
+             progress: bool, force: bool, skip: set[str]) -> ProcessReport:
     from engram.lm import context_runner
 
-    report = ProcessReport(total=len(trajectories))
-    groups = _groups(manager, trajectories, values, report, shard)
     bar = _progress(report.total, progress)
     if bar is not None and report.failed:
         bar.update(report.failed)
@@ -313,27 +302,26 @@ def _process(manager: MemoryManager, trajectories: list[Trajectory], values: Val
 
 async def aprocess(manager: MemoryManager, dataset: object, *, values: ValuesArg = None, concurrency: int = 4,
                    progress: bool = True, force: bool = False, skip: Iterable[str] | None = None,
-                   shard: Shard | None = None) -> ProcessReport:
-    """Async :func:`process`: namespaces run as tasks, at most ``concurrency`` at once; their
-    store work runs in a pool of that many threads, never on the event loop."""
+                   shard: Shard | None = None, shard_by: ShardBy = DEFAULT_SHARD_BY) -> ProcessReport:
+    """Async :func:`process` (the same ``shard`` / ``shard_by``): namespaces run as tasks, at
+    most ``concurrency`` at once; their store work runs in a pool of that many threads, never
+    on the event loop."""
     if concurrency < 1:
         raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
-    part = check_shard(shard)
+    part, by = check_shard(shard), check_shard_by(shard_by)
     trajectories = _coerce(dataset)
     skipped = _skip_set(skip, trajectories)
-    with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force, part),
+    report = ProcessReport(total=len(trajectories))
+    groups = _groups(manager, trajectories, values, report, part, by)
+    with events.span("extraction", _span_name(manager), _span_params(manager, concurrency, force, report),
                      data=trajectories) as span, track_usage() as usage:
-        report = span.result = await _aprocess(manager, trajectories, values, concurrency, progress, force,
-                                               skipped, part)
+        report = span.result = await _aprocess(manager, report, groups, concurrency, progress, force, skipped)
     report.usage = usage
     return report
 
 
-async def _aprocess(manager: MemoryManager, trajectories: list[Trajectory], values: ValuesArg,
-                    concurrency: int, progress: bool, force: bool, skip: set[str],
-                    shard: Shard | None = None) -> ProcessReport:
-    report = ProcessReport(total=len(trajectories))
-    groups = _groups(manager, trajectories, values, report, shard)
+async def _aprocess(manager: MemoryManager, report: ProcessReport, groups: list[Group], concurrency: int,
+                    progress: bool, force: bool, skip: set[str]) -> ProcessReport:
     bar = _progress(report.total, progress)
     gate = asyncio.Semaphore(concurrency)
 
@@ -363,4 +351,4 @@ async def _aprocess(manager: MemoryManager, trajectories: list[Trajectory], valu
     return report
 
 
-__all__ = ["ProcessReport", "aprocess", "check_shard", "namespace_shard", "process"]
+__all__ = ["ProcessReport", "aprocess", "process"]

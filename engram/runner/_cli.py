@@ -7,6 +7,7 @@ Exported as ``engram.runner.run_command`` / ``sweep_command``:
     engram run experiments/quickstart.yaml
     engram run experiments/quickstart.yaml --fresh          # ignore the checkpoint
     engram run big.yaml --shard 0/2 & engram run big.yaml --shard 1/2   # memory step over 2 processes
+    engram run big.yaml --shard 0/2 --shard-by load & engram run big.yaml --shard 1/2 --shard-by load
     engram run other.yaml --force       # same name: as another config's run: set that run aside
     engram sweep experiments/sweep.yaml --workers 2
     engram sweep experiments/sweep.yaml --storage postgresql://optuna@127.0.0.1:5432/optuna
@@ -42,18 +43,26 @@ def run_command(
     shard: Annotated[str | None, typer.Option("--shard", help="i/n: run only the memory step, on shard i of n of "
                                                               "the namespaces (n processes sharing ENGRAM_CHROMA_URL); "
                                                               "then run once without --shard.")] = None,
+    shard_by: Annotated[str | None, typer.Option(
+        "--shard-by", help="With --shard: 'hash' (default; by namespace alone, right for any data, uneven) or "
+                           "'load' (balanced by trajectory count; every shard must load the same dataset: each "
+                           "prints its plan's fingerprint, and they must match).")] = None,
 ) -> None:
     """Run an experiment config as one MLflow run (resumes from its checkpoint if interrupted)."""
     from engram.errors import EngramError
 
     try:
+        from engram.errors import ValidationError
         from engram.runner._checkpoint import CHECKPOINT_FILE
         from engram.runner._config import load_config, parse_shard
         from engram.runner._run import run_experiment
 
         cfg = load_config(config)
         if shard is not None:
-            cfg = cfg.for_shard(*parse_shard(shard))
+            cfg = cfg.for_shard(*parse_shard(shard), by=shard_by)
+        elif shard_by is not None:
+            raise ValidationError("--shard-by chooses how --shard i/n splits the namespaces; pass --shard too "
+                              "(or drop --shard-by).")
         if fresh:
             path = cfg.resolved_output_dir / CHECKPOINT_FILE
             if path.exists():

@@ -76,6 +76,11 @@ class MemoryConfig(_Model):
                                                       "else <output_dir>/chroma.")
     shard: tuple[int, int] | None = Field(None, description="(i, n): apply only the namespaces of shard i of n "
                                                             "(set by `engram run --shard i/n`).")
+    shard_by: Literal["hash", "load"] = Field(
+        "hash", description="How namespaces are assigned to shards (`engram run --shard-by`): 'hash' by the "
+                            "namespace alone, right for any data but uneven; 'load' balanced on the dataset's "
+                            "trajectory counts, only if every shard loads the same dataset (compare the plan "
+                            "fingerprint each shard prints).")
 
     @field_validator("shard")
     @classmethod
@@ -232,20 +237,30 @@ class ExperimentConfig(_Model):
         """A :class:`ConfigError` pointing at ``path`` in the YAML this config came from."""
         return self.source_map.error(path, message)
 
-    def for_shard(self, index: int, count: int) -> ExperimentConfig:
-        """The run of shard ``index`` of ``count`` (``engram run --shard i/n``): only the memory
-        step, on the namespaces :func:`engram.modules.namespace_shard` gives this shard, with its
-        own checkpoint in ``<output_dir>/shard-<i>-of-<n>``, into the store every shard shares.
+    def for_shard(self, index: int, count: int, by: str | None = None) -> ExperimentConfig:
+        """The run of shard ``index`` of ``count`` (``engram run --shard i/n --shard-by by``): only
+        the memory step, on this shard's namespaces, with its own checkpoint in
+        ``<output_dir>/shard-<i>-of-<n>``, into the store every shard shares.
 
-        The ledger lives in that store, so a later ``engram run`` without ``--shard`` finds
-        every shard's trajectories applied and goes on with the other steps. More than one
-        shard needs a Chroma server (``ENGRAM_CHROMA_URL``): a Chroma directory is one process's.
+        ``by`` (default: ``memory.shard_by``, itself ``"hash"``) assigns the namespaces:
+        ``"hash"`` by :func:`engram.modules.namespace_shard` alone; ``"load"`` by a plan balanced
+        on the config's dataset (:class:`engram.modules.ShardPlan`), which every shard computes
+        alone, so **every shard must load the same dataset** (the same file, ``limit`` and
+        namespace); the memory step's note names the plan's fingerprint, which must be the same
+        in every shard. The ledger lives in that store, so a later ``engram run`` without
+        ``--shard`` finds every shard's trajectories applied and goes on with the other steps.
+        More than one shard needs a Chroma server (``ENGRAM_CHROMA_URL``): a Chroma directory
+        is one process's.
         """
         from engram.config import get_settings
         from engram.errors import ValidationError
 
         if not 0 <= index < count:
             raise ValidationError(f"--shard must be i/n with 0 <= i < n (e.g. 0/2 and 1/2), got {index}/{count}.")
+        shard_by = self.memory.shard_by if by is None else by
+        if shard_by not in ("hash", "load"):
+            raise ValidationError(f"--shard-by takes 'hash' (by namespace alone; any data) or 'load' (balanced on "
+                                  f"the dataset; every shard must load the same one); got {shard_by!r}.")
         if not self.memory.enabled:
             raise ValidationError("--shard splits the memory step, which this config does not enable "
                                   "(memory.enabled: false); run it without --shard.")
@@ -253,7 +268,7 @@ class ExperimentConfig(_Model):
             raise ValidationError("--shard i/n with n > 1 needs one Chroma server shared by every shard: start "
                                   "`chroma run --path DIR` and set ENGRAM_CHROMA_URL=http://host:8000 "
                                   "(a Chroma directory cannot be written by several processes).")
-        memory = self.memory.model_copy(update={"shard": (index, count)})
+        memory = self.memory.model_copy(update={"shard": (index, count), "shard_by": shard_by})
         off = {"enabled": False}
         return self.model_copy(update={
             "memory": memory, "prompt": None, "sweep": None,

@@ -6,7 +6,10 @@ chunks (``memory.chunk_size``) with the memory manager's bounded concurrency; af
 chunk the ids the manager *applied* (or found already applied) are checkpointed. A failed
 trajectory is not: the step ends failed, nothing after it runs (no prompt is promoted),
 and the next run retries it. With ``memory.shard`` (``engram run --shard i/n``) only the
-trajectories of this shard's namespaces are processed. An LM that can never answer (no key, auth error, unknown
+trajectories of this shard's namespaces are processed, assigned by ``memory.shard_by``
+(``--shard-by``): the plan (:func:`engram.modules.shard_plan`) is computed once over the
+whole dataset, never per chunk, and its fingerprint is logged and kept in the step's note:
+with ``load`` every shard must show the same one. An LM that can never answer (no key, auth error, unknown
 model) stops the step at once; other failures stop it after
 ``budget.max_consecutive_failures`` in a row. A trajectory whose chunk was interrupted is
 processed again; the manager recognizes trajectories it already applied (their ids are
@@ -75,12 +78,20 @@ def _namespace(manager: Any, trajectory: Any) -> tuple[str, ...] | None:
         return None
 
 
-def _in_shard(manager: Any, trajectory: Any, shard: tuple[int, int]) -> bool:
-    """The rule of ``MemoryManager.process(shard=)``: by namespace, an unfillable one by its id."""
-    from engram.modules import namespace_shard
+def _shard_part(ctx: StepContext, manager: Any, trajectories: list[Any], shard: tuple[int, int]
+                ) -> tuple[list[Any], str]:
+    """This shard's trajectories under the plan of the whole dataset, and a note naming the plan."""
+    from engram.modules import shard_plan
 
-    ns = _namespace(manager, trajectory)
-    return namespace_shard(ns if ns is not None else ("", trajectory.id), shard[1]) == shard[0]
+    cfg = ctx.config.memory
+    index, count = shard
+    plan = shard_plan(manager, trajectories, count, shard_by=cfg.shard_by)
+    mine = [t for t in trajectories if plan.trajectory_shards[t.id] == index]
+    note = f"shard {index}/{count} of {plan}"
+    if cfg.shard_by == "load":  # the plan is only right if every shard loaded the same dataset
+        note += "; every shard must show this plan"
+    ctx.log(f"memory: {note}")
+    return mine, note
 
 
 def _fixed_prefix(namespace: list[str]) -> tuple[str, ...]:
@@ -101,8 +112,9 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     manager = build_manager(ctx, store, lms)
     # Memories come from every trajectory (the split only matters to the prompt gate).
     trajectories = list(ctx.dataset or ctx.train or [])
+    note = ""
     if cfg.shard is not None:  # this process's namespaces only (engram run --shard i/n)
-        trajectories = [t for t in trajectories if _in_shard(manager, t, cfg.shard)]
+        trajectories, note = _shard_part(ctx, manager, trajectories, cfg.shard)
     by_id = {t.id: t for t in trajectories}
     pending = ctx.checkpoint.pending(STEP, by_id)
     state = ctx.checkpoint.state(STEP)
@@ -125,8 +137,9 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
         report = None
         if runnable:
             with ctx.metered():
+                # already this shard's: a plan of one chunk would not be the plan of the dataset
                 report = manager.process(TrajectoryDataset(runnable), concurrency=cfg.concurrency,
-                                         progress=False, shard=cfg.shard)
+                                         progress=False)
         chunk_failed = dict(report.failures) if report is not None else {}
         failed.update(chunk_failed)
         done = set(report.done_ids) if report is not None else set()
@@ -166,6 +179,7 @@ def run_memory_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
                  "skipped": counts.get("skipped", 0)},
         output=MemoryOutput(store=store_location(ctx), namespace=list(cfg.namespace),
                             memories_in_store=in_store, memories_written=written),
+        note=note,
     )
 
 
