@@ -38,6 +38,7 @@ the shards applied (run against a server, so not a runnable example here):
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections import Counter
@@ -50,7 +51,6 @@ from typing import TYPE_CHECKING, Literal
 import engram.events as events
 from engram.errors import ValidationError
 from engram.lm import Usage, track_usage
-from engram.modules._drive import work_pool
 from engram.modules._results import UpdateResult
 from engram.modules._shard import (
     DEFAULT_SHARD_BY,
@@ -304,8 +304,15 @@ async def aprocess(manager: MemoryManager, dataset: object, *, values: ValuesArg
                    progress: bool = True, force: bool = False, skip: Iterable[str] | None = None,
                    shard: Shard | None = None, shard_by: ShardBy = DEFAULT_SHARD_BY) -> ProcessReport:
     """Async :func:`process` (the same ``shard`` / ``shard_by``): namespaces run as tasks, at
-    most ``concurrency`` at once; their store work runs in a pool of that many threads, never
-    on the event loop."""
+    most ``concurrency`` at once, and each update runs whole, LM call included, in a pool of
+    that many threads; the event loop only waits for them, so it is never blocked.
+
+    Why not :meth:`~MemoryManager.aupdate` with the LM call awaited on the loop: DSPy formats
+    the prompt and parses the reply in Python, and on one event-loop thread that work queues
+    behind every other namespace's and competes for the GIL with the pool's store work. At
+    L = 0.5 s and 32 namespaces (``benchmarks/throughput.py``) the awaited calls reached 0.78
+    of the LM floor, these 0.83, as ``process`` does. The pool has a thread per namespace that
+    may run at once either way, so no thread is added."""
     if concurrency < 1:
         raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
     part, by = check_shard(shard), check_shard_by(shard_by)
@@ -325,13 +332,19 @@ async def _aprocess(manager: MemoryManager, report: ProcessReport, groups: list[
     bar = _progress(report.total, progress)
     gate = asyncio.Semaphore(concurrency)
 
+    from engram.lm import context_runner
+
+    loop = asyncio.get_running_loop()
+    update = context_runner(manager.update)  # each call in the caller's DSPy context
+
     async def run_group(group: Group) -> None:
         async with gate:
             entries = _Log(report, skip)
             for trajectory, vals in group:
                 if entries.pending(trajectory):
                     try:
-                        outcome: UpdateResult | BaseException = await manager.aupdate(trajectory, vals, force=force)
+                        outcome: UpdateResult | BaseException = await loop.run_in_executor(
+                            pool, functools.partial(update, trajectory, vals, force=force))
                     except Exception as err:  # noqa: BLE001 - reported in the report
                         outcome = err
                     entries.done(trajectory, outcome)
@@ -342,8 +355,7 @@ async def _aprocess(manager: MemoryManager, report: ProcessReport, groups: list[
     # queue for it. One thread per namespace that may run at once; the pool's threads exit with it.
     pool = ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(groups))), thread_name_prefix="engram-aprocess")
     try:
-        with work_pool(pool):
-            await asyncio.gather(*(run_group(g) for g in groups))
+        await asyncio.gather(*(run_group(g) for g in groups))
     finally:
         pool.shutdown(wait=False)
         if bar is not None:

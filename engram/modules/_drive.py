@@ -18,11 +18,7 @@ for the extractor's calls.
 from __future__ import annotations
 
 import asyncio
-import functools
-from collections.abc import Callable, Generator, Iterator, Mapping
-from concurrent.futures import Executor
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -57,28 +53,10 @@ Step = Call | Work
 Algorithm = Generator[Step, Any, T]  # each step's result is sent back: its type depends on the step
 
 
-# Where :func:`arun` runs store work: asyncio's default executor (min(32, cores + 4) threads)
-# unless a caller that knows its concurrency, such as aprocess(), provides a pool of that size.
-_work_pool: ContextVar[Executor | None] = ContextVar("engram_work_pool", default=None)
-
-
-@contextmanager
-def work_pool(executor: Executor) -> Iterator[None]:
-    """Run the store work of :func:`arun` calls in this context (and tasks it starts) on ``executor``."""
-    token = _work_pool.set(executor)
-    try:
-        yield
-    finally:
-        _work_pool.reset(token)
-
-
 async def _in_thread(fn: Callable[..., object], args: tuple[object, ...]) -> object:
     from engram.lm import context_runner
 
-    pool = _work_pool.get()
-    if pool is None:
-        return await asyncio.to_thread(context_runner(fn), *args)
-    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(context_runner(fn), *args))
+    return await asyncio.to_thread(context_runner(fn), *args)
 
 
 def _lm_failure(err: Exception) -> EngramError:
@@ -133,4 +111,4 @@ async def arun(algorithm: Algorithm[T], lm: LMSpec = None) -> T:
             send, value = algorithm.throw, err
 
 
-__all__ = ["Algorithm", "Call", "Step", "Work", "arun", "run", "work_pool"]
+__all__ = ["Algorithm", "Call", "Step", "Work", "arun", "run"]

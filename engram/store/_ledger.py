@@ -1,10 +1,10 @@
 """Ledgers: per-namespace bookkeeping rows (which trajectories were applied), never embedded.
 
 A ledger row costs no embedding and never shows up in ``list_namespaces``,
-``search`` or ``count``. A local store keeps its ledgers in a SQLite table beside it
-(``engram-ledger.sqlite3`` in a persistent store's directory); a store on a Chroma server
-keeps them in the server (the ``engram-ledger`` collection), so processes that share the
-server share their ledgers (see :mod:`engram.store._ledger_tables`). Example::
+``search`` or ``count``. A persistent store keeps its ledgers in a SQLite table in its
+directory (``engram-ledger.sqlite3``), an in-memory store in a dict, and a store on a Chroma
+server in the server (the ``engram-ledger`` collection), so processes that share the server
+share their ledgers (see :mod:`engram.store._ledger_tables`). Example::
 
     ledger = store.ledger(("memories", "u1"))
     ledger.mark(["t1", "t2"], {"written": 2})

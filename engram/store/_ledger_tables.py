@@ -3,12 +3,13 @@
 A row is ``(id, namespace key, metadata)``; :class:`~engram.store._ledger.Ledger` builds the
 ids and metadata, a table only stores them.
 
-- **SQLite** for the in-process backends: ``engram-ledger.sqlite3`` in a persistent store's
-  directory (one writer process, like the directory itself), or a private in-memory database
-  for an in-memory store. A mark costs ~0.1 ms here; a Chroma upsert costs ~3 ms whatever it
-  carries, which was a third of an update's own time. Commits are durable against a crash of
-  the process (WAL); after a power loss the newest marks may be missing, never present
-  without their writes, so those trajectories are applied again rather than lost.
+- **SQLite** for a persistent store: ``engram-ledger.sqlite3`` in its directory (one writer
+  process, like the directory itself). A mark costs ~0.1 ms; a Chroma upsert costs ~3 ms
+  whatever it carries, which was a third of an update's own time. Commits are durable
+  against a crash of the process (WAL); after a power loss the newest marks may be missing,
+  never present without their writes, so those trajectories are applied again, not lost.
+- **A dict** for an in-memory store: its data dies with the process anyway, and plain
+  Python never lets go of the GIL midway, so concurrent updates do not queue behind it.
 - **Chroma** (the ``engram-ledger`` collection, rows with a one-number vector) for a server:
   processes that share a server share their ledgers, which sharding over processes needs.
 
@@ -51,16 +52,15 @@ class LedgerTable(Protocol):
 
 
 class SqliteTable:
-    """Ledger rows in SQLite (a file beside the store, or ``":memory:"``)."""
+    """Ledger rows in SQLite (a file beside the store)."""
 
     def __init__(self, path: str) -> None:
         self.path, self.closed = path, False
         self._lock = threading.Lock()
         with self._errors("open"):
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
-            if path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS ledger "
                              "(id TEXT PRIMARY KEY, ns TEXT NOT NULL, meta TEXT NOT NULL)")
             self._db.execute("CREATE INDEX IF NOT EXISTS ledger_ns ON ledger (ns)")
@@ -122,6 +122,47 @@ class SqliteTable:
                 self._db.close()
 
 
+class DictTable:
+    """Ledger rows of an in-memory store, in a dict per namespace."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, dict[str, dict[str, Any]]] = {}   # namespace key -> id -> meta
+        self._ns: dict[str, str] = {}                            # id -> namespace key
+
+    def has(self, ids: Sequence[str]) -> set[str]:
+        with self._lock:
+            return {i for i in ids if i in self._ns}
+
+    def put(self, rows: list[Row]) -> None:
+        with self._lock:
+            for i, meta in rows:
+                nskey = str(meta["_ns"])
+                self._rows.setdefault(nskey, {})[i] = json.loads(json.dumps(meta))  # a copy, as stored
+                self._ns[i] = nskey
+
+    def meta(self, id: str) -> dict[str, Any] | None:
+        with self._lock:
+            nskey = self._ns.get(id)
+            return dict(self._rows[nskey][id]) if nskey is not None else None
+
+    def delete(self, ids: Sequence[str]) -> None:
+        with self._lock:
+            for i in ids:
+                nskey = self._ns.pop(i, None)
+                if nskey is not None:
+                    self._rows[nskey].pop(i, None)
+
+    def ids(self, nskey: str) -> list[str]:
+        with self._lock:
+            return list(self._rows.get(nskey, {}))
+
+    def clear(self, nskey: str) -> None:
+        with self._lock:
+            for i in self._rows.pop(nskey, {}):
+                self._ns.pop(i, None)
+
+
 class ChromaTable:
     """Ledger rows in the ``engram-ledger`` collection; concurrent marks of any namespace go
     in one upsert (a Chroma upsert costs ~3 ms however few rows it carries)."""
@@ -158,7 +199,7 @@ class ChromaTable:
 # One table per store data: every store object on the same directory or in-memory database
 # shares it (a Collections object keeps its table alive; the table dies with the last one).
 _tables: weakref.WeakKeyDictionary[Any, LedgerTable] = weakref.WeakKeyDictionary()
-_memory_tables: weakref.WeakValueDictionary[str, SqliteTable] = weakref.WeakValueDictionary()
+_memory_tables: weakref.WeakValueDictionary[str, DictTable] = weakref.WeakValueDictionary()
 _guard = threading.Lock()
 
 
@@ -186,7 +227,7 @@ def _open(cols: Collections) -> LedgerTable:
         return table
     shared = _memory_tables.get(cols.scope)
     if shared is None:
-        shared = _memory_tables[cols.scope] = SqliteTable(":memory:")
+        shared = _memory_tables[cols.scope] = DictTable()
     return shared
 
 
@@ -208,4 +249,4 @@ def _migrate(cols: Collections, table: SqliteTable) -> None:
         cols.client.delete_collection(LEDGER)
 
 
-__all__ = ["LEDGER", "SQLITE_NAME", "ChromaTable", "LedgerTable", "SqliteTable", "table_for"]
+__all__ = ["LEDGER", "SQLITE_NAME", "ChromaTable", "DictTable", "LedgerTable", "SqliteTable", "table_for"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -156,12 +157,12 @@ def _dataset():
     return TrajectoryDataset(trajectories)
 
 
-def _fact_lm():
+def _fact_lm(latency: float = 0.0):
     def answer(call):
         line = call.inputs["conversation"].removeprefix("user: ")
         return {"ops": ops(insert(line.capitalize(), line))}
 
-    return scripted_lm(answer)
+    return scripted_lm(answer, latency=latency)
 
 
 def test_process_dataset_is_concurrent_per_namespace_and_safe_to_rerun(store):
@@ -211,3 +212,28 @@ def test_a_delete_records_its_provenance_in_the_history(store):
     assert versions[-1].deleted
     assert (versions[-1].provenance[-1].trajectory_id, versions[-1].provenance[-1].quote) == (
         result.trajectory_id, "forget where I live")
+
+
+def test_aprocess_leaves_the_event_loop_free_and_counts_every_lm_call(store):
+    # aprocess runs each update (LM call included) in its pool; the loop only waits for them
+    manager = MemoryManager(store, ("memories", "{user_id}"), lm=_fact_lm(latency=0.05))
+
+    async def main():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.005)
+                ticks += 1
+
+        beat = asyncio.create_task(ticker())
+        start = time.perf_counter()
+        report = await manager.aprocess(_dataset(), concurrency=3, progress=False)
+        elapsed = time.perf_counter() - start
+        beat.cancel()
+        return report, ticks, elapsed
+
+    report, ticks, elapsed = asyncio.run(main())
+    assert report.applied == 9 and report.usage.calls == 9   # one extraction call per update, all tracked
+    assert ticks >= 0.3 * elapsed / 0.005                       # the loop kept ticking while updates ran
