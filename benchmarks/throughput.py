@@ -13,7 +13,7 @@ fixed ``latency`` per call. Prints:
    time, split into the DSPy call to the zero-latency stand-in (adapter formatting and parsing)
    and everything else (coercion, retrieval with its query embedding, writes with their
    embedding, ledger, lock). Target: median <= 15 ms;
-2. **efficiency** of ``process`` (threads) and ``aprocess`` (asyncio) at L = 0.5 s and C = 32:
+2. **efficiency** of ``process`` (threads) and ``aprocess`` (asyncio; each update runs in its pool) at L = 0.5 s and C = 32:
    ``floor / wall`` with ``floor = max(longest namespace chain x L, N x L / C)``. Target >= 0.85;
 3. ``--processes``: **1 vs 2 worker processes** on one Chroma server (``chroma run`` started
    here on 127.0.0.1, stopped after), each ``process(shard=(i, n), shard_by=...)`` with both
@@ -63,8 +63,32 @@ def dataset(n: int, users: int, seed: int = 0):
     return TrajectoryDataset(items)
 
 
-def make_store(kind: str):
+_servers: list = []  # the `chroma run` of --store http: a fresh one per store, the last stopped at exit
+
+
+def make_store(kind: str, backend: str = "memory"):
+    """A fresh store: in memory, in a new temporary directory (``persistent``), or on a
+    ``chroma run`` server of its own on 127.0.0.1 (``http``; the previous one is stopped)."""
+    import tempfile
+
     from engram.store import MemoryStore
+
+    def fresh(**kwargs):
+        if backend == "persistent":
+            return MemoryStore.persistent(tempfile.mkdtemp(prefix="engram-throughput-"), **kwargs)
+        if backend == "http":
+            import atexit
+            from pathlib import Path
+
+            from engram.testing import ChromaServer
+
+            while _servers:
+                _servers.pop().stop()
+            server = ChromaServer(Path(tempfile.mkdtemp(prefix="engram-throughput-server-")))
+            _servers.append(server)
+            atexit.register(server.stop)
+            return MemoryStore.http(server.url, **kwargs)
+        return MemoryStore.in_memory(**kwargs)
 
     if kind == "hash":
         import hashlib
@@ -85,8 +109,8 @@ def make_store(kind: str):
                     out.append(vec)
                 return out
 
-        return MemoryStore.in_memory(embedder=Hash())
-    return MemoryStore.in_memory()
+        return fresh(embedder=Hash())
+    return fresh()
 
 
 def warm_up(manager) -> None:
@@ -113,12 +137,12 @@ def cache_note(manager) -> str:
     return f"embedding cache answered {batcher.hits} of {batcher.hits + batcher.items} texts"
 
 
-def framework_time(data, embedder: str) -> dict[str, float]:
+def framework_time(data, embedder: str, backend: str = "memory") -> dict[str, float]:
     """Per-update wall time at zero LM latency, one update at a time (no contention)."""
     from engram.modules import MemoryManager
     from engram.testing import simulated_lm
 
-    manager = MemoryManager(make_store(embedder), ("memories", "{user_id}"), lm=simulated_lm(seed=0))
+    manager = MemoryManager(make_store(embedder, backend), ("memories", "{user_id}"), lm=simulated_lm(seed=0))
     extractor, in_lm = manager.extractor, []
     forward = extractor.forward
 
@@ -144,11 +168,13 @@ def framework_time(data, embedder: str) -> dict[str, float]:
             "memories": sum(manager.store.count(ns) for ns in manager.store.list_namespaces())}
 
 
-def efficiency(data, embedder: str, latency: float, concurrency: int, mode: str) -> dict[str, float]:
+def efficiency(data, embedder: str, latency: float, concurrency: int, mode: str,
+               backend: str = "memory") -> dict[str, float]:
     from engram.modules import MemoryManager
     from engram.testing import simulated_lm
 
-    manager = MemoryManager(make_store(embedder), ("memories", "{user_id}"), lm=simulated_lm(seed=0, latency=latency))
+    manager = MemoryManager(make_store(embedder, backend), ("memories", "{user_id}"),
+                            lm=simulated_lm(seed=0, latency=latency))
     warm_up(manager)
     chain = max(sum(1 for t in data if t.user == u) for u in {t.user for t in data})
     floor = max(chain * latency, len(data) * latency / concurrency)
@@ -305,6 +331,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="64 trajectories over 8 users")
+    parser.add_argument("--store", choices=["memory", "persistent", "http"], default="memory",
+                        help="the store of the framework and efficiency rows (persistent: a temporary directory; "
+                             "http: a `chroma run` server started here on 127.0.0.1)")
     parser.add_argument("--skip-framework", action="store_true")
     parser.add_argument("--skip-efficiency", action="store_true")
     parser.add_argument("--processes", action="store_true", help="1 vs 2 worker processes on a Chroma server")
@@ -317,14 +346,15 @@ def main(argv: list[str] | None = None) -> None:
     n, users = (64, 8) if args.quick else (256, 32)
     data = dataset(n, users)
     label = "word-hash stand-in" if args.embedder == "hash" else repr(make_store("default").embedder)
-    print(f"{n} trajectories over {users} users; offline simulated LM (stand-in); embedder: {label}")
+    print(f"{n} trajectories over {users} users; offline simulated LM (stand-in); embedder: {label}; "
+          f"{args.store} store")
     if not args.skip_framework:
-        f = framework_time(data, args.embedder)
+        f = framework_time(data, args.embedder, args.store)
         print(f"framework time per update at zero LM latency: median {f['median']:.1f} ms, p90 {f['p90']:.1f} ms "
               f"(DSPy call to the stand-in {f['lm_median']:.1f} ms + engram {f['rest_median']:.1f} ms); "
               f"target <= 15 ms -> {f['median'] / 15:.2f}x of target; {f['memories']} memories; {f['cache']}")
     for mode in () if args.skip_efficiency else ("sync", "async"):
-        e = efficiency(data, args.embedder, args.latency, args.concurrency, mode)
+        e = efficiency(data, args.embedder, args.latency, args.concurrency, mode, args.store)
         print(f"{mode:5s} L={args.latency}s C={args.concurrency}: wall {e['wall']:.2f} s, floor {e['floor']:.2f} s, "
               f"efficiency {e['efficiency']:.2f} (target >= 0.85), {e['applied']} applied; {e['cache']}")
     if args.processes:
