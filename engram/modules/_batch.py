@@ -41,7 +41,6 @@ import asyncio
 import functools
 import logging
 import threading
-from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ from typing import TYPE_CHECKING, Literal
 
 import engram.events as events
 from engram.errors import ValidationError
-from engram.lm import Usage, track_usage
+from engram.lm import Usage, context_runner, track_usage
 from engram.modules._results import UpdateResult
 from engram.modules._shard import (
     DEFAULT_SHARD_BY,
@@ -60,6 +59,7 @@ from engram.modules._shard import (
     ValuesArg,
     check_shard,
     check_shard_by,
+    plan_of,
     shard_keys,
 )
 from engram.trajectories import Trajectory
@@ -157,7 +157,7 @@ def _groups(manager: MemoryManager, trajectories: list[Trajectory], values: Valu
     keyed = shard_keys(manager, trajectories, values)
     if shard is not None:
         report.shard = shard
-        report.plan = ShardPlan.from_weights(Counter(key for _, _, key, _ in keyed), shard[1], by=shard_by)
+        report.plan = plan_of(keyed, shard[1], shard_by)
     groups: dict[tuple[str, ...], list[tuple[int, Trajectory, dict[str, str]]]] = {}
     for index, (trajectory, merged, key, error) in enumerate(keyed):
         if report.plan is not None and shard is not None and report.plan.shard_of(key) != shard[0]:
@@ -273,8 +273,6 @@ def _span_params(manager: MemoryManager, concurrency: int, force: bool, report: 
 
 def _process(manager: MemoryManager, report: ProcessReport, groups: list[Group], concurrency: int,
              progress: bool, force: bool, skip: set[str]) -> ProcessReport:
-    from engram.lm import context_runner
-
     bar = _progress(report.total, progress)
     if bar is not None and report.failed:
         bar.update(report.failed)
@@ -310,7 +308,7 @@ async def aprocess(manager: MemoryManager, dataset: object, *, values: ValuesArg
     Why not :meth:`~MemoryManager.aupdate` with the LM call awaited on the loop: DSPy formats
     the prompt and parses the reply in Python, and on one event-loop thread that work queues
     behind every other namespace's and competes for the GIL with the pool's store work. At
-    L = 0.5 s and 32 namespaces (``benchmarks/throughput.py``) the awaited calls reached 0.78
+    L = 0.5 s and 32 namespaces (``benchmarks/throughput.py``, on a loaded 2-core machine) the awaited calls reached 0.78
     of the LM floor, these 0.83, as ``process`` does. The pool has a thread per namespace that
     may run at once either way, so no thread is added."""
     if concurrency < 1:
@@ -331,9 +329,6 @@ async def _aprocess(manager: MemoryManager, report: ProcessReport, groups: list[
                     progress: bool, force: bool, skip: set[str]) -> ProcessReport:
     bar = _progress(report.total, progress)
     gate = asyncio.Semaphore(concurrency)
-
-    from engram.lm import context_runner
-
     loop = asyncio.get_running_loop()
     update = context_runner(manager.update)  # each call in the caller's DSPy context
 

@@ -189,6 +189,12 @@ def shard_keys(manager: MemoryManager, trajectories: Iterable[Trajectory], value
     return out
 
 
+def plan_of(keyed: list[Keyed], count: int, by: ShardBy) -> ShardPlan:
+    """The plan of trajectories keyed by :func:`shard_keys`, with each trajectory's shard."""
+    plan = ShardPlan.from_weights(Counter(key for _, _, key, _ in keyed), count, by=by)
+    return replace(plan, trajectory_shards={t.id: plan.shards[key] for t, _, key, _ in keyed})
+
+
 def shard_plan(manager: MemoryManager, dataset: object, count: int, *, shard_by: ShardBy = DEFAULT_SHARD_BY,
                values: ValuesArg = None) -> ShardPlan:
     """The plan ``manager.process(dataset, shard=(i, count), shard_by=..., values=...)`` follows:
@@ -202,11 +208,9 @@ def shard_plan(manager: MemoryManager, dataset: object, count: int, *, shard_by:
     from engram.trajectories import coerce
 
     check_shard((0, count))
-    check_shard_by(shard_by)
-    keyed = shard_keys(manager, coerce(dataset, what="shard_plan() dataset"), values)
-    plan = ShardPlan.from_weights(Counter(key for _, _, key, _ in keyed), count, by=shard_by)
-    return replace(plan, trajectory_shards={t.id: plan.shards[key] for t, _, key, _ in keyed})
+    by = check_shard_by(shard_by)
+    return plan_of(shard_keys(manager, coerce(dataset, what="shard_plan() dataset"), values), count, by)
 
 
 __all__ = ["DEFAULT_SHARD_BY", "ShardBy", "ShardPlan", "check_shard", "check_shard_by", "namespace_shard",
-           "shard_keys", "shard_plan"]
+           "plan_of", "shard_keys", "shard_plan"]

@@ -138,7 +138,7 @@ class DictTable:
         with self._lock:
             for i, meta in rows:
                 nskey = str(meta["_ns"])
-                self._rows.setdefault(nskey, {})[i] = json.loads(json.dumps(meta))  # a copy, as stored
+                self._rows.setdefault(nskey, {})[i] = dict(meta)  # a copy: values are scalars
                 self._ns[i] = nskey
 
     def meta(self, id: str) -> dict[str, Any] | None:
@@ -196,8 +196,8 @@ class ChromaTable:
         self._col.delete(where={"_ns": nskey})
 
 
-# One table per store data: every store object on the same directory or in-memory database
-# shares it (a Collections object keeps its table alive; the table dies with the last one).
+# A table per Collections object (it keeps its table alive). Store objects on one in-memory
+# database share its dict; each persistent store object opens the SQLite file itself.
 _tables: weakref.WeakKeyDictionary[Any, LedgerTable] = weakref.WeakKeyDictionary()
 _memory_tables: weakref.WeakValueDictionary[str, DictTable] = weakref.WeakValueDictionary()
 _guard = threading.Lock()
