@@ -72,14 +72,16 @@ from typing import Any
 import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
 
 FEEDBACK_IGNORING = ("seed", "kitchen_sink", "random_instructions")
-ENGRAM = ("gradient", "metaprompt", "prompt_memory", "gradient+gate", "gradient+gate+live")
+ENGRAM = ("gradient", "metaprompt", "prompt_memory", "gradient+gate", "gradient+gate+live", "gradient+gate+live+scorer")
 DSPY = ("gepa", "mipro")
 
 
-def run_live(world: Any, *, rounds: int = 3, train_users: int = 12) -> Any:
+def run_live(world: Any, *, rounds: int = 3, train_users: int = 12, scorer: bool = False) -> Any:
     """gradient+gate+live: the gate judges 8 of the training trajectories (their logged replies stand
     for the incumbent's) with an 80 % interval, and the optimizer rolls back to the version users scored higher on live
-    feedback (settings chosen on seeds 100-139). The same people, batches and guidance as ``_hard_methods.run_prompt_optimizer``."""
+    feedback (settings chosen on seeds 100-139). The same people, batches and guidance as ``_hard_methods.run_prompt_optimizer``.
+    ``scorer``: the gate also fits a FeedbackScorer on every log seen so far and takes it as a second opinion
+    (``learn_scorer=True, scorer_role="second_opinion"``; chosen on seeds 100-139)."""
     from engram.optimizers import CandidateGate, FeedbackJudge, GradientOptimizer
     from engram.prompts import Prompt
     from engram.testing import _hard_methods as M
@@ -88,8 +90,9 @@ def run_live(world: Any, *, rounds: int = 3, train_users: int = 12) -> Any:
     lm = world.lm()
     engine = lm.engine
     calls0, tokens0 = engine.calls, engine.tokens
+    extra: dict[str, Any] = {"learn_scorer": True, "scorer_role": "second_opinion"} if scorer else {}
     gate = CandidateGate(lm, judge=FeedbackJudge(lm), num_threads=1, max_trajectories=8, reuse_logged=True,
-                         confidence=0.8)
+                         confidence=0.8, **extra)
     optimizer = GradientOptimizer(lm, gate=gate, val_fraction=0.0, rollback=True)
     prompt = Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE)
     history = []
@@ -117,6 +120,7 @@ def methods(world: Any, quick: bool) -> dict[str, tuple[str, Any]]:
         "prompt_memory": ("optimizers", lambda: M.run_prompt_optimizer(world, "prompt_memory")),
         "gradient+gate": ("optimizers", lambda: M.run_prompt_optimizer(world, "gradient", gate=True)),
         "gradient+gate+live": ("optimizers", lambda: run_live(world)),
+        "gradient+gate+live+scorer": ("optimizers", lambda: run_live(world, scorer=True)),
         "gepa": ("optimizers", lambda: M.run_gepa(world, budget=gepa_budget)),
         "mipro": ("optimizers", lambda: M.run_mipro(world)),
         "compile:gepa+engram_gradient": ("optimizers", lambda: M.run_feedback_route(
@@ -190,7 +194,7 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
     valid = (all(checks["feedback_ignoring_at_most_half"].values())
              and checks["true_beats_shuffled"]["lo"] > 0 and checks["true_beats_inverted"]["lo"] > 0)
     others = (*FEEDBACK_IGNORING, "complaint_counting", "kitchen_sink", *DSPY, "compile:gepa+engram_gradient",
-              "gradient+gate")
+              "gradient+gate", "gradient+gate+live")
     versus = {other: paired(best, other) for other in others if other != best}
     return {"table": table, "best_engram": best, "checks": checks, "valid": valid, "versus": versus,
             "seeds": n, "mean_gap": float(gap.mean())}
