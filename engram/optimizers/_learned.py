@@ -6,12 +6,16 @@ given and refits a :class:`~engram.optimizers._scorer.FeedbackScorer` on all of 
 gate can ask a model of *the users'* scores about a candidate's replays, beside the judge,
 whose taste is its own. Each refit sees more versions of the prompt, hence more varied replies.
 
-Measured on the hard world (a simulation; ``benchmarks/optimization_quality.py``), the scorer
-as a second opinion beside the judge (``scorer_role="second_opinion"``), seeds 100-139:
-gradient+gate+live closes 0.533 of the gap instead of 0.481 (0.490 as a pre-screen only,
-0.308 with the scorer alone and no judge). It is fitted on the very logs the gate replays
-(``val_fraction=0``), so the incumbent's scores are in-sample; a ridge fit on a few dozen
-replies is too smooth for that to decide much, and the interval rule still applies.
+Measured on the hard world (a simulation with stand-in LMs; ``benchmarks/optimization_quality.py``),
+gradient+gate+live with the scorer as a second opinion (``scorer_role="second_opinion"``): on the
+development seeds 100-139 it closed 0.533 of the gap instead of 0.481 (0.490 as a pre-screen only,
+0.308 with the scorer alone and no judge, 0.441 without the pre-screen's veto); on the report seeds
+0-39 the gain did not replicate: 0.558 [0.431, 0.666] against 0.566, a paired difference of
+-0.001 [-0.015, +0.012] in true score. What it does buy there is cost: the pre-screen rejects clear
+losers before the judge runs, 58 LM calls and 33.8k tokens a run instead of 74 and 41.5k (DSPy's
+GEPA: 134 and 44.5k for 0.545). The scorer is fitted on the very logs the gate replays
+(``val_fraction=0``), so the incumbent's scores are in-sample; a ridge fit on a few dozen replies
+is smooth, and the interval rule still applies to both opinions.
 
 Example::
 
