@@ -70,13 +70,16 @@ reads the training users' true scores (not a method; not in this file) closes on
 100-139 with the same proposals (0.428 on seeds 100-119 where the judge's gate closes 0.413).
 Kept: ``gradient+gate+live+scorer`` (the gate fits a FeedbackScorer on every log seen so far, as a
 pre-screen that vetoes reliably worse candidates and a second opinion that can lift the judge's
-veto): 0.533 on seeds 100-139 vs 0.481; on seeds 0-39 0.558 [0.431, 0.666] vs 0.566, paired
+veto): 0.533 on seeds 100-139 vs 0.481 (paired +0.008 [-0.007, +0.023] in true score: not significant
+even there); on seeds 0-39 0.558 [0.431, 0.666] vs 0.566, paired
 -0.001 [-0.015, +0.012] in true score: a tie at 58 calls / 33.8k tokens instead of 74 / 41.5k (GEPA
 134 / 44.5k for 0.545). Target 0.8 NOT met. Tried on seeds 100-139 and not kept: the scorer alone
 (0.308), without the pre-screen's veto (0.441), the veto only after 30 logs (0.473), scorer with 8 or
 0 embedding dimensions (0.481, 0.473), gate confidence 0.9 (0.491), 12 replays (0.526 at 56k tokens),
 each recommendation alone when the joint candidate fails (0.528 at 45.5k), critiquing the worst 8 /
-12 / 16 trajectories only (0.354 / 0.351 / 0.429; 0.364 with the scorer).
+12 / 16 trajectories only (0.354 / 0.351 / 0.429; 0.364 with the scorer), and, when a candidate that
+only adds lines is rejected, retrying it without each of the incumbent's lines to make room under the
+instruction limit (0.515 at 39.9k tokens).
 
     python benchmarks/optimization_quality.py [--seeds 40] [--seed-offset 0] [--json] [--quick]
     python benchmarks/optimization_quality.py --diagnose live+scorer --seeds 40 --seed-offset 100

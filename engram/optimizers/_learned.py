@@ -8,7 +8,8 @@ whose taste is its own. Each refit sees more versions of the prompt, hence more 
 
 Measured on the hard world (a simulation with stand-in LMs; ``benchmarks/optimization_quality.py``),
 gradient+gate+live with the scorer as a second opinion (``scorer_role="second_opinion"``): on the
-development seeds 100-139 it closed 0.533 of the gap instead of 0.481 (0.490 as a pre-screen only,
+development seeds 100-139 it closed 0.533 of the gap instead of 0.481 (paired +0.008 [-0.007, +0.023]
+in true score, not significant; 0.490 as a pre-screen only,
 0.308 with the scorer alone and no judge, 0.441 without the pre-screen's veto); on the report seeds
 0-39 the gain did not replicate: 0.558 [0.431, 0.666] against 0.566, a paired difference of
 -0.001 [-0.015, +0.012] in true score. What it does buy there is cost: the pre-screen rejects clear
