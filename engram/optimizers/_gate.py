@@ -118,7 +118,9 @@ class CandidateGate:
             Two ways to accept are two chances of a false accept: about twice the one-route rate.
         learn_scorer: fit a :class:`~engram.optimizers._scorer.FeedbackScorer` on the logs an
             optimizer hands over (:meth:`learn`), refitted as logs accumulate; True, or a
-            function returning an unfitted scorer (e.g. with your own embedder).
+            function returning an unfitted scorer (e.g. with your own embedder). It always stands
+            beside a judge or metric (the default FeedbackJudge when none is given), since there is
+            nothing to learn from before the first logs arrive.
         min_gain: the interval's lower bound on the gain must be above this (default 0).
         confidence: two-sided confidence of the interval (default 0.95: a candidate that is no
             better is accepted at most about 2.5 % of the time).
