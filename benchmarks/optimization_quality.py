@@ -57,7 +57,32 @@ vetoes reliably worse candidates (0.219), critiquing every log of the version be
 (0.214), Welch-interval rollback (0.408 vs 0.416 by means), and deploying pure deletions without
 the judge for the rollback to police (0.475 vs 0.481).
 
+HO (1 Dec), diagnosis first (``--diagnose live --seeds 40 --seed-offset 100``: per seed, the oracle's
+directives, the final prompt's, and the causes). Share of the total loss (oracle - final) carried by
+the seeds with each cause (they overlap): a recommendation against the users' mean taste 0.80 (27 of
+40 seeds; "Open with a brief apology" also asks for brevity, so it drags "concise" in), an oracle
+directive never recommended 0.67 (28; mostly "do not ..." directives: a behaviour users dislike shows
+only by chance, so complaints about it rarely reach the reflection's threshold), a harmful directive
+kept 0.41, a good candidate rejected by the gate 0.39 (10; drops and "do not"s, which the judge's
+generic taste dislikes), a candidate over the instruction limit 0.37 (22), a harmful one accepted 0.34
+(9), a rollback 0.27 (8). The proposals bound what any gate can do: an ad-hoc diagnostic gate that
+reads the training users' true scores (not a method; not in this file) closes only 0.563 on seeds
+100-139 with the same proposals (0.428 on seeds 100-119 where the judge's gate closes 0.413).
+Kept: ``gradient+gate+live+scorer`` (the gate fits a FeedbackScorer on every log seen so far, as a
+pre-screen that vetoes reliably worse candidates and a second opinion that can lift the judge's
+veto): 0.533 on seeds 100-139 vs 0.481 (paired +0.008 [-0.007, +0.023] in true score: not significant
+even there); on seeds 0-39 0.558 [0.431, 0.666] vs 0.566, paired
+-0.001 [-0.015, +0.012] in true score: a tie at 58 calls / 33.8k tokens instead of 74 / 41.5k (GEPA
+134 / 44.5k for 0.545). Target 0.8 NOT met. Tried on seeds 100-139 and not kept: the scorer alone
+(0.308), without the pre-screen's veto (0.441), the veto only after 30 logs (0.473), scorer with 8 or
+0 embedding dimensions (0.481, 0.473), gate confidence 0.9 (0.491), 12 replays (0.526 at 56k tokens),
+each recommendation alone when the joint candidate fails (0.528 at 45.5k), critiquing the worst 8 /
+12 / 16 trajectories only (0.354 / 0.351 / 0.429; 0.364 with the scorer), and, when a candidate that
+only adds lines is rejected, retrying it without each of the incumbent's lines to make room under the
+instruction limit (0.515 at 39.9k tokens).
+
     python benchmarks/optimization_quality.py [--seeds 40] [--seed-offset 0] [--json] [--quick]
+    python benchmarks/optimization_quality.py --diagnose live+scorer --seeds 40 --seed-offset 100
 """
 
 from __future__ import annotations
@@ -72,14 +97,17 @@ from typing import Any
 import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
 
 FEEDBACK_IGNORING = ("seed", "kitchen_sink", "random_instructions")
-ENGRAM = ("gradient", "metaprompt", "prompt_memory", "gradient+gate", "gradient+gate+live")
+ENGRAM = ("gradient", "metaprompt", "prompt_memory", "gradient+gate", "gradient+gate+live", "gradient+gate+live+scorer")
 DSPY = ("gepa", "mipro")
 
 
-def run_live(world: Any, *, rounds: int = 3, train_users: int = 12) -> Any:
+def run_live(world: Any, *, rounds: int = 3, train_users: int = 12, scorer: bool = False,
+             results: list[Any] | None = None) -> Any:
     """gradient+gate+live: the gate judges 8 of the training trajectories (their logged replies stand
     for the incumbent's) with an 80 % interval, and the optimizer rolls back to the version users scored higher on live
-    feedback (settings chosen on seeds 100-139). The same people, batches and guidance as ``_hard_methods.run_prompt_optimizer``."""
+    feedback (settings chosen on seeds 100-139). The same people, batches and guidance as ``_hard_methods.run_prompt_optimizer``.
+    ``scorer``: the gate also fits a FeedbackScorer on every log seen so far and takes it as a second opinion
+    (``learn_scorer=True, scorer_role="second_opinion"``; chosen on seeds 100-139)."""
     from engram.optimizers import CandidateGate, FeedbackJudge, GradientOptimizer
     from engram.prompts import Prompt
     from engram.testing import _hard_methods as M
@@ -88,16 +116,95 @@ def run_live(world: Any, *, rounds: int = 3, train_users: int = 12) -> Any:
     lm = world.lm()
     engine = lm.engine
     calls0, tokens0 = engine.calls, engine.tokens
+    extra: dict[str, Any] = {"learn_scorer": True, "scorer_role": "second_opinion"} if scorer else {}
     gate = CandidateGate(lm, judge=FeedbackJudge(lm), num_threads=1, max_trajectories=8, reuse_logged=True,
-                         confidence=0.8)
+                         confidence=0.8, **extra)
     optimizer = GradientOptimizer(lm, gate=gate, val_fraction=0.0, rollback=True)
     prompt = Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE)
     history = []
     for r, batch in enumerate(M.train_batches(world, rounds, train_users)):
-        prompt = optimizer(world.simulate(prompt.template, batch, offset=r), prompt).prompt
+        result = optimizer(world.simulate(prompt.template, batch, offset=r), prompt)
+        if results is not None:
+            results.append((prompt, result))
+        prompt = result.prompt
         history.append(str(prompt.template))
     return M.Outcome(str(prompt.template), calls=engine.calls - calls0, tokens=engine.tokens - tokens0,
                      history=history)
+
+
+def diagnose(seeds: int, offset: int = 0, scorer: bool = False) -> None:
+    """Per seed, why gradient+gate+live(+scorer) falls short of the oracle (reads hidden state: evaluation only).
+
+    Causes (a seed can have several; the loss is oracle - final true score on the held-out users):
+    good-rejected (a candidate the held-out users score >= 0.02 higher was rejected), harmful-accepted
+    (one they score >= 0.02 lower was accepted), overflow (a candidate asks for more directives than the
+    task model follows), rollback (the optimizer went back to an earlier version), never-proposed (an
+    oracle directive, other than "no discount", never recommended), misled (a recommendation against
+    the held-out users' mean weight, beyond 0.03), harmful-kept (such a directive is in the final prompt).
+    """
+    from engram.testing import _hard_methods as M
+    from engram.testing import _hard_rules as R
+    from engram.testing._hard_world import HARD_SEED_PROMPT, HardWorld
+
+    def show(text: str) -> str:
+        return ",".join(("+" if w else "-") + b for b, w in R.directives(text)) or "(none)"
+
+    causes: dict[str, list[float]] = {}
+    total = 0.0
+    print(f"{'seed':>4} {'closed':>6}  {'oracle':<28} {'final':<28} causes")
+    for seed in range(offset, offset + seeds):
+        world = HardWorld(seed)
+        people = M.held_out(world)
+        weight = {b: sum(world.preferences(u)[b] for u in people) / len(people) for b in R.NAMES}
+
+        def true(text: Any, world: Any = world, people: Any = people) -> float:
+            return world.true_score(str(text), people)
+
+        def against(b: str, wanted: bool, weight: dict[str, float] = weight) -> bool:
+            return weight[b] * (1 if wanted else -1) < -0.03
+
+        results: list[Any] = []
+        final = run_live(world, scorer=scorer, results=results).prompt
+        seed_v, oracle = true(HARD_SEED_PROMPT), world.oracle_prompt(people)
+        loss = true(oracle) - true(final)
+        total += loss
+        found: list[str] = []
+        recommended: set[tuple[str, bool]] = set()
+        misled: set[str] = set()
+        for given, result in results:
+            base = result.metadata.get("rolled_back_to") or given.text
+            for rec in result.metadata.get("recommendations") or []:
+                drop = rec.lower().startswith(("drop", "remove"))
+                for b, wanted in R.directives(rec):
+                    if not drop:
+                        recommended.add((b, wanted))
+                        if against(b, wanted):
+                            misled.add(("+" if wanted else "-") + b)
+            for c in result.candidates:
+                gain = true(c.prompt.text) - true(base)
+                if gain >= 0.02 and not c.accepted:
+                    found.append("good-rejected")
+                if gain <= -0.02 and c.accepted:
+                    found.append("harmful-accepted")
+                if len(R.directives(c.prompt.text)) > R.INSTRUCTION_LIMIT:
+                    found.append("overflow")
+            if "rolled_back_to" in result.metadata:
+                found.append("rollback")
+        wanted_final = dict(R.directives(final))
+        never = [("+" if w else "-") + b for b, w in R.directives(oracle)
+                 if (b, w) != ("discount", False) and wanted_final.get(b) != w and (b, w) not in recommended]
+        kept = [("+" if w else "-") + b for b, w in wanted_final.items() if against(b, w)]
+        tags = list(dict.fromkeys(found))
+        tags += ([f"never-proposed:{'/'.join(never)}"] if never else []) + \
+            ([f"misled:{'/'.join(sorted(misled))}"] if misled else []) + ([f"harmful-kept:{'/'.join(kept)}"] if kept else [])
+        for tag in tags:
+            causes.setdefault(tag.split(":")[0], []).append(loss)
+        gap = true(oracle) - seed_v
+        closed = (true(final) - seed_v) / gap if gap > 0 else float("nan")
+        print(f"{seed:>4} {closed:>6.2f}  {show(oracle):<28} {show(final):<28} {' '.join(tags)}")
+    print("\ncause (seeds with it, their share of the total loss oracle - final; causes overlap):")
+    for tag, losses in sorted(causes.items(), key=lambda kv: -sum(kv[1])):
+        print(f"  {tag:<18} {len(losses):>3} seeds  {sum(losses) / total:.2f}")
 
 
 def methods(world: Any, quick: bool) -> dict[str, tuple[str, Any]]:
@@ -117,6 +224,7 @@ def methods(world: Any, quick: bool) -> dict[str, tuple[str, Any]]:
         "prompt_memory": ("optimizers", lambda: M.run_prompt_optimizer(world, "prompt_memory")),
         "gradient+gate": ("optimizers", lambda: M.run_prompt_optimizer(world, "gradient", gate=True)),
         "gradient+gate+live": ("optimizers", lambda: run_live(world)),
+        "gradient+gate+live+scorer": ("optimizers", lambda: run_live(world, scorer=True)),
         "gepa": ("optimizers", lambda: M.run_gepa(world, budget=gepa_budget)),
         "mipro": ("optimizers", lambda: M.run_mipro(world)),
         "compile:gepa+engram_gradient": ("optimizers", lambda: M.run_feedback_route(
@@ -190,7 +298,7 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
     valid = (all(checks["feedback_ignoring_at_most_half"].values())
              and checks["true_beats_shuffled"]["lo"] > 0 and checks["true_beats_inverted"]["lo"] > 0)
     others = (*FEEDBACK_IGNORING, "complaint_counting", "kitchen_sink", *DSPY, "compile:gepa+engram_gradient",
-              "gradient+gate")
+              "gradient+gate", "gradient+gate+live")
     versus = {other: paired(best, other) for other in others if other != best}
     return {"table": table, "best_engram": best, "checks": checks, "valid": valid, "versus": versus,
             "seeds": n, "mean_gap": float(gap.mean())}
@@ -231,12 +339,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--quick", action="store_true", help="smaller GEPA budget")
     parser.add_argument("--seed-offset", type=int, default=0,
                         help="first world seed (choose settings on e.g. 100-139, report on 0-39)")
+    parser.add_argument("--diagnose", choices=("live", "live+scorer"),
+                        help="only print, per seed, why this engram optimizer falls short of the oracle")
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
     import dspy
 
     dspy.disable_logging()
     import contextlib
+
+    if args.diagnose:
+        with contextlib.redirect_stderr(sys.stdout):
+            diagnose(args.seeds, args.seed_offset, scorer=args.diagnose == "live+scorer")
+        return {}
 
     # DSPy's optimizers print progress to stdout; keep stdout for the figures (and exactly the JSON).
     with contextlib.redirect_stdout(sys.stderr):

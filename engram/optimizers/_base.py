@@ -173,6 +173,8 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
         if (validation is None and self.gate is not None and getattr(self.gate, "reuse_logged", False)
                 and base is original):
             self.gate.remember(base, held_out or train)  # these ran under ``base``: their replies are its replays
+        if self.gate is not None and hasattr(self.gate, "learn"):
+            self.gate.learn(learn_from)  # the users' scores teach the gate's learned scorer (learn_scorer=True)
         lm = resolve("reflection", self._lm.value)  # ConfigurationError when nothing is configured: raise it
         with track_usage() as usage:
             self._run(result, base, train, held_out, lm)

@@ -32,6 +32,7 @@ from engram.errors import TemplateError, ValidationError
 from engram.lm import context_runner, resolve
 from engram.optimizers._base import LMRef
 from engram.optimizers._heldout import ScorersMetric, held_out_trajectories
+from engram.optimizers._learned import LogScorer
 from engram.optimizers._signatures import RespondUnderPrompt
 from engram.optimizers._stats import METHODS, PairedComparison, paired_comparison
 from engram.prompts import Prompt, render
@@ -40,6 +41,7 @@ from engram.trajectories import Message, Trajectory
 #: ``metric(trajectory, replayed_messages, prompt) -> float`` (higher is better)
 ReplayMetric = Callable[[Trajectory, list[Message], Prompt], float]
 UNITS = ("trajectory", "user")
+SCORER_ROLES = ("prescreen", "second_opinion")
 
 
 @dataclass
@@ -57,6 +59,7 @@ class GateDecision:
         min_gain: the threshold the lower bound had to clear.
         unit: ``"trajectory"`` or ``"user"`` (what one paired item is).
         prescreened: True when the learned scorer rejected the candidate before the judge ran.
+        scorer_comparison: the learned scorer's own paired comparison when it ran beside the judge.
     """
 
     score_before: float
@@ -68,6 +71,7 @@ class GateDecision:
     min_gain: float = 0.0
     unit: str = "trajectory"
     prescreened: bool = False
+    scorer_comparison: PairedComparison | None = None
 
     @property
     def n(self) -> int:
@@ -107,6 +111,16 @@ class CandidateGate:
         scorer: a fitted :class:`~engram.optimizers._scorer.FeedbackScorer`. Alone, it is the
             score (free: no judge calls). Beside a judge, metric or scorers it is a pre-screen:
             a candidate it finds reliably *worse* is rejected before the judge runs.
+        scorer_role: what a scorer beside a judge does: ``"prescreen"`` (default, above) or
+            ``"second_opinion"``: also the judge's veto is lifted when the scorer finds a reliable
+            gain and the judge does not find the candidate reliably worse. The judge has a taste
+            of its own; the scorer learned the users' (see :mod:`engram.optimizers._learned`).
+            Two ways to accept are two chances of a false accept: about twice the one-route rate.
+        learn_scorer: fit a :class:`~engram.optimizers._scorer.FeedbackScorer` on the logs an
+            optimizer hands over (:meth:`learn`), refitted as logs accumulate; True, or a
+            function returning an unfitted scorer (e.g. with your own embedder). It always stands
+            beside a judge or metric (the default FeedbackJudge when none is given), since there is
+            nothing to learn from before the first logs arrive.
         min_gain: the interval's lower bound on the gain must be above this (default 0).
         confidence: two-sided confidence of the interval (default 0.95: a candidate that is no
             better is accepted at most about 2.5 % of the time).
@@ -138,7 +152,8 @@ class CandidateGate:
                  scorers: Any = None, scorer: Any = None, min_gain: float | None = None,
                  confidence: float = 0.95, method: str = "bootstrap", unit: str = "trajectory",
                  max_trajectories: int = 20, num_threads: int = 4, cache_scores: bool = True, seed: int = 0,
-                 n_resamples: int = 10_000, min_improvement: float | None = None, reuse_logged: bool = False):
+                 n_resamples: int = 10_000, min_improvement: float | None = None, reuse_logged: bool = False,
+                 scorer_role: str = "prescreen", learn_scorer: bool | Callable[[], Any] = False):
         if max_trajectories < 1:
             raise ValidationError(f"max_trajectories must be at least 1, got {max_trajectories}.")
         if num_threads < 1:
@@ -157,12 +172,14 @@ class CandidateGate:
                                   f"got {threshold}.")
         if sum(x is not None for x in (judge, metric, scorers)) > 1:
             raise ValidationError("Pass one of judge=, metric= or scorers= (they are alternative ways to score).")
+        if scorer_role not in SCORER_ROLES:
+            raise ValidationError(f"scorer_role must be 'prescreen' or 'second_opinion'; got {scorer_role!r}.")
         if scorer is not None and not hasattr(scorer, "score_trajectory"):
             raise ValidationError(f"scorer= must be a fitted FeedbackScorer (with score_trajectory), got {scorer!r}.")
         self._task_lm = LMRef(task_lm)
         if scorers is not None:
             metric = ScorersMetric(scorers)
-        if judge is None and metric is None and scorer is None:
+        if judge is None and metric is None and (scorer is None or learn_scorer):
             from engram.optimizers._judge import FeedbackJudge
 
             judge = FeedbackJudge()
@@ -176,6 +193,8 @@ class CandidateGate:
         self.num_threads = num_threads
         self.cache_scores = cache_scores
         self.reuse_logged = reuse_logged
+        self.scorer_role = scorer_role
+        self._learner = LogScorer(learn_scorer) if learn_scorer else None
         self._scores: dict[tuple[str, str, str], float] = {}
         self._replays: dict[tuple[str, str], list[Message]] = {}
         self._lock = threading.Lock()
@@ -227,6 +246,17 @@ class CandidateGate:
                 self._replays.setdefault((prompt.text, t.id), turns)
             taken += 1
         return taken
+
+    def learn(self, trajectories: list[Trajectory]) -> Any:
+        """With ``learn_scorer``: refit the learned scorer on every log seen so far; returns the scorer in use."""
+        if self._learner is None:
+            return self.scorer
+        fitted = self._learner.add(trajectories)
+        if fitted is not None and fitted is not self.scorer:
+            with self._lock:  # the old model's scores no longer hold
+                self._scores = {k: v for k, v in self._scores.items() if k[0] != "scorer"}
+            self.scorer = fitted
+        return self.scorer
 
     def _value(self, how: str, prompt: Prompt, trajectory: Trajectory) -> float:
         key = (how, prompt.text, trajectory.id)
@@ -320,14 +350,24 @@ class CandidateGate:
         if not chosen:
             raise ValidationError("The gate needs held-out trajectories with at least one user turn.")
         groups = [t.user or t.id for t in chosen]
+        screen = None
         if self.scorer is not None and self._primary != "scorer":
             screen = self.decide(self.evaluate(old, chosen, how="scorer"), self.evaluate(new, chosen, how="scorer"),
                                  groups=groups)
             if screen.comparison is not None and screen.comparison.below(0.0):
                 screen.reason = "pre-screen by the learned scorer, judge not called; " + screen.reason
                 screen.accepted, screen.prescreened = False, True
+                screen.scorer_comparison = screen.comparison
                 return screen
         before_scores, after_scores = self.evaluate(old, chosen), self.evaluate(new, chosen)
         decision = self.decide(before_scores, after_scores, groups=groups)
         decision.per_trajectory = [(t.id, b, a) for t, b, a in zip(chosen, before_scores, after_scores)]
+        if screen is not None:
+            decision.scorer_comparison = screen.comparison
+            if (self.scorer_role == "second_opinion" and not decision.accepted and screen.accepted
+                    and decision.comparison is not None and not decision.comparison.below(0.0)):
+                decision.accepted = True
+                decision.reason = (f"accepted on the learned scorer's second opinion (its lower bound "
+                                   f"{screen.comparison.lower:+.3f} is above min_gain {self.min_gain:g}) while the "
+                                   f"judge does not find the candidate reliably worse; judge: {decision.reason}")
         return decision
