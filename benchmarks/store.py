@@ -126,10 +126,15 @@ def bench_embedding(n: int) -> None:
         if backend != "torch" and emb.runtime != "onnxruntime":
             print(f"embedding  {backend}: unavailable, fell back to {emb.runtime}")
             continue
-        start = time.perf_counter()
-        vectors[backend] = np.array(emb.embed(texts))
-        rates[backend] = n / (time.perf_counter() - start)
-        print(f"embedding  all-MiniLM-L6-v2 on {backend:5s}, {n} short texts: {rates[backend]:,.0f} texts/s")
+        best = float("inf")
+        for _ in range(3):  # best of 3 passes, for every backend alike: one pass swings +-20 % here
+            emb.clear_cache()  # the model is measured, not engram's cache of recent vectors
+            start = time.perf_counter()
+            vectors[backend] = np.array(emb.embed(texts))
+            best = min(best, time.perf_counter() - start)
+        rates[backend] = n / best
+        print(f"embedding  all-MiniLM-L6-v2 on {backend:5s}, {n} short texts: {rates[backend]:,.0f} texts/s "
+              f"(best of 3 passes)")
     for backend in ("onnx", "int8"):
         if backend in rates and "torch" in rates:
             cos = (vectors["torch"] * vectors[backend]).sum(axis=1)
