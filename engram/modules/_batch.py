@@ -38,10 +38,9 @@ the shards applied (run against a server, so not a runnable example here):
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -271,15 +270,15 @@ def _span_params(manager: MemoryManager, concurrency: int, force: bool, report: 
     return params
 
 
-def _process(manager: MemoryManager, report: ProcessReport, groups: list[Group], concurrency: int,
-             progress: bool, force: bool, skip: set[str]) -> ProcessReport:
-    bar = _progress(report.total, progress)
-    if bar is not None and report.failed:
-        bar.update(report.failed)
-
+def _group_runner(manager: MemoryManager, report: ProcessReport, bar: tqdm | None, force: bool, skip: set[str],
+                  stop: threading.Event | None = None) -> Callable[[Group], None]:
+    """A function that works through one namespace's log, update after update, in one thread.
+    ``stop`` (set when an :func:`aprocess` is cancelled) starts no further update."""
     def run_group(group: Group) -> None:
         entries = _Log(report, skip)
         for trajectory, vals in group:
+            if stop is not None and stop.is_set():
+                return
             if entries.pending(trajectory):
                 try:
                     outcome: UpdateResult | BaseException = manager.update(trajectory, vals, force=force)
@@ -289,6 +288,15 @@ def _process(manager: MemoryManager, report: ProcessReport, groups: list[Group],
             if bar is not None:
                 bar.update(1)
 
+    return run_group
+
+
+def _process(manager: MemoryManager, report: ProcessReport, groups: list[Group], concurrency: int,
+             progress: bool, force: bool, skip: set[str]) -> ProcessReport:
+    bar = _progress(report.total, progress)
+    if bar is not None and report.failed:
+        bar.update(report.failed)
+    run_group = _group_runner(manager, report, bar, force, skip)
     try:
         with ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(groups)))) as pool:
             list(pool.map(context_runner(run_group), groups))
@@ -301,16 +309,18 @@ def _process(manager: MemoryManager, report: ProcessReport, groups: list[Group],
 async def aprocess(manager: MemoryManager, dataset: object, *, values: ValuesArg = None, concurrency: int = 4,
                    progress: bool = True, force: bool = False, skip: Iterable[str] | None = None,
                    shard: Shard | None = None, shard_by: ShardBy = DEFAULT_SHARD_BY) -> ProcessReport:
-    """Async :func:`process` (the same ``shard`` / ``shard_by``): namespaces run as tasks, at
-    most ``concurrency`` at once, and each update runs whole, LM call included, in a pool of
-    that many threads; the event loop only waits for them, so it is never blocked.
+    """Async :func:`process` (the same ``shard`` / ``shard_by``): each namespace's log runs
+    whole, update after update with its LM calls, in a pool of ``concurrency`` threads, as in
+    :func:`process`; the event loop only awaits the logs, so it is never blocked. Cancelling
+    it lets each namespace finish the update it is in and starts no other.
 
     Why not :meth:`~MemoryManager.aupdate` with the LM call awaited on the loop: DSPy formats
     the prompt and parses the reply in Python, and on one event-loop thread that work queues
-    behind every other namespace's and competes for the GIL with the pool's store work. At
-    L = 0.5 s and 32 namespaces (``benchmarks/throughput.py``, on a loaded 2-core machine) the awaited calls reached 0.78
-    of the LM floor, these 0.83, as ``process`` does. The pool has a thread per namespace that
-    may run at once either way, so no thread is added."""
+    behind every other namespace's. Nor one update per hand-off to the pool: each hand-off
+    back to the loop waits for the GIL behind up to ``concurrency`` busy threads (up to the
+    5 ms switch interval each, twice per update). At L = 0.5 s and 32 namespaces
+    (``benchmarks/throughput.py``, quiet 2-core machine) a pool call per update reached a
+    median 0.86 of the LM floor (0.82-0.89, 12 runs), a pool call per log 0.88 (0.875-0.895, 10 runs)."""
     if concurrency < 1:
         raise ValidationError(f"concurrency must be at least 1, got {concurrency}")
     part, by = check_shard(shard), check_shard_by(shard_by)
@@ -328,31 +338,19 @@ async def aprocess(manager: MemoryManager, dataset: object, *, values: ValuesArg
 async def _aprocess(manager: MemoryManager, report: ProcessReport, groups: list[Group], concurrency: int,
                     progress: bool, force: bool, skip: set[str]) -> ProcessReport:
     bar = _progress(report.total, progress)
-    gate = asyncio.Semaphore(concurrency)
+    if bar is not None and report.failed:
+        bar.update(report.failed)
     loop = asyncio.get_running_loop()
-    update = context_runner(manager.update)  # each call in the caller's DSPy context
-
-    async def run_group(group: Group) -> None:
-        async with gate:
-            entries = _Log(report, skip)
-            for trajectory, vals in group:
-                if entries.pending(trajectory):
-                    try:
-                        outcome: UpdateResult | BaseException = await loop.run_in_executor(
-                            pool, functools.partial(update, trajectory, vals, force=force))
-                    except Exception as err:  # noqa: BLE001 - reported in the report
-                        outcome = err
-                    entries.done(trajectory, outcome)
-                if bar is not None:
-                    bar.update(1)
-
-    # asyncio's default pool has min(32, cores + 4) threads: 6 here, so 32 namespaces would
-    # queue for it. One thread per namespace that may run at once; the pool's threads exit with it.
+    stop = threading.Event()
+    run_group = context_runner(_group_runner(manager, report, bar, force, skip, stop))  # the caller's DSPy context
+    # A thread per namespace that may run at once (asyncio's default pool has cores + 4 threads,
+    # so 32 namespaces would queue for it); the pool's queue is the concurrency limit.
     pool = ThreadPoolExecutor(max_workers=min(concurrency, max(1, len(groups))), thread_name_prefix="engram-aprocess")
     try:
-        await asyncio.gather(*(run_group(g) for g in groups))
+        await asyncio.gather(*(loop.run_in_executor(pool, run_group, g) for g in groups))
     finally:
-        pool.shutdown(wait=False)
+        stop.set()  # cancelled: each namespace finishes the update it is in, and starts no other
+        pool.shutdown(wait=False, cancel_futures=True)
         if bar is not None:
             bar.close()
     return report

@@ -186,6 +186,24 @@ def test_aprocess_and_unfillable_namespaces_are_reported(store):
     assert "user_id" in report.failures[0][1]
 
 
+def test_a_cancelled_aprocess_finishes_the_updates_in_flight_and_starts_no_other(store):
+    lm = _fact_lm(latency=0.3)
+    manager = MemoryManager(store, ("memories", "{user_id}"), lm=lm)
+
+    async def main():
+        task = asyncio.create_task(manager.aprocess(_dataset(), concurrency=3, progress=False))
+        await asyncio.sleep(0.1)  # every namespace is inside its first LM call
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    time.sleep(0.8)  # long enough for a second update of each namespace, had one started
+    assert len(lm.engine.requests) == 3
+    for user in ("u1", "u2", "u3"):  # the update in flight was finished whole, memory and all
+        assert [r.text for r in store.list(("memories", user))] == [f"Fact 0 about {user}"]
+
+
 def test_profile_insert_when_a_profile_exists_merges_instead_of_replacing(store):
     store.put(NS, "profile", {"name": "Ana", "location": "Porto"}, kind="UserProfile")
     lm = scripted_lm({"ops": ops({"op": "insert", "content": {"location": "Lisbon"}, "quote": "moved to Lisbon"})})
