@@ -366,8 +366,9 @@ def reflection_stand_in():
     return scripted_lm(answer, name="offline/oasst-reflection")
 
 
-# The optimizers show the reflection this many tokens of trajectories, failures first; at engram's
-# default (6,000) the stand-in sees only zero-score replies and has nothing to contrast.
+# The optimizers show the reflection this many tokens of trajectories, failures first. At engram's
+# default (6,000) only a few dozen fit; a quarter of that view goes to the best-scored replies, without
+# which the stand-in saw only zero-score replies, had nothing to contrast and learned nothing (0.534).
 READ_TOKENS = 150_000
 
 
@@ -381,7 +382,8 @@ def lm_optimizer_prompts(groups, train) -> dict[str, str]:
         optimizer = create_prompt_optimizer(reflection_stand_in(), kind=kind, config={"max_tokens": READ_TOKENS})
         result = optimizer(trajectories, SEED_PROMPT)
         out[kind] = result.prompt.text
-    # The same with engram's default view (6,000 tokens, failures first): what a default run would see.
+    # The same with engram's default view (6,000 tokens, failures first, a quarter kept for the best):
+    # what a default run would see.
     result = create_prompt_optimizer(reflection_stand_in(), kind="gradient")(trajectories, SEED_PROMPT)
     out["gradient, default 6k-token view"] = result.prompt.text
     return out

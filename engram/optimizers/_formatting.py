@@ -18,6 +18,12 @@ Truncation (the token budget), documented here because it changes what the LM se
    then the rest, ties by id) and added until ``max_tokens`` (estimated at 4 characters
    a token) is reached; the rest are left out and counted in a closing line
    ``(K more conversations left out to fit the token budget)``.
+3. When they do not all fit, a quarter of the budget goes to the best-scored ones (shown
+   after the failures), so the LM can contrast what users liked with what they did not: a
+   view of failures alone cannot say what set them apart. On OpenAssistant's votes
+   (``benchmarks/oasst_quality.py``, a proxy with a stand-in reflection) the gradient
+   optimizer at the default budget went from learning nothing (0.534, random's score) to
+   0.672 of the held-out human rating, level with a 25x larger view (0.666; 0.675 before).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from engram.prompts import Prompt
 from engram.trajectories import Feedback, Trajectory, coerce
 
 DEFAULT_MAX_TOKENS = 6000
+CONTRAST_SHARE = 0.25  # of a budget that cannot show everything: kept for the best-scored conversations
 DEFAULT_MAX_MESSAGE_CHARS = 1500
 _CHARS_PER_TOKEN = 4
 
@@ -109,30 +116,55 @@ def format_trajectories(trajectories: Iterable[Trajectory], *, max_tokens: int =
     groups: dict[str, list[Trajectory]] = {}
     for t in sorted(trajectories, key=_priority):
         groups.setdefault(_transcript(t, max_message_chars), []).append(t)
+    blocks = {body: _block(body, members) for body, members in groups.items()}
     budget = max_tokens * _CHARS_PER_TOKEN
-    blocks: list[str] = []
+    order = list(blocks)
+    if sum(len(b) + 2 for b in blocks.values()) > budget and len(order) > 1:
+        # worst first up to three quarters of the budget, then the best-scored, then worst first again
+        worst = _priority(groups[order[0]][0])[0]
+        best = sorted((body for body in order if (groups[body][0].score or 0.0) > worst
+                       and groups[body][0].score is not None), key=lambda body: -(groups[body][0].score or 0.0))
+        chosen: list[str] = []
+        used = 0
+        for pool, limit, greedy in ((order, budget * (1 - CONTRAST_SHARE), False), (best, budget, False),
+                                    (order, budget, True)):
+            for body in pool:
+                if body in chosen:
+                    continue
+                if chosen and used + len(blocks[body]) > limit:
+                    if greedy:
+                        continue  # the leftover space takes any smaller block, worst first
+                    break  # each share in its order: no skipping ahead to a better-rated block
+                chosen.append(body)
+                used += len(blocks[body]) + 2
+        order = sorted(chosen, key=lambda body: _priority(groups[body][0])) + [b for b in order if b not in chosen]
     shown: list[str] = []
     omitted: list[str] = []
+    out: list[str] = []
     used = 0
-    for body, members in groups.items():
-        # Repeats of one trajectory (same id and feedback) collapse into one "×N" line.
-        lines: dict[str, int] = {}
-        for t in members:
-            line = f"### {t.id} | {feedback_fields(t.feedback)}"
-            lines[line] = lines.get(line, 0) + 1
-        header = "\n".join(line if n == 1 else line.replace(" | ", f" ×{n} | ", 1) for line, n in lines.items())
-        block = f"{header}\n{body}"
-        if blocks and used + len(block) > budget:
+    for body in order:
+        block, members = blocks[body], groups[body]
+        if out and used + len(block) > budget:
             omitted.extend(t.id for t in members)
             continue
-        if not blocks and len(block) > budget:  # always show something: cut the only block
+        if not out and len(block) > budget:  # always show something: cut the only block
             block = _cut(block, budget)
-        blocks.append(block)
+        out.append(block)
         used += len(block) + 2
         shown.extend(t.id for t in members)
     if omitted:
-        blocks.append(f"({len(omitted)} more conversations left out to fit the token budget)")
-    return Rendered("\n\n".join(blocks), shown, omitted)
+        out.append(f"({len(omitted)} more conversations left out to fit the token budget)")
+    return Rendered("\n\n".join(out), shown, omitted)
+
+
+def _block(body: str, members: list[Trajectory]) -> str:
+    # Repeats of one trajectory (same id and feedback) collapse into one "×N" line.
+    lines: dict[str, int] = {}
+    for t in members:
+        line = f"### {t.id} | {feedback_fields(t.feedback)}"
+        lines[line] = lines.get(line, 0) + 1
+    header = "\n".join(line if n == 1 else line.replace(" | ", f" ×{n} | ", 1) for line, n in lines.items())
+    return f"{header}\n{body}"
 
 
 def format_prompt(prompt: Prompt) -> str:

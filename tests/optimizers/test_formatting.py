@@ -24,11 +24,24 @@ def test_identical_conversations_are_shown_once():
     assert "×3 | score=0" in text and "score=1 | comment=\"good\"" in text
 
 
-def test_budget_leaves_out_the_best_rated_and_says_so(trajectories):
+def test_a_budget_for_one_conversation_shows_the_worst_and_says_so(trajectories):
     rendered = format_trajectories(trajectories, max_tokens=60)
     assert rendered.truncated
     assert trajectories[1].id in rendered.omitted  # the praised one goes first
     assert "left out to fit the token budget" in rendered.text
+
+
+def test_a_budget_that_cannot_show_everything_keeps_the_best_rated_for_contrast():
+    failures = [convo(f"question {i} " + "x" * 300, "a reply that missed", 0.0, "wrong") for i in range(30)]
+    liked = [convo(f"question {i} " + "y" * 300, "a reply users liked", 1.0, "great") for i in range(30, 40)]
+    rendered = format_trajectories([*liked, *failures], max_tokens=1000)
+    assert rendered.truncated and len(rendered.text) <= 1000 * 4 + 80   # the budget, plus the closing line
+    shown = set(rendered.shown)
+    best = [t.id for t in liked if t.id in shown]
+    worst = [t.id for t in failures if t.id in shown]
+    assert best and len(worst) >= 2 * len(best)         # failures first, a quarter for the best
+    text = rendered.text
+    assert max(text.index(i) for i in worst) < min(text.index(i) for i in best)   # shown worst first
 
 
 def test_long_messages_are_cut_in_the_middle():
