@@ -120,23 +120,8 @@ def format_trajectories(trajectories: Iterable[Trajectory], *, max_tokens: int =
     budget = max_tokens * _CHARS_PER_TOKEN
     order = list(blocks)
     if sum(len(b) + 2 for b in blocks.values()) > budget and len(order) > 1:
-        # worst first up to three quarters of the budget, then the best-scored, then worst first again
-        worst = _priority(groups[order[0]][0])[0]
-        best = sorted((body for body in order if (groups[body][0].score or 0.0) > worst
-                       and groups[body][0].score is not None), key=lambda body: -(groups[body][0].score or 0.0))
-        chosen: list[str] = []
-        used = 0
-        for pool, limit, greedy in ((order, budget * (1 - CONTRAST_SHARE), False), (best, budget, False),
-                                    (order, budget, True)):
-            for body in pool:
-                if body in chosen:
-                    continue
-                if chosen and used + len(blocks[body]) > limit:
-                    if greedy:
-                        continue  # the leftover space takes any smaller block, worst first
-                    break  # each share in its order: no skipping ahead to a better-rated block
-                chosen.append(body)
-                used += len(blocks[body]) + 2
+        chosen = _with_contrast(order, {body: len(block) + 2 for body, block in blocks.items()},
+                                {body: members[0].score for body, members in groups.items()}, budget)
         order = sorted(chosen, key=lambda body: _priority(groups[body][0])) + [b for b in order if b not in chosen]
     shown: list[str] = []
     omitted: list[str] = []
@@ -155,6 +140,28 @@ def format_trajectories(trajectories: Iterable[Trajectory], *, max_tokens: int =
     if omitted:
         out.append(f"({len(omitted)} more conversations left out to fit the token budget)")
     return Rendered("\n\n".join(out), shown, omitted)
+
+
+def _with_contrast(order: list[str], size: dict[str, int], score: dict[str, float | None], budget: int) -> set[str]:
+    """What fits when not everything does: worst first up to ``1 - CONTRAST_SHARE`` of the
+    budget, then the best-scored, then whatever still fits, worst first."""
+    worst = score[order[0]]
+    best = [] if worst is None else sorted(
+        (b for b in order if (s := score[b]) is not None and s > worst), key=lambda b: -(score[b] or 0.0))
+    chosen: dict[str, None] = {}  # insertion-ordered set
+    used = 0
+    for pool, limit, fill in ((order, budget * (1 - CONTRAST_SHARE), False), (best, budget, False),
+                              (order, budget, True)):
+        for body in pool:
+            if body in chosen:
+                continue
+            if chosen and used + size[body] - 2 > limit:
+                if fill:
+                    continue  # the leftover space takes any smaller block, worst first
+                break  # each share in its own order: no skipping ahead to a better-rated block
+            chosen[body] = None
+            used += size[body]
+    return set(chosen)
 
 
 def _block(body: str, members: list[Trajectory]) -> str:
