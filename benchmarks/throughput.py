@@ -13,7 +13,7 @@ fixed ``latency`` per call. Prints:
    time, split into the DSPy call to the zero-latency stand-in (adapter formatting and parsing)
    and everything else (coercion, retrieval with its query embedding, writes with their
    embedding, ledger, lock). Target: median <= 15 ms;
-2. **efficiency** of ``process`` (threads) and ``aprocess`` (asyncio; each update runs in its pool) at L = 0.5 s and C = 32:
+2. **efficiency** of ``process`` (threads) and ``aprocess`` (asyncio; each namespace's log runs whole in its pool) at L = 0.5 s and C = 32:
    ``floor / wall`` with ``floor = max(longest namespace chain x L, N x L / C)``. Target >= 0.85;
 3. ``--processes``: **1 vs 2 worker processes** on one Chroma server (``chroma run`` started
    here on 127.0.0.1, stopped after), each ``process(shard=(i, n), shard_by=...)`` with both

@@ -143,14 +143,11 @@ class Collections:
                     embedding_function=self._ef, configuration={"hnsw": {"space": "cosine"}},
                 )
             else:
-                col = self._get_existing(name)
+                col = self.existing(name, self._ef)
         if col is not None:
             with self._guard:
                 self._cache[namespace] = (col, drops)
         return col
-
-    def _get_existing(self, name: str) -> Collection | None:
-        return self.existing(name, self._ef)
 
     def existing(self, name: str, embedding_function: Any = None) -> Collection | None:
         """The collection called ``name``, or None if there is none."""
@@ -183,7 +180,7 @@ class Collections:
         """Delete the namespace's collection (used by ``purge(namespace)``)."""
         name = collection_name(PREFIX, namespace)
         self.forget(namespace)
-        if self._get_existing(name) is not None:
+        if self.existing(name, self._ef) is not None:
             with chroma_errors(f"delete the collection of namespace {namespace!r}"):
                 self.client.delete_collection(name)
         key = (self.scope, namespace)
