@@ -38,12 +38,19 @@ from engram._files import atomic_path
 from engram.errors import ConfigurationError
 
 # Bump when the exported graph changes, so stale caches are not reused.
-_EXPORT_VERSION = "2"
+# 3: residual adds + LayerNormalization and bias adds + Gelu stay separate (see _fuse).
+_EXPORT_VERSION = "3"
 # Bump when the int8 recipe changes; it names the int8 file, so an old one is rebuilt.
 # 2: the fused Attention's QKV weights are quantized too (QAttention), not only MatMul.
 _QUANT_VERSION = "2"
 _PREFIX = "all-MiniLM-L6-v2-"
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# ONNX Runtime 1.32's CPU kernels for these two fused ops are slower than the ops they replace:
+# profiled on 20 batches of 32 short texts, one thread, int8, SkipLayerNormalization took 209 ms
+# against 37 ms for Add + LayerNormalization, BiasGelu 86 ms against 55 ms for Gelu (with its
+# bias add in the Add above). The int8 model runs 1.3x faster without them, fp32 1.1x; same
+# vectors. They are left out of the offline fusion, and the session must not redo them at load.
+_SLOWER_FUSIONS = ("SkipLayerNormFusion", "BiasGeluFusion")
 
 
 def _model_dir() -> Path:
@@ -83,8 +90,8 @@ def export_onnx_model(target: Path | None = None, *, int8: bool = False) -> Path
     """Export the packaged MiniLM weights to ONNX (needs torch and onnx; done once).
 
     ``int8=True`` also quantizes the weights of every matrix product, attention's
-    included (dynamic, per channel): about 3-4x the fp32 throughput on a CPU with VNNI,
-    with vectors that differ a little (cosine ~0.99 to fp32; ``benchmarks/embedding.py``
+    included (dynamic, per channel): about 2.5x the fp32 throughput on a CPU with VNNI
+    (3.2-3.7x sentence-transformers' on this project's 2-core test machine), with vectors that differ a little (cosine ~0.99 to fp32; ``benchmarks/embedding.py``
     prints the LoCoMo recall it costs). Writes atomically, so a process
     killed midway leaves no half-written model, and two processes exporting at once each
     produce the same complete file.
@@ -157,18 +164,23 @@ def _remove_stale(folder: Path, model_dir: Path) -> None:
 
 
 def _fuse(path: Path) -> None:
-    """Fuse attention, GELU and layer norms with ONNX Runtime's offline BERT optimizer.
+    """Fuse attention, GELU and the embedding layer norm with ONNX Runtime's BERT optimizer.
 
     Measured on LoCoMo turns: about 2x the throughput of the unfused graph, same vectors.
+    The residual and bias-GELU fusions are left out (:data:`_SLOWER_FUSIONS`).
     A failure here keeps the unfused (correct, slower) model.
     """
     try:
+        from onnxruntime.transformers.fusion_options import FusionOptions
         from onnxruntime.transformers.optimizer import optimize_model
 
+        options = FusionOptions("bert")
+        options.enable_skip_layer_norm = options.enable_bias_skip_layer_norm = False
+        options.enable_bias_gelu = False
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            optimize_model(str(path), model_type="bert", num_heads=12, hidden_size=384,
-                           opt_level=1).save_model_to_file(str(path))
+            optimize_model(str(path), model_type="bert", num_heads=12, hidden_size=384, opt_level=1,
+                           optimization_options=options).save_model_to_file(str(path))
     except Exception as err:  # noqa: BLE001  (a convenience; the export is already valid)
         warnings.warn(f"ONNX graph fusion skipped ({err}); embedding works, more slowly.",
                       RuntimeWarning, stacklevel=2)
@@ -199,6 +211,23 @@ def _quantize(source: Path, target: Path) -> Path:
     return target
 
 
+def open_session(path: Path, threads: int, *, save_optimized_to: Path | None = None) -> Any:
+    """An ONNX Runtime CPU session on ``path`` as the embedder runs it (optionally saving the
+    graph its load-time optimizer produced, to check what actually runs)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # ORT's helper threads spin between runs by default; next to an application's own
+    # threads on a small machine that spinning takes the cores the application needs.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if save_optimized_to is not None:
+        options.optimized_model_filepath = str(save_optimized_to)
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+                                disabled_optimizers=list(_SLOWER_FUSIONS))
+
+
 class MiniLMOnnxRuntime:
     """The exported model in an ONNX Runtime session, with its tokenizer.
 
@@ -211,7 +240,6 @@ class MiniLMOnnxRuntime:
 
     def __init__(self, model_path: str | Path | None = None, *, int8: bool = False,
                  threads: int | None = None) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         model_dir = _model_dir()
@@ -220,13 +248,7 @@ class MiniLMOnnxRuntime:
         self._tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self._tokenizer.enable_truncation(int(config.get("max_seq_length", 256)))
         self._tokenizer.no_padding()  # we pad per length-sorted batch, not to the longest text
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # ORT's helper threads spin between runs by default; next to an application's own
-        # threads on a small machine that spinning takes the cores the application needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._session = open_session(path, threads or min(4, os.cpu_count() or 1))
         self._lock = threading.Lock()
 
     def embed_array(self, texts: Sequence[str]) -> Any:
