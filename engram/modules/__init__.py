@@ -39,7 +39,7 @@ _EXPORTS = {
     "RederiveReport": "_rederive", "RederiveError": "_rederive",
     "compact_command": "_compaction_cli",
     "ProcessReport": "_batch",
-    "namespace_shard": "_shard", "ShardPlan": "_shard", "shard_plan": "_shard",
+    "namespace_shard": "_shard", "ShardPlan": "_shard", "shard_plan": "_shard", "ShardBy": "_shard",
     "MemorySearcher": "_searcher",
     "MemoryTool": "_tools", "create_manage_memory_tool": "_tools", "create_search_memory_tool": "_tools",
     "openai_function_schema": "_tools", "to_strict": "_strict", "strict_problems": "_strict",
@@ -80,6 +80,7 @@ __all__ = [
     "RemoveDoc",
     "RetrievalSettings",
     "RunningSummary",
+    "ShardBy",
     "ShardPlan",
     "SummarizationResult",
     "ThreadSummarizer",
@@ -160,6 +161,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         RetrievalSettings as RetrievalSettings,
     )
     from engram.modules._shard import (
+        ShardBy as ShardBy,
         ShardPlan as ShardPlan,
         namespace_shard as namespace_shard,
         shard_plan as shard_plan,

@@ -22,11 +22,12 @@ config file's directory.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from engram.modules import ShardBy
 from engram.optimizers import OptimizerKind
 from engram.runner._config_checks import check_config, format_pydantic_error
 from engram.runner._search_space import SearchParam
@@ -76,7 +77,7 @@ class MemoryConfig(_Model):
                                                       "else <output_dir>/chroma.")
     shard: tuple[int, int] | None = Field(None, description="(i, n): apply only the namespaces of shard i of n "
                                                             "(set by `engram run --shard i/n`).")
-    shard_by: Literal["hash", "load"] = Field(
+    shard_by: ShardBy = Field(
         "hash", description="How namespaces are assigned to shards (`engram run --shard-by`): 'hash' by the "
                             "namespace alone, right for any data but uneven; 'load' balanced on the dataset's "
                             "trajectory counts, only if every shard loads the same dataset (compare the plan "
@@ -258,7 +259,7 @@ class ExperimentConfig(_Model):
         if not 0 <= index < count:
             raise ValidationError(f"--shard must be i/n with 0 <= i < n (e.g. 0/2 and 1/2), got {index}/{count}.")
         shard_by = self.memory.shard_by if by is None else by
-        if shard_by not in ("hash", "load"):
+        if shard_by not in get_args(ShardBy):
             raise ValidationError(f"--shard-by takes 'hash' (by namespace alone; any data) or 'load' (balanced on "
                                   f"the dataset; every shard must load the same one); got {shard_by!r}.")
         if not self.memory.enabled:
