@@ -102,7 +102,7 @@ DSPY = ("gepa", "mipro")
 
 
 def run_live(world: Any, *, rounds: int = 3, train_users: int = 12, scorer: bool = False,
-             results: list[Any] | None = None) -> Any:
+             results: list[Any] | None = None, gate_options: dict[str, Any] | None = None, **options: Any) -> Any:
     """gradient+gate+live: the gate judges 8 of the training trajectories (their logged replies stand
     for the incumbent's) with an 80 % interval, and the optimizer rolls back to the version users scored higher on live
     feedback (settings chosen on seeds 100-139). The same people, batches and guidance as ``_hard_methods.run_prompt_optimizer``.
@@ -118,8 +118,8 @@ def run_live(world: Any, *, rounds: int = 3, train_users: int = 12, scorer: bool
     calls0, tokens0 = engine.calls, engine.tokens
     extra: dict[str, Any] = {"learn_scorer": True, "scorer_role": "second_opinion"} if scorer else {}
     gate = CandidateGate(lm, judge=FeedbackJudge(lm), num_threads=1, max_trajectories=8, reuse_logged=True,
-                         confidence=0.8, **extra)
-    optimizer = GradientOptimizer(lm, gate=gate, val_fraction=0.0, rollback=True)
+                         confidence=0.8, **{**extra, **(gate_options or {})})
+    optimizer = GradientOptimizer(lm, gate=gate, val_fraction=0.0, rollback=True, **options)
     prompt = Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE)
     history = []
     for r, batch in enumerate(M.train_batches(world, rounds, train_users)):
