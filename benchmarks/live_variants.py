@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
     sys.path.insert(0, str(Path(__file__).parent))
     import optimization_quality as Q
+
     from engram.testing import _hard_methods as M
     from engram.testing._hard_world import HARD_SEED_PROMPT, HardWorld
 

@@ -41,7 +41,6 @@ from engram.optimizers._formatting import (
     coerce_trajectories,
     format_trajectories,
 )
-from engram.optimizers._consensus import normalize
 from engram.optimizers._invoke import PromptOptimizerRunnable
 from engram.optimizers._live import LiveRecord
 from engram.optimizers._result import Candidate, OptimizationResult
@@ -112,8 +111,7 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
 
     def __init__(self, lm: Any = None, *, gate: Any = None, val_fraction: float = 0.3,
                  max_tokens: int = DEFAULT_MAX_TOKENS, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
-                 require_feedback: bool = True, rollback: bool = False, rollback_confidence: float | None = None,
-                 trust_repeats: bool = False):
+                 require_feedback: bool = True, rollback: bool = False, rollback_confidence: float | None = None):
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
             raise ValidationError(f"val_fraction must be in [0, 1) (0: the gate replays the training trajectories), "
@@ -126,8 +124,6 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
         self.require_feedback = require_feedback
         self.rollback = rollback
         self._live = LiveRecord(rollback_confidence)
-        self.trust_repeats = trust_repeats
-        self._made: dict[str, int] = {}  # normalized recommendation -> calls whose critique made it
 
     # -- to implement --------------------------------------------------------------------
     def propose(self, trajectories: list[Trajectory], prompt: Prompt, rendered: Rendered) -> Proposal:
@@ -258,15 +254,6 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
             return
         result.score_before, result.score_after = decision.score_before, decision.score_after
         candidate.score, candidate.reason = decision.score_after, decision.reason
-        recommendations = [normalize(r) for r in proposal.metadata.get("recommendations") or []]
-        repeated = bool(recommendations) and all(self._made.get(r, 0) for r in recommendations)
-        for r in set(recommendations):
-            self._made[r] = self._made.get(r, 0) + 1
-        if (self.trust_repeats and repeated and not decision.accepted and decision.comparison is not None
-                and decision.comparison.upper >= 0):
-            candidate.reason = ("accepted: every recommendation was also made on an earlier batch of users, and the "
-                                f"gate does not find the candidate reliably worse; gate: {decision.reason}")
-            decision.accepted = True
         if decision.accepted:
             candidate.accepted = True
             result.prompt, result.accepted = proposal.prompt, True

@@ -33,7 +33,10 @@ Tried on the same seeds and not kept: a beam (each recommendation alone and all 
 best gated one kept: 0.31 vs 0.33, at 1.7x the tokens; the judge ranks edits by its own taste),
 one edit per round (0.21), a gate that only vetoes reliably worse candidates (0.22),
 critiquing every log of the version being edited across rounds (0.21), and letting
-pure deletions skip the judge for the rollback to police (0.475 vs 0.48). On the benchmark's
+pure deletions skip the judge for the rollback to police (0.475 vs 0.48). Nor (HQ): several critiques
+over subsamples of the logs keeping the recommendations most agree on (0.31-0.38 at 1.2-1.8x the tokens),
+critiquing every log seen so far (0.42), or trusting a recommendation repeated across rounds over the
+gate's veto (0.41); figures in ``benchmarks/optimization_quality.py``. On the benchmark's
 seeds 0-39 all four settings together close 0.57 of the gap (gradient+gate 0.47, GEPA 0.55): the
 development seeds' gain over gradient+gate (+0.20) shrinks to +0.09, not significant there.
 
@@ -52,7 +55,6 @@ import dspy
 
 from engram.errors import ValidationError
 from engram.optimizers._base import PromptOptimizerBase, Proposal
-from engram.optimizers._consensus import consensus, subsample_ids
 from engram.optimizers._formatting import Rendered, prompt_context, worst_first
 from engram.optimizers._signatures import ApplyRecommendations, CritiquePrompt
 from engram.optimizers._template_guard import propose_guarded
@@ -93,14 +95,8 @@ class GradientOptimizer(PromptOptimizerBase):
     kind = "gradient"
 
     def __init__(self, lm: Any = None, *, min_reflection_steps: int = 1, max_reflection_steps: int = 3,
-                 minibatch_size: int | None = None, critiques: int = 1, subsample: float = 0.5,
-                 agreement: float = 0.5, pool_logs: bool = False, carry_critique: bool = False,
-                 **kwargs: Any):
+                 minibatch_size: int | None = None, **kwargs: Any):
         super().__init__(lm, **kwargs)
-        if critiques < 1:
-            raise ValidationError(f"critiques must be at least 1 (1: one critique of all the logs), got {critiques}.")
-        if not 0.0 < subsample <= 1.0 or not 0.0 < agreement <= 1.0:
-            raise ValidationError(f"subsample and agreement must be in (0, 1], got {subsample} and {agreement}.")
         if not 1 <= min_reflection_steps <= max_reflection_steps:
             raise ValidationError(
                 f"Need 1 <= min_reflection_steps <= max_reflection_steps, got {min_reflection_steps} and "
@@ -110,26 +106,13 @@ class GradientOptimizer(PromptOptimizerBase):
         self.min_reflection_steps = min_reflection_steps
         self.max_reflection_steps = max_reflection_steps
         self.minibatch_size = minibatch_size
-        self.critiques = critiques
-        self.subsample = subsample
-        self.agreement = agreement
-        self.pool_logs = pool_logs
-        self._pooled: dict[str, Trajectory] = {}
-        self.carry_critique = carry_critique
-        self._last_critique = "none"
         self.critique = dspy.ChainOfThought(CritiquePrompt)
         self.apply = dspy.Predict(ApplyRecommendations)
 
     def propose(self, trajectories: list[Trajectory], prompt: Prompt, rendered: Rendered) -> Proposal:
-        if self.pool_logs:
-            self._pooled.update((t.id, t) for t in trajectories)
-            trajectories = list(self._pooled.values())
-            rendered = self.render(trajectories)
         if self.minibatch_size and len(trajectories) > self.minibatch_size:
             rendered = self.render(worst_first(trajectories)[: self.minibatch_size])
         guidance = prompt_context(prompt)
-        if self.critiques > 1:
-            return self._bagged(trajectories, prompt, guidance)
         critiques: list[str] = []
         previous: list[str] | None = None
         recommendations: list[str] = []
@@ -138,7 +121,7 @@ class GradientOptimizer(PromptOptimizerBase):
         step = 0
         for step in range(1, self.max_reflection_steps + 1):
             pred = self.critique(prompt=prompt.text, guidance=guidance, trajectories=rendered.text,
-                                 previous_critique=critiques[-1] if critiques else self._last_critique)
+                                 previous_critique=critiques[-1] if critiques else "none")
             failure_modes, hypotheses = _items(pred.failure_modes), _items(pred.hypotheses)
             recommendations, warranted = _items(pred.recommendations), bool(pred.edit_warranted)
             critiques.append(render_critique(step, failure_modes, hypotheses, recommendations, warranted))
@@ -147,36 +130,11 @@ class GradientOptimizer(PromptOptimizerBase):
             if step >= self.min_reflection_steps and (consistent or unchanged):
                 break
             previous = recommendations
-        if self.carry_critique:
-            self._last_critique = critiques[-1]
 
         if not warranted or not recommendations:
             return Proposal(None, rationale="The critique found no failure the prompt should fix; prompt unchanged.",
                             critiques=critiques, steps=step)
 
-        return self._apply(prompt, guidance, recommendations, hypotheses, critiques, step)
-
-    def _bagged(self, trajectories: list[Trajectory], prompt: Prompt, guidance: str) -> Proposal:
-        by_id = {t.id: t for t in trajectories}
-        critiques: list[str] = []
-        made: list[list[str]] = []
-        hypotheses: list[str] = []
-        for step, ids in enumerate(subsample_ids(list(by_id), self.critiques, self.subsample), 1):
-            pred = self.critique(prompt=prompt.text, guidance=guidance,
-                                 trajectories=self.render([by_id[i] for i in ids]).text, previous_critique="none")
-            recommendations, warranted = _items(pred.recommendations), bool(pred.edit_warranted)
-            made.append(recommendations if warranted else [])
-            hypotheses += _items(pred.hypotheses)
-            critiques.append(render_critique(step, _items(pred.failure_modes), _items(pred.hypotheses),
-                                             recommendations, warranted))
-        agreed = consensus(made, self.agreement)
-        if not agreed:
-            return Proposal(None, rationale="No recommendation reached the agreement; prompt unchanged.",
-                            critiques=critiques, steps=self.critiques)
-        return self._apply(prompt, guidance, agreed, list(dict.fromkeys(hypotheses)), critiques, self.critiques)
-
-    def _apply(self, prompt: Prompt, guidance: str, recommendations: list[str], hypotheses: list[str],
-               critiques: list[str], step: int) -> Proposal:
         text = "\n".join(f"- {r}" for r in recommendations)
 
         def write(note: str) -> str:
