@@ -33,7 +33,10 @@ Tried on the same seeds and not kept: a beam (each recommendation alone and all 
 best gated one kept: 0.31 vs 0.33, at 1.7x the tokens; the judge ranks edits by its own taste),
 one edit per round (0.21), a gate that only vetoes reliably worse candidates (0.22),
 critiquing every log of the version being edited across rounds (0.21), and letting
-pure deletions skip the judge for the rollback to police (0.475 vs 0.48). On the benchmark's
+pure deletions skip the judge for the rollback to police (0.475 vs 0.48). Nor (HQ): several critiques
+over subsamples of the logs keeping the recommendations most agree on (0.31-0.38 at 1.2-1.8x the tokens),
+critiquing every log seen so far (0.42), or trusting a recommendation repeated across rounds over the
+gate's veto (0.41); figures in ``benchmarks/optimization_quality.py``. On the benchmark's
 seeds 0-39 all four settings together close 0.57 of the gap (gradient+gate 0.47, GEPA 0.55): the
 development seeds' gain over gradient+gate (+0.20) shrinks to +0.09, not significant there.
 
