@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,6 +105,7 @@ def export_onnx_model(target: Path | None = None, *, int8: bool = False) -> Path
     model_dir = _model_dir()
     target = target or onnx_model_path(model_dir, int8=int8)
     if target.exists():
+        _mark_used(target)
         return target
     if int8:
         _quantize(export_onnx_model(), target)
@@ -153,14 +155,34 @@ def export_onnx_model(target: Path | None = None, *, int8: bool = False) -> Path
     return target
 
 
+# Another engram install on this machine (a second venv, an older release) may still use a
+# file this one does not: it is removed only once no process has opened it for this long.
+_UNUSED_FOR = 7 * 24 * 3600
+
+
+def _mark_used(path: Path) -> None:
+    # The file's mtime doubles as "last opened", which _remove_stale reads. A read-only cache
+    # (a baked container image) cannot record it; nothing is removed from one anyway.
+    try:
+        os.utime(path)
+    except OSError:
+        pass
+
+
 def _remove_stale(folder: Path, model_dir: Path) -> None:
-    # Exports of older weights or recipes are 60-90 MB each and never read again.
+    # Exports of older weights or recipes are 60-90 MB each. Removing them at once made two
+    # installs of different engram versions on one machine delete each other's model on every
+    # start, each then re-exporting it (torch, ~20 s): only files unused for a week go.
     if folder != _cache_dir():
         return  # an explicit target's folder is the caller's, not ours to tidy
     current = {onnx_model_path(model_dir).name, onnx_model_path(model_dir, int8=True).name}
+    cutoff = time.time() - _UNUSED_FOR
     for old in folder.glob(f"{_PREFIX}*.onnx"):
-        if old.name not in current:
-            old.unlink(missing_ok=True)
+        try:
+            if old.name not in current and old.stat().st_mtime < cutoff:
+                old.unlink(missing_ok=True)
+        except OSError:
+            pass  # another process removed or replaced it meanwhile
 
 
 def _fuse(path: Path) -> None:

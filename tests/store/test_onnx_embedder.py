@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -82,8 +84,8 @@ def test_export_is_atomic_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = export_onnx_model()
     assert path.parent == tmp_path and path.stat().st_size > 10_000_000
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no partial file left behind
-    mtime = path.stat().st_mtime_ns
-    assert export_onnx_model() == path and path.stat().st_mtime_ns == mtime  # reused, not redone
+    inode = path.stat().st_ino  # a redone export would replace the file: a new inode
+    assert export_onnx_model() == path and path.stat().st_ino == inode  # reused, not redone
 
 
 def _op_types(path: Path) -> set[str]:
@@ -118,12 +120,17 @@ def test_int8_quantizes_the_fused_attention_and_stays_close(tmp_path: Path,
     monkeypatch.setenv("ENGRAM_MODEL_CACHE", str(tmp_path))
     (tmp_path / fp32.name).write_bytes(fp32.read_bytes())  # reuse the export: no torch here
     stale = [tmp_path / f"{fp32.stem}-int8.onnx", tmp_path / "all-MiniLM-L6-v2-000000000000.onnx"]
-    for old in stale:  # an int8 file of the previous recipe, an export of older weights
+    week_ago = time.time() - 8 * 24 * 3600
+    for old in stale:  # an int8 file of the previous recipe, an export of older weights: unused for 8 days
         old.write_bytes(b"stale")
+        os.utime(old, (week_ago, week_ago))
+    in_use = tmp_path / "all-MiniLM-L6-v2-111111111111.onnx"  # another engram install's, opened today
+    in_use.write_bytes(b"another install's model")
 
     path = export_onnx_model(int8=True)
     assert path == onnx_module.onnx_model_path(int8=True) and path.stat().st_size > 10_000_000
     assert not any(old.exists() for old in stale) and (tmp_path / fp32.name).exists()
+    assert in_use.exists()  # removing it would make that install re-export on its next start
     assert {"QAttention", "MatMulInteger"} <= _op_types(path) and "Attention" not in _op_types(path)
 
     texts = _texts()
@@ -137,8 +144,14 @@ def test_int8_quantizes_the_fused_attention_and_stays_close(tmp_path: Path,
     alone = np.asarray(OnnxMiniLMEmbedder(str(path), int8=True).embed([texts[7]]))[0]
     assert 0.97 <= float(alone @ a[7]) <= 1.0 + 1e-6
 
-    # A new int8 recipe gets a new file name: the old cache is rebuilt, then removed.
+    # A new int8 recipe gets a new file name: rebuilt; the old one goes once unused for a week.
     monkeypatch.setattr(onnx_module, "_QUANT_VERSION", "next")
     rebuilt = export_onnx_model(int8=True)
-    assert rebuilt != path and rebuilt.exists() and not path.exists()
-    assert {p.name for p in tmp_path.iterdir()} == {fp32.name, rebuilt.name}
+    assert rebuilt != path and rebuilt.exists() and path.exists()
+    os.utime(path, (week_ago, week_ago))
+    os.utime(in_use, (week_ago, week_ago))
+    export_onnx_model(int8=True)  # reused: tidies nothing
+    assert path.exists()
+    monkeypatch.setattr(onnx_module, "_QUANT_VERSION", "after-next")
+    newest = export_onnx_model(int8=True)
+    assert {p.name for p in tmp_path.iterdir()} == {fp32.name, rebuilt.name, newest.name}
