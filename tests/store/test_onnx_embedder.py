@@ -121,10 +121,10 @@ def test_int8_quantizes_the_fused_attention_and_stays_close(tmp_path: Path,
     (tmp_path / fp32.name).write_bytes(fp32.read_bytes())  # reuse the export: no torch here
     stale = [tmp_path / f"{fp32.stem}-int8.onnx", tmp_path / "all-MiniLM-L6-v2-000000000000.onnx"]
     week_ago = time.time() - 8 * 24 * 3600
-    for old in stale:  # an int8 file of the previous recipe, an export of older weights: unused for 8 days
+    for old in stale:  # an int8 file of an older recipe, an export of older weights; unused 8 days
         old.write_bytes(b"stale")
         os.utime(old, (week_ago, week_ago))
-    in_use = tmp_path / "all-MiniLM-L6-v2-111111111111.onnx"  # another engram install's, opened today
+    in_use = tmp_path / "all-MiniLM-L6-v2-111111111111.onnx"  # another install's, opened today
     in_use.write_bytes(b"another install's model")
 
     path = export_onnx_model(int8=True)
