@@ -94,8 +94,9 @@ def export_onnx_model(target: Path | None = None, *, int8: bool = False) -> Path
     included (dynamic, per channel): about 2.5x the fp32 throughput on a CPU with VNNI
     (3.2-3.7x sentence-transformers' on this project's 2-core test machine), with vectors
     that differ a little (cosine ~0.99 to fp32; ``benchmarks/embedding.py`` prints the
-    LoCoMo recall it costs). Writes atomically, so a process killed midway leaves no half-written model, and two processes exporting at once each
-    produce the same complete file.
+    LoCoMo recall it costs). Writes atomically, so a process killed midway leaves no
+    half-written model, and two processes exporting at once each produce the same
+    complete file.
 
     Example::
 
