@@ -24,8 +24,9 @@ demo: setup
 	$(BIN)/engram datasets validate datasets/support.jsonl datasets/oasst_feedback.jsonl
 	$(BIN)/engram run experiments/quickstart.yaml
 
-# The type checker first (the public API, config in pyproject.toml; seconds with its cache), then pytest.
+# The linter and the type checker first (config in pyproject.toml; seconds), then pytest.
 test: setup
+	$(BIN)/ruff check engram tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 

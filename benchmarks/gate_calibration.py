@@ -44,7 +44,9 @@ def judged_scores(rng: np.random.Generator, n: int, gain: float, noise: float) -
     """Judge scores of the incumbent and the candidate on ``n`` held-out trajectories (a simulation)."""
     quality = rng.random(n)
     effect = gain + rng.normal(0, 0.10, n)
-    judge = lambda true: np.round(np.clip(true + rng.normal(0, noise, n), 0, 1), 1)
+    def judge(true):
+        return np.round(np.clip(true + rng.normal(0, noise, n), 0, 1), 1)
+
     return judge(quality), judge(np.clip(quality + effect, 0, 1))
 
 

@@ -95,7 +95,9 @@ def test_concordance_gives_a_constant_judge_one_half_unlike_agreement():
     users = [0.9, 0.8, 0.7, 0.9, 0.1]
     constant, ordered = [0.75] * 5, [0.6, 0.5, 0.4, 0.6, 0.3]
     assert concordance(users, constant) == 0.5 and concordance(users, ordered) == 1.0
-    mean_agreement = lambda pred: 1 - sum(abs(u - p) for u, p in zip(users, pred)) / len(users)
+    def mean_agreement(pred):
+        return 1 - sum(abs(u - p) for u, p in zip(users, pred)) / len(users)
+
     assert mean_agreement(constant) > mean_agreement(ordered)  # agreement prefers the useless judge
     assert concordance([0.5, 0.5], [0.1, 0.9]) is None
 

@@ -1,6 +1,7 @@
 """The gate's learned scorer: fitted on the logs an optimizer hands over, and used as a second opinion."""
 
 import doctest
+import functools
 
 import pytest
 
@@ -79,7 +80,7 @@ def test_second_opinion_lifts_the_judges_veto_only_when_the_scorer_finds_a_relia
 
 
 def test_the_gate_learns_its_scorer_from_the_logs_the_optimizer_hands_over():
-    factory = lambda: FeedbackScorer(embedder=HashEmbedder(), components=0, val_fraction=0.0)
+    factory = functools.partial(FeedbackScorer, embedder=HashEmbedder(), components=0, val_fraction=0.0)
     gate = CandidateGate(_task_lm(), judge=_judge(None), learn_scorer=factory, scorer_role="second_opinion",
                          num_threads=1)
     assert gate.scorer is None and gate.judge is not None
@@ -94,7 +95,7 @@ def test_the_gate_learns_its_scorer_from_the_logs_the_optimizer_hands_over():
 
 
 def test_users_who_prefer_the_long_replies_teach_the_scorer_to_keep_the_prompt():
-    factory = lambda: FeedbackScorer(embedder=HashEmbedder(), components=0, val_fraction=0.0)
+    factory = functools.partial(FeedbackScorer, embedder=HashEmbedder(), components=0, val_fraction=0.0)
     gate = CandidateGate(_task_lm(), judge=_judge(None), learn_scorer=factory, scorer_role="second_opinion",
                          num_threads=1)
     lm = scripted_lm({CRITIQUE: critique(["Be brief."]), APPLY: {"improved_prompt": BRIEF}})
@@ -104,7 +105,7 @@ def test_users_who_prefer_the_long_replies_teach_the_scorer_to_keep_the_prompt()
 
 
 def test_log_scorer_waits_for_enough_scored_logs_and_skips_repeats():
-    factory = lambda: FeedbackScorer(embedder=HashEmbedder(), components=0, val_fraction=0.0)
+    factory = functools.partial(FeedbackScorer, embedder=HashEmbedder(), components=0, val_fraction=0.0)
     learner = LogScorer(factory)
     logs = _logs(3, "a", 0.0, 1.0)
     assert learner.add(logs) is None and len(learner) == 3  # 3 < 4 scored replies: no model yet

@@ -21,7 +21,9 @@ def test_minilm_is_normalized_batched_and_cached(embedder):
     assert all(abs(math.sqrt(sum(x * x for x in v)) - 1) < 1e-4 for v in vecs)
     assert get_embedder("all-MiniLM-L6-v2") is embedder           # loaded once per process
     tea, tea2, car = embed_texts(["likes tea", "enjoys drinking tea", "repairs cars"], embedder)
-    dot = lambda a, b: sum(x * y for x, y in zip(a, b))
+    def dot(a, b):
+        return sum(x * y for x, y in zip(a, b))
+
     assert dot(tea, tea2) > dot(tea, car)
     with pytest.raises(TypeError, match="list of texts"):
         embedder.embed("not a list")

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import engram
 from engram.store import MemoryRecord, NamespaceTemplate, Provenance, validate_namespace
+from engram.store._namespaces import collection_name, has_prefix, namespace_key, parse_namespace_key
 
 
 def test_template_fills_and_names_missing_values():
@@ -38,11 +41,6 @@ def test_record_derives_text_from_content():
     rec2 = MemoryRecord(id="k", namespace=("n",), content="plain", provenance=[Provenance(trajectory_id="t1")])
     assert rec2.text == "plain" and rec2.provenance[0].trajectory_id == "t1"
 
-
-from hypothesis import given
-from hypothesis import strategies as st
-
-from engram.store._namespaces import collection_name, has_prefix, namespace_key, parse_namespace_key
 
 parts = st.text(alphabet=st.characters(blacklist_characters="{}", blacklist_categories=("Cs",)),
                 min_size=1, max_size=8).filter(lambda s: s.strip())

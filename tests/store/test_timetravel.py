@@ -18,7 +18,7 @@ def at(seconds: float) -> datetime:
 
 
 @pytest.fixture
-def timeline(store, clock):
+def timeline(store, clock):  # noqa: F811  (the imported fixtures, by pytest's design)
     """t=0 city=Porto, diet=vegetarian; t=10 city->Lisbon, +pet; t=20 diet deleted; t=30 otp (ttl 5)."""
     store.put(NS, "city", "lives in Porto", metadata={"topic": "home"})
     store.put(NS, "diet", "is vegetarian", metadata={"topic": "food"})
