@@ -73,7 +73,10 @@ pre-screen that vetoes reliably worse candidates and a second opinion that can l
 veto): 0.533 on seeds 100-139 vs 0.481 (paired +0.008 [-0.007, +0.023] in true score: not significant
 even there); on seeds 0-39 0.558 [0.431, 0.666] vs 0.566, paired
 -0.001 [-0.015, +0.012] in true score: a tie at 58 calls / 33.8k tokens instead of 74 / 41.5k (GEPA
-134 / 44.5k for 0.545). Target 0.8 NOT met. Tried on seeds 100-139 and not kept: the scorer alone
+134 / 44.5k for 0.545). Re-run the same day after the embedder's ONNX export changed (vectors equal
+to cosine 1.00000): 0.508 [0.371, 0.629], paired -0.010 [-0.024, +0.004] (13 of 40 seeds differ
+from gradient+gate+live): the learned scorer's decisions flip on float rounding, so its row moves by +-0.05 for
+reasons that have nothing to do with feedback. Target 0.8 NOT met. Tried on seeds 100-139 and not kept: the scorer alone
 (0.308), without the pre-screen's veto (0.441), the veto only after 30 logs (0.473), scorer with 8 or
 0 embedding dimensions (0.481, 0.473), gate confidence 0.9 (0.491), 12 replays (0.526 at 56k tokens),
 each recommendation alone when the joint candidate fails (0.528 at 45.5k), critiquing the worst 8 /

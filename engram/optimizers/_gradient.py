@@ -26,7 +26,7 @@ hard world's seeds 100-139, ``benchmarks/optimization_quality.py --seed-offset 1
   more real improvements through (0.42 -> 0.48; 0.95, 0.9, 0.7 and 0.6 did worse).
 - ``CandidateGate(learn_scorer=True, scorer_role="second_opinion")`` (HO, 1 Dec): a FeedbackScorer
   fitted on every log seen so far vetoes candidates it finds reliably worse before the judge runs
-  and can lift the judge's veto (0.48 -> 0.53 on seeds 100-139; on seeds 0-39 a tie, 0.558 vs 0.566,
+  and can lift the judge's veto (0.48 -> 0.53 on seeds 100-139; on seeds 0-39 0.51-0.56 vs 0.566, not better,
   at 19 % fewer tokens: :mod:`engram.optimizers._learned`).
 
 Tried on the same seeds and not kept: a beam (each recommendation alone and all together, the

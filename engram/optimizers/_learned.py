@@ -12,8 +12,11 @@ development seeds 100-139 it closed 0.533 of the gap instead of 0.481 (paired +0
 in true score, not significant; 0.490 as a pre-screen only,
 0.308 with the scorer alone and no judge, 0.441 without the pre-screen's veto); on the report seeds
 0-39 the gain did not replicate: 0.558 [0.431, 0.666] against 0.566, a paired difference of
--0.001 [-0.015, +0.012] in true score. What it does buy there is cost: the pre-screen rejects clear
-losers before the judge runs, 58 LM calls and 33.8k tokens a run instead of 74 and 41.5k (DSPy's
+-0.001 [-0.015, +0.012] in true score, and 0.508 [0.371, 0.629] (paired -0.010 [-0.024, +0.004])
+once the embedder's export changed in ways invisible at five decimals of cosine (same code,
+same seeds): the scorer's fits flip on float rounding near its decision thresholds. Read its
+figure as 0.51-0.56, no better than without it. What it does buy is cost: the pre-screen rejects
+clear losers before the judge runs, 58 LM calls and 33.8k tokens a run instead of 74 and 41.5k (DSPy's
 GEPA: 134 and 44.5k for 0.545). The scorer is fitted on the very logs the gate replays
 (``val_fraction=0``), so the incumbent's scores are in-sample; a ridge fit on a few dozen replies
 is smooth, and the interval rule still applies to both opinions.
