@@ -94,13 +94,26 @@ class OfflineEngine:
         with self._lock:
             self.in_flight -= 1
 
+    # ``latency`` is the wall time of a call, as a remote model's is: its own work (parsing the
+    # request, answering, counting tokens) happens inside that time, the way a server's does,
+    # not on top of it; otherwise every call would cost the caller L plus the stand-in's CPU.
+    @staticmethod
+    def _remaining(delay: float, started: float) -> float:
+        return delay - (time.perf_counter() - started)
+
+    @classmethod
+    def _wait(cls, delay: float, started: float, sleep: Any) -> None:
+        remaining = cls._remaining(delay, started)
+        if remaining > 0:
+            sleep(remaining)
+
     def complete(self, request: Any) -> Any:
         index = self._next_index()
         try:
-            delay = self._delay(index)
-            if delay:
-                time.sleep(delay)
-            return self._respond(request)
+            started = time.perf_counter()
+            response = self._respond(request)
+            self._wait(self._delay(index), started, time.sleep)
+            return response
         finally:
             self._done()
 
@@ -111,21 +124,23 @@ class OfflineEngine:
         """
         index = self._next_index()
         try:
-            delay = self._delay(index)
-            if delay:
-                time.sleep(delay)
+            started = time.perf_counter()
             text = self.render(messages)
-            return text, count_tokens(messages), count_tokens(text=text)
+            answer = text, count_tokens(messages), count_tokens(text=text)
+            self._wait(self._delay(index), started, time.sleep)
+            return answer
         finally:
             self._done()
 
     async def acomplete(self, request: Any) -> Any:
         index = self._next_index()
         try:
-            delay = self._delay(index)
-            if delay:
-                await asyncio.sleep(delay)
-            return self._respond(request)
+            started = time.perf_counter()
+            response = self._respond(request)
+            remaining = self._remaining(self._delay(index), started)
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+            return response
         finally:
             self._done()
 

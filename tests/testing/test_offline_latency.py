@@ -58,3 +58,57 @@ def test_random_latency_is_seeded_and_in_range():
     assert delays == [b.delay_for(i) for i in range(1, 20)]
     assert all(0.01 <= d <= 0.05 for d in delays) and len(set(delays)) > 1
     assert simulated_lm(latency=0.2).engine.delay_for(7) == 0.2
+
+
+class _Clock:
+    """A stand-in for the ``time`` module inside the engine: the test decides how long things take."""
+
+    def __init__(self) -> None:
+        self.now, self.slept = 100.0, []
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+        self.now += seconds
+
+
+def test_latency_is_a_calls_whole_time_with_the_stand_ins_own_work_inside_it(monkeypatch):
+    # As with a remote model, whose latency includes its server's work: the stand-in parsing and
+    # answering for 0.2 s sleeps 0.3 s of a 0.5 s latency, not 0.5 on top of its work.
+    clock = _Clock()
+    monkeypatch.setattr("engram.testing._engine.time", clock)
+
+    def answer(call):
+        clock.now += 0.2
+        return {"answer": "ok"}
+
+    predict = dspy.Predict("question -> answer")
+    with dspy.context(lm=scripted_lm(answer, latency=0.5)):
+        assert predict(question="q").answer == "ok"
+    with dspy.context(lm=scripted_lm(answer, latency=0.1)):  # work longer than the latency: no sleep on top
+        assert predict(question="q").answer == "ok"
+    engine = scripted_lm(answer, latency=0.5).engine          # the HTTP server's path
+    assert engine.chat([{"role": "user", "content": "hi"}])[0]
+    assert clock.slept == [0.3, 0.3]
+
+
+def test_async_latency_also_counts_the_stand_ins_work(monkeypatch):
+    clock, waited = _Clock(), []
+    monkeypatch.setattr("engram.testing._engine.time", clock)
+
+    async def fake_sleep(seconds):
+        waited.append(round(seconds, 6))
+
+    monkeypatch.setattr("engram.testing._engine.asyncio.sleep", fake_sleep)
+
+    def answer(call):
+        clock.now += 0.2
+        return {"answer": "ok"}
+
+    async def main():
+        with dspy.context(lm=scripted_lm(answer, latency=0.5)):
+            return await dspy.Predict("question -> answer").acall(question="q")
+
+    assert asyncio.run(main()).answer == "ok" and waited == [0.3]
