@@ -1,0 +1,118 @@
+"""What a write reads and embeds: a remote embedder is spared unchanged texts (one read before
+the lock), a local one embeds them instead of that read; either way an unchanged text keeps
+its stored vector. Concurrent callers of a local embedder share model calls of at most
+``MERGE_LIMIT`` texts."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from engram.store import Embedder, MemoryStore
+from engram.store._embeddings import MERGE_LIMIT
+
+NS = ("memories", "u1")
+
+
+class Drifting(Embedder):
+    """Each model call returns different vectors, so the test can see which call a stored vector came from."""
+
+    spec = "test:drifting"
+
+    def __init__(self, local: bool) -> None:
+        self.local = local
+        self.calls: list[list[str]] = []
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        self.calls.append(list(texts))
+        return [[float(len(self.calls)), 1.0, float(len(t))] for t in texts]
+
+
+def _stored_vector(store: MemoryStore, key: str) -> list[float]:
+    col = store._cols.get(NS)
+    got = col.get(ids=[key], include=["embeddings"])
+    return [round(float(x), 4) for x in got["embeddings"][0]]
+
+
+def _reads(store: MemoryStore) -> list[list[str]]:
+    seen: list[list[str]] = []
+    read = store._read
+
+    def spy(col, ns, keys):
+        seen.append(list(keys))
+        return read(col, ns, keys)
+
+    store._read = spy  # type: ignore[method-assign]
+    return seen
+
+
+def test_a_remote_embedder_reads_first_and_never_embeds_an_unchanged_text():
+    embedder = Drifting(local=False)
+    with MemoryStore.in_memory(embedder=embedder) as store:
+        store.put(NS, "a", "prefers tea")
+        first = _stored_vector(store, "a")
+        reads = _reads(store)
+        store.put(NS, "a", "prefers tea", metadata={"source": "chat"})
+        assert len(embedder.calls) == 1            # the unchanged text was not sent again
+        assert reads == [["a"], ["a"]]             # read before the lock (to find it unchanged), then under it
+        assert _stored_vector(store, "a") == first
+        store.put(NS, "a", "prefers green tea")
+        assert embedder.calls[-1] == ["prefers green tea"] and _stored_vector(store, "a") != first
+
+
+def test_a_local_embedder_skips_the_first_read_and_keeps_an_unchanged_texts_vector():
+    embedder = Drifting(local=True)
+    with MemoryStore.in_memory(embedder=embedder) as store:
+        store.put(NS, "a", "prefers tea")
+        first = _stored_vector(store, "a")
+        reads = _reads(store)
+        record = store.put(NS, "a", "prefers tea", metadata={"source": "chat"})
+        assert reads == [["a"]]                    # only the read under the lock: Chroma serves one call at a time
+        assert record.version == 2 and record.metadata == {"source": "chat"}
+        assert _stored_vector(store, "a") == first  # embedded again, but the stored vector is kept
+        store.put(NS, "a", "prefers green tea")
+        raw = [float(len(embedder.calls)), 1.0, float(len("prefers green tea"))]  # the last call's vector
+        norm = math.sqrt(sum(x * x for x in raw))
+        assert _stored_vector(store, "a") == [round(x / norm, 4) for x in raw]
+
+
+def test_the_default_embedders_are_local_and_litellm_is_not():
+    from engram.store._embeddings import MiniLMEmbedder, OnnxMiniLMEmbedder, get_embedder
+
+    assert OnnxMiniLMEmbedder.local and MiniLMEmbedder.local
+    assert not get_embedder("litellm:text-embedding-3-small").local
+
+
+class Slow(Embedder):
+    spec = "test:slow"
+    microbatch = True
+    local = True
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def _embed_all(self, texts: list[str]) -> list[list[float]]:
+        self.batches.append(len(texts))
+        time.sleep(0.05)  # while it runs, the other callers queue
+        return [[float(len(t)), 1.0] for t in texts]
+
+
+def test_concurrent_callers_share_model_calls_of_at_most_the_merge_limit():
+    embedder, callers = Slow(), 3 * MERGE_LIMIT
+    start = threading.Barrier(callers)
+    results: dict[int, list[list[float]]] = {}
+
+    def call(i: int) -> None:
+        start.wait()
+        results[i] = embedder.embed([f"text number {i}"])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(embedder.batches) == callers                          # every text embedded once
+    assert max(embedder.batches) <= MERGE_LIMIT < callers              # never one batch for everyone
+    assert len(embedder.batches) < callers                           # but merged: fewer calls than callers
+    assert all(results[i][0][0] == float(len(f"text number {i}")) for i in range(callers))
