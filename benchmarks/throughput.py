@@ -28,6 +28,15 @@ fixed ``latency`` per call. Prints:
    one at a time, so two processes share one serial writer, on 2 cores that also run both
    workers and the server.
 
+What bounds efficiency (measured 1 December, in-memory store): the first round. All 32
+namespaces' first LM calls return together, and their writes queue: Chroma's in-process
+client serves one call at a time (32 threads writing to 32 collections take as long as one
+thread doing it all), a first write to a new collection costs about twice a later one, and
+their ~60 texts share the embedder. The slowest namespace starts its second call ~0.35-0.5 s
+late; every later round is staggered by then and costs ~2 ms. Hence the write path's choices
+(``engram/store/_writes.py``: no read before the lock with a local embedder;
+``engram/store/_embeddings.py``: at most 8 texts per merged model call).
+
 The machine is shared (2 cores): read the ratios, and run it twice.
 """
 
