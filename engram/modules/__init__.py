@@ -40,6 +40,7 @@ _EXPORTS = {
     "compact_command": "_compaction_cli",
     "ProcessReport": "_batch",
     "namespace_shard": "_shard", "ShardPlan": "_shard", "shard_plan": "_shard", "ShardBy": "_shard",
+    "DEFAULT_SHARD_BY": "_shard",
     "MemorySearcher": "_searcher",
     "MemoryTool": "_tools", "create_manage_memory_tool": "_tools", "create_search_memory_tool": "_tools",
     "openai_function_schema": "_tools", "to_strict": "_strict", "strict_problems": "_strict",
@@ -81,6 +82,7 @@ __all__ = [
     "RetrievalSettings",
     "RunningSummary",
     "ShardBy",
+    "DEFAULT_SHARD_BY",
     "ShardPlan",
     "SummarizationResult",
     "ThreadSummarizer",
@@ -161,6 +163,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         RetrievalSettings as RetrievalSettings,
     )
     from engram.modules._shard import (
+        DEFAULT_SHARD_BY as DEFAULT_SHARD_BY,
         ShardBy as ShardBy,
         ShardPlan as ShardPlan,
         namespace_shard as namespace_shard,

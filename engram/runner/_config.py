@@ -27,7 +27,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from engram.modules import ShardBy
+from engram.modules import DEFAULT_SHARD_BY, ShardBy
 from engram.optimizers import OptimizerKind
 from engram.runner._config_checks import check_config, format_pydantic_error
 from engram.runner._search_space import SearchParam
@@ -78,7 +78,7 @@ class MemoryConfig(_Model):
     shard: tuple[int, int] | None = Field(None, description="(i, n): apply only the namespaces of shard i of n "
                                                             "(set by `engram run --shard i/n`).")
     shard_by: ShardBy = Field(
-        "hash", description="How namespaces are assigned to shards (`engram run --shard-by`): 'hash' by the "
+        DEFAULT_SHARD_BY, description="How namespaces are assigned to shards (`engram run --shard-by`): 'hash' by the "
                             "namespace alone, right for any data but uneven; 'load' balanced on the dataset's "
                             "trajectory counts, only if every shard loads the same dataset (compare the plan "
                             "fingerprint each shard prints).")
