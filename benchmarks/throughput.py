@@ -33,7 +33,8 @@ namespaces' first LM calls return together, and their writes queue: Chroma's in-
 client serves one call at a time (32 threads writing to 32 collections take as long as one
 thread doing it all), a first write to a new collection costs about twice a later one, and
 their ~60 texts share the embedder. The slowest namespace starts its second call ~0.35-0.5 s
-late; every later round is staggered by then and costs ~2 ms. Hence the write path's choices
+late; every later round is staggered by then and costs ~2-20 ms (the efficiency rows print these
+waits, round by round). Hence the write path's choices
 (``engram/store/_writes.py``: no read before the lock with a local embedder;
 ``engram/store/_embeddings.py``: at most 8 texts per merged model call).
 
@@ -185,6 +186,7 @@ def efficiency(data, embedder: str, latency: float, concurrency: int, mode: str,
     manager = MemoryManager(make_store(embedder, backend), ("memories", "{user_id}"),
                             lm=simulated_lm(seed=0, latency=latency))
     warm_up(manager)
+    calls = _record_lm_calls(manager)
     chain = max(sum(1 for t in data if t.user == u) for u in {t.user for t in data})
     floor = max(chain * latency, len(data) * latency / concurrency)
     start = time.perf_counter()
@@ -195,7 +197,37 @@ def efficiency(data, embedder: str, latency: float, concurrency: int, mode: str,
     wall = time.perf_counter() - start
     assert report.failed == 0, report.failures[:3]
     return {"wall": wall, "floor": floor, "efficiency": floor / wall, "applied": report.applied,
-            "cache": cache_note(manager)}
+            "cache": cache_note(manager), "rounds": _rounds(calls, start)}
+
+
+def _record_lm_calls(manager) -> dict[int, list[tuple[float, float]]]:
+    """(start, end) of every extraction call, per thread: each namespace's log runs whole in
+    one pool thread (both modes), so a thread's calls are one namespace's chain."""
+    import threading
+
+    calls: dict[int, list[tuple[float, float]]] = {}
+    forward = manager.extractor.forward
+
+    def timed(*args, **kwargs):
+        begun = time.perf_counter()
+        try:
+            return forward(*args, **kwargs)
+        finally:
+            calls.setdefault(threading.get_ident(), []).append((begun, time.perf_counter()))
+
+    manager.extractor.forward = timed
+    return calls
+
+
+def _rounds(calls: dict[int, list[tuple[float, float]]], start: float) -> str:
+    """Where the time over the floor goes: how late the last chain's first call starts, and the
+    longest wait between a call's end and the same chain's next call, round by round."""
+    chains = [sorted(c) for c in calls.values()]
+    first = max(c[0][0] for c in chains) - start
+    depth = max(len(c) for c in chains)
+    gaps = [max(c[r + 1][0] - c[r][1] for c in chains if len(c) > r + 1) for r in range(depth - 1)]
+    shown = ", ".join(f"{g * 1000:.0f}" for g in gaps)
+    return f"last first call starts at {first * 1000:.0f} ms; longest wait before each next call, round by round: {shown} ms"
 
 
 _WORKER = """
@@ -366,6 +398,7 @@ def main(argv: list[str] | None = None) -> None:
         e = efficiency(data, args.embedder, args.latency, args.concurrency, mode, args.store)
         print(f"{mode:5s} L={args.latency}s C={args.concurrency}: wall {e['wall']:.2f} s, floor {e['floor']:.2f} s, "
               f"efficiency {e['efficiency']:.2f} (target >= 0.85), {e['applied']} applied; {e['cache']}")
+        print(f"      {e['rounds']}")
     if args.processes:
         print("1 vs 2 worker processes, process(shard=(i, n)), one `chroma run` server on 127.0.0.1 "
               "(default MiniLM embedder in each worker):")
