@@ -116,3 +116,39 @@ def test_concurrent_callers_share_model_calls_of_at_most_the_merge_limit():
     assert max(embedder.batches) <= MERGE_LIMIT < callers              # never one batch for everyone
     assert len(embedder.batches) < callers                           # but merged: fewer calls than callers
     assert all(results[i][0][0] == float(len(f"text number {i}")) for i in range(callers))
+
+
+class Axis(Embedder):
+    """A text's vector points along the axis its first word names (a stand-in)."""
+
+    spec = "test:axis"
+    local = True
+
+    def _embed(self, texts: list[str]) -> list[list[float]]:
+        axes = {"tea": 0, "coffee": 1, "cats": 2}
+        return [[1.0 if i == axes.get(t.split()[0], 2) else 0.01 for i in range(3)] for t in texts]
+
+
+def test_a_search_asks_chroma_once_and_never_counts_first(monkeypatch):
+    from chromadb.api.models.Collection import Collection
+
+    calls: list[str] = []
+    for name in ("count", "query"):
+        method = getattr(Collection, name)
+
+        def spy(self, *args, _method=method, _name=name, **kwargs):
+            calls.append(_name)
+            return _method(self, *args, **kwargs)
+
+        monkeypatch.setattr(Collection, name, spy)
+    with MemoryStore.in_memory(embedder=Axis()) as store:
+        store.put_many(NS, [{"key": k, "content": f"{k} lover"} for k in ("tea", "coffee", "cats")])
+        calls.clear()
+        hits = store.search(NS, "coffee please", limit=5, ranking="dense")  # asks for more rows than there are
+        assert [h.id for h in hits][:1] == ["coffee"] and len(hits) == 3
+        assert calls == ["query"]
+        for key in ("tea", "coffee", "cats"):
+            store.purge(NS, key)
+        calls.clear()
+        assert store.search(NS, "coffee please", limit=5, ranking="dense") == []  # emptied: no error
+        assert "count" not in calls
