@@ -138,8 +138,8 @@ class WriteMixin:
                 # an unchanged text keeps its stored vector (one batch's padding can move the last digits)
                 if old is not None and old[0].text == draft.text and draft.id not in supplied:
                     vector = old[1]
-                else:
-                    vector = vectors.get(draft.id) or (old[1] if old else [])
+                else:  # a new or changed text was embedded above (before the lock or as `late`)
+                    vector = vectors[draft.id]
                 new = draft.model_copy(update={
                     "version": (old[0].version + 1) if old else 1,
                     "created_at": old[0].created_at if old else now,

@@ -102,17 +102,17 @@ class OfflineEngine:
         return delay - (time.perf_counter() - started)
 
     @classmethod
-    def _wait(cls, delay: float, started: float, sleep: Any) -> None:
+    def _wait(cls, delay: float, started: float) -> None:
         remaining = cls._remaining(delay, started)
         if remaining > 0:
-            sleep(remaining)
+            time.sleep(remaining)
 
     def complete(self, request: Any) -> Any:
         index = self._next_index()
         try:
             started = time.perf_counter()
             response = self._respond(request)
-            self._wait(self._delay(index), started, time.sleep)
+            self._wait(self._delay(index), started)
             return response
         finally:
             self._done()
@@ -127,7 +127,7 @@ class OfflineEngine:
             started = time.perf_counter()
             text = self.render(messages)
             answer = text, count_tokens(messages), count_tokens(text=text)
-            self._wait(self._delay(index), started, time.sleep)
+            self._wait(self._delay(index), started)
             return answer
         finally:
             self._done()

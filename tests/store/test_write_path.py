@@ -9,6 +9,8 @@ import math
 import threading
 import time
 
+import pytest
+
 from engram.store import Embedder, MemoryStore
 from engram.store._embeddings import MERGE_LIMIT
 
@@ -47,34 +49,26 @@ def _reads(store: MemoryStore) -> list[list[str]]:
     return seen
 
 
-def test_a_remote_embedder_reads_first_and_never_embeds_an_unchanged_text():
-    embedder = Drifting(local=False)
-    with MemoryStore.in_memory(embedder=embedder) as store:
-        store.put(NS, "a", "prefers tea")
-        first = _stored_vector(store, "a")
-        reads = _reads(store)
-        store.put(NS, "a", "prefers tea", metadata={"source": "chat"})
-        assert len(embedder.calls) == 1            # the unchanged text was not sent again
-        assert reads == [["a"], ["a"]]             # read before the lock (to find it unchanged), then under it
-        assert _stored_vector(store, "a") == first
-        store.put(NS, "a", "prefers green tea")
-        assert embedder.calls[-1] == ["prefers green tea"] and _stored_vector(store, "a") != first
-
-
-def test_a_local_embedder_skips_the_first_read_and_keeps_an_unchanged_texts_vector():
-    embedder = Drifting(local=True)
+@pytest.mark.parametrize("local, reads_before_and_under_the_lock, model_calls", [
+    (False, [["a"], ["a"]], 1),  # remote: read first, so the unchanged text is never sent again
+    (True, [["a"]], 2),          # local: only the read under the lock (Chroma serves one call at a time)
+])
+def test_a_rewrite_keeps_an_unchanged_texts_vector(local, reads_before_and_under_the_lock, model_calls):
+    embedder = Drifting(local=local)
     with MemoryStore.in_memory(embedder=embedder) as store:
         store.put(NS, "a", "prefers tea")
         first = _stored_vector(store, "a")
         reads = _reads(store)
         record = store.put(NS, "a", "prefers tea", metadata={"source": "chat"})
-        assert reads == [["a"]]                    # only the read under the lock: Chroma serves one call at a time
+        assert reads == reads_before_and_under_the_lock
+        assert len(embedder.calls) == model_calls
         assert record.version == 2 and record.metadata == {"source": "chat"}
-        assert _stored_vector(store, "a") == first  # embedded again, but the stored vector is kept
+        assert _stored_vector(store, "a") == first  # (embedded again if local, but the stored vector is kept)
         store.put(NS, "a", "prefers green tea")
+        assert embedder.calls[-1] == ["prefers green tea"]
         raw = [float(len(embedder.calls)), 1.0, float(len("prefers green tea"))]  # the last call's vector
         norm = math.sqrt(sum(x * x for x in raw))
-        assert _stored_vector(store, "a") == [round(x / norm, 4) for x in raw]
+        assert _stored_vector(store, "a") == [round(x / norm, 4) for x in raw] != first
 
 
 def test_the_default_embedders_are_local_and_litellm_is_not():
