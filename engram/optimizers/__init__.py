@@ -19,6 +19,7 @@ _EXPORTS = {
     "GradientOptimizer": "engram.optimizers._gradient",
     "MetapromptOptimizer": "engram.optimizers._metaprompt",
     "PromptMemoryOptimizer": "engram.optimizers._prompt_memory",
+    "TallyOptimizer": "engram.optimizers._tally",
     "MultiPromptOptimizer": "engram.optimizers._multi_prompt",
     "MultiPromptResult": "engram.optimizers._multi_prompt",
     "FeedbackJudge": "engram.optimizers._judge",
@@ -90,3 +91,4 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         PairedComparison as PairedComparison,
         paired_comparison as paired_comparison,
     )
+    from engram.optimizers._tally import TallyOptimizer as TallyOptimizer

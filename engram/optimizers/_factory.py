@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from engram.errors import ConfigurationError
 
-Kind = Literal["gradient", "metaprompt", "prompt_memory"]
+Kind = Literal["gradient", "metaprompt", "prompt_memory", "tally"]
 OptimizerKind = Kind  # the public name (engram.optimizers.OptimizerKind): the one list of kinds
 
 # LangMem's custom meta-prompt keys -> (output field, an input field) of the step each one extends
@@ -46,6 +46,7 @@ _STEPS: dict[str, dict[str, tuple[str, str]]] = {
                  "metaprompt": ("improved_prompt", "recommendations")},
     "metaprompt": {"metaprompt": ("improved_prompt", "trajectories")},
     "prompt_memory": {},
+    "tally": {},
 }
 _CUSTOM = ("gradient_prompt", "metaprompt")
 # LangMem's template variables -> the DSPy input field that carries the same thing
@@ -60,8 +61,10 @@ def _classes() -> dict[str, type]:
     from engram.optimizers._gradient import GradientOptimizer
     from engram.optimizers._metaprompt import MetapromptOptimizer
     from engram.optimizers._prompt_memory import PromptMemoryOptimizer
+    from engram.optimizers._tally import TallyOptimizer
 
-    return {"gradient": GradientOptimizer, "metaprompt": MetapromptOptimizer, "prompt_memory": PromptMemoryOptimizer}
+    return {"gradient": GradientOptimizer, "metaprompt": MetapromptOptimizer, "prompt_memory": PromptMemoryOptimizer,
+            "tally": TallyOptimizer}
 
 
 def create_prompt_optimizer(lm: Any = None, *, kind: Kind = "gradient", config: dict[str, Any] | None = None):
@@ -77,7 +80,7 @@ def create_prompt_optimizer(lm: Any = None, *, kind: Kind = "gradient", config: 
     custom = {k: options.pop(k) for k in _CUSTOM if k in options}
     if kind != "gradient":  # only the gradient optimizer has a minimum step count
         options.pop("min_reflection_steps", None)
-    if kind == "prompt_memory":
+    if kind in ("prompt_memory", "tally"):  # neither runs a reflection loop
         options.pop("max_reflection_steps", None)
     try:
         optimizer = classes[kind](lm, **options)

@@ -88,3 +88,26 @@ class AttributeFeedback(dspy.Signature):
     prompts: str = dspy.InputField(desc="each prompt's name, when to update it, and text")
     trajectories: str = dspy.InputField(desc="conversations with feedback fields")
     prompt_names: list[str] = dspy.OutputField(desc="names of the prompts to update (may be empty)")
+
+
+class ReadFeedback(dspy.Signature):
+    """Read one user's feedback on one assistant reply. List the instructions to the assistant
+    this feedback asks for, one behaviour each: what the user missed or praised as an instruction
+    to do it, what they disliked as "Do not ...". Leave out what the developer's guidance forbids
+    and complaints the reply itself contradicts."""
+
+    guidance: str = dspy.InputField(desc="the developer's rules for the prompt")
+    reply: str = dspy.InputField(desc="the assistant's reply")
+    feedback: str = dspy.InputField(desc="the user's comment (and score)")
+    requested_instructions: list[str] = dspy.OutputField(desc="one short instruction per item; empty if none")
+    says_incomplete: bool = dspy.OutputField(desc="the user says the answer was unfinished or incomplete")
+
+
+class CheckInstructions(dspy.Signature):
+    """Check one assistant reply against each instruction: does the reply already do what the
+    instruction says? Also say whether it answers the question completely."""
+
+    reply: str = dspy.InputField()
+    candidate_instructions: list[str] = dspy.InputField()
+    followed: list[bool] = dspy.OutputField(desc="one per instruction, in order")
+    complete: bool = dspy.OutputField(desc="true if no step of the answer is missing")

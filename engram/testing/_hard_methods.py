@@ -92,6 +92,27 @@ def run_prompt_optimizer(world: HardWorld, kind: str, *, rounds: int = 3, train_
     return Outcome(str(prompt.template), calls=engine.calls - calls0, tokens=engine.tokens - tokens0, history=history)
 
 
+def run_tally(world: HardWorld, *, rounds: int = 3, train_users: int = 12,
+              transform: Callable[[Any, int], Any] | None = None, lm: Any = None, **options: Any) -> Outcome:
+    """engram's ``TallyOptimizer`` (reads, checks and replays with the same stand-in LM) on the same batches."""
+    from engram.optimizers import TallyOptimizer
+    from engram.prompts import Prompt
+
+    lm = lm or world.lm()
+    engine = _engine(lm)
+    calls0, tokens0 = engine.calls, engine.tokens
+    optimizer = TallyOptimizer(lm, task_lm=lm, **options)
+    prompt = Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=GUIDANCE)
+    history = []
+    for r, batch in enumerate(train_batches(world, rounds, train_users)):
+        data = world.simulate(prompt.template, batch, offset=r)
+        if transform is not None:
+            data = transform(data, world.seed * 100 + r)
+        prompt = optimizer(data, prompt).prompt
+        history.append(str(prompt.template))
+    return Outcome(str(prompt.template), calls=engine.calls - calls0, tokens=engine.tokens - tokens0, history=history)
+
+
 def complaint_counting(world: HardWorld, *, rounds: int = 3, train_users: int = 12) -> Outcome:
     """A simple optimizer (no LM): each round, add the behaviour most comments say is missing."""
     prompt = HARD_SEED_PROMPT

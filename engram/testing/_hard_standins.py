@@ -7,6 +7,8 @@ inside :meth:`HardWorld.sealed`, so reading a user's hidden weights raises.
 ======================================  =====================================================
 request structure                       stand-in
 ======================================  =====================================================
+output ``requested_instructions``       reader: one comment next to its reply, read like the reflection
+output ``followed``                     checker: which instructions a reply follows (public detectors)
 output ``score``                        judge: a generic taste (not any user's) plus noise
 output ``*recommendations*``            reflection: reads comments next to replies, votes
 output ``new_instruction`` + records    DSPy GEPA's ProposeInstruction: reflection + rewrite
@@ -326,11 +328,47 @@ def task(call: ParsedCall, world: HardWorld) -> dict[str, Any]:
     return out
 
 
+def _listed(value: str) -> list[str]:
+    try:
+        items = json.loads(value)
+    except (json.JSONDecodeError, TypeError):
+        items = None
+    if isinstance(items, list):
+        return [str(i) for i in items]
+    return [line.lstrip("-*• ").strip() for line in (value or "").splitlines() if line.strip()]
+
+
+def reader(call: ParsedCall, world: HardWorld) -> dict[str, Any]:
+    """One comment next to its reply, read as the reflection reads it (a reasoning step reads carefully)."""
+    reply = first_input(call, RESPONSE_INPUTS) or ""
+    comment = call.inputs.get("feedback", "")
+    found, lost = signals(Unit(reply, comment), careful="reasoning" in call.output_fields)
+    forbidden = {b for b, wanted in R.directives(call.inputs.get("guidance", "")) if not wanted}
+    asks = [R.instruction_for(b, sign > 0) for b, sign in found if not (sign > 0 and b in forbidden)]
+    out: dict[str, Any] = {"requested_instructions": list(dict.fromkeys(asks)), "says_incomplete": lost}
+    if "reasoning" in call.output_fields:
+        out["reasoning"] = f"Stand-in reader: {len(asks)} requests in the comment."
+    return out
+
+
+def checker(call: ParsedCall, world: HardWorld) -> dict[str, Any]:
+    """Whether a reply does what each instruction says (the world's public detectors)."""
+    reply = first_input(call, RESPONSE_INPUTS) or ""
+    shown = R.shows(reply)
+    followed = []
+    for instruction in _listed(call.inputs.get("candidate_instructions", "")):
+        asked = R.directives(instruction)
+        followed.append(bool(asked) and all((b in shown) == wanted for b, wanted in asked))
+    return {"followed": followed, "complete": R.steps_shown(reply) >= 3}
+
+
 def _is_gepa(call: ParsedCall) -> bool:
     return "new_instruction" in call.output_fields and any(_records(v) for v in call.inputs.values())
 
 
 ROLES = (
+    ("reader", lambda c: "requested_instructions" in c.output_fields, reader),
+    ("checker", lambda c: "followed" in c.output_fields and "candidate_instructions" in c.inputs, checker),
     ("judge", lambda c: "score" in c.output_fields, judge),
     ("reflection", lambda c: any("recommendations" in n for n in c.output_fields), reflection),
     ("gepa-proposer", _is_gepa, gepa_proposer),

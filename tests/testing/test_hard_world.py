@@ -3,7 +3,7 @@
 import dspy
 import pytest
 
-from engram.optimizers import CandidateGate, FeedbackJudge, GradientOptimizer, MetapromptOptimizer
+from engram.optimizers import CandidateGate, FeedbackJudge, GradientOptimizer, MetapromptOptimizer, TallyOptimizer
 from engram.prompts import Prompt
 from engram.testing import HARD_SEED_PROMPT, HardWorld, SealedError, offline_lm
 from engram.testing import _hard_rules as R
@@ -47,12 +47,13 @@ def test_every_stand_in_runs_sealed(world, monkeypatch):
         result = optimizer(data, prompt)
         assert not result.errors
         assert result.candidates  # each proposed a real edit
+    assert not TallyOptimizer(lm, task_lm=lm)(data, prompt).errors
     roles = lm.engine.roles
-    assert {"judge", "reflection", "writer", "task"} <= set(roles)
+    assert {"judge", "reflection", "writer", "task", "reader", "checker"} <= set(roles)
     assert reads == []  # no stand-in even tried
 
 
-@pytest.mark.parametrize("role", ["reflection", "writer"])
+@pytest.mark.parametrize("role", ["reflection", "writer", "reader"])
 def test_a_stand_in_that_reads_hidden_preferences_is_caught(world, monkeypatch, role):
     """Cheating variants (the old world's flaws: a reflection reading preferences, a writer writing
     the oracle) fail loudly instead of winning quietly."""
@@ -66,10 +67,15 @@ def test_a_stand_in_that_reads_hidden_preferences_is_caught(world, monkeypatch, 
     def cheating_writer(call, w):
         return {"improved_prompt": w.oracle_prompt(users)}
 
-    cheat = cheating_reflection if role == "reflection" else cheating_writer
+    def cheating_reader(call, w):
+        return {"requested_instructions": [R.instruction_for(b) for b, v in w.preferences(users[0]).items() if v > 0]}
+
+    cheat = {"reflection": cheating_reflection, "writer": cheating_writer, "reader": cheating_reader}[role]
     roles = tuple((name, match, cheat if name == role else handle) for name, match, handle in S.ROLES)
     monkeypatch.setattr(S, "ROLES", roles)
-    result = GradientOptimizer(world.lm())(data, HARD_SEED_PROMPT)
+    lm = world.lm()
+    optimizer = TallyOptimizer(lm, task_lm=lm) if role == "reader" else GradientOptimizer(lm)
+    result = optimizer(data, HARD_SEED_PROMPT)
     assert not result.improved and any("sealed world" in e for e in result.errors)
 
 

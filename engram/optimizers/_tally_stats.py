@@ -1,0 +1,126 @@
+"""The statistics behind :class:`~engram.optimizers._tally.TallyOptimizer`: no LM call here.
+
+Every logged reply has been read by the LM (which instructions its user's feedback asks for,
+and whether the user says the answer was incomplete) and checked against every candidate
+instruction (does the reply already follow it?). From those labels alone:
+
+- **exposure-corrected support.** A user can miss a behaviour only in a reply without it and
+  praise it only in a reply with it, so a behaviour most replies already show draws few
+  requests however many users like it. The support of an instruction is the share of replies
+  *not* following it whose users ask for it, plus the share of replies following it whose users
+  ask for it (praise), minus the same for its opposite. A raw count (what a critique over the
+  whole batch sees) under-rates what the prompt already half does and over-rates what it rarely does.
+- **opposites from the labels.** Two instructions are opposites when no reply follows both and
+  every reply follows one ("Keep answers short." / "Explain fully."); their supports are netted.
+- **incompleteness has a price.** Its weight is the share of incomplete replies whose users said so.
+- **a prompt's value** is the sum, over instructions, of the share of its replies that follow
+  each one times that instruction's net support, minus the weight of incompleteness times the
+  share of incomplete replies. Shares come from replies the prompt actually produced, so an
+  instruction that drags another along, or one the model drops because the prompt asks too
+  much, is valued as it behaves.
+
+Example::
+
+    tally = Tally()
+    tally.add("Sorry.\\nSee TKT-1.", ["Keep answers short."], incomplete=False, message="Hi", prompt="P")
+    tally.label("Sorry.\\nSee TKT-1.", {"Keep answers short.": True})
+    tally.support("Keep answers short.")     # praised in the one reply that follows it
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Reading:
+    """One logged reply and what the LM read from its user's feedback."""
+
+    reply: str
+    asks: list[str]
+    incomplete: bool
+    message: str
+    prompt: str
+
+
+@dataclass
+class Tally:
+    """Readings and instruction labels accumulated across calls (see the module docstring)."""
+
+    readings: list[Reading] = field(default_factory=list)
+    labels: dict[str, dict[str, bool]] = field(default_factory=dict)  # reply -> instruction -> followed
+    complete: dict[str, bool] = field(default_factory=dict)  # reply -> the answer is complete
+
+    def add(self, reply: str, asks: Sequence[str], *, incomplete: bool, message: str, prompt: str) -> None:
+        self.readings.append(Reading(reply, [a for a in dict.fromkeys(asks) if a], incomplete, message, prompt))
+
+    def label(self, reply: str, followed: dict[str, bool], complete: bool | None = None) -> None:
+        self.labels.setdefault(reply, {}).update(followed)
+        if complete is not None:
+            self.complete[reply] = complete
+
+    def pool(self, extra: Iterable[str] = ()) -> list[str]:
+        """Every instruction some user asked for (first-seen order), then ``extra``."""
+        return list(dict.fromkeys([a for r in self.readings for a in r.asks] + [e for e in extra if e]))
+
+    def unlabeled(self, reply: str, instructions: Iterable[str]) -> list[str]:
+        known = self.labels.get(reply, {})
+        return [i for i in instructions if i not in known]
+
+    def follows(self, reply: str, instruction: str) -> bool:
+        return bool(self.labels.get(reply, {}).get(instruction, False))
+
+    def _shares(self, instruction: str) -> float:
+        asked_without = asked_with = without = with_ = 0
+        for r in self.readings:
+            asked = instruction in r.asks
+            if self.follows(r.reply, instruction):
+                with_ += 1
+                asked_with += asked
+            else:
+                without += 1
+                asked_without += asked
+        return (asked_without / without if without else 0.0) + (asked_with / with_ if with_ else 0.0)
+
+    def opposites(self, instructions: Sequence[str]) -> dict[str, str]:
+        """Pairs no reply follows together while every reply follows one of them."""
+        out: dict[str, str] = {}
+        replies = [r.reply for r in self.readings]
+        for a, b in itertools.combinations(instructions, 2):
+            if a in out or b in out or not replies:
+                continue
+            fa = [self.follows(x, a) for x in replies]
+            fb = [self.follows(x, b) for x in replies]
+            if not any(x and y for x, y in zip(fa, fb)) and all(x or y for x, y in zip(fa, fb)):
+                out[a], out[b] = b, a
+        return out
+
+    def support(self, instruction: str, opposite: str | None = None) -> float:
+        """Exposure-corrected share of users asking for ``instruction``, net of its ``opposite``."""
+        return self._shares(instruction) - (self._shares(opposite) if opposite else 0.0)
+
+    def incompleteness_weight(self, default: float = 0.5) -> float:
+        incomplete = [r for r in self.readings if self.complete.get(r.reply) is False]
+        return sum(r.incomplete for r in incomplete) / len(incomplete) if incomplete else default
+
+    def base_rate(self, instruction: str, opposite: str | None = None) -> float:
+        """How often replies follow ``instruction`` when the prompt says nothing about it (smoothed)."""
+        free = [r for r in self.readings if instruction not in r.prompt and (opposite or "\x00") not in r.prompt]
+        return (sum(self.follows(r.reply, instruction) for r in free) + 1) / (len(free) + 4)
+
+
+def value(weights: dict[str, float], shares: dict[str, float], incomplete_share: float,
+          incompleteness_weight: float) -> float:
+    """A prompt's value from the shares of its replies that follow each weighted instruction."""
+    return sum(w * shares.get(i, 0.0) for i, w in weights.items()) - incompleteness_weight * incomplete_share
+
+
+def subsets(pool: Sequence[str], opposites: dict[str, str], limit: int) -> list[tuple[str, ...]]:
+    """Every set of at most ``limit`` instructions from ``pool`` without a pair of opposites (empty first)."""
+    out: list[tuple[str, ...]] = [()]
+    for k in range(1, limit + 1):
+        out += [s for s in itertools.combinations(pool, k)
+                if not any(opposites.get(a) == b for a, b in itertools.combinations(s, 2))]
+    return out

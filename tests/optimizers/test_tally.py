@@ -1,0 +1,129 @@
+"""TallyOptimizer: per-conversation reading, exposure-corrected tally, replayed search.
+
+The statistics are checked without an LM; the optimizer runs on the hard world's stand-ins
+(offline, not an LLM), which read each comment only partly and never see hidden state.
+"""
+
+import pytest
+
+from engram.errors import ValidationError
+from engram.optimizers import TallyOptimizer, create_prompt_optimizer
+from engram.optimizers._tally_stats import Tally, subsets, value
+from engram.prompts import Prompt
+from engram.testing import HARD_SEED_PROMPT, HardWorld
+from engram.testing import _hard_methods as M
+from engram.testing import _hard_rules as R
+from engram.trajectories import Feedback, Trajectory
+
+SHORT, LONG = "Keep answers short.", "Explain fully."
+
+
+def _tally(rows):
+    """rows: (follows SHORT?, asks) per reply; SHORT and LONG are labelled as opposites."""
+    tally = Tally()
+    for i, (short, asks) in enumerate(rows):
+        reply = f"reply {i}"
+        tally.add(reply, asks, incomplete=False, message=f"m{i}", prompt="P")
+        tally.label(reply, {SHORT: short, LONG: not short}, complete=True)
+    return tally
+
+
+def test_support_is_corrected_for_exposure():
+    # 9 of 10 replies are already short; the one long reply's user asks for short: every user who could miss it did.
+    mostly_short = _tally([(True, [])] * 9 + [(False, [SHORT])])
+    # 1 of 10 is short; 2 of the 9 long replies' users ask for short: more requests, a smaller share.
+    mostly_long = _tally([(True, [])] + [(False, [SHORT])] * 2 + [(False, [])] * 7)
+    assert mostly_short.support(SHORT) == pytest.approx(1.0)
+    assert mostly_long.support(SHORT) == pytest.approx(2 / 9)
+    assert mostly_short.support(SHORT) > mostly_long.support(SHORT)
+
+
+def test_opposites_are_found_from_the_labels_and_netted():
+    tally = _tally([(True, [LONG])] * 4 + [(False, [SHORT])] * 2 + [(False, [])] * 2)
+    assert tally.opposites([SHORT, LONG]) == {SHORT: LONG, LONG: SHORT}
+    assert tally.support(SHORT, LONG) == pytest.approx(2 / 4 - 4 / 4)
+    assert subsets([SHORT, LONG, "Use a list."], tally.opposites([SHORT, LONG]), 2) == [
+        (), (SHORT,), (LONG,), ("Use a list.",), (SHORT, "Use a list."), (LONG, "Use a list.")]
+
+
+def test_incompleteness_weight_and_value():
+    tally = Tally()
+    for i, said in enumerate([True, False, True, True]):
+        tally.add(f"r{i}", [], incomplete=said, message="m", prompt="P")
+        tally.label(f"r{i}", {}, complete=False)
+    assert tally.incompleteness_weight() == pytest.approx(0.75)
+    assert Tally().incompleteness_weight(default=0.5) == 0.5
+    assert value({SHORT: 0.4, LONG: -0.2}, {SHORT: 0.5, LONG: 1.0}, 0.5, 0.75) == pytest.approx(0.2 - 0.2 - 0.375)
+
+
+def test_the_stand_ins_read_one_comment_and_check_one_reply():
+    world = HardWorld(0)
+    lm = world.lm()
+    optimizer = TallyOptimizer(lm, task_lm=lm)
+    reply = world.respond(HARD_SEED_PROMPT, world.users(1)[0].message(0))
+    import dspy
+
+    with dspy.context(lm=lm):
+        read = optimizer.read(guidance="Never offer discounts.", reply=reply,
+                              feedback="Way too long. At least offer me a discount.")
+        checked = optimizer.check(reply=reply, candidate_instructions=[R.instruction_for("concise"),
+                                                                       R.instruction_for("concise", False)])
+    assert read.requested_instructions == [R.instruction_for("concise")]  # the discount is forbidden by the guidance
+    assert checked.followed == [False, True]
+
+
+def _score(world, template):
+    return world.true_score(template, M.held_out(world, 20))
+
+
+def test_tally_learns_from_feedback_on_the_hard_world():
+    seeds = range(4)
+    gains, inverted, sink = [], [], []
+    for seed in seeds:
+        world = HardWorld(seed)
+        out = M.run_tally(world)
+        assert ("discount", True) not in R.directives(out.prompt)  # the developer's guidance holds
+        base = _score(world, HARD_SEED_PROMPT)
+        gains.append(_score(world, out.prompt) - base)
+        inverted.append(_score(world, M.run_tally(world, transform=M.inverted).prompt) - base)
+        sink.append(_score(world, M.kitchen_sink().prompt) - base)
+    assert sum(gains) > 0
+    assert sum(gains) > sum(inverted)
+    assert sum(gains) > sum(sink)
+
+
+def test_readings_accumulate_and_replays_are_reused_across_calls():
+    world = HardWorld(1)
+    lm = world.lm()
+    optimizer = TallyOptimizer(lm, task_lm=lm)
+    prompt = Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE)
+    tasks = []
+    for week in range(2):
+        before = lm.engine.roles.get("task", 0)
+        result = optimizer(world.simulate(prompt.template, world.users(12, start=12 * week), offset=week), prompt)
+        tasks.append(lm.engine.roles.get("task", 0) - before)
+        assert result.metadata["readings"] == 24 * (week + 1)
+        assert result.prompt.template.startswith(HARD_SEED_PROMPT)
+        prompt = result.prompt
+    assert tasks[1] < tasks[0]  # the same replay messages: prompts already replayed cost nothing
+
+
+def test_nothing_to_read_or_a_chat_template_leaves_the_prompt_unchanged():
+    world = HardWorld(0)
+    lm = world.lm()
+    scored_only = [Trajectory(messages=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+                              feedback=Feedback(score=0.2))]
+    result = TallyOptimizer(lm, task_lm=lm)(scored_only, "Be helpful.")
+    assert result.prompt.template == "Be helpful." and "comment" in result.rationale
+    assert lm.engine.calls == 0
+    chat = Prompt(name="p", template=[{"role": "system", "content": "Be helpful."}])
+    logs = world.simulate(HARD_SEED_PROMPT, world.users(2))
+    result = TallyOptimizer(lm, task_lm=lm)(logs, chat)
+    assert result.prompt.template == chat.template and "message list" in result.rationale
+
+
+def test_bad_settings_raise_and_the_factory_builds_it():
+    with pytest.raises(ValidationError, match="replay_messages must be at least 1"):
+        TallyOptimizer(replay_messages=0)
+    optimizer = create_prompt_optimizer(kind="tally", config={"candidates": 3, "max_reflection_steps": 2})
+    assert isinstance(optimizer, TallyOptimizer) and optimizer.candidates == 3
