@@ -91,23 +91,27 @@ class AttributeFeedback(dspy.Signature):
 
 
 class ReadFeedback(dspy.Signature):
-    """Read one user's feedback on one assistant reply. List the instructions to the assistant
-    this feedback asks for, one behaviour each: what the user missed or praised as an instruction
-    to do it, what they disliked as "Do not ...". Leave out what the developer's guidance forbids
-    and complaints the reply itself contradicts."""
+    """Read each user's feedback on the assistant reply it is about, one conversation at a time.
+    For each, list the instructions to the assistant that this feedback asks for, one behaviour
+    each: what the user missed or praised as an instruction to do it, what they disliked as
+    "Do not ...". Leave out what the developer's guidance forbids and complaints the reply itself
+    contradicts."""
 
     guidance: str = dspy.InputField(desc="the developer's rules for the prompt")
-    reply: str = dspy.InputField(desc="the assistant's reply")
-    feedback: str = dspy.InputField(desc="the user's comment (and score)")
-    requested_instructions: list[str] = dspy.OutputField(desc="one short instruction per item; empty if none")
-    says_incomplete: bool = dspy.OutputField(desc="the user says the answer was unfinished or incomplete")
+    known_instructions: list[str] = dspy.InputField(
+        desc="instructions other users' feedback asked for; reuse one word for word when it means the same")
+    replies: list[str] = dspy.InputField(desc="the assistant's replies")
+    feedback: list[str] = dspy.InputField(desc="each reply's user comment (and score), in the same order")
+    requested_instructions: list[list[str]] = dspy.OutputField(
+        desc="per conversation, in order: short instructions, one per item; an empty list if none")
+    says_incomplete: list[bool] = dspy.OutputField(desc="per conversation: the user says the answer was unfinished")
 
 
 class CheckInstructions(dspy.Signature):
-    """Check one assistant reply against each instruction: does the reply already do what the
-    instruction says? Also say whether it answers the question completely."""
+    """Check each assistant reply against each instruction: does the reply already do what the
+    instruction says? Also say whether each reply answers its question completely."""
 
-    reply: str = dspy.InputField()
+    replies: list[str] = dspy.InputField()
     candidate_instructions: list[str] = dspy.InputField()
-    followed: list[bool] = dspy.OutputField(desc="one per instruction, in order")
-    complete: bool = dspy.OutputField(desc="true if no step of the answer is missing")
+    followed: list[list[bool]] = dspy.OutputField(desc="per reply, in order: one true/false per instruction, in order")
+    complete: list[bool] = dspy.OutputField(desc="per reply: true if no step of the answer is missing")

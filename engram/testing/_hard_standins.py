@@ -339,27 +339,30 @@ def _listed(value: str) -> list[str]:
 
 
 def reader(call: ParsedCall, world: HardWorld) -> dict[str, Any]:
-    """One comment next to its reply, read as the reflection reads it (a reasoning step reads carefully)."""
-    reply = first_input(call, RESPONSE_INPUTS) or ""
-    comment = call.inputs.get("feedback", "")
-    found, lost = signals(Unit(reply, comment), careful="reasoning" in call.output_fields)
+    """Each comment next to its reply, read as the reflection reads it (a reasoning step reads carefully)."""
     forbidden = {b for b, wanted in R.directives(call.inputs.get("guidance", "")) if not wanted}
-    asks = [R.instruction_for(b, sign > 0) for b, sign in found if not (sign > 0 and b in forbidden)]
-    out: dict[str, Any] = {"requested_instructions": list(dict.fromkeys(asks)), "says_incomplete": lost}
-    if "reasoning" in call.output_fields:
-        out["reasoning"] = f"Stand-in reader: {len(asks)} requests in the comment."
+    careful = "reasoning" in call.output_fields
+    requested, incomplete = [], []
+    for reply, comment in zip(_listed(call.inputs.get("replies", "")), _listed(call.inputs.get("feedback", ""))):
+        found, lost = signals(Unit(reply, comment), careful=careful)
+        asks = [R.instruction_for(b, sign > 0) for b, sign in found if not (sign > 0 and b in forbidden)]
+        requested.append(list(dict.fromkeys(asks)))
+        incomplete.append(lost)
+    out: dict[str, Any] = {"requested_instructions": requested, "says_incomplete": incomplete}
+    if careful:
+        out["reasoning"] = f"Stand-in reader: {len(requested)} conversations read one by one."
     return out
 
 
 def checker(call: ParsedCall, world: HardWorld) -> dict[str, Any]:
-    """Whether a reply does what each instruction says (the world's public detectors)."""
-    reply = first_input(call, RESPONSE_INPUTS) or ""
-    shown = R.shows(reply)
-    followed = []
-    for instruction in _listed(call.inputs.get("candidate_instructions", "")):
-        asked = R.directives(instruction)
-        followed.append(bool(asked) and all((b in shown) == wanted for b, wanted in asked))
-    return {"followed": followed, "complete": R.steps_shown(reply) >= 3}
+    """Whether each reply does what each instruction says (the world's public detectors)."""
+    asked = [R.directives(i) for i in _listed(call.inputs.get("candidate_instructions", ""))]
+    followed, complete = [], []
+    for reply in _listed(call.inputs.get("replies", "")):
+        shown = R.shows(reply)
+        followed.append([bool(a) and all((b in shown) == wanted for b, wanted in a) for a in asked])
+        complete.append(R.steps_shown(reply) >= 3)
+    return {"followed": followed, "complete": complete}
 
 
 def _is_gepa(call: ParsedCall) -> bool:
@@ -368,7 +371,7 @@ def _is_gepa(call: ParsedCall) -> bool:
 
 ROLES = (
     ("reader", lambda c: "requested_instructions" in c.output_fields, reader),
-    ("checker", lambda c: "followed" in c.output_fields and "candidate_instructions" in c.inputs, checker),
+    ("checker", lambda c: "followed" in c.output_fields and "replies" in c.inputs, checker),
     ("judge", lambda c: "score" in c.output_fields, judge),
     ("reflection", lambda c: any("recommendations" in n for n in c.output_fields), reflection),
     ("gepa-proposer", _is_gepa, gepa_proposer),

@@ -64,12 +64,14 @@ def test_the_stand_ins_read_one_comment_and_check_one_reply():
     import dspy
 
     with dspy.context(lm=lm):
-        read = optimizer.read(guidance="Never offer discounts.", reply=reply,
-                              feedback="Way too long. At least offer me a discount.")
-        checked = optimizer.check(reply=reply, candidate_instructions=[R.instruction_for("concise"),
-                                                                       R.instruction_for("concise", False)])
-    assert read.requested_instructions == [R.instruction_for("concise")]  # the discount is forbidden by the guidance
-    assert checked.followed == [False, True]
+        read = optimizer.read(guidance="Never offer discounts.", known_instructions=[], replies=[reply, reply],
+                              feedback=["Way too long. At least offer me a discount.", "Fine."])
+        short = world.respond(HARD_SEED_PROMPT + "\n" + R.instruction_for("concise"), world.users(1)[0].message(0))
+        checked = optimizer.check(replies=[reply, short], candidate_instructions=[
+            R.instruction_for("concise"), R.instruction_for("concise", False)])
+    assert read.requested_instructions == [[R.instruction_for("concise")], []]  # the guidance forbids the discount
+    assert checked.followed == [[False, True], [True, False]]
+    assert checked.complete == [True, True]
 
 
 def _score(world, template):
@@ -127,3 +129,25 @@ def test_bad_settings_raise_and_the_factory_builds_it():
         TallyOptimizer(replay_messages=0)
     optimizer = create_prompt_optimizer(kind="tally", config={"candidates": 3, "max_reflection_steps": 2})
     assert isinstance(optimizer, TallyOptimizer) and optimizer.candidates == 3
+
+
+def test_the_reader_sees_known_requests_and_wording_variants_count_as_one():
+    from engram.testing import scripted_lm
+
+    readings = iter([[["Keep answers short."]], [["keep answers short"]], [["Use a list."]]])
+
+    def answer(call):
+        if "requested_instructions" in call.output_fields:
+            return {"requested_instructions": next(readings), "says_incomplete": [False]}
+        if "followed" in call.output_fields:
+            return {"followed": [[False, False]] * 3, "complete": [True] * 3}
+        return {"response": "A reply."}
+
+    lm = scripted_lm(answer)
+    logs = [Trajectory(messages=[{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}],
+                       feedback=Feedback(score=0.2, comment="meh")) for i in range(3)]
+    result = TallyOptimizer(lm, task_lm=lm, read_batch=1)(logs, "Be helpful.")
+    reads = [c for c in lm.engine.requests if "requested_instructions" in c.output_fields]
+    assert "Keep answers short." not in reads[0].inputs["known_instructions"]
+    assert "Keep answers short." in reads[1].inputs["known_instructions"]
+    assert [row["instruction"] for row in result.metadata["tally"]] == ["Keep answers short.", "Use a list."]
