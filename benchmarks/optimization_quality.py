@@ -113,7 +113,9 @@ detectors), and the best 8 instruction sets replayed on 6 fixed messages. Chosen
 there; ``candidates`` 20: 0.648, 12: 0.648, 5: 0.623, 3: 0.602; 12 with 4 / 8 replay messages 0.629 /
 0.667; pool 6 0.640; the replays as raw chat instead of a DSPy signature: the same 0.66, 168k -> 135k tokens;
 then reading and checking 6, 12 or 24 conversations a call instead of one: the same 0.66 at 67k / 61k /
-58k tokens). On seeds
+58k tokens; ``max_instructions`` 3 / 4 / 5: 0.646 / 0.66 / 0.526, so the default cap sits near the
+world's limit of three and a looser one hurts; replaying the best sets of each size too: 0.603; with
+``rollback=True`` 0.671, not kept). On seeds
 0-39: 0.703 [0.605, 0.786] at 201 calls / 60k tokens, vs gradient+gate+live +0.023 [+0.006, +0.039],
 vs GEPA +0.026 [+0.003, +0.050] (at 1.35x GEPA's tokens), vs MIPROv2 +0.054. ``tally_lean`` (24 a call,
 3 candidates; chosen on 100-139 to fit GEPA's budget, 0.60 there) closes 0.645 at 43k tokens: vs GEPA
