@@ -13,6 +13,7 @@ from engram.prompts import Prompt
 from engram.testing import HARD_SEED_PROMPT, HardWorld
 from engram.testing import _hard_methods as M
 from engram.testing import _hard_rules as R
+from engram.testing import _hard_standins as S
 from engram.trajectories import Feedback, Trajectory
 
 SHORT, LONG = "Keep answers short.", "Explain fully."
@@ -151,3 +152,21 @@ def test_the_reader_sees_known_requests_and_wording_variants_count_as_one():
     assert "Keep answers short." not in reads[0].inputs["known_instructions"]
     assert "Keep answers short." in reads[1].inputs["known_instructions"]
     assert [row["instruction"] for row in result.metadata["tally"]] == ["Keep answers short.", "Use a list."]
+
+
+def test_the_paraphrase_benchmark_wordings_mean_the_same_to_the_world():
+    """benchmarks/tally_paraphrase.py is only a test of wording if every wording asks for the same thing."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "tally_paraphrase.py"
+    spec = importlib.util.spec_from_file_location("tally_paraphrase", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for (behaviour, wanted), (canonical, *others) in module.WORDINGS.items():
+        assert canonical == R.instruction_for(behaviour, wanted)
+        assert all(R.directives(text) == [(behaviour, wanted)] for text in others)
+    roles = S.ROLES
+    with module.reader_role(module.paraphrasing_reader(0.5)):
+        assert S.ROLES is not roles
+    assert S.ROLES is roles

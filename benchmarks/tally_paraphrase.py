@@ -1,0 +1,133 @@
+"""TallyOptimizer when the reader paraphrases: how much counting requests by their text costs (a SIMULATION).
+
+The hard world's reader stand-in writes every request in the world's canonical wording, so
+``TallyOptimizer`` counts one behaviour's requests under one text. A real LLM paraphrases
+("Keep answers short." / "Be brief."), which splits a request's support across wordings. Here a
+benchmark-local variant of the reader (still the reflection's partial understanding, still sealed)
+writes each request in one of three wordings that mean the same to the world, and reuses a wording
+from ``known_instructions`` (what the optimizer shows it) with probability ``reuse``: 0 ignores the
+list, 1 always reuses a known wording when one means the same.
+
+Measured 1 Dec (``python benchmarks/tally_paraphrase.py``, about 3 min), gap closed [95 % CI]:
+
+    seeds                          0-39                  100-139
+    canonical reader               0.703 [0.605, 0.786]  0.660 [0.547, 0.762]
+    paraphrasing, reuse 0          0.748 [0.659, 0.822]  0.695 [0.612, 0.773]
+    paraphrasing, reuse 0.5        0.720 [0.643, 0.794]  0.656 [0.543, 0.754]
+    paraphrasing, reuse 0.9        0.759 [0.680, 0.831]  0.633 [0.515, 0.738]
+    paraphrasing, reuse 1          0.738 [0.659, 0.813]  0.657 [0.531, 0.760]
+
+Paraphrases do not hurt here: the checker labels every wording of a behaviour on every reply, so a
+prompt's replayed value counts all of them however the support was split. They can even help: two of
+the three wordings of "Open with a brief apology" do not also ask for brevity.
+
+    python benchmarks/tally_paraphrase.py [--seeds 40] [--seed-offset 0] [--reuse 0,0.5,0.9,1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
+from engram.testing import _hard_methods as M
+from engram.testing import _hard_rules as R
+from engram.testing import _hard_standins as S
+from engram.testing._hard_world import HARD_SEED_PROMPT, HardWorld
+
+#: three wordings per (behaviour, wanted), each parsed by the world as that one directive
+WORDINGS: dict[tuple[str, bool], tuple[str, str, str]] = {
+    ("concise", True): (R.instruction_for("concise"), "Be brief.", "Keep replies concise."),
+    ("concise", False): (R.instruction_for("concise", False), "Do not be brief; give full detail.",
+                         "Never be concise; explain everything."),
+    ("steps", True): (R.instruction_for("steps"), "Use a numbered step list.", "Answer with a list of steps."),
+    ("steps", False): (R.instruction_for("steps", False), "Avoid numbered lists.", "Never use a list of steps."),
+    ("apology", True): (R.instruction_for("apology"), "Say sorry for the trouble.", "Apologize for the inconvenience."),
+    ("apology", False): (R.instruction_for("apology", False), "Never say sorry.", "Avoid apologies."),
+    ("ticket", True): (R.instruction_for("ticket"), "Provide a ticket number.", "Include a ticket reference."),
+    ("ticket", False): (R.instruction_for("ticket", False), "Never give ticket numbers.", "Avoid ticket references."),
+    ("docs", True): (R.instruction_for("docs"), "Include a help center article link.",
+                     "Point to the relevant help-center article."),
+    ("docs", False): (R.instruction_for("docs", False), "Never send help center articles.",
+                      "Avoid help-center article links."),
+    ("followup", True): (R.instruction_for("followup"), "Ask a follow-up question at the end.",
+                         "Check back whether it worked."),
+    ("followup", False): (R.instruction_for("followup", False), "Never ask a follow-up question.",
+                          "Avoid check back questions."),
+    ("discount", True): (R.instruction_for("discount"), "Offer a coupon.", "Give a discount."),
+    ("discount", False): (R.instruction_for("discount", False), "Do not offer coupons.", "Avoid discounts."),
+}
+
+
+KEY = {wording: key for key, wordings in WORDINGS.items() for wording in wordings}
+
+
+def paraphrasing_reader(reuse: float) -> Any:
+    """The reader stand-in, writing each request in a random wording unless it reuses a known one."""
+    def reader(call: Any, world: HardWorld) -> dict[str, Any]:
+        out = S.reader(call, world)
+        known = S._listed(call.inputs.get("known_instructions", ""))
+        rng = random.Random(f"{world.seed}-{call.text}")
+        rewritten = []
+        for asks in out["requested_instructions"]:
+            mine = []
+            for text in asks:  # the stand-in writes canonical wordings
+                same = [k for k in known if KEY.get(k) == KEY[text]]
+                mine.append(same[0] if same and rng.random() < reuse else rng.choice(WORDINGS[KEY[text]]))
+            rewritten.append(mine)
+        return {**out, "requested_instructions": rewritten}
+
+    return reader
+
+
+@contextmanager
+def reader_role(reader: Any) -> Iterator[None]:
+    saved = S.ROLES
+    S.ROLES = tuple((name, match, reader if name == "reader" else handle) for name, match, handle in saved)
+    try:
+        yield
+    finally:
+        S.ROLES = saved
+
+
+def run(seeds: int, offset: int, reuses: Sequence[float]) -> dict[str, list[tuple[float, float]]]:
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for seed in range(offset, offset + seeds):
+        world = HardWorld(seed)
+        people = M.held_out(world)
+        base = world.true_score(HARD_SEED_PROMPT, people)
+        gap = world.true_score(world.oracle_prompt(people), people) - base
+        rows.setdefault("canonical reader", []).append((world.true_score(M.run_tally(world).prompt, people) - base, gap))
+        for reuse in reuses:
+            with reader_role(paraphrasing_reader(reuse)):
+                prompt = M.run_tally(world).prompt
+            rows.setdefault(f"paraphrasing reader, reuse {reuse:g}", []).append(
+                (world.true_score(prompt, people) - base, gap))
+        print(f"seed {seed}", file=sys.stderr)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=40)
+    parser.add_argument("--seed-offset", type=int, default=0)
+    parser.add_argument("--reuse", default="0,0.5,0.9,1", help="probabilities, comma-separated")
+    args = parser.parse_args(argv)
+    rows = run(args.seeds, args.seed_offset, [float(r) for r in args.reuse.split(",")])
+    boot = np.random.default_rng(0).integers(0, args.seeds, size=(2000, args.seeds))
+    print(f"TallyOptimizer, hard world (SIMULATION), seeds {args.seed_offset}-{args.seed_offset + args.seeds - 1}, gap closed:")
+    for name, pairs in rows.items():
+        gain, gap = np.array(pairs).T
+        samples = gain[boot].mean(axis=1) / gap[boot].mean(axis=1)
+        print(f"  {name:<36} {gain.mean() / gap.mean():.3f}  "
+              f"[{np.percentile(samples, 2.5):.3f}, {np.percentile(samples, 97.5):.3f}]")
+
+
+if __name__ == "__main__":
+    main()
