@@ -190,6 +190,34 @@ class TallyOptimizer(PromptOptimizerBase):
             self._messages += seen[::step][: self.replay_messages - len(self._messages)]
         return self._messages
 
+    def to_frame(self) -> Any:
+        """Every instruction users asked for so far, as a pandas DataFrame (one row each).
+
+        Columns: ``asked`` (conversations whose feedback asked for it), ``followed`` (share of logged
+        replies that already do it), ``support`` (exposure-corrected, net of its ``opposite``) and
+        ``base_rate`` (how often replies do it unprompted).
+
+        Example::
+
+            from engram.testing import HARD_SEED_PROMPT, HardWorld   # offline stand-in world
+            world = HardWorld(seed=0)
+            lm = world.lm()
+            optimizer = TallyOptimizer(lm, task_lm=lm)
+            optimizer(world.simulate(HARD_SEED_PROMPT, world.users(12)), HARD_SEED_PROMPT)
+            optimizer.to_frame().sort_values("support", ascending=False).head(3)
+        """
+        import pandas as pd
+
+        tally = self._tally
+        pool = tally.pool()
+        opposite = tally.opposites(pool)
+        replies = [r.reply for r in tally.readings]
+        rows = [{"instruction": i, "asked": sum(i in r.asks for r in tally.readings),
+                 "followed": sum(tally.follows(x, i) for x in replies) / len(replies) if replies else 0.0,
+                 "support": tally.support(i, opposite.get(i)), "opposite": opposite.get(i),
+                 "base_rate": tally.base_rate(i, opposite.get(i))} for i in pool]
+        return pd.DataFrame(rows, columns=["instruction", "asked", "followed", "support", "opposite", "base_rate"])
+
     # -- the step ----------------------------------------------------------------------------
     def propose(self, trajectories: list[Trajectory], prompt: Prompt, rendered: Rendered) -> Proposal:
         if not isinstance(prompt.template, str):

@@ -170,3 +170,18 @@ def test_the_paraphrase_benchmark_wordings_mean_the_same_to_the_world():
     with module.reader_role(module.paraphrasing_reader(0.5)):
         assert S.ROLES is not roles
     assert S.ROLES is roles
+
+
+def test_to_frame_lists_every_request_with_its_support():
+    world = HardWorld(2)
+    lm = world.lm()
+    optimizer = TallyOptimizer(lm, task_lm=lm)
+    assert optimizer.to_frame().empty
+    result = optimizer(world.simulate(HARD_SEED_PROMPT, world.users(12)),
+                       Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE))
+    frame = optimizer.to_frame()
+    assert list(frame.columns) == ["instruction", "asked", "followed", "support", "opposite", "base_rate"]
+    assert (frame["asked"] > 0).all() and frame["followed"].between(0, 1).all()
+    by_text = frame.set_index("instruction")["support"]
+    for row in result.metadata["tally"]:  # the optimizer decided on the same figures
+        assert by_text[row["instruction"]] == pytest.approx(row["support"], abs=1e-3)
