@@ -72,7 +72,7 @@ def paraphrasing_reader(reuse: float) -> Any:
     """The reader stand-in, writing each request in a random wording unless it reuses a known one."""
     def reader(call: Any, world: HardWorld) -> dict[str, Any]:
         out = S.reader(call, world)
-        known = S._listed(call.inputs.get("known_instructions", ""))
+        known = S.listed(call.inputs.get("known_instructions", ""))
         rng = random.Random(f"{world.seed}-{call.text}")
         rewritten = []
         for asks in out["requested_instructions"]:

@@ -26,6 +26,7 @@ use if they exist, so their handlers register themselves.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from engram._lazy import import_module, module_available
 from engram.testing._protocol import ParsedCall
 from engram.testing._traits import (
+    TRAITS,
     activated_traits,
     complained_traits,
     get_trait,
@@ -242,6 +244,43 @@ def handle_writer(call: ParsedCall, world: World) -> dict[str, Any]:
     return out
 
 
+def listed(value: str) -> list[str]:
+    """A list input as DSPy renders it (JSON), or one item per line."""
+    try:
+        items = json.loads(value)
+    except (json.JSONDecodeError, TypeError):
+        items = None
+    if isinstance(items, list):
+        return [str(i) for i in items]
+    return [line.lstrip("-*• ").strip() for line in (value or "").splitlines() if line.strip()]
+
+
+def is_reader(call: ParsedCall) -> bool:
+    return "requested_instructions" in call.output_fields
+
+
+def handle_reader(call: ParsedCall, world: World) -> dict[str, Any]:
+    """Per conversation, the instructions for the traits its comment misses or praises (TallyOptimizer's reader)."""
+    requested = []
+    for comment in listed(call.inputs.get("feedback", "")):
+        norm = comment.lower()
+        praised = [t.name for t in TRAITS if any(p in norm for p in t.praise)]
+        requested.append([get_trait(t).instruction for t in dict.fromkeys([*complained_traits(comment), *praised])])
+    return {"requested_instructions": requested, "says_incomplete": [False] * len(requested)}
+
+
+def is_checker(call: ParsedCall) -> bool:
+    return "followed" in call.output_fields and "replies" in call.inputs
+
+
+def handle_checker(call: ParsedCall, world: World) -> dict[str, Any]:
+    """Per reply, whether it shows every trait each instruction asks for (TallyOptimizer's checker)."""
+    asked = [activated_traits(i) for i in listed(call.inputs.get("candidate_instructions", ""))]
+    replies = listed(call.inputs.get("replies", ""))
+    followed = [[bool(a) and all(get_trait(t).detect(r) for t in a) for a in asked] for r in replies]
+    return {"followed": followed, "complete": [True] * len(replies)}
+
+
 def is_task(call: ParsedCall) -> bool:
     return any(name in call.output_fields for name in TASK_OUTPUTS) or call.adapter == "raw"
 
@@ -265,6 +304,8 @@ def handle_task(call: ParsedCall, world: World) -> dict[str, Any]:
 
 
 BUILTINS: tuple[Handler, ...] = (
+    Handler("reader", is_reader, handle_reader),
+    Handler("checker", is_checker, handle_checker),
     Handler("judge", is_judge, handle_judge),
     Handler("reflection", is_reflection, handle_reflection),
     Handler("prompt-writer", is_writer, handle_writer),

@@ -37,6 +37,7 @@ from engram.testing._handlers import (
     RESPONSE_INPUTS,
     fill_outputs,
     first_input,
+    listed,
     last_turn,
     message_of,
 )
@@ -328,22 +329,12 @@ def task(call: ParsedCall, world: HardWorld) -> dict[str, Any]:
     return out
 
 
-def _listed(value: str) -> list[str]:
-    try:
-        items = json.loads(value)
-    except (json.JSONDecodeError, TypeError):
-        items = None
-    if isinstance(items, list):
-        return [str(i) for i in items]
-    return [line.lstrip("-*• ").strip() for line in (value or "").splitlines() if line.strip()]
-
-
 def reader(call: ParsedCall, world: HardWorld) -> dict[str, Any]:
     """Each comment next to its reply, read as the reflection reads it (a reasoning step reads carefully)."""
     forbidden = {b for b, wanted in R.directives(call.inputs.get("guidance", "")) if not wanted}
     careful = "reasoning" in call.output_fields
     requested, incomplete = [], []
-    for reply, comment in zip(_listed(call.inputs.get("replies", "")), _listed(call.inputs.get("feedback", ""))):
+    for reply, comment in zip(listed(call.inputs.get("replies", "")), listed(call.inputs.get("feedback", ""))):
         found, lost = signals(Unit(reply, comment), careful=careful)
         asks = [R.instruction_for(b, sign > 0) for b, sign in found if not (sign > 0 and b in forbidden)]
         requested.append(list(dict.fromkeys(asks)))
@@ -356,9 +347,9 @@ def reader(call: ParsedCall, world: HardWorld) -> dict[str, Any]:
 
 def checker(call: ParsedCall, world: HardWorld) -> dict[str, Any]:
     """Whether each reply does what each instruction says (the world's public detectors)."""
-    asked = [R.directives(i) for i in _listed(call.inputs.get("candidate_instructions", ""))]
+    asked = [R.directives(i) for i in listed(call.inputs.get("candidate_instructions", ""))]
     followed, complete = [], []
-    for reply in _listed(call.inputs.get("replies", "")):
+    for reply in listed(call.inputs.get("replies", "")):
         shown = R.shows(reply)
         followed.append([bool(a) and all((b in shown) == wanted for b, wanted in a) for a in asked])
         complete.append(R.steps_shown(reply) >= 3)

@@ -185,3 +185,20 @@ def test_to_frame_lists_every_request_with_its_support():
     by_text = frame.set_index("instruction")["support"]
     for row in result.metadata["tally"]:  # the optimizer decided on the same figures
         assert by_text[row["instruction"]] == pytest.approx(row["support"], abs=1e-3)
+
+
+def test_the_support_world_serves_tally_too():
+    """offline/support (the plumbing world) answers the reader and the checker, so kind="tally" runs offline."""
+    from pathlib import Path
+
+    from engram.testing import offline_lm
+    from engram.testing._traits import TRAITS
+    from engram.trajectories import TrajectoryDataset
+
+    data = list(TrajectoryDataset.load(Path(__file__).resolve().parents[2] / "datasets" / "support.jsonl"))
+    lm = offline_lm("offline/support")
+    seed = "You are the support assistant for Acme. Answer the customer's question."
+    result = TallyOptimizer(lm, task_lm=lm)(data[:32], seed)
+    added = result.prompt.template[len(seed):].split("\n")[1:]
+    assert added and set(added) <= {t.instruction for t in TRAITS}
+    assert set(added) <= {row["instruction"] for row in result.metadata["tally"]}
