@@ -19,16 +19,17 @@ becomes a trajectory whose feedback is the score and the scorers' rationales::
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 from mlflow.genai.optimize.optimizers import BasePromptOptimizer
 from mlflow.genai.optimize.types import PromptOptimizerOutput
 
 from engram.errors import ValidationError
+from engram.optimizers._factory import Kind
 from engram.prompts import Prompt
 from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
 
-KINDS = ("gradient", "metaprompt", "prompt_memory")
+KINDS: tuple[str, ...] = get_args(Kind)  # every create_prompt_optimizer kind, "tally" included
 
 
 def records_to_dataset(records: list[Any], prompt_name: str) -> TrajectoryDataset:

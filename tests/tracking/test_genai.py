@@ -29,7 +29,7 @@ def _world_eval():
     return world, rows, eval_fn
 
 
-@pytest.mark.parametrize("kind", ["gradient", "metaprompt"])
+@pytest.mark.parametrize("kind", ["gradient", "metaprompt", "tally"])
 def test_an_engram_optimizer_improves_a_prompt_through_mlflow_genai_contract(kind):
     from engram.testing import SEED_PROMPT
 
