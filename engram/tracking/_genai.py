@@ -25,11 +25,11 @@ from mlflow.genai.optimize.optimizers import BasePromptOptimizer
 from mlflow.genai.optimize.types import PromptOptimizerOutput
 
 from engram.errors import ValidationError
-from engram.optimizers._factory import Kind
+from engram.optimizers import OptimizerKind
 from engram.prompts import Prompt
 from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
 
-KINDS: tuple[str, ...] = get_args(Kind)  # every create_prompt_optimizer kind, "tally" included
+KINDS: tuple[str, ...] = get_args(OptimizerKind)  # every create_prompt_optimizer kind, "tally" included
 
 
 def records_to_dataset(records: list[Any], prompt_name: str) -> TrajectoryDataset:
