@@ -52,6 +52,25 @@ def coerce_trajectories(value: Any) -> list[Trajectory]:
     return coerce(value)
 
 
+def output_items(value: Any) -> list[str]:
+    """A clean list of non-empty strings from an LM's list output (or a bulleted string)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [line.lstrip("-*• ").strip() for line in value.splitlines()]
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def last_exchange(trajectory: Trajectory) -> tuple[str, str] | None:
+    """(the user message before the last assistant reply, that reply), or None."""
+    messages = trajectory.messages
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "assistant":
+            user = next((m.content for m in reversed(messages[:i]) if m.role == "user"), "")
+            return user, messages[i].content
+    return None
+
+
 def feedback_fields(feedback: Feedback | None) -> str:
     """``score=0.2 | label="down" | comment="too long"`` (fields in a fixed order; JSON-quoted text)."""
     if feedback is None or feedback.is_empty:

@@ -55,20 +55,11 @@ import dspy
 
 from engram.errors import ValidationError
 from engram.optimizers._base import PromptOptimizerBase, Proposal
-from engram.optimizers._formatting import Rendered, prompt_context, worst_first
+from engram.optimizers._formatting import Rendered, output_items, prompt_context, worst_first
 from engram.optimizers._signatures import ApplyRecommendations, CritiquePrompt
 from engram.optimizers._template_guard import propose_guarded
 from engram.prompts import Prompt
 from engram.trajectories import Trajectory
-
-
-def _items(value: Any) -> list[str]:
-    """A clean list of non-empty strings from a list output (or a bulleted string)."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [line.lstrip("-*• ").strip() for line in value.splitlines()]
-    return [str(v).strip() for v in value if str(v).strip()]
 
 
 def render_critique(step: int, failure_modes: list[str], hypotheses: list[str], recommendations: list[str],
@@ -122,8 +113,8 @@ class GradientOptimizer(PromptOptimizerBase):
         for step in range(1, self.max_reflection_steps + 1):
             pred = self.critique(prompt=prompt.text, guidance=guidance, trajectories=rendered.text,
                                  previous_critique=critiques[-1] if critiques else "none")
-            failure_modes, hypotheses = _items(pred.failure_modes), _items(pred.hypotheses)
-            recommendations, warranted = _items(pred.recommendations), bool(pred.edit_warranted)
+            failure_modes, hypotheses = output_items(pred.failure_modes), output_items(pred.hypotheses)
+            recommendations, warranted = output_items(pred.recommendations), bool(pred.edit_warranted)
             critiques.append(render_critique(step, failure_modes, hypotheses, recommendations, warranted))
             consistent = warranted == bool(recommendations)
             unchanged = previous is not None and set(recommendations) <= set(previous)

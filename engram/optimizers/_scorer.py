@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from engram.errors import ValidationError
-from engram.optimizers._formatting import coerce_trajectories
+from engram.optimizers._formatting import coerce_trajectories, last_exchange
 from engram.trajectories import Trajectory, TrajectoryDataset
 
 _LIST = re.compile(r"^\s*(\d+[.)]|[-*\u2022])\s", re.MULTILINE)
@@ -56,19 +56,9 @@ def _context_key(trajectory: Trajectory) -> str:
     return hashlib.sha1(text.encode()).hexdigest()
 
 
-def _pair_text(trajectory: Trajectory) -> tuple[str, str] | None:
-    """(the user message before the last assistant reply, that reply), or None."""
-    messages = trajectory.messages
-    for i in range(len(messages) - 1, -1, -1):
-        if messages[i].role == "assistant":
-            prompt = next((m.content for m in reversed(messages[:i]) if m.role == "user"), "")
-            return prompt, messages[i].content
-    return None
-
-
 def _reply_of(trajectory: Trajectory) -> tuple[str, str]:
-    """:func:`_pair_text` of a trajectory already known to have an assistant reply."""
-    pair = _pair_text(trajectory)
+    """:func:`~engram.optimizers._formatting.last_exchange` of a trajectory known to have an assistant reply."""
+    pair = last_exchange(trajectory)
     if pair is None:
         raise ValidationError(f"Trajectory {trajectory.id} has no assistant reply to score.")
     return pair
@@ -330,7 +320,7 @@ class FeedbackScorer:
         by cross-validation over the training side's threads; the held-out side is never used.
         """
         items = [t for t in coerce_trajectories(trajectories)
-                 if t.feedback is not None and t.feedback.score is not None and _pair_text(t)]
+                 if t.feedback is not None and t.feedback.score is not None and last_exchange(t)]
         if len(items) < 4:
             raise ValidationError(f"FeedbackScorer.fit needs at least 4 trajectories whose reply has a feedback "
                                   f"score, got {len(items)}.")
@@ -396,7 +386,7 @@ class FeedbackScorer:
 
     def _last_reply_accuracy(self, items: list[Trajectory]) -> tuple[float, int]:
         # Siblings differ only in the last reply: score that one, all in one batch.
-        usable = [t for t in items if _pair_text(t)]
+        usable = [t for t in items if last_exchange(t)]
         return _accuracy(usable, lambda: self.score_many([_reply_of(t) for t in usable]))
 
     def pairwise_accuracy(self, trajectories: Any) -> float:

@@ -60,29 +60,11 @@ import dspy
 from engram.errors import ValidationError
 from engram.lm import resolve
 from engram.optimizers._base import LMRef, PromptOptimizerBase, Proposal
-from engram.optimizers._formatting import Rendered, prompt_context
+from engram.optimizers._formatting import Rendered, last_exchange, output_items, prompt_context
 from engram.optimizers._signatures import CheckInstructions, ReadFeedback
 from engram.optimizers._tally_stats import Tally, subsets, value
 from engram.prompts import Prompt
 from engram.trajectories import Trajectory
-
-
-def _items(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [line.lstrip("-*• ").strip() for line in value.splitlines()]
-    return [str(v).strip() for v in value if str(v).strip()]
-
-
-def _exchange(trajectory: Trajectory) -> tuple[str, str] | None:
-    """(the user message a reply answered, the last assistant reply), or None."""
-    messages = trajectory.messages
-    for i in range(len(messages) - 1, -1, -1):
-        if messages[i].role == "assistant":
-            user = next((m.content for m in reversed(messages[:i]) if m.role == "user"), "")
-            return user, messages[i].content
-    return None
 
 
 class TallyOptimizer(PromptOptimizerBase):
@@ -131,7 +113,7 @@ class TallyOptimizer(PromptOptimizerBase):
         """Read every commented conversation, ``read_batch`` a call; returns how many were read."""
         todo = []
         for t in trajectories:
-            exchange, fb = _exchange(t), t.feedback
+            exchange, fb = last_exchange(t), t.feedback
             if exchange is not None and fb is not None and (fb.comment or "").strip():
                 score = f" (score {fb.score:g})" if fb.score is not None else ""
                 todo.append((exchange, f"{fb.comment}{score}"))
@@ -141,7 +123,7 @@ class TallyOptimizer(PromptOptimizerBase):
                              replies=[reply for (_, reply), _ in batch], feedback=[text for _, text in batch])
             asked, incomplete = list(pred.requested_instructions or []), list(pred.says_incomplete or [])
             for i, ((message, reply), _) in enumerate(batch):  # a short answer: the rest asked for nothing
-                asks = [self._same_as_known(a) for a in _items(asked[i] if i < len(asked) else None)]
+                asks = [self._same_as_known(a) for a in output_items(asked[i] if i < len(asked) else None)]
                 self._tally.add(reply, asks, incomplete=bool(incomplete[i]) if i < len(incomplete) else False,
                                 message=message, prompt=prompt.text)
         return len(todo)
