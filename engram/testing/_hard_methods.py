@@ -69,39 +69,23 @@ def run_prompt_optimizer(world: HardWorld, kind: str, *, rounds: int = 3, train_
                          transform: Callable[[Any, int], Any] | None = None, lm: Any = None) -> Outcome:
     """engram's ``kind`` optimizer for ``rounds`` rounds of fresh feedback (``transform`` corrupts it)."""
     from engram.optimizers import create_prompt_optimizer
-    from engram.prompts import Prompt
 
     lm = lm or world.lm()
-    engine = _engine(lm)
-    calls0, tokens0 = engine.calls, engine.tokens
     config: dict[str, Any] = {}
     if gate:
         from engram.optimizers import CandidateGate, FeedbackJudge
 
         config["gate"] = CandidateGate(lm, judge=FeedbackJudge(lm), num_threads=1)
     optimizer = create_prompt_optimizer(lm, kind=kind, config=config)
-    prompt = Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=GUIDANCE)
-    history = []
-    for r, batch in enumerate(train_batches(world, rounds, train_users)):
-        data = world.simulate(prompt.template, batch, offset=r)
-        if transform is not None:
-            data = transform(data, world.seed * 100 + r)
-        result = optimizer(data, prompt)
-        prompt = result.prompt
-        history.append(str(prompt.template))
-    return Outcome(str(prompt.template), calls=engine.calls - calls0, tokens=engine.tokens - tokens0, history=history)
+    return _rounds(world, optimizer, _engine(lm), rounds, train_users, transform)
 
 
-def run_tally(world: HardWorld, *, rounds: int = 3, train_users: int = 12,
-              transform: Callable[[Any, int], Any] | None = None, lm: Any = None, **options: Any) -> Outcome:
-    """engram's ``TallyOptimizer`` (reads, checks and replays with the same stand-in LM) on the same batches."""
-    from engram.optimizers import TallyOptimizer
+def _rounds(world: HardWorld, optimizer: Any, engine: HardEngine, rounds: int, train_users: int,
+            transform: Callable[[Any, int], Any] | None) -> Outcome:
+    """Each round: the batch's logs under the current prompt (``transform`` corrupts them), then one optimizer call."""
     from engram.prompts import Prompt
 
-    lm = lm or world.lm()
-    engine = _engine(lm)
     calls0, tokens0 = engine.calls, engine.tokens
-    optimizer = TallyOptimizer(lm, task_lm=lm, **options)
     prompt = Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=GUIDANCE)
     history = []
     for r, batch in enumerate(train_batches(world, rounds, train_users)):
@@ -111,6 +95,15 @@ def run_tally(world: HardWorld, *, rounds: int = 3, train_users: int = 12,
         prompt = optimizer(data, prompt).prompt
         history.append(str(prompt.template))
     return Outcome(str(prompt.template), calls=engine.calls - calls0, tokens=engine.tokens - tokens0, history=history)
+
+
+def run_tally(world: HardWorld, *, rounds: int = 3, train_users: int = 12,
+              transform: Callable[[Any, int], Any] | None = None, lm: Any = None, **options: Any) -> Outcome:
+    """engram's ``TallyOptimizer`` (reads, checks and replays with the same stand-in LM) on the same batches."""
+    from engram.optimizers import TallyOptimizer
+
+    lm = lm or world.lm()
+    return _rounds(world, TallyOptimizer(lm, task_lm=lm, **options), _engine(lm), rounds, train_users, transform)
 
 
 def complaint_counting(world: HardWorld, *, rounds: int = 3, train_users: int = 12) -> Outcome:
