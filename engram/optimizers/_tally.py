@@ -62,7 +62,7 @@ from engram.lm import resolve
 from engram.optimizers._base import LMRef, PromptOptimizerBase, Proposal
 from engram.optimizers._formatting import Rendered, last_exchange, output_items, prompt_context
 from engram.optimizers._signatures import CheckInstructions, ReadFeedback
-from engram.optimizers._tally_stats import Tally, subsets, value
+from engram.optimizers._tally_stats import Tally, fit_to_ratings, subsets, value
 from engram.prompts import Prompt
 from engram.trajectories import Trajectory
 
@@ -78,6 +78,9 @@ class TallyOptimizer(PromptOptimizerBase):
             what your task model reliably follows: on the hard world, whose model follows three, a cap of
             3 / 4 / 5 closes 0.646 / 0.66 / 0.526 (seeds 100-139), since over-long sets crowd the replays.
         pool_size: the most supported instructions the search combines (default 8).
+        rating_prior: how many replies' worth of evidence the comments' verdict counts for when the
+            weights are refitted to the users' ratings (default 10; ``None`` ignores the ratings, see
+            :func:`~engram.optimizers._tally_stats.fit_to_ratings`).
         read_batch / check_batch: conversations read / replies checked per LM call (default 12 each).
         Other arguments: see :class:`~engram.optimizers._base.PromptOptimizerBase`.
     """
@@ -86,13 +89,15 @@ class TallyOptimizer(PromptOptimizerBase):
 
     def __init__(self, lm: Any = None, *, task_lm: Any = None, replay_messages: int = 6, candidates: int = 8,
                  max_instructions: int = 4, pool_size: int = 8, read_batch: int = 12, check_batch: int = 12,
-                 **kwargs: Any):
+                 rating_prior: float | None = 10.0, **kwargs: Any):
         super().__init__(lm, **kwargs)
         for name, number in (("replay_messages", replay_messages), ("candidates", candidates),
                              ("max_instructions", max_instructions), ("pool_size", pool_size),
                              ("read_batch", read_batch), ("check_batch", check_batch)):
             if number < 1:
                 raise ValidationError(f"{name} must be at least 1, got {number}.")
+        if rating_prior is not None and not rating_prior > 0:
+            raise ValidationError(f"rating_prior must be above 0 (or None to ignore the ratings), got {rating_prior}.")
         self._task_lm = LMRef(task_lm)
         self.replay_messages = replay_messages
         self.candidates = candidates
@@ -100,6 +105,7 @@ class TallyOptimizer(PromptOptimizerBase):
         self.pool_size = pool_size
         self.read_batch = read_batch
         self.check_batch = check_batch
+        self.rating_prior = rating_prior
         self.read = dspy.ChainOfThought(ReadFeedback)
         self.check = dspy.Predict(CheckInstructions)
         self._tally = Tally()
@@ -115,17 +121,17 @@ class TallyOptimizer(PromptOptimizerBase):
         for t in trajectories:
             exchange, fb = last_exchange(t), t.feedback
             if exchange is not None and fb is not None and (fb.comment or "").strip():
-                score = f" (score {fb.score:g})" if fb.score is not None else ""
-                todo.append((exchange, f"{fb.comment}{score}"))
+                shown = f" (score {fb.score:g})" if fb.score is not None else ""
+                todo.append((exchange, f"{fb.comment}{shown}", fb.score))
         for start in range(0, len(todo), self.read_batch):
             batch = todo[start:start + self.read_batch]
             pred = self.read(guidance=guidance, known_instructions=self._tally.pool(),
-                             replies=[reply for (_, reply), _ in batch], feedback=[text for _, text in batch])
+                             replies=[reply for (_, reply), _, _ in batch], feedback=[text for _, text, _ in batch])
             asked, incomplete = list(pred.requested_instructions or []), list(pred.says_incomplete or [])
-            for i, ((message, reply), _) in enumerate(batch):  # a short answer: the rest asked for nothing
+            for i, ((message, reply), _, score) in enumerate(batch):  # a short answer: the rest asked for nothing
                 asks = [self._same_as_known(a) for a in output_items(asked[i] if i < len(asked) else None)]
                 self._tally.add(reply, asks, incomplete=bool(incomplete[i]) if i < len(incomplete) else False,
-                                message=message, prompt=prompt.text)
+                                message=message, prompt=prompt.text, score=score)
         return len(todo)
 
     def _same_as_known(self, instruction: str) -> str:
@@ -176,8 +182,10 @@ class TallyOptimizer(PromptOptimizerBase):
         """Every instruction users asked for so far, as a pandas DataFrame (one row each).
 
         Columns: ``asked`` (conversations whose feedback asked for it), ``followed`` (share of logged
-        replies that already do it), ``support`` (exposure-corrected, net of its ``opposite``) and
-        ``base_rate`` (how often replies do it unprompted).
+        replies that already do it), ``support`` (exposure-corrected, net of its ``opposite``),
+        ``weight`` (the support refitted to the ratings, in rating units: what the search uses; empty
+        for the one of a pair of opposites whose partner carries the pair) and ``base_rate`` (how often
+        replies do it unprompted).
 
         Example::
 
@@ -192,13 +200,28 @@ class TallyOptimizer(PromptOptimizerBase):
 
         tally = self._tally
         pool = tally.pool()
-        opposite = tally.opposites(pool)
+        opposite, _, weights, _ = self._weights(pool)
         replies = [r.reply for r in tally.readings]
         rows = [{"instruction": i, "asked": sum(i in r.asks for r in tally.readings),
                  "followed": sum(tally.follows(x, i) for x in replies) / len(replies) if replies else 0.0,
-                 "support": tally.support(i, opposite.get(i)), "opposite": opposite.get(i),
-                 "base_rate": tally.base_rate(i, opposite.get(i))} for i in pool]
-        return pd.DataFrame(rows, columns=["instruction", "asked", "followed", "support", "opposite", "base_rate"])
+                 "support": tally.support(i, opposite.get(i)), "weight": weights.get(i),
+                 "opposite": opposite.get(i), "base_rate": tally.base_rate(i, opposite.get(i))} for i in pool]
+        return pd.DataFrame(rows, columns=["instruction", "asked", "followed", "support", "weight", "opposite",
+                                           "base_rate"])
+
+    def _weights(self, pool: list[str]) -> tuple[dict[str, str], dict[str, float], dict[str, float], float]:
+        """Opposites, net supports, the weights the search uses (refitted to the ratings) and incompleteness's."""
+        tally = self._tally
+        opposite = tally.opposites(pool)
+        support: dict[str, float] = {}
+        for i in pool:  # one of each pair of opposites carries their net support
+            if opposite.get(i) not in support:
+                support[i] = tally.support(i, opposite.get(i))
+        penalty = tally.incompleteness_weight()
+        if self.rating_prior is None:
+            return opposite, support, dict(support), penalty
+        weights, penalty = fit_to_ratings(tally, support, penalty, self.rating_prior)
+        return opposite, support, weights, penalty
 
     # -- the step ----------------------------------------------------------------------------
     def propose(self, trajectories: list[Trajectory], prompt: Prompt, rendered: Rendered) -> Proposal:
@@ -214,16 +237,13 @@ class TallyOptimizer(PromptOptimizerBase):
         tally = self._tally
         pool = tally.pool(extra=current)
         self._label([r.reply for r in tally.readings], pool)
-        opposite = tally.opposites(pool)
-        weights: dict[str, float] = {}
-        for i in pool:  # one of each pair of opposites carries their net support
-            if opposite.get(i) not in weights:
-                weights[i] = tally.support(i, opposite.get(i))
+        opposite, support, weights, penalty = self._weights(pool)
         base_rate = {i: tally.base_rate(i, opposite.get(i)) for i in weights}
         observed: dict[tuple[str, ...], float] = {}
-        best = self._search(base, current, pool, weights, opposite, base_rate, observed)
-        metadata = {"tally": [{"instruction": i, "support": round(w, 3), "opposite": opposite.get(i),
-                               "base_rate": round(base_rate[i], 3)} for i, w in weights.items()],
+        best = self._search(base, current, pool, weights, opposite, base_rate, penalty, observed)
+        metadata = {"tally": [{"instruction": i, "support": round(support[i], 3), "weight": round(w, 4),
+                               "opposite": opposite.get(i), "base_rate": round(base_rate[i], 3)}
+                              for i, w in weights.items()],
                     "replayed": {"\n".join(k) or "(no instructions)": round(v, 3) for k, v in observed.items()},
                     "readings": len(tally.readings)}
         if best == current or observed[best] <= observed[current]:
@@ -235,7 +255,7 @@ class TallyOptimizer(PromptOptimizerBase):
                                   f"{len(observed)} replayed prompts:\n{lines}")
 
     def _search(self, base: str, current: tuple[str, ...], pool: list[str], weights: dict[str, float],
-                opposite: dict[str, str], base_rate: dict[str, float],
+                opposite: dict[str, str], base_rate: dict[str, float], penalty: float,
                 observed: dict[tuple[str, ...], float]) -> tuple[str, ...]:
         """Rank instruction sets by expected value, replay the best few and the current one, then prune."""
         def expected(chosen: tuple[str, ...]) -> float:
@@ -245,7 +265,7 @@ class TallyOptimizer(PromptOptimizerBase):
         gains = {i: expected((i,)) - expected(()) for i in pool}
         search = sorted((i for i in pool if gains[i] > 0), key=lambda i: -gains[i])[: self.pool_size]
         ranked = sorted(subsets(search, opposite, self.max_instructions), key=expected, reverse=True)
-        messages, penalty = self._sample(), self._tally.incompleteness_weight()
+        messages = self._sample()
 
         def replayed(chosen: tuple[str, ...]) -> float:
             if chosen not in observed:

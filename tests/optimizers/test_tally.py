@@ -8,7 +8,7 @@ import pytest
 
 from engram.errors import ValidationError
 from engram.optimizers import TallyOptimizer, create_prompt_optimizer
-from engram.optimizers._tally_stats import Tally, subsets, value
+from engram.optimizers._tally_stats import Tally, fit_to_ratings, subsets, value
 from engram.prompts import Prompt
 from engram.testing import HARD_SEED_PROMPT, HardWorld
 from engram.testing import _hard_methods as M
@@ -180,7 +180,7 @@ def test_to_frame_lists_every_request_with_its_support():
     result = optimizer(world.simulate(HARD_SEED_PROMPT, world.users(12)),
                        Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE))
     frame = optimizer.to_frame()
-    assert list(frame.columns) == ["instruction", "asked", "followed", "support", "opposite", "base_rate"]
+    assert list(frame.columns) == ["instruction", "asked", "followed", "support", "weight", "opposite", "base_rate"]
     assert (frame["asked"] > 0).all() and frame["followed"].between(0, 1).all()
     by_text = frame.set_index("instruction")["support"]
     for row in result.metadata["tally"]:  # the optimizer decided on the same figures
@@ -202,3 +202,56 @@ def test_the_support_world_serves_tally_too():
     added = result.prompt.template[len(seed):].split("\n")[1:]
     assert added and set(added) <= {t.instruction for t in TRAITS}
     assert set(added) <= {row["instruction"] for row in result.metadata["tally"]}
+
+
+def _rated(rows):
+    """rows: (follows A?, follows B?, rating) per reply; every user's comment asks for both A and B."""
+    tally = Tally()
+    for i, (a, b, score) in enumerate(rows):
+        reply = f"reply {i}"
+        tally.add(reply, ["A", "B"], incomplete=False, message="m", prompt="P", score=score)
+        tally.label(reply, {"A": a, "B": b}, complete=True)
+    return tally
+
+
+def test_the_ratings_size_what_the_comments_point_at():
+    # The comments back A and B equally; the ratings rise with A only.
+    rows = [(a, b, 0.25 + 0.5 * a) for a in (False, True) for b in (False, True)] * 5
+    tally = _rated(rows)
+    weights, penalty = fit_to_ratings(tally, {"A": 0.5, "B": 0.5}, 0.5, strength=10)
+    # One scale puts the comments' verdict in rating units: 0.5, so both priors are 0.25. The ratings
+    # pull A up and B down from there; incompleteness, never seen, keeps its scaled prior.
+    assert weights["A"] == pytest.approx(1 / 3) and weights["B"] == pytest.approx(1 / 6)
+    assert penalty == pytest.approx(0.25)
+    # A strong prior keeps the comments' proportions (one scale for all); a weak one follows the ratings.
+    strong, _ = fit_to_ratings(tally, {"A": 0.5, "B": 0.5}, 0.5, strength=1e6)
+    weak, _ = fit_to_ratings(tally, {"A": 0.5, "B": 0.5}, 0.5, strength=1e-6)
+    assert strong["A"] == pytest.approx(strong["B"], abs=1e-4) and strong["A"] > 0
+    assert weak["A"] == pytest.approx(0.5, abs=1e-3) and weak["B"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_without_ratings_or_against_them_the_weights_do_not_flip_direction():
+    unrated = _tally([(True, [SHORT]), (False, [])])
+    assert fit_to_ratings(unrated, {SHORT: 0.4}, 0.3, strength=10) == ({SHORT: 0.4}, 0.3)
+    all_zero = _rated([(a, not a, 0.0) for a in (False, True)] * 3)  # e.g. a seed prompt nobody likes
+    assert fit_to_ratings(all_zero, {"A": 0.4, "B": 0.1}, 0.3, strength=10) == ({"A": 0.4, "B": 0.1}, 0.3)
+    # Ratings that fall where the comments point: the scale is clipped at 0, so the prior is no evidence.
+    against = _rated([(a, False, 0.75 - 0.5 * a) for a in (False, True)] * 6)
+    weights, _ = fit_to_ratings(against, {"A": 0.5, "B": 0.2}, 0.5, strength=10)
+    assert weights["A"] < 0 and weights["B"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_optimizer_refits_to_ratings_unless_told_not_to():
+    world = HardWorld(2)
+    logs = world.simulate(HARD_SEED_PROMPT, world.users(12))
+    prompt = Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE)
+    rows = {}
+    for prior in (10.0, None):
+        lm = world.lm()
+        rows[prior] = {r["instruction"]: r for r in TallyOptimizer(lm, task_lm=lm, rating_prior=prior)(
+            logs, prompt).metadata["tally"]}
+    assert rows[10.0].keys() == rows[None].keys()
+    assert all(r["weight"] == pytest.approx(r["support"], abs=1e-3) for r in rows[None].values())
+    assert any(abs(r["weight"] - r["support"]) > 0.05 for r in rows[10.0].values())
+    with pytest.raises(ValidationError, match="rating_prior must be above 0"):
+        TallyOptimizer(rating_prior=0)
