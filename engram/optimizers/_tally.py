@@ -81,6 +81,10 @@ class TallyOptimizer(PromptOptimizerBase):
         rating_prior: how many replies' worth of evidence the comments' verdict counts for when the
             weights are refitted to the users' ratings (default 10; ``None`` ignores the ratings, see
             :func:`~engram.optimizers._tally_stats.fit_to_ratings`).
+        exclude_contradictions: never propose two instructions that no checked reply, logged or replayed,
+            followed together where chance predicts several would ("Do not apologize." with "Open with a
+            brief apology."), nor keep a current prompt that does (default True). Such a prompt can score
+            well where the model resolves the conflict one way, but says two things to whoever reads it.
         read_batch / check_batch: conversations read / replies checked per LM call (default 12 each).
         Other arguments: see :class:`~engram.optimizers._base.PromptOptimizerBase`.
     """
@@ -89,7 +93,7 @@ class TallyOptimizer(PromptOptimizerBase):
 
     def __init__(self, lm: Any = None, *, task_lm: Any = None, replay_messages: int = 6, candidates: int = 8,
                  max_instructions: int = 4, pool_size: int = 8, read_batch: int = 12, check_batch: int = 12,
-                 rating_prior: float | None = 10.0, **kwargs: Any):
+                 rating_prior: float | None = 10.0, exclude_contradictions: bool = True, **kwargs: Any):
         super().__init__(lm, **kwargs)
         for name, number in (("replay_messages", replay_messages), ("candidates", candidates),
                              ("max_instructions", max_instructions), ("pool_size", pool_size),
@@ -106,6 +110,7 @@ class TallyOptimizer(PromptOptimizerBase):
         self.read_batch = read_batch
         self.check_batch = check_batch
         self.rating_prior = rating_prior
+        self.exclude_contradictions = exclude_contradictions
         self.read = dspy.ChainOfThought(ReadFeedback)
         self.check = dspy.Predict(CheckInstructions)
         self._tally = Tally()
@@ -241,12 +246,13 @@ class TallyOptimizer(PromptOptimizerBase):
         base_rate = {i: tally.base_rate(i, opposite.get(i)) for i in weights}
         observed: dict[tuple[str, ...], float] = {}
         best = self._search(base, current, pool, weights, opposite, base_rate, penalty, observed)
+        contradictory = self.exclude_contradictions and _contradicts(current, tally.exclusive(current))
         metadata = {"tally": [{"instruction": i, "support": round(support[i], 3), "weight": round(w, 4),
                                "opposite": opposite.get(i), "base_rate": round(base_rate[i], 3)}
                               for i, w in weights.items()],
                     "replayed": {"\n".join(k) or "(no instructions)": round(v, 3) for k, v in observed.items()},
                     "readings": len(tally.readings)}
-        if best == current or observed[best] <= observed[current]:
+        if best == current or (observed[best] <= observed[current] and not contradictory):
             return Proposal(None, rationale="No replayed set of instructions beat the current prompt; unchanged.",
                             steps=1, metadata=metadata)
         lines = "\n".join(f"- {i}" for i in best) or "- (none)"
@@ -264,7 +270,8 @@ class TallyOptimizer(PromptOptimizerBase):
 
         gains = {i: expected((i,)) - expected(()) for i in pool}
         search = sorted((i for i in pool if gains[i] > 0), key=lambda i: -gains[i])[: self.pool_size]
-        ranked = sorted(subsets(search, opposite, self.max_instructions), key=expected, reverse=True)
+        exclusive = self._tally.exclusive(search) if self.exclude_contradictions else set()
+        ranked = sorted(subsets(search, opposite, self.max_instructions, exclusive), key=expected, reverse=True)
         messages = self._sample()
 
         def replayed(chosen: tuple[str, ...]) -> float:
@@ -277,10 +284,20 @@ class TallyOptimizer(PromptOptimizerBase):
             return observed[chosen]
 
         replayed(current)
-        best = max(dict.fromkeys([*ranked[: self.candidates], current]), key=replayed)
+        tried = list(dict.fromkeys([*ranked[: self.candidates], current]))
+        for chosen in tried:
+            replayed(chosen)
+        if self.exclude_contradictions:  # the replays' labels can show a contradiction the logs could not
+            exclusive = self._tally.exclusive(list(dict.fromkeys([*search, *current])))
+            tried = [c for c in tried if not _contradicts(c, exclusive)] or [()]
+        best = max(tried, key=replayed)
         while best:  # drop instructions one at a time while the replays say it helps
             smaller = max((tuple(x for x in best if x != drop) for drop in best), key=replayed)
             if replayed(smaller) < replayed(best):
                 break
             best = smaller
         return best
+
+
+def _contradicts(chosen: tuple[str, ...], exclusive: set[frozenset[str]]) -> bool:
+    return any(frozenset((a, b)) in exclusive for i, a in enumerate(chosen) for b in chosen[i + 1:])

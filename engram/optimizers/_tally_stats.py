@@ -105,6 +105,18 @@ class Tally:
                 out[a], out[b] = b, a
         return out
 
+    def exclusive(self, instructions: Sequence[str], min_expected: float = 4.0) -> set[frozenset[str]]:
+        """Pairs no labelled reply (logged or replayed) follows together, though chance predicts at least
+        ``min_expected`` that would ("Do not apologize." / "Open with a brief apology."): asking for both
+        contradicts the prompt, whatever the model then does with it."""
+        out: set[frozenset[str]] = set()
+        for a, b in itertools.combinations(instructions, 2):
+            both = [(x[a], x[b]) for x in self.labels.values() if a in x and b in x]
+            n, na, nb = len(both), sum(p for p, _ in both), sum(q for _, q in both)
+            if n and not any(p and q for p, q in both) and na * nb / n >= min_expected:
+                out.add(frozenset((a, b)))
+        return out
+
     def support(self, instruction: str, opposite: str | None = None) -> float:
         """Exposure-corrected share of users asking for ``instruction``, net of its ``opposite``."""
         return self._shares(instruction) - (self._shares(opposite) if opposite else 0.0)
@@ -157,10 +169,13 @@ def value(weights: dict[str, float], shares: dict[str, float], incomplete_share:
     return sum(w * shares.get(i, 0.0) for i, w in weights.items()) - incompleteness_weight * incomplete_share
 
 
-def subsets(pool: Sequence[str], opposites: dict[str, str], limit: int) -> list[tuple[str, ...]]:
-    """Every set of at most ``limit`` instructions from ``pool`` without a pair of opposites (empty first)."""
+def subsets(pool: Sequence[str], opposites: dict[str, str], limit: int,
+            exclusive: Iterable[frozenset[str]] = ()) -> list[tuple[str, ...]]:
+    """Every set of at most ``limit`` instructions from ``pool`` without a pair of opposites or of
+    ``exclusive`` instructions (empty first)."""
+    banned = set(exclusive)
     out: list[tuple[str, ...]] = [()]
     for k in range(1, limit + 1):
         out += [s for s in itertools.combinations(pool, k)
-                if not any(opposites.get(a) == b for a, b in itertools.combinations(s, 2))]
+                if not any(opposites.get(a) == b or frozenset((a, b)) in banned for a, b in itertools.combinations(s, 2))]
     return out

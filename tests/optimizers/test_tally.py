@@ -255,3 +255,29 @@ def test_the_optimizer_refits_to_ratings_unless_told_not_to():
     assert any(abs(r["weight"] - r["support"]) > 0.05 for r in rows[10.0].values())
     with pytest.raises(ValidationError, match="rating_prior must be above 0"):
         TallyOptimizer(rating_prior=0)
+
+
+def test_instructions_never_followed_together_are_exclusive_when_chance_says_they_would_be():
+    tally = Tally()
+    rows = [(True, False)] * 6 + [(False, True)] * 6 + [(False, False)] * 4  # never both: 6 x 6 / 16 = 2.25 expected
+    for i, (no_sorry, sorry) in enumerate(rows):
+        tally.label(f"r{i}", {"Do not apologize.": no_sorry, "Open with an apology.": sorry, "Use a list.": i % 2 == 0})
+    assert tally.exclusive(["Do not apologize.", "Open with an apology.", "Use a list."], min_expected=2.0) == {
+        frozenset(("Do not apologize.", "Open with an apology."))}
+    assert tally.exclusive(["Do not apologize.", "Open with an apology."], min_expected=4.0) == set()  # too little evidence
+    banned = {frozenset(("Do not apologize.", "Open with an apology."))}
+    assert ("Do not apologize.", "Open with an apology.") not in subsets(
+        ["Do not apologize.", "Open with an apology.", "Use a list."], {}, 2, banned)
+
+
+def _conflicts(prompt):
+    per_line = [dict(R.directives(line)) for line in prompt[len(HARD_SEED_PROMPT):].splitlines() if line.strip()]
+    return [b for i, a in enumerate(per_line) for c in per_line[i + 1:] for b in a if b in c and a[b] != c[b]]
+
+
+def test_the_chosen_prompt_never_contradicts_itself():
+    # On seed 6 the replays favour "Do not apologize." with "Open with a brief apology for the trouble."
+    # (the world reads the first and the brevity of the second); the guard refuses that prompt.
+    world = HardWorld(6)
+    assert _conflicts(M.run_tally(world, exclude_contradictions=False).prompt) == ["apology"]
+    assert _conflicts(M.run_tally(world).prompt) == []
