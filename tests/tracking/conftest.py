@@ -58,7 +58,9 @@ def running_mlflow_server(root: Path, empty_db: Path):
     db = root / "mlflow.db"
     shutil.copy(empty_db, db)
     port = _free_port()
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    # No MLflow job runner: engram never submits server jobs, and the runner's eight huey
+    # consumers each import MLflow, which costs the 2-core CI machine tens of CPU seconds.
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     env.pop("MLFLOW_TRACKING_URI", None)
     mlflow_bin = Path(sys.executable).parent / "mlflow"
     log = open(root / "server.log", "w")
