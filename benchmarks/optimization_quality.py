@@ -124,6 +124,22 @@ shuffled +0.015 [-0.005, +0.035], NOT significant; inverted -0.397): the careful
 shuffled comment its new reply contradicts, so what survives still says what the population wants;
 only the exposure correction needs the true pairing. Target 0.8 NOT met.
 
+HU (1 Dec, later): two changes to ``tally``. (1) The ratings size what the comments point at: the
+supports, scaled to rating units, are the prior of a ridge fit of each reply's rating on the
+instructions it follows (``rating_prior`` 3 / 10 / 30 / 100 on seeds 100-139: 0.654 / 0.71 / 0.674 /
+0.654, so 10). (2) Two instructions no checked reply followed together (where chance predicts several
+would) are never proposed together: "Do not apologize." with "Open with a brief apology for the
+trouble." was chosen on 2 of seeds 0-39 and 3 of 100-139 (the world reads the first directive and the
+brevity of the second; a reader of the prompt sees a contradiction). Seeds 0-39: 0.787 [0.656, 0.879]
+(ratings alone 0.756) at 190 calls / 59k tokens, vs GEPA +0.040 [+0.014, +0.067], vs gradient+gate+live
++0.037 [+0.014, +0.060]; ``tally_lean`` 0.709 at 41k tokens, vs GEPA +0.027 [+0.001, +0.054] and MIPROv2
++0.055 [+0.033, +0.078]: ahead of both at fewer tokens, GEPA by a thin margin. True - shuffled
++0.034 [+0.008, +0.060] (was not significant). These 40 seeds were kind to it: on seeds 100-139 it
+closes 0.698 (lean 0.562, below its earlier 0.60), on the untouched 140-179 0.648 (lean 0.653), and
+over all 120 seeds 0.712 [0.644, 0.771] against 0.658 before the two changes, paired +0.009 [-0.002,
++0.019] in true score: ahead on every block but lean's development block, not significant. Target 0.8
+NOT met (0.787 here).
+
     python benchmarks/optimization_quality.py [--seeds 40] [--seed-offset 0] [--json] [--quick]
     python benchmarks/optimization_quality.py --diagnose live+scorer --seeds 40 --seed-offset 100
 """

@@ -8,14 +8,16 @@ writes each request in one of three wordings that mean the same to the world, an
 from ``known_instructions`` (what the optimizer shows it) with probability ``reuse``: 0 ignores the
 list, 1 always reuses a known wording when one means the same.
 
-Measured 1 Dec (``python benchmarks/tally_paraphrase.py``, about 3 min), gap closed [95 % CI]:
+Measured 1 Dec (``python benchmarks/tally_paraphrase.py``, about 3 min), gap closed [95 % CI], with
+the optimizer's ratings fit and contradiction guard (before them: canonical 0.703 / 0.660, paraphrasing
+0.720-0.759 / 0.633-0.695):
 
     seeds                          0-39                  100-139
-    canonical reader               0.703 [0.605, 0.786]  0.660 [0.547, 0.762]
-    paraphrasing, reuse 0          0.748 [0.659, 0.822]  0.695 [0.612, 0.773]
-    paraphrasing, reuse 0.5        0.720 [0.643, 0.794]  0.656 [0.543, 0.754]
-    paraphrasing, reuse 0.9        0.759 [0.680, 0.831]  0.633 [0.515, 0.738]
-    paraphrasing, reuse 1          0.738 [0.659, 0.813]  0.657 [0.531, 0.760]
+    canonical reader               0.787 [0.656, 0.879]  0.698 [0.599, 0.788]
+    paraphrasing, reuse 0          0.783 [0.698, 0.862]  0.704 [0.612, 0.786]
+    paraphrasing, reuse 0.5        0.789 [0.717, 0.853]  0.717 [0.631, 0.795]
+    paraphrasing, reuse 0.9        0.785 [0.710, 0.849]  0.736 [0.639, 0.819]
+    paraphrasing, reuse 1          0.827 [0.747, 0.895]  0.737 [0.652, 0.815]
 
 Paraphrases do not hurt here: the checker labels every wording of a behaviour on every reply, so a
 prompt's replayed value counts all of them however the support was split. They can even help: two of
