@@ -129,9 +129,15 @@ class TallyOptimizer(PromptOptimizerBase):
         todo = []
         for t in trajectories:
             exchange, fb = last_exchange(t), t.feedback
-            if exchange is not None and fb is not None and (fb.comment or "").strip():
+            if exchange is None or fb is None:
+                continue
+            if (fb.comment or "").strip():
                 shown = f" (score {fb.score:g})" if fb.score is not None else ""
                 todo.append((exchange, f"{fb.comment}{shown}", fb.score))
+            elif fb.score is not None:  # nothing to read, but the rating still says how good the reply was
+                message, reply = exchange
+                self._tally.add(reply, [], incomplete=False, message=message, prompt=prompt.text, score=fb.score,
+                                commented=False)
         for start in range(0, len(todo), self.read_batch):
             batch = todo[start:start + self.read_batch]
             pred = self.read(guidance=guidance, known_instructions=self._tally.pool(),
@@ -255,14 +261,14 @@ class TallyOptimizer(PromptOptimizerBase):
                                "opposite": opposite.get(i), "base_rate": round(base_rate[i], 3)}
                               for i, w in weights.items()],
                     "replayed": {"\n".join(k) or "(no instructions)": round(v, 3) for k, v in observed.items()},
-                    "readings": len(tally.readings)}
+                    "readings": len(tally.readings), "commented": len(tally.commented())}
         if best == current or (observed[best] <= observed[current] and not contradictory):
             return Proposal(None, rationale="No replayed set of instructions beat the current prompt; unchanged.",
                             steps=1, metadata=metadata)
         lines = "\n".join(f"- {i}" for i in best) or "- (none)"
         return Proposal(prompt.model_copy(update={"template": "\n".join([base, *best])}), steps=1, metadata=metadata,
-                        rationale=f"Instructions chosen from {len(tally.readings)} read conversations and "
-                                  f"{len(observed)} replayed prompts:\n{lines}")
+                        rationale=f"Instructions chosen from {len(tally.commented())} read conversations, "
+                                  f"{len(tally.readings)} rated replies and {len(observed)} replayed prompts:\n{lines}")
 
     def _search(self, base: str, current: tuple[str, ...], pool: list[str], weights: dict[str, float],
                 opposite: dict[str, str], base_rate: dict[str, float], penalty: float,

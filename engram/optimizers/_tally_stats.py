@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Reading:
-    """One logged reply and what the LM read from its user's feedback."""
+    """One logged reply and what the LM read from its user's feedback (``commented=False``: a rating
+    without a comment, which counts in the ratings fit only)."""
 
     reply: str
     asks: list[str]
@@ -49,6 +50,7 @@ class Reading:
     message: str
     prompt: str
     score: float | None = None
+    commented: bool = True
 
 
 @dataclass
@@ -60,9 +62,13 @@ class Tally:
     complete: dict[str, bool] = field(default_factory=dict)  # reply -> the answer is complete
 
     def add(self, reply: str, asks: Sequence[str], *, incomplete: bool, message: str, prompt: str,
-            score: float | None = None) -> None:
+            score: float | None = None, commented: bool = True) -> None:
         self.readings.append(Reading(reply, [a for a in dict.fromkeys(asks) if a], incomplete, message, prompt,
-                                     score))
+                                     score, commented))
+
+    def commented(self) -> list[Reading]:
+        """The readings whose user wrote a comment: only they can ask for something or say it is incomplete."""
+        return [r for r in self.readings if r.commented]
 
     def label(self, reply: str, followed: dict[str, bool], complete: bool | None = None) -> None:
         self.labels.setdefault(reply, {}).update(followed)
@@ -82,7 +88,7 @@ class Tally:
 
     def _shares(self, instruction: str) -> float:
         asked_without = asked_with = without = with_ = 0
-        for r in self.readings:
+        for r in self.commented():
             asked = instruction in r.asks
             if self.follows(r.reply, instruction):
                 with_ += 1
@@ -122,7 +128,7 @@ class Tally:
         return self._shares(instruction) - (self._shares(opposite) if opposite else 0.0)
 
     def incompleteness_weight(self, default: float = 0.5) -> float:
-        incomplete = [r for r in self.readings if self.complete.get(r.reply) is False]
+        incomplete = [r for r in self.commented() if self.complete.get(r.reply) is False]
         return sum(r.incomplete for r in incomplete) / len(incomplete) if incomplete else default
 
     def base_rate(self, instruction: str, opposite: str | None = None) -> float:
@@ -140,8 +146,9 @@ def fit_to_ratings(tally: Tally, weights: dict[str, float], incompleteness_weigh
     comment-based weights, scaled to rating units by one least-squares fit, are the prior of a
     ridge regression of each reply's rating on the instructions it follows (and on being incomplete):
     ``strength`` is how many replies' worth of evidence the prior counts as. Readings without a
-    score are left out. With fewer than two scored replies, or ratings that are all the same (every
-    reply scored 0: they cannot tell instructions apart), the weights are returned unchanged.
+    score are left out; ratings without a comment count here (and only here). With fewer than two
+    scored replies, or ratings that are all the same (every reply scored 0: they cannot tell
+    instructions apart), the weights are returned unchanged.
     """
     import numpy as np
 

@@ -281,3 +281,35 @@ def test_the_chosen_prompt_never_contradicts_itself():
     world = HardWorld(6)
     assert _conflicts(M.run_tally(world, exclude_contradictions=False).prompt) == ["apology"]
     assert _conflicts(M.run_tally(world).prompt) == []
+
+
+def test_ratings_without_a_comment_count_in_the_fit_only():
+    tally = _rated([(a, b, 0.5) for a in (False, True) for b in (False, True)])  # commented, flat ratings
+    support = {x: tally.support(x) for x in ("A", "B")}
+    weight = tally.incompleteness_weight()
+    for i, (a, b) in enumerate([(True, False), (False, True)] * 6):  # silent users: they rate A up, B down
+        tally.add(f"silent {i}", [], incomplete=False, message="m", prompt="P", score=0.75 if a else 0.25,
+                  commented=False)
+        tally.label(f"silent {i}", {"A": a, "B": b}, complete=False)
+    assert {x: tally.support(x) for x in ("A", "B")} == support  # a rating asks for nothing
+    assert tally.incompleteness_weight() == weight  # nor says the answer was incomplete
+    weights, _ = fit_to_ratings(tally, {"A": 0.5, "B": 0.5}, 0.5, strength=10)
+    assert weights["A"] > 0 > weights["B"]
+
+
+def test_the_optimizer_reads_comments_and_keeps_every_rating():
+    world = HardWorld(2)
+    logs = list(world.simulate(HARD_SEED_PROMPT, world.users(12)))
+    for t in logs[1::2]:  # half the users only rate
+        t.feedback = t.feedback.model_copy(update={"comment": None})
+    lm = world.lm()
+    optimizer = TallyOptimizer(lm, task_lm=lm)
+    result = optimizer(logs, Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE))
+    assert result.metadata["readings"] == 24 and result.metadata["commented"] == 12
+    assert all(optimizer._tally.labels.get(t.messages[-1].content) for t in logs[1::2])  # silent replies checked
+    # the same commented half alone gives other weights: the silent half's ratings were used
+    lm = world.lm()
+    alone = TallyOptimizer(lm, task_lm=lm)(
+        logs[0::2], Prompt(name="support", template=HARD_SEED_PROMPT, update_instructions=M.GUIDANCE))
+    both = {r["instruction"]: r["weight"] for r in result.metadata["tally"]}
+    assert any(abs(both[r["instruction"]] - r["weight"]) > 0.01 for r in alone.metadata["tally"])
