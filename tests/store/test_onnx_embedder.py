@@ -41,12 +41,18 @@ def _texts(n: int = 300) -> list[str]:
     return texts[:n]
 
 
-def test_default_embedder_is_onnx_and_matches_sentence_transformers() -> None:
+@pytest.fixture(scope="module")
+def reference() -> tuple[list[str], np.ndarray]:
+    """The texts and their sentence-transformers (torch) vectors: computed once, compared twice."""
+    texts = _texts()
+    return texts, np.asarray(MiniLMEmbedder().embed(texts))
+
+
+def test_default_embedder_is_onnx_and_matches_sentence_transformers(reference) -> None:
     onnx = get_embedder()
     assert isinstance(onnx, OnnxMiniLMEmbedder) and onnx.runtime == "onnxruntime"
-    texts = _texts()
+    texts, b = reference
     a = np.asarray(onnx.embed(texts))
-    b = np.asarray(MiniLMEmbedder().embed(texts))
     assert a.shape == b.shape == (len(texts), 384)
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
     assert (a * b).sum(axis=1).min() >= 0.999
@@ -114,8 +120,8 @@ def test_the_session_does_not_redo_the_slower_fusions(tmp_path: Path, int8: bool
     assert not ops & {"SkipLayerNormalization", "BiasGelu"}
 
 
-def test_int8_quantizes_the_fused_attention_and_stays_close(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_int8_quantizes_the_fused_attention_and_stays_close(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                           reference) -> None:
     fp32 = export_onnx_model()
     monkeypatch.setenv("ENGRAM_MODEL_CACHE", str(tmp_path))
     (tmp_path / fp32.name).write_bytes(fp32.read_bytes())  # reuse the export: no torch here
@@ -133,9 +139,8 @@ def test_int8_quantizes_the_fused_attention_and_stays_close(tmp_path: Path,
     assert in_use.exists()  # removing it would make that install re-export on its next start
     assert {"QAttention", "MatMulInteger"} <= _op_types(path) and "Attention" not in _op_types(path)
 
-    texts = _texts()
+    texts, b = reference
     a = np.asarray(OnnxMiniLMEmbedder(str(path), int8=True).embed(texts))
-    b = np.asarray(MiniLMEmbedder().embed(texts))
     cos = (a * b).sum(axis=1)
     # Worst measured: 0.969 over LoCoMo turns (0.978 over benchmarks/embedding.py's 1,000).
     assert cos.min() >= 0.95 and cos.mean() >= 0.985, (cos.min(), cos.mean())
