@@ -57,6 +57,17 @@ def _isolate_mlflow_globals():
             os.environ[name] = value
 
 
+@pytest.fixture(scope="session")
+def _empty_db(tmp_path_factory) -> Path:
+    """An empty, fully migrated MLflow SQLite store: copy it instead of paying the migrations again."""
+    import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before mlflow is imported)
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # runs the migrations
+    return path
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return REPO

@@ -3,16 +3,19 @@ and optimized by a job that registers and promotes the result."""
 
 from __future__ import annotations
 
+import shutil
+
 from tests.serve.conftest import free_port
 from tests.serve.test_api import wait_job
 
 TEMPLATE = "You are Acme's support agent. Answer in one short paragraph."
 
 
-def test_prompts_registry_optimize_job_then_fallback_when_mlflow_is_down(server_factory):
+def test_prompts_registry_optimize_job_then_fallback_when_mlflow_is_down(server_factory, _empty_db):
     from engram.tracking import PromptRegistry
 
     up = server_factory("prompts")
+    shutil.copy(_empty_db, up.home / "mlflow.db")  # an empty store, without seconds of migrations
     registry = PromptRegistry(f"sqlite:///{up.home / 'mlflow.db'}")
     registry.register("acme.support", TEMPLATE, "first")
     registry.promote("acme.support", 1, "production")

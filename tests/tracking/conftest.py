@@ -1,7 +1,7 @@
 """Fixtures: a private SQLite tracking store per test, and an `mlflow server` for the session.
 
-MLflow's schema migrations take seconds, so one empty database is built per session and
-each test gets its own copy of it.
+MLflow's schema migrations take seconds, so one empty database is built per session
+(``_empty_db``, in tests/conftest.py) and each test gets its own copy of it.
 """
 
 from __future__ import annotations
@@ -20,15 +20,6 @@ from pathlib import Path
 import pytest
 
 import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before mlflow is imported)
-
-
-@pytest.fixture(scope="session")
-def _empty_db(tmp_path_factory) -> Path:
-    from mlflow import MlflowClient
-
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()  # runs the migrations
-    return path
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,25 +29,26 @@ print(json.dumps(state))
 """
 
 
-def run(tmp_path, value):
+def run(tmp_path, empty_db, value):
     env = {**os.environ, "ENGRAM_HOME": str(tmp_path / ".engram"), "PYTHONPATH": str(REPO),
            "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / '.engram' / 'mlflow.db'}"}
     env.pop("ENGRAM_AUTOLOG", None)
     if value is not None:
         env["ENGRAM_AUTOLOG"] = value
     (tmp_path / ".engram").mkdir(exist_ok=True)
+    shutil.copy(empty_db, tmp_path / ".engram" / "mlflow.db")  # an empty store, without seconds of migrations
     out = subprocess.run([sys.executable, "-c", CODE], env=env, cwd=tmp_path, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_environment_switch_records_the_optimization(tmp_path):
-    state = run(tmp_path, "1")
+def test_environment_switch_records_the_optimization(tmp_path, _empty_db):
+    state = run(tmp_path, _empty_db, "1")
     assert state["enabled"] is True and state["mlflow_at_import"] is False
     assert state["runs"] == ["optimization"]
 
 
-def test_without_the_switch_nothing_is_recorded(tmp_path):
-    state = run(tmp_path, None)
+def test_without_the_switch_nothing_is_recorded(tmp_path, _empty_db):
+    state = run(tmp_path, _empty_db, None)
     assert state["enabled"] is False and state["runs"] == []
