@@ -20,6 +20,9 @@ def test_sigkill_mid_extraction_resumes_once(server_factory):
             time.sleep(0.1)
     time.sleep(0.5)  # inside the (slow) extraction LM call
     server.kill()
+    # The slow LM was only needed to kill mid-call: the same simulated LM, without the delay,
+    # finishes the resumed job and the reference extraction below.
+    server.env["ENGRAM_TEST_LM_LATENCY"] = "0"
     server.start()  # same home and port; the lease of the killed worker runs out after 3 s
     with server.client(key) as c:
         job = wait_job(c, job_id, timeout=120)
