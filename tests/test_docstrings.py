@@ -193,12 +193,17 @@ def _run(example: Example) -> None:
 
 
 @pytest.fixture
-def offline_world(tmp_path, monkeypatch):
+def offline_world(tmp_path, monkeypatch, _empty_db):
+    import shutil
+
     import engram
     import engram.testing  # registers offline/ LM names
 
     work = tmp_path / "work"  # examples name ../shared/data/... beside the repository
     work.mkdir()
+    # The default tracking store, empty: a copy, instead of seconds of MLflow migrations per example.
+    (work / ".engram").mkdir()
+    shutil.copy(_empty_db, work / ".engram" / "mlflow.db")
     for name in ("datasets", "experiments"):
         (work / name).symlink_to(ROOT / name)
     if SHARED.exists():
