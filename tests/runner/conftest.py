@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +12,15 @@ from pathlib import Path
 import pytest
 
 SEED = "You are the support assistant for Acme. Answer the customer's question."
+
+
+@pytest.fixture(autouse=True)
+def _empty_tracking_store(_clean_engram_settings, _empty_db) -> None:
+    """The default tracking store (``$ENGRAM_HOME/mlflow.db``) starts as a copy of the session's
+    migrated empty one: the same empty store, without seconds of MLflow migrations per run."""
+    home = Path(os.environ["ENGRAM_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(_empty_db, home / "mlflow.db")
 
 
 @pytest.fixture(scope="session")
