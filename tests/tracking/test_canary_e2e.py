@@ -9,6 +9,8 @@ world's own ``satisfaction`` gives the true mean gain the decision should agree 
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from typer.testing import CliRunner
 
@@ -70,6 +72,12 @@ def _traffic(world, name: str, url: str, experiment: str, start: int, per_user: 
     for trace_id, user, score in scored:
         mlflow.log_feedback(trace_id=trace_id, name="satisfaction", value=score,
                             source=AssessmentSource(source_type="HUMAN", source_id=user.id))
+    # MLflow links each trace to its prompt version in a thread of its own, against the
+    # tracking URI current when it runs: wait for them while that is still the server's, or a
+    # late one reaches the default store (and migrates a new ./mlflow.db) after the test.
+    for thread in threading.enumerate():
+        if thread.name.startswith("link_prompts_from_exporter"):
+            thread.join(timeout=60)
 
 
 BASE = ("concise", "apology")
