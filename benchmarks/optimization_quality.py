@@ -139,7 +139,10 @@ trouble." was chosen on 2 of seeds 0-39 and 3 of 100-139 (the world reads the fi
 brevity of the second; a reader of the prompt sees a contradiction). Seeds 0-39: 0.787 [0.656, 0.879]
 (ratings alone 0.756) at 190 calls / 59k tokens, vs GEPA +0.040 [+0.014, +0.067], vs gradient+gate+live
 +0.037 [+0.014, +0.060]; ``tally_lean`` 0.709 at 41k tokens, vs GEPA +0.027 [+0.001, +0.054] and MIPROv2
-+0.055 [+0.033, +0.078]: ahead of both at fewer tokens, GEPA by a thin margin. True - shuffled
++0.055 [+0.033, +0.078]: ahead of both at fewer tokens, GEPA by a thin margin (on seeds 100-139, the
+whole benchmark: a tie with GEPA, +0.004 [-0.021, +0.029], tally itself +0.026 [+0.001, +0.050] at 1.37x
+GEPA's tokens; there gradient's true-vs-shuffled check fails, -0.014 [-0.059, +0.031], tally's holds,
++0.059 [+0.028, +0.090]). True - shuffled
 +0.034 [+0.008, +0.060] (was not significant). These 40 seeds were kind to it: on seeds 100-139 it
 closes 0.698 (lean 0.562, below its earlier 0.60), on the untouched 140-179 0.648 (lean 0.653), and
 over all 120 seeds 0.712 [0.644, 0.771] against 0.658 before the two changes, paired +0.009 [-0.002,
