@@ -9,9 +9,7 @@ STAMP  := $(VENV)/.engram-installed
 # torch is pinned to its CPU build by constraints.txt, so no CUDA packages are pulled.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# --no-compile: pip would byte-compile every installed module (torch, mlflow, ...) up front; Python
-	# compiles only what is imported, once, on first import (fresh setup 4.3 min -> 2.2 min here).
-	$(BIN)/pip install --quiet --no-compile -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
 	# Export MiniLM to ONNX once, so no engram process has to load torch to embed.
 	HF_HUB_OFFLINE=1 $(BIN)/python -c "from engram.store import export_onnx_model; export_onnx_model()"
