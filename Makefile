@@ -9,7 +9,11 @@ STAMP  := $(VENV)/.engram-installed
 # torch is pinned to its CPU build by constraints.txt, so no CUDA packages are pulled.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	# pip byte-compiles on one core; compileall on both is a minute faster (4.3 -> 3.2 min here). The
+	# byte-code must be written now: this machine sets PYTHONDONTWRITEBYTECODE=1, so imports never cache
+	# it. A few files in packages target newer Pythons and fail to compile, which pip ignores too.
+	$(BIN)/pip install --quiet --no-compile -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
 	# Export MiniLM to ONNX once, so no engram process has to load torch to embed.
 	HF_HUB_OFFLINE=1 $(BIN)/python -c "from engram.store import export_onnx_model; export_onnx_model()"
