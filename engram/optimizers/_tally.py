@@ -66,7 +66,7 @@ from engram.lm import resolve
 from engram.optimizers._base import LMRef, PromptOptimizerBase, Proposal
 from engram.optimizers._formatting import Rendered, last_exchange, output_items, prompt_context
 from engram.optimizers._signatures import CheckInstructions, ReadFeedback
-from engram.optimizers._tally_stats import Tally, fit_to_ratings, subsets, value
+from engram.optimizers._tally_stats import Tally, contradicts, fit_to_ratings, subsets, value
 from engram.prompts import Prompt
 from engram.trajectories import Trajectory
 
@@ -256,7 +256,7 @@ class TallyOptimizer(PromptOptimizerBase):
         base_rate = {i: tally.base_rate(i, opposite.get(i)) for i in weights}
         observed: dict[tuple[str, ...], float] = {}
         best = self._search(base, current, pool, weights, opposite, base_rate, penalty, observed)
-        contradictory = self.exclude_contradictions and _contradicts(current, tally.exclusive(current))
+        contradictory = self.exclude_contradictions and contradicts(current, tally.exclusive(current))
         metadata = {"tally": [{"instruction": i, "support": round(support[i], 3), "weight": round(w, 4),
                                "opposite": opposite.get(i), "base_rate": round(base_rate[i], 3)}
                               for i, w in weights.items()],
@@ -299,7 +299,7 @@ class TallyOptimizer(PromptOptimizerBase):
             replayed(chosen)
         if self.exclude_contradictions:  # the replays' labels can show a contradiction the logs could not
             exclusive = self._tally.exclusive(list(dict.fromkeys([*search, *current])))
-            tried = [c for c in tried if not _contradicts(c, exclusive)] or [()]
+            tried = [c for c in tried if not contradicts(c, exclusive)] or [()]
         best = max(tried, key=replayed)
         while best:  # drop instructions one at a time while the replays say it helps
             smaller = max((tuple(x for x in best if x != drop) for drop in best), key=replayed)
@@ -307,7 +307,3 @@ class TallyOptimizer(PromptOptimizerBase):
                 break
             best = smaller
         return best
-
-
-def _contradicts(chosen: tuple[str, ...], exclusive: set[frozenset[str]]) -> bool:
-    return any(frozenset((a, b)) in exclusive for i, a in enumerate(chosen) for b in chosen[i + 1:])

@@ -176,13 +176,18 @@ def value(weights: dict[str, float], shares: dict[str, float], incomplete_share:
     return sum(w * shares.get(i, 0.0) for i, w in weights.items()) - incompleteness_weight * incomplete_share
 
 
+def contradicts(chosen: Sequence[str], exclusive: Iterable[frozenset[str]]) -> bool:
+    """Whether ``chosen`` holds a pair of ``exclusive`` instructions."""
+    banned = exclusive if isinstance(exclusive, (set, frozenset)) else set(exclusive)
+    return any(frozenset(pair) in banned for pair in itertools.combinations(chosen, 2))
+
+
 def subsets(pool: Sequence[str], opposites: dict[str, str], limit: int,
             exclusive: Iterable[frozenset[str]] = ()) -> list[tuple[str, ...]]:
     """Every set of at most ``limit`` instructions from ``pool`` without a pair of opposites or of
     ``exclusive`` instructions (empty first)."""
-    banned = set(exclusive)
+    banned = set(exclusive) | {frozenset(pair) for pair in opposites.items()}
     out: list[tuple[str, ...]] = [()]
     for k in range(1, limit + 1):
-        out += [s for s in itertools.combinations(pool, k)
-                if not any(opposites.get(a) == b or frozenset((a, b)) in banned for a, b in itertools.combinations(s, 2))]
+        out += [s for s in itertools.combinations(pool, k) if not contradicts(s, banned)]
     return out
