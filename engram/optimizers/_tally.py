@@ -268,7 +268,7 @@ class TallyOptimizer(PromptOptimizerBase):
         lines = "\n".join(f"- {i}" for i in best) or "- (none)"
         return Proposal(prompt.model_copy(update={"template": "\n".join([base, *best])}), steps=1, metadata=metadata,
                         rationale=f"Instructions chosen from {len(tally.commented())} read conversations, "
-                                  f"{len(tally.readings)} rated replies and {len(observed)} replayed prompts:\n{lines}")
+                                  f"{len(tally.readings)} logged replies and {len(observed)} replayed prompts:\n{lines}")
 
     def _search(self, base: str, current: tuple[str, ...], pool: list[str], weights: dict[str, float],
                 opposite: dict[str, str], base_rate: dict[str, float], penalty: float,
