@@ -60,6 +60,14 @@ def to_metadata(record: MemoryRecord) -> dict[str, Any]:
     return meta
 
 
+def replacing_metadata(record: MemoryRecord, previous: MemoryRecord) -> dict[str, Any]:
+    """:func:`to_metadata` of ``record`` for a row that holds ``previous``: Chroma's upsert *merges*
+    metadata, so every key ``previous`` had and ``record`` has not (a removed user key, a cleared
+    TTL or provenance) is sent as None, which is how Chroma deletes a key."""
+    meta = to_metadata(record)
+    return {**{k: None for k in to_metadata(previous) if k not in meta}, **meta}
+
+
 def history_metadata(record: MemoryRecord) -> dict[str, Any]:
     meta = to_metadata(record)
     meta["_ns"] = namespace_key(record.namespace)

@@ -26,7 +26,7 @@ from engram.store._checks import (
     check_text,
     check_version,
 )
-from engram.store._codec import from_row, history_id, history_metadata, rows, to_metadata
+from engram.store._codec import from_row, history_id, history_metadata, replacing_metadata, rows, to_metadata
 from engram.store._collections import chroma_errors
 from engram.store._expiry import UNSET, TTLLike, alive_record, check_ttl
 from engram.store._filters import normalize_metadata
@@ -176,7 +176,8 @@ class WriteMixin:
                     with chroma_errors(f"write {len(part)} memories to {ns!r}"):
                         method(ids=[r.id for r, _, _ in part], embeddings=[v for _, v, _ in part],  # type: ignore[arg-type]
                                documents=[r.text for r, _, _ in part],
-                               metadatas=[to_metadata(r) for r, _, _ in part])
+                               metadatas=[to_metadata(r) if old is None else replacing_metadata(r, old[0])
+                                          for r, _, old in part])
                     written.extend(part)
         except Exception:
             self._undo(col, written, hist_ids)
@@ -189,13 +190,13 @@ class WriteMixin:
 
     def _undo(self, col: Collection, written: list[_Step], hist_ids: list[str]) -> None:
         # best effort: put back the previous rows, drop new ones and their history copies
-        restore = [old for _, _, old in written if old is not None]
+        restore = [(new, old) for new, _, old in written if old is not None]
         fresh = [r.id for r, _, old in written if old is None]
         try:
             if restore:
-                col.upsert(ids=[o.id for o, _ in restore], embeddings=[e for _, e in restore],  # type: ignore[arg-type]
-                           documents=[o.text for o, _ in restore],
-                           metadatas=[to_metadata(o) for o, _ in restore])
+                col.upsert(ids=[o.id for _, (o, _) in restore], embeddings=[e for _, (_, e) in restore],  # type: ignore[arg-type]
+                           documents=[o.text for _, (o, _) in restore],
+                           metadatas=[replacing_metadata(o, new) for new, (o, _) in restore])
             if fresh:
                 col.delete(ids=fresh)
             if hist_ids:

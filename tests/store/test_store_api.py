@@ -87,12 +87,21 @@ def test_update_merges_metadata_and_refuses_unknown_fields(store):
     store.put(NS, "k", {"fact": "likes tea"}, metadata={"a": 1, "b": 2})
     rec = store.update(NS, "k", metadata={"b": None, "c": 3})
     assert rec.metadata == {"a": 1, "c": 3} and rec.version == 2 and rec.content == {"fact": "likes tea"}
+    assert store.get(NS, "k").metadata == {"a": 1, "c": 3}  # removed in the stored row too, not only in the reply
+    assert {h.version: h.metadata for h in store.history(NS, "k")}[1] == {"a": 1, "b": 2}
     rec = store.update(NS, "k", content={"fact": "likes coffee"})
     assert "coffee" in rec.text
     with pytest.raises(engram.ValidationError, match="unknown field"):
         store.update(NS, "k", colour="red")
     with pytest.raises(engram.NotFoundError):
         store.update(NS, "missing", content="x")
+
+
+def test_update_that_clears_a_ttl_leaves_no_expiry_behind(store):
+    store.put(NS, "otp", "4721", ttl=300)
+    store.update(NS, "otp", ttl=None)
+    stored = store.get(NS, "otp")
+    assert stored.ttl is None and stored.expires_at is None
 
 
 def test_expected_version_conflict(store):
