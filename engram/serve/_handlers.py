@@ -58,11 +58,11 @@ def run_extract(service: Any) -> Any:
 
 def _prompt(service: Any, tenant: str, payload: dict[str, Any]) -> Any:
     from engram.prompts import Prompt
+    from engram.serve._prompts import load_tenant_prompt
     from engram.serve._tenancy import prompt_ref
-    from engram.tracking import load_prompt
 
     if payload.get("prompt_name") and not payload.get("prompt"):
-        return load_prompt(prompt_ref(tenant, payload["prompt_name"], payload.get("alias") or "production"))
+        return load_tenant_prompt(tenant, payload["prompt_name"], payload.get("alias") or "production")
     name = prompt_ref(tenant, payload.get("prompt_name") or "prompt")
     return Prompt(name=name, template=payload["prompt"])
 

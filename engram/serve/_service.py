@@ -19,7 +19,7 @@ from engram.serve._datasets import FeedbackDatasets
 from engram.serve._jobs import JobStore
 from engram.serve._keys import KeyStore
 from engram.serve._settings import ServeSettings
-from engram.serve._tenancy import ROOT, check_memory_key, is_internal, prompt_ref, scoped, unscoped
+from engram.serve._tenancy import ROOT, check_memory_key, is_internal, scoped, unscoped
 
 log = logging.getLogger("engram.serve")
 
@@ -123,10 +123,9 @@ class Service:
 
     # -- prompts and feedback -----------------------------------------------------------------
     def prompt(self, tenant: str, name: str, alias: str | None = None, version: int | None = None) -> dict[str, Any]:
-        from engram.tracking import load_prompt
+        from engram.serve._prompts import load_tenant_prompt
 
-        ref = prompt_ref(tenant, name, alias if version is None else None, version)
-        prompt = load_prompt(ref)
+        prompt = load_tenant_prompt(tenant, name, alias, version)
         template = prompt.template if isinstance(prompt.template, str) else _chat_text(prompt.template)
         try:
             number = int(prompt.version) if prompt.version is not None else None

@@ -19,6 +19,7 @@ def test_prompts_registry_optimize_job_then_fallback_when_mlflow_is_down(server_
     registry = PromptRegistry(f"sqlite:///{up.home / 'mlflow.db'}")
     registry.register("acme.support", TEMPLATE, "first")
     registry.promote("acme.support", 1, "production")
+    registry.register("globex.secret-playbook", "Globex only.", "first")
     up.start()
     key = up.key("acme", "read,write,optimize")
     with up.client(key) as c:
@@ -28,6 +29,14 @@ def test_prompts_registry_optimize_job_then_fallback_when_mlflow_is_down(server_
         assert served.json()["version"] == 1
         other = up.client(up.key("globex")).get("/v1/prompts/support")
         assert other.status_code == 404  # globex has no prompt called support
+        assert "your prompts: secret-playbook" in other.json()["error"]["message"]
+        for missing, where in ((c.get("/v1/prompts/nosuch"), "your prompts: support."),
+                               (c.get("/v1/prompts/support", params={"alias": "canary"}), "production -> v1"),
+                               (c.get("/v1/prompts/support", params={"version": 9}), "its versions: 1.")):
+            error = missing.json()["error"]
+            assert missing.status_code == 404 and where in error["message"], error
+            # one tenant never sees another's prompt names, its own tenant prefix, or the server's paths
+            assert not any(leak in error["message"] for leak in ("globex", "secret", "acme.", "mlflow.db", "sqlite"))
         optimized = optimize_and_promote(c)
     versions = registry.history("acme.support")
     assert [v.version for v in versions] == [2, 1] and "staging" in versions[0].aliases
@@ -44,6 +53,7 @@ def test_prompts_registry_optimize_job_then_fallback_when_mlflow_is_down(server_
         assert staged["template"] == optimized and staged["source"] == "fallback"
         never_loaded = c.get("/v1/prompts/billing")
         assert never_loaded.status_code == 503 and never_loaded.json()["error"]["code"] == "tracking_unavailable"
+        assert "http://" not in never_loaded.json()["error"]["message"]  # the URI goes to the server log only
         ready = c.get("/readyz")
         assert ready.status_code == 503 and ready.json()["checks"]["tracking"].startswith("error")
 

@@ -134,3 +134,18 @@ def test_scoping_is_structural():
     for ns in REFUSED:
         with pytest.raises(NamespaceError):
             scoped("globex", ns)
+
+
+def test_a_missing_prompt_before_anything_is_registered_creates_no_registry(tmp_path):
+    import engram
+    from engram.errors import NotFoundError
+    from engram.serve._prompts import load_tenant_prompt
+
+    engram.configure(home=str(tmp_path))
+    try:
+        with pytest.raises(NotFoundError, match=r"No prompt 'support' for this tenant; your prompts: \(none yet\)"):
+            load_tenant_prompt("acme", "support", alias="production")
+        # an empty database here would make the loader answer "not found" where it serves fallback copies
+        assert not (tmp_path / "mlflow.db").exists()
+    finally:
+        engram.configure(home=None)
