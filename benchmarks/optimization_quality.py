@@ -155,6 +155,19 @@ less often than they complain (a Mantel-Haenszel ratio of praise to request rate
 instructions) +0.005 [-0.004, +0.015] in true score (0.703 vs 0.673 gap closed); the same with a fixed
 ratio of 0.5 +0.003; a pooled share without the exposure split -0.006.
 
+HW (2 Dec), where the loss is, split more finely (diagnostics that read hidden state on purpose; scratch
+code, seeds 100-139, where tally closes 0.698): the held-out users' true effects (0.901 above) know more
+than any learner could, since the training users are another sample. With the *training* users' true
+mean effects as weights, the same search closes 0.837 [0.763, 0.893]; the best <= 3 directives for the
+training users by their true scores (a brute-force oracle on the training side) 0.923 [0.886, 0.955]. So
+of the 0.30 tally leaves: ~0.08 is the training sample itself, ~0.09 the search (with exact weights,
+12 replay messages 0.873, 20 candidates 0.869, a cap of 3 instructions 0.864; with estimated weights the
+same changes were noise), ~0.14 estimating the weights. Per instruction, estimated weights correlate
+0.67 with the training users' true effects (slope 0.60). Tried and not kept: the ratings fit with a
+ridge-shrunk intercept per user (each user rates two replies, so one user's leniency could be taken out):
+0.662 / 0.665 / 0.693 / 0.724 / 0.697 / 0.673 / 0.696 at a shrinkage of 0.3 / 1 / 2 / 3 / 5 / 10 / 30,
+no trend, within the noise of 0.698. Target 0.8 NOT met; nothing changed in ``tally``.
+
     python benchmarks/optimization_quality.py [--seeds 40] [--seed-offset 0] [--json] [--quick]
     python benchmarks/optimization_quality.py --diagnose live+scorer --seeds 40 --seed-offset 100
 """
