@@ -20,7 +20,8 @@ previous checkpoint whole::
         ckpt.finish("memory", StepRecord(output={"applied": len(ids)}))
 
 The fingerprint ties a checkpoint to a config and dataset. When the same config file
-changed, the old checkpoint is set aside (renamed, not deleted) and the run starts over;
+changed, the old checkpoint is set aside (renamed, not deleted; ``set_aside`` says where,
+and ``engram run`` prints it) and the run starts over;
 when the run directory belongs to *another* config file with the same ``name:``, opening
 it is refused (:class:`CheckpointError` naming that file) unless ``force=True``.
 """
@@ -92,6 +93,7 @@ class Checkpoint:
         self.path = path
         self.data = data
         self.resumed = resumed  # True when a previous attempt left progress here
+        self.set_aside: Path | None = None  # where :meth:`open` moved an old checkpoint it could not use
 
     @classmethod
     def open(cls, run_dir: Path, *, fingerprint: str, config_path: Path | None = None,
@@ -110,7 +112,11 @@ class Checkpoint:
                 raise CheckpointError(
                     f"{run_dir} holds the run of another config, {other}, with the same name; give this "
                     f"config its own 'name:' (or 'output_dir:'), or pass --force to set that run aside")
-            path.rename(path.with_name(f"{CHECKPOINT_FILE}.stale-{int(time.time() * 1000)}"))
+            stale = path.with_name(f"{CHECKPOINT_FILE}.stale-{int(time.time() * 1000)}")
+            path.rename(stale)
+            fresh = cls(path, CheckpointData(fingerprint=fingerprint, config_path=mine))
+            fresh.set_aside = stale
+            return fresh
         return cls(path, CheckpointData(fingerprint=fingerprint, config_path=mine))
 
     @staticmethod

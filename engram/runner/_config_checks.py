@@ -125,6 +125,7 @@ def check_config(config: Any, data: dict[str, Any], base_dir: Path | None) -> No
     if config.memory.enabled:
         check_namespace(config)
     if config.prompt is not None and config.prompt.enabled:
+        check_registry_names(config)
         check_optimizer_settings(config, config.prompt.optimizer.kind, config.prompt.optimizer.settings)
     if config.sweep is not None:
         _check_search_space(config, data)
@@ -179,6 +180,31 @@ def _metadata_fields(path: Path) -> set[str]:
     except Exception:  # noqa: BLE001  (its own errors are reported when the run loads it)
         return set()
     return {k for t in data for k, v in (t.metadata or {}).items() if isinstance(v, str)}
+
+
+def check_registry_names(config: Any) -> None:
+    """The prompt name and the registry alias must be ones the registry accepts.
+
+    They are used only by the registry step, the last but one, so a name like
+    ``"my support prompt"`` would otherwise fail after all the LM work. Without that step
+    (``prompt.registry.enabled`` or ``tracking.enabled`` false) nothing is checked.
+    """
+    from engram.errors import ValidationError
+    from engram.tracking._checks import check_alias, check_name
+
+    if not (config.prompt.registry.enabled and config.tracking.enabled):
+        return
+    try:
+        check_name(config.prompt.prompt.name)
+    except ValidationError as err:
+        raise config.error(("prompt", "prompt", "name"), str(err).rstrip(".")) from None
+    alias = config.prompt.registry.alias
+    if alias is not None:
+        try:
+            check_alias(alias)
+        except ValidationError as err:
+            raise config.error(("prompt", "registry", "alias"),
+                               f"{str(err).rstrip('.')}; or write 'alias: null' to set none") from None
 
 
 def check_optimizer_settings(config: Any, kind: str, settings: dict[str, Any]) -> None:

@@ -120,6 +120,9 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
     ckpt = Checkpoint.open(run_dir, fingerprint=fingerprint(config, data.fingerprint),
                            config_path=config.source_path, force=force)
     budget = Budget(config.budget, spent=ckpt.data.spent)
+    if ckpt.set_aside is not None:
+        log(f"The config or the data changed since the last run in {run_dir}: starting over "
+            f"(the old checkpoint is kept as {ckpt.set_aside.name}).")
     if ckpt.resumed:
         done = [s for s in STEP_ORDER if ckpt.is_done(s)]
         log(f"Resuming from {ckpt.path} (finished: {', '.join(done) or 'none'}).")

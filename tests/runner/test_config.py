@@ -218,3 +218,20 @@ def test_an_invalid_optimizer_setting_value_is_refused(data):
     err = error_for(good(data).replace("settings: {max_reflection_steps: 2}",
                                        "settings: {max_reflection_steps: 0}"))
     assert err.field == "prompt.optimizer.settings" and "max_reflection_steps" in str(err)
+
+
+@pytest.mark.parametrize("old,new,key,words", [
+    ("    name: support\n", '    name: "my support prompt"\n', "prompt.prompt.name", "Invalid prompt name"),
+    ("budget:", "  registry: {alias: \"prod uction\"}\nbudget:", "prompt.registry.alias", "Invalid alias"),
+    ("budget:", "  registry: {alias: latest}\nbudget:", "prompt.registry.alias", "reserved"),
+])
+def test_registry_name_and_alias_are_checked_before_any_work(data, old, new, key, words):
+    # The registry step is the last but one: a bad name or alias must not wait for it.
+    err = error_for(good(data).replace(old, new))
+    assert err.field == key and words in str(err)
+
+
+def test_registry_names_are_not_checked_when_nothing_is_registered(data):
+    text = good(data).replace("    name: support\n", '    name: "my support prompt"\n')
+    cfg = loads_config(text.replace("budget:", "  registry: {enabled: false, alias: \"prod uction\"}\nbudget:"))
+    assert cfg.prompt.prompt.name == "my support prompt"
