@@ -120,6 +120,9 @@ class GateConfig(_Model):
 class RegistryConfig(_Model):
     enabled: bool = True
     alias: str | None = "production"
+    allow_variable_change: bool = Field(
+        False, description="Register even if the template drops or adds a variable of the prompt's latest "
+                           "registered version (the code that fills it must change too).")
 
 
 class ExportConfig(_Model):

@@ -71,6 +71,38 @@ class RunTracker:
             except OSError as err:
                 raise TrackingError(f"cannot create the MLflow database directory {db.parent} ({err}); "
                                     f"fix {where}") from None
+            if not db.exists():
+                return  # a new store: nothing registered to conflict with
+        self._check_registry_conflict()
+
+    def _check_registry_conflict(self) -> None:
+        """Refuse now what the registry step would refuse after all the work: a seed template
+        that drops or adds a variable of the prompt's latest registered version."""
+        from engram.runner._steps._prompt import seed_prompt
+
+        cfg = self.config.prompt
+        if cfg is None or not cfg.enabled or not cfg.registry.enabled or cfg.registry.allow_variable_change:
+            return
+        from engram.errors import TemplateError
+        from engram.prompts import check_variables
+        from engram.tracking import PromptRegistry
+
+        seed = seed_prompt(cfg)
+        registry = PromptRegistry(self.config.tracking.uri)
+        if seed.name not in registry.list():
+            return
+        history = registry.history(seed.name)  # newest first
+        if not history or any(v.template == seed.template for v in history):
+            return  # new, or an existing version is reused, not registered again
+        try:
+            check_variables(history[0].template, seed.template)
+        except TemplateError as err:
+            raise self.config.error(
+                ("prompt", "prompt", "template"),
+                f"prompt '{seed.name}' is registered, and against its latest version "
+                f"({history[0].version}): {err} "
+                f"Keep its variables, give the prompt another name, or set "
+                f"prompt.registry.allow_variable_change: true if the change is intended") from None
 
     # -- runs ----------------------------------------------------------------------------------
     @contextmanager

@@ -5,7 +5,10 @@ Offline: stand-in LMs only."""
 from __future__ import annotations
 
 
+import pytest
+
 from engram.runner import load_config, run_experiment
+from engram.runner._yaml_source import ConfigError
 from tests.runner.test_faults import _memory_config
 
 
@@ -22,3 +25,20 @@ def test_a_changed_config_says_its_old_checkpoint_was_set_aside(write_config, tm
     assert len(stale) == 1
     notes = [line for line in said if "starting over" in line]
     assert len(notes) == 1 and stale[0].name in notes[0]
+
+
+def test_a_registry_variable_conflict_is_refused_before_any_work(write_config, tmp_path):
+    from engram.tracking._registry import PromptRegistry
+
+    PromptRegistry().register("support", "You help {company} customers.", "by hand")
+    path = write_config()
+    with pytest.raises(ConfigError, match="allow_variable_change: true") as info:
+        run_experiment(load_config(path), progress=False, print_summary=False)
+    assert info.value.field == "prompt.prompt.template" and "'company'" in str(info.value)
+    assert not (tmp_path / "out").exists()  # nothing ran, nothing was written
+
+    # The runner's own setting passes through to the registry.
+    path.write_text(path.read_text().replace("  export:", "  registry: {allow_variable_change: true}\n  export:"))
+    result = run_experiment(load_config(path), progress=False, print_summary=False)
+    assert result.summary["steps"]["registry"] == "done"
+    assert PromptRegistry().load("support/2").template == load_config(path).prompt.prompt.template

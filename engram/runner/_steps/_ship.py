@@ -44,7 +44,8 @@ def run_registry_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
         same = next((v for v in existing if v.template == seed.template), None)
         seed_version = same.version if same else registry.register(
             seed.name, seed, "seed prompt (from the experiment config)",
-            tags={"engram.experiment": ctx.config.name, "source": "seed"}).version
+            tags={"engram.experiment": ctx.config.name, "source": "seed"},
+            allow_variable_change=cfg.registry.allow_variable_change).version
         state["seed_version"] = seed_version
         ctx.checkpoint.add_items("registry", ["seed"], state=state)
     versions = [state["seed_version"]]
@@ -61,7 +62,8 @@ def run_registry_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
                        f"{_score(output.score_before)} -> {_score(output.score_after)}")
             state["optimized_version"] = registry.register(
                 seed.name, optimized, message, tags={k: v for k, v in tags.items() if v is not None},
-                parent_version=state["seed_version"]).version
+                parent_version=state["seed_version"],
+                allow_variable_change=cfg.registry.allow_variable_change).version
         ctx.checkpoint.add_items("registry", ["optimized"], state=state)
     if "optimized_version" in state:
         versions.append(state["optimized_version"])
