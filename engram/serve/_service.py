@@ -14,7 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from engram.errors import ConfigurationError, NotFoundError, ValidationError
+from engram.errors import ConfigurationError, ConflictError, NotFoundError, ValidationError
 from engram.serve._datasets import FeedbackDatasets
 from engram.serve._jobs import JobStore
 from engram.serve._keys import KeyStore
@@ -66,8 +66,12 @@ class Service:
         key = check_memory_key(key) if key is not None else None
         if isinstance(content, dict) and not content:
             raise ValidationError("content is an empty object; store some text or fields.", field="content")
-        record = self.store.put(ns, key, content, kind=kind, metadata=_metadata(metadata),
-                                expected_version=expected_version)
+        metadata = _metadata(metadata)
+        try:
+            record = self.store.put(ns, key, content, kind=kind, metadata=metadata,
+                                    expected_version=expected_version)
+        except ConflictError:
+            raise self._stale(ns, namespace, key, expected_version) from None
         return record_out(tenant, record)
 
     def get(self, tenant: str, namespace: Any, key: str) -> dict[str, Any]:
@@ -86,11 +90,23 @@ class Service:
             raise ValidationError("content is an empty object.", field="content")
         if "metadata" in changes:
             changes["metadata"] = _metadata(changes["metadata"], allow_null=True)
-        return record_out(tenant, self.store.update(ns, key, expected_version=expected_version, **changes))
+        try:
+            record = self.store.update(ns, key, expected_version=expected_version, **changes)
+        except NotFoundError:
+            raise NotFoundError(f"no memory {key!r} in namespace {list(namespace)!r} to change; create it "
+                                "with POST /v1/memories first.") from None
+        except ConflictError:
+            raise self._stale(ns, namespace, key, expected_version) from None
+        return record_out(tenant, record)
 
     def delete(self, tenant: str, namespace: Any, key: str, *, hard: bool = False) -> dict[str, Any] | None:
         ns, key = scoped(tenant, namespace), check_memory_key(key)
-        record = self.store.delete(ns, key, hard=hard)
+        try:
+            record = self.store.delete(ns, key, hard=hard)
+        except NotFoundError:
+            what = "no memory" if hard else "no live memory"
+            raise NotFoundError(f"{what} {key!r} in namespace {list(namespace)!r} to delete"
+                                f"{'' if hard else ' (never stored, already deleted, or expired)'}.") from None
         return record_out(tenant, record) if record is not None else None
 
     def history(self, tenant: str, namespace: Any, key: str) -> list[dict[str, Any]]:
@@ -102,7 +118,25 @@ class Service:
 
     def restore(self, tenant: str, namespace: Any, key: str, version: int) -> dict[str, Any]:
         ns, key = scoped(tenant, namespace), check_memory_key(key)
-        return record_out(tenant, self.store.restore(ns, key, version))
+        try:
+            return record_out(tenant, self.store.restore(ns, key, version))
+        except NotFoundError:
+            have = [r.version for r in self.store.history(ns, key)]
+            if not have:
+                raise NotFoundError(f"no memory {key!r} in namespace {list(namespace)!r} (never stored, or "
+                                    "erased).") from None
+            raise _field(NotFoundError(f"memory {key!r} in namespace {list(namespace)!r} has no version {version}; "
+                                       f"its versions are {have} (GET /v1/memories/{key}/history)."),
+                         "version") from None
+
+    def _stale(self, ns: tuple[str, ...], namespace: Any, key: str | None, expected: int | None) -> Exception:
+        """A failed expected_version check, told in the client's terms (relative namespace, HTTP)."""
+        current = self.store.get(ns, key) if key is not None else None
+        have = current.version if current is not None else 0
+        state = f"is at version {have}" if have else "does not exist"
+        return _field(ConflictError(f"memory {key!r} in namespace {list(namespace)!r} {state}, not version "
+                                    f"{expected}; re-read it with GET /v1/memories/{key}?namespace=... and retry "
+                                    "with its version as expected_version."), "expected_version")
 
     def search(self, tenant: str, namespace: Any, *, query: str | None = None, limit: int = 10, offset: int = 0,
                filter: dict | None = None, kind: str | None = None,
@@ -156,12 +190,21 @@ class Service:
         return checks
 
 
+def _field(err: Exception, field: str) -> Exception:
+    """``err`` naming the request field it is about (the error body's ``field``)."""
+    err.field = field  # type: ignore[attr-defined]
+    return err
+
+
 def _metadata(metadata: dict | None, *, allow_null: bool = False) -> dict | None:
     if metadata is None:
         return None
     for name, value in metadata.items():
         if name.startswith("_"):
             raise ValidationError(f"metadata key {name!r} starts with '_', which is reserved.", field=f"metadata.{name}")
+        if name.startswith(("$", "#")) or name.lower().startswith("chroma:"):
+            raise ValidationError(f"metadata key {name!r} starts with {name[0] if name[0] in '$#' else 'chroma:'!r}, "
+                                  "which the store reserves; rename it.", field=f"metadata.{name}")
         if value is None and not allow_null:
             raise ValidationError(f"metadata {name!r} is null; leave it out instead.", field=f"metadata.{name}")
     return dict(metadata)
