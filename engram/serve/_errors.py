@@ -8,6 +8,7 @@ generic message (the details go to the server log only).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from engram.errors import (
@@ -64,11 +65,66 @@ def for_engram_error(err: EngramError) -> tuple[int, dict[str, Any]]:
     return 400, body("error", str(err))
 
 
-def _loc(loc: tuple) -> str:
+# pydantic names the member of a union that failed (``str``, ``constrained-str``, ``dict[str,...]``,
+# ``function-after[...]``, a model's class name) in the error's location; the client never sent those.
+_UNION_TAG = re.compile(r"^(constrained-)?(str|int|float|bool|none|bytes)$|\[|^[A-Z]")
+_MISSING = object()
+
+
+def _loc(loc: tuple, body: Any = _MISSING) -> str:
+    """``('body', 'metadata', 'a', 'str')`` -> ``body.metadata.a``: the path of what the client sent.
+
+    A part that names a union member is dropped, unless the request really has a key of that
+    name there (``body`` is walked alongside when it is known)."""
     out = ""
-    for part in loc:
+    here = body if loc[:1] == ("body",) else _MISSING
+    for i, part in enumerate(loc):
+        if i and isinstance(part, str) and _UNION_TAG.search(part) and not (isinstance(here, dict)
+                                                                           and part in here):
+            continue
+        if i:
+            if isinstance(here, dict):
+                here = here.get(part, _MISSING)
+            elif isinstance(here, list) and isinstance(part, int) and 0 <= part < len(here):
+                here = here[part]
+            else:
+                here = _MISSING
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def validation_message(errors: list[dict[str, Any]], body: Any = _MISSING,
+                       content_type: str | None = None) -> tuple[str, str | None]:
+    """(message, field) for a request that failed validation: the first problem, in the client's terms."""
+    first: dict[str, Any] = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    loc = tuple(first.get("loc", ()))
+    msg = str(first.get("msg", "invalid"))
+    if first.get("type") == "json_invalid":
+        # loc is ("body", <character offset>): not an index into anything the client sent.
+        offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+        reason = (first.get("ctx") or {}).get("error") or "invalid JSON"
+        where = f" at character {offset}" if offset is not None else ""
+        return f"body: the request body is not valid JSON ({reason}{where}).", "body"
+    if loc == ("body",) and not _is_json(content_type):
+        shown = f"'{content_type}'" if content_type else "none"
+        return (f"body: {msg}. Send the JSON body with the header 'Content-Type: application/json' "
+                f"(this request's Content-Type: {shown})."), "body"
+    # A union's members fail one by one: the member that got furthest into the value says most
+    # (filter.$and[0].b, not filter.$and "is not a string"); several at one place make one sentence.
+    fields = [_loc(tuple(e.get("loc", ())), body) for e in errors] or [""]
+    nested = [f for f in fields if f == fields[0] or f.startswith((fields[0] + ".", fields[0] + "["))]
+    field = max(nested, key=len)
+    same = [e for e, f in zip(errors, fields) if f == field]
+    reasons = list(dict.fromkeys(str(e.get("msg", "invalid")) for e in same))
+    message = f"{field}: {'; or '.join(reasons)}" if field else "; or ".join(reasons)
+    if len(errors) > len(same):
+        message += f" (and {len(errors) - len(same)} more problem(s))"
+    return message, field or None
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 def install(app: Any) -> None:
@@ -84,14 +140,10 @@ def install(app: Any) -> None:
     async def api_error(_request: Any, err: ApiError) -> JSONResponse:
         return JSONResponse(body(err.code, err.message, err.field), status_code=err.status, headers=err.headers)
 
-    async def validation_error(_request: Any, err: RequestValidationError) -> JSONResponse:
-        errors = err.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        field = _loc(tuple(first.get("loc", ())))
-        message = f"{field}: {first.get('msg', 'invalid')}" if field else str(first.get("msg"))
-        if len(errors) > 1:
-            message += f" (and {len(errors) - 1} more problem(s))"
-        return JSONResponse(body("invalid_request", message, field or None), status_code=422)
+    async def validation_error(request: Any, err: RequestValidationError) -> JSONResponse:
+        sent = err.body if getattr(err, "body", None) is not None else _MISSING
+        message, field = validation_message(list(err.errors()), sent, request.headers.get("content-type"))
+        return JSONResponse(body("invalid_request", message, field), status_code=422)
 
     async def http_error(_request: Any, err: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
@@ -110,4 +162,4 @@ def install(app: Any) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-__all__ = ["STATUS", "ApiError", "body", "for_engram_error", "install"]
+__all__ = ["STATUS", "ApiError", "body", "for_engram_error", "install", "validation_message"]

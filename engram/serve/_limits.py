@@ -20,10 +20,13 @@ from typing import Any
 access_log = logging.getLogger("engram.serve.access")
 
 
-def _error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
+def _error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                    field: str | None = None) -> Any:
     from starlette.responses import JSONResponse
 
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+    from engram.serve._errors import body
+
+    return JSONResponse(body(code, message, field), status_code=status, headers=headers)
 
 
 def _too_large_error(max_bytes: int) -> Exception:

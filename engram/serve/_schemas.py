@@ -8,9 +8,44 @@ relative to the caller's tenant (see :mod:`engram.serve._tenancy`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypeAliasType
+
+MAX_CONTENT_DEPTH = 32
+MAX_FILTER_DEPTH = 4
+
+
+def _depth(value: Any) -> int:
+    """How many objects / arrays deep ``value`` nests (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_CONTENT_DEPTH:
+            break
+        stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _shallow_content(value: Any) -> Any:
+    if _depth(value) > MAX_CONTENT_DEPTH:
+        raise PydanticCustomError("too_deep", f"content nests objects / arrays more than {MAX_CONTENT_DEPTH} "
+                                              "levels deep; flatten it (or store it as a string).")
+    return value
+
+
+def _shallow_filter(value: Any) -> Any:
+    if _depth(value) > 2 * MAX_FILTER_DEPTH + 3:  # each $and / $or level is a list and an object
+        raise PydanticCustomError("too_deep", f"filter nests $and / $or more than {MAX_FILTER_DEPTH} levels "
+                                              "deep; simplify it.")
+    return value
+
 
 Part = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 NamespaceIn = Annotated[list[Part], Field(min_length=1, max_length=8,
@@ -20,11 +55,21 @@ Key = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 Scalar = str | int | float | bool
 Metadata = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Scalar | None],
                      Field(max_length=32)]
-FilterValue = Scalar | dict[str, Scalar | list[Scalar]]
-Filter = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], FilterValue],
-                   Field(max_length=16)]
+Condition = Scalar | dict[str, Scalar | list[Scalar]]
+# {"topic": "food", "rating": {"$gte": 4}} or {"$and": [{"b": {"$gt": 1}}, {"b": {"$lt": 5}}]}
+if TYPE_CHECKING:  # mypy cannot follow the recursive alias; pydantic does
+    FilterTerm = dict[str, Any]
+else:
+    FilterTerm = TypeAliasType("FilterTerm", Annotated[
+        dict[Annotated[str, StringConstraints(min_length=1, max_length=64)],
+             Condition | Annotated[list["FilterTerm"], Field(min_length=1, max_length=16)]],
+        Field(min_length=1, max_length=16)])
+Filter = Annotated[dict[Annotated[str, StringConstraints(min_length=1, max_length=64)],
+                        Condition | Annotated[list[FilterTerm], Field(min_length=1, max_length=16)]],
+                   Field(max_length=16), AfterValidator(_shallow_filter)]
 Kind = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-Content = Annotated[str, StringConstraints(min_length=1, max_length=64_000)] | dict[str, Any]
+Content = Annotated[Annotated[str, StringConstraints(min_length=1, max_length=64_000)] | dict[str, Any],
+                    AfterValidator(_shallow_content)]
 
 
 class _In(BaseModel):
@@ -149,6 +194,7 @@ class OptimizerSettings(_In):
     kind: Literal["gradient", "metaprompt", "prompt_memory"] = "gradient"
     max_reflection_steps: Annotated[int, Field(ge=1, le=10)] | None = None
     min_reflection_steps: Annotated[int, Field(ge=0, le=10)] | None = None
+
 
 
 class OptimizeIn(_In):

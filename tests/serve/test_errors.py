@@ -46,6 +46,21 @@ def nested(levels: int) -> dict:
     return content
 
 
+def test_deeply_nested_content_is_refused_before_it_is_stored(app_client):
+    c, service = app_client
+    ns = ["memories", "deep"]
+    err = error(c.post("/v1/memories", json={"namespace": ns, "key": "d", "content": nested(300)}), 422)
+    assert err["field"] == "body.content" and "32 levels" in err["message"]
+    assert stored(service, ns) == []
+    assert c.post("/v1/memories/search", json={"namespace": ns}).status_code == 200
+    ok = c.post("/v1/memories", json={"namespace": ns, "key": "d", "content": nested(32)})
+    assert ok.status_code == 201, ok.text
+    assert c.get("/v1/memories/d", params={"namespace": ns}).status_code == 200
+    err = error(c.patch("/v1/memories/d", params={"namespace": ns}, json={"content": [nested(40)]}), 422)
+    assert err["field"] == "body.content"
+    assert c.get("/v1/memories/d", params={"namespace": ns}).json()["version"] == 1
+
+
 @pytest.mark.parametrize("name", ["$where", "#tag", "chroma:document"])
 def test_metadata_keys_the_store_reserves_are_refused(app_client, name):
     c, service = app_client
@@ -58,6 +73,17 @@ def test_metadata_keys_the_store_reserves_are_refused(app_client, name):
     err = error(c.patch("/v1/memories/p", params={"namespace": ns}, json={"metadata": {name: "v"}}), 422)
     assert err["field"] == f"metadata.{name}"
     assert c.get("/v1/memories/p", params={"namespace": ns}).json()["version"] == 1
+
+
+def test_a_json_body_without_a_json_content_type_says_which_header_to_send(app_client):
+    c, _ = app_client
+    sent = b'{"namespace": ["memories", "u1"], "content": "x"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        err = error(c.post("/v1/memories", content=sent, headers={"Content-Type": content_type}), 422)
+        assert err["field"] == "body" and "Content-Type: application/json" in err["message"]
+        assert content_type in err["message"]
+    err = error(c.post("/v1/memories", content=b"[1]", headers={"Content-Type": "application/json"}), 422)
+    assert "Content-Type" not in err["message"]
 
 
 def test_store_errors_name_the_relative_namespace_and_http_advice(app_client):
@@ -81,3 +107,68 @@ def test_store_errors_name_the_relative_namespace_and_http_advice(app_client):
         assert "['memories', 'u1']" in err["message"], err
         for leak in ("tenants", "acme", "get()", "put()"):
             assert leak not in err["message"], err
+
+
+def test_error_bodies_have_a_field_and_name_only_what_the_client_sent(app_client):
+    c, _ = app_client
+    err = error(c.post("/v1/memories", json={"namespace": NS, "content": 5}), 422)
+    assert err["field"] == "body.content" and "valid string" in err["message"] and "dictionary" in err["message"]
+    err = error(c.post("/v1/memories", json={"namespace": NS, "content": "x", "metadata": {"a": [1]}}), 422)
+    assert err["field"] == "body.metadata.a"
+    err = error(c.post("/v1/memories", json={"namespace": NS, "content": "x", "metadata": {"str": [1]}}), 422)
+    assert err["field"] == "body.metadata.str"  # a key of that name is kept
+    err = error(c.post("/v1/memories/search", json={"namespace": NS, "filter": {"$and": [{"b": {"x": {}}}]}}), 422)
+    assert err["field"] == "body.filter.$and[0].b.x"
+    err = error(c.post("/v1/memories", content=b'{"namespace": ["a"], "content": x}',
+                       headers={"Content-Type": "application/json"}), 422)
+    assert err["field"] == "body" and "character 32" in err["message"] and "not valid JSON" in err["message"]
+
+
+def test_413_by_content_length_has_the_error_shape(tmp_path):
+    import anyio
+
+    from engram.serve._limits import BodyLimit
+
+    async def never(scope, receive, send):  # the app behind the limit is not reached
+        raise AssertionError("the body limit let the request through")
+
+    sent: list[dict] = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/v1/memories", "headers": [(b"content-length", b"5000")]}
+    anyio.run(BodyLimit(never, max_bytes=1024), scope, receive, send)
+    import json
+
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"]) == {"error": {"code": "payload_too_large", "field": None, "message": (
+        "the request body is over 1,024 bytes; split it into smaller requests "
+        "(ENGRAM_SERVE_MAX_BODY_BYTES raises the limit).")}}
+
+
+def test_range_filters_combine_with_and_or(app_client):
+    c, _ = app_client
+    ns = ["memories", "range"]
+    for key, b in (("one", 1), ("three", 3), ("seven", 7)):
+        assert c.post("/v1/memories", json={"namespace": ns, "key": key, "content": key,
+                                            "metadata": {"b": b}}).status_code == 201
+
+    def ids(filter: dict) -> set[str]:
+        found = c.post("/v1/memories/search", json={"namespace": ns, "filter": filter})
+        assert found.status_code == 200, found.text
+        return {r["id"] for r in found.json()["results"]}
+
+    assert ids({"$and": [{"b": {"$gt": 1}}, {"b": {"$lt": 5}}]}) == {"three"}
+    assert ids({"$or": [{"b": 1}, {"b": {"$gte": 7}}]}) == {"one", "seven"}
+    assert ids({"$or": [{"$and": [{"b": {"$gt": 1}}, {"b": {"$lt": 5}}]}, {"b": 7}]}) == {"three", "seven"}
+    advice = error(c.post("/v1/memories/search", json={"namespace": ns, "filter": {"b": {"$gt": 1, "$lt": 5}}}),
+                   422)
+    assert "combine with $and" in advice["message"]
+    deep: dict = {"b": 1}
+    for _ in range(8):
+        deep = {"$and": [deep]}
+    assert error(c.post("/v1/memories/search", json={"namespace": ns, "filter": deep}), 422)["field"] == "body.filter"
