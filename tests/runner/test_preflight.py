@@ -42,3 +42,41 @@ def test_a_registry_variable_conflict_is_refused_before_any_work(write_config, t
     result = run_experiment(load_config(path), progress=False, print_summary=False)
     assert result.summary["steps"]["registry"] == "done"
     assert PromptRegistry().load("support/2").template == load_config(path).prompt.prompt.template
+
+
+def _with_data(path, data) -> None:
+    text = path.read_text()
+    old = next(line for line in text.splitlines() if line.startswith("  path: "))
+    path.write_text(text.replace(old, f"  path: {data}"))
+
+
+def test_an_empty_dataset_is_refused_before_any_work(write_config, tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    path = write_config()
+    _with_data(path, empty)
+    with pytest.raises(ConfigError, match="has no trajectories") as info:
+        run_experiment(load_config(path), progress=False, print_summary=False)
+    assert info.value.field == "dataset.path"
+    assert not (tmp_path / "out").exists()
+
+
+def test_trajectories_that_cannot_fill_the_namespace_are_refused_before_any_work(write_config, tmp_path,
+                                                                                   sim_data):
+    from engram.trajectories import TrajectoryDataset
+
+    data = TrajectoryDataset.load(sim_data)
+    anonymous = tmp_path / "anonymous.jsonl"
+    TrajectoryDataset([t.model_copy(update={"user": None}) for t in data]).save(anonymous)
+    from tests.runner import memlm
+
+    memlm.register()
+    path = _memory_config(write_config, lm=f"offline/{memlm.NAME}", limit=4)
+    _with_data(path, anonymous)
+    with pytest.raises(ConfigError) as info:
+        run_experiment(load_config(path), progress=False, print_summary=False)
+    message = str(info.value)
+    assert info.value.field == "memory.namespace"
+    assert "trajectories" in message and "have no 'user'" in message and "change memory.namespace" in message
+    assert "fill(" not in message and "configurable" not in message  # no Python advice
+    assert not (tmp_path / "out").exists()
