@@ -24,6 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from engram._cli_errors import FILE_ERRORS, file_error
 from engram._version import __version__
 from engram.errors import EngramError
 from engram.modules import memory_app
@@ -51,6 +52,11 @@ def fail(message: str) -> typer.Exit:
     """Print ``error: <message>`` on one line to stderr; return the exit to raise."""
     errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
+
+
+def _message(err: BaseException, path: Path | None = None) -> str:
+    """An engram error's message, or a file error's ``PATH: reason``."""
+    return file_error(err, path) or str(err)
 
 
 def _version(value: bool) -> None:
@@ -84,8 +90,13 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Dataset files (JS
     for path in paths:
         try:
             ds = _load(path)
-        except EngramError as err:
-            errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        except (EngramError, *FILE_ERRORS) as err:
+            errors.print(f"[bold red]error:[/] {_message(err, path)}", highlight=False, soft_wrap=True)
+            bad += 1
+            continue
+        if len(ds) == 0:  # a run on it would do nothing
+            errors.print(f"[bold red]error:[/] {path}: no trajectories (the file is empty)",
+                         highlight=False, soft_wrap=True)
             bad += 1
             continue
         console.print(f"ok: {path}: {len(ds)} trajectories", highlight=False)
@@ -98,8 +109,8 @@ def stats(path: Path, as_json: Annotated[bool, typer.Option("--json", help="Prin
     """Counts, feedback distribution and lengths of a dataset."""
     try:
         summary = _load(path).stats()
-    except EngramError as err:
-        raise fail(str(err)) from None
+    except (EngramError, *FILE_ERRORS) as err:
+        raise fail(_message(err, path)) from None
     if as_json:
         import json
 
@@ -125,18 +136,28 @@ def convert(
         raise fail(f"{target} exists; pass --force to overwrite it")
     try:
         ds = _load(source, from_format)
+    except (EngramError, *FILE_ERRORS) as err:
+        raise fail(_message(err, source)) from None
+    try:
         ds.save(target)
-    except EngramError as err:
-        raise fail(str(err)) from None
+    except (EngramError, *FILE_ERRORS) as err:
+        raise fail(_message(err, target)) from None
     console.print(f"wrote {len(ds)} trajectories to {target}", highlight=False)
 
 
 def main() -> None:
     """Entry point of the ``engram`` console script."""
+    from engram._cli_errors import is_file_error
+
     try:
         app()
     except EngramError as err:
         errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except Exception as err:
+        if not is_file_error(err):  # a bug: its traceback is what to report
+            raise
+        errors.print(f"[bold red]error:[/] {file_error(err)}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

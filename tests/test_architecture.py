@@ -38,7 +38,7 @@ PACKAGE = ROOT / "engram"
 # Higher imports lower; peers share a number. The root face (engram/__init__.py) re-exports
 # everything lazily, so it sits on top; testing and integrations sit outside (None).
 LAYERS: dict[str, int | None] = {
-    "engram._lazy": 0, "engram._files": 0, "engram._tokens": 0, "engram._version": 0, "engram.errors": 0, "engram.events": 0,
+    "engram._lazy": 0, "engram._files": 0, "engram._tokens": 0, "engram._version": 0, "engram._cli_errors": 0, "engram.errors": 0, "engram.events": 0,
     "engram.trajectories": 1, "engram.prompts": 1, "engram.config": 1, "engram.lm": 1,
     "engram.store": 2, "engram.memory": 2, "engram.loaders": 2,
     "engram.modules": 3,
@@ -49,7 +49,7 @@ LAYERS: dict[str, int | None] = {
     "engram.testing": None, "engram.integrations": None,
 }
 OUTSIDE = ("engram.testing", "engram.integrations")
-ROOT_HELPERS = ("engram._lazy", "engram._files", "engram._tokens", "engram._version")
+ROOT_HELPERS = ("engram._lazy", "engram._files", "engram._tokens", "engram._version", "engram._cli_errors")
 IMPORTLIB_HOME = "engram._lazy"
 
 

@@ -52,3 +52,45 @@ def test_convert_writes_nothing_when_input_is_bad(tmp_path):
         assert result.exit_code == 1 and result.stderr.startswith("error:")
         assert not target.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_refuses_an_empty_file(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    result = runner.invoke(app, ["datasets", "validate", str(empty)])
+    assert result.exit_code == 1 and "ok:" not in result.stdout
+    assert "no trajectories" in result.stderr
+
+
+def _engram(*args: str, cwd):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
+    return subprocess.run([sys.executable, "-c", "from engram.cli import main; main()", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_file_errors_are_one_line_not_a_traceback(tmp_path):
+    """Directories, unwritable paths, binary files and broken YAML: `error: PATH: reason`, status 1."""
+    source = write_sample(tmp_path / "in.jsonl")
+    (tmp_path / "dir.txt").mkdir()
+    (tmp_path / "bad.yaml").write_text("template: [1, 2\nname: }\n")
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    target = source / "o.csv"  # under a file: cannot be written
+    cases = {
+        ("datasets", "convert", str(source), str(target)): f"{source}: File exists",
+        ("prompts", "register", "support", str(tmp_path / "bad.yaml")): "bad.yaml:2: invalid YAML",
+        ("prompts", "register", "support", str(tmp_path / "dir.txt")): "dir.txt: Is a directory",
+        ("prompts", "register", "support", str(tmp_path / "binary.txt")): "binary.txt: not UTF-8 text",
+    }
+    for args, words in cases.items():
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == 1, (args, result.exception)
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], (args, lines)
+    # The console script's own entry point: nothing but the one line either.
+    done = _engram("prompts", "register", "support", "dir.txt", cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == ["error: dir.txt: Is a directory"]

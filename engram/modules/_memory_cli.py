@@ -49,13 +49,21 @@ _CELL = 80
 
 
 def _one_line_errors(command: _F) -> _F:
-    """Engram errors become ``error: <message>`` on stderr and exit status 1."""
+    """Engram errors and file errors (``PATH: reason``) become ``error: <message>`` on stderr
+    and exit status 1."""
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except EngramError as err:
             _err.print(f"[bold red]error:[/] {escape(' '.join(str(err).split()))}")
+            raise typer.Exit(1) from None
+        except Exception as err:
+            from engram._cli_errors import file_error, is_file_error
+
+            if not is_file_error(err):
+                raise
+            _err.print(f"[bold red]error:[/] {escape(' '.join(str(file_error(err)).split()))}")
             raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]
 

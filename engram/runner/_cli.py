@@ -70,6 +70,12 @@ def run_command(
         result = run_experiment(cfg, progress=not quiet, force=force or fresh)
     except EngramError as err:
         raise _fail(str(err)) from None
+    except Exception as err:
+        from engram._cli_errors import file_error, is_file_error
+
+        if not is_file_error(err):
+            raise
+        raise _fail(str(file_error(err))) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; finished work is checkpointed, run the same command again to continue") from None
     bad = {step: status for step, status in result.summary.get("steps", {}).items() if status == "unavailable"}
@@ -93,6 +99,12 @@ def sweep_command(
         result = run_sweep(config, workers=workers, trials=trials, storage=storage, progress=not quiet)
     except EngramError as err:
         raise _fail(str(err)) from None
+    except Exception as err:
+        from engram._cli_errors import file_error, is_file_error
+
+        if not is_file_error(err):
+            raise
+        raise _fail(str(file_error(err))) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; finished trials are in the study, run the same command again to continue") from None
     if result.plot is not None:

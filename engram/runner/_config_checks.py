@@ -190,7 +190,7 @@ def check_registry_names(config: Any) -> None:
     (``prompt.registry.enabled`` or ``tracking.enabled`` false) nothing is checked.
     """
     from engram.errors import ValidationError
-    from engram.tracking._checks import check_alias, check_name
+    from engram.tracking import check_alias, check_name
 
     if not (config.prompt.registry.enabled and config.tracking.enabled):
         return

@@ -35,6 +35,8 @@ _LAZY: dict[str, str] = {
     "history": "engram.tracking._registry",
     "diff": "engram.tracking._registry",
     "parse_ref": "engram.tracking._registry",
+    "check_name": "engram.tracking._checks",
+    "check_alias": "engram.tracking._checks",
     "load_prompt": "engram.tracking._loader",
     "clear_cache": "engram.tracking._loader",
     "track_run": "engram.tracking._runs",
@@ -80,6 +82,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
         start_canary as start_canary,
         stop_canary as stop_canary,
     )
+    from engram.tracking._checks import check_alias as check_alias, check_name as check_name
     from engram.tracking._cli import prompts_app as prompts_app
     from engram.tracking._export import (
         export_prompt as export_prompt,

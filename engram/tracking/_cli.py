@@ -45,7 +45,8 @@ UriOption = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tr
 
 
 def _errors_as_one_line(command):
-    """Turn engram errors into ``error: <message>`` on stderr and exit status 1."""
+    """Turn engram errors and file errors (``PATH: reason``) into ``error: <message>`` on stderr
+    and exit status 1."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         # MLflow and alembic log INFO lines (e.g. "Creating initial MLflow database tables")
@@ -57,6 +58,13 @@ def _errors_as_one_line(command):
             return command(*args, **kwargs)
         except EngramError as err:
             _err.print(f"[bold red]error:[/] {' '.join(str(err).split())}", markup=True)
+            raise typer.Exit(1) from None
+        except Exception as err:
+            from engram._cli_errors import file_error, is_file_error
+
+            if not is_file_error(err):
+                raise
+            _err.print(f"[bold red]error:[/] {' '.join(str(file_error(err)).split())}", markup=True)
             raise typer.Exit(1) from None
     return wrapper
 
@@ -151,9 +159,17 @@ def register(name: str,
     from engram.errors import ValidationError
     from engram.tracking._export import load_export
 
+    from engram._cli_errors import file_error, is_file_error
+
     if not source.exists():
         raise ValidationError(f"{source} does not exist; pass a template file.")
-    template = load_export(source) if source.suffix.lower() in {".json", ".yaml", ".yml"} else source.read_text()
+    try:
+        template = (load_export(source) if source.suffix.lower() in {".json", ".yaml", ".yml"}
+                    else source.read_text(encoding="utf-8"))
+    except Exception as err:  # a directory, a binary file, broken YAML: name the file
+        if not is_file_error(err):
+            raise
+        raise ValidationError(str(file_error(err, source))) from None
     tags = {}
     for item in tag or []:
         if "=" not in item:
