@@ -219,6 +219,8 @@ def _routes(app: Any, service: Any) -> None:
         if req.dataset is not None and not service.datasets.path(who.tenant, req.dataset).exists():
             raise ApiError(404, "not_found", f"no dataset {req.dataset!r}; POST /v1/feedback creates it.",
                            field="dataset")
+        if req.prompt is None and req.prompt_name is not None:
+            _check_prompt(who.tenant, req.prompt_name, req.alias)
         payload = req.model_dump(mode="json", exclude_none=True, by_alias=True)
         job, _ = service.jobs.submit(who.tenant, "optimize", payload)
         return job.public()
@@ -236,6 +238,20 @@ def _routes(app: Any, service: Any) -> None:
         """Append trajectories with feedback to a named dataset (for a later /v1/optimize)."""
         items = [t.model_dump(exclude_none=True) for t in req.trajectories]
         return service.feedback(who.tenant, req.dataset, items)
+
+
+def _check_prompt(tenant: str, name: str, alias: str) -> None:
+    """404 now for a prompt the job could not load (a registry outage is left to the job, which retries)."""
+    from engram.errors import NotFoundError, TrackingError
+    from engram.serve._errors import ApiError
+    from engram.serve._prompts import load_tenant_prompt
+
+    try:
+        load_tenant_prompt(tenant, name, alias)
+    except NotFoundError as err:
+        raise ApiError(404, "not_found", f"{err} Or send the prompt's text as prompt.", field="prompt_name") from None
+    except TrackingError:
+        log.warning("engram serve: could not check prompt %r before queueing an optimization", name)
 
 
 __all__ = ["create_app"]

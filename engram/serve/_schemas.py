@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
@@ -195,6 +195,15 @@ class OptimizerSettings(_In):
     max_reflection_steps: Annotated[int, Field(ge=1, le=10)] | None = None
     min_reflection_steps: Annotated[int, Field(ge=0, le=10)] | None = None
 
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> OptimizerSettings:
+        # Only the gradient optimizer has a minimum (the others ignore it); it needs 1 <= min <= max.
+        low, high = self.min_reflection_steps, self.max_reflection_steps or 3
+        if self.kind == "gradient" and low is not None and not 1 <= low <= high:
+            raise PydanticCustomError("steps_order", "min_reflection_steps must be between 1 and "
+                                                     "max_reflection_steps ({high}), got {low}.",
+                                      {"low": low, "high": high})
+        return self
 
 
 class OptimizeIn(_In):

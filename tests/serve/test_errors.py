@@ -172,3 +172,21 @@ def test_range_filters_combine_with_and_or(app_client):
     for _ in range(8):
         deep = {"$and": [deep]}
     assert error(c.post("/v1/memories/search", json={"namespace": ns, "filter": deep}), 422)["field"] == "body.filter"
+
+
+def test_optimize_refuses_what_the_job_would_fail_on(app_client):
+    c, service = app_client
+    data = [{"messages": [{"role": "user", "content": "hi"}], "feedback": {"score": 0.5}}]
+    before = service.jobs.counts()
+    err = error(c.post("/v1/optimize", json={"prompt": "p", "trajectories": data, "optimizer": {
+        "min_reflection_steps": 5, "max_reflection_steps": 2}}), 422)
+    assert err["field"] == "body.optimizer" and "min_reflection_steps" in err["message"]
+    err = error(c.post("/v1/optimize", json={"prompt": "p", "trajectories": data, "optimizer": {
+        "min_reflection_steps": 4}}), 422)  # over the default maximum (3)
+    assert err["field"] == "body.optimizer"
+    err = error(c.post("/v1/optimize", json={"prompt_name": "nosuch", "trajectories": data}), 404)
+    assert err["field"] == "prompt_name" and "'nosuch'" in err["message"]
+    assert service.jobs.counts() == before
+    queued = c.post("/v1/optimize", json={"prompt": "p", "trajectories": data, "optimizer": {
+        "kind": "metaprompt", "min_reflection_steps": 5, "max_reflection_steps": 2}})
+    assert queued.status_code == 202, queued.text  # only the gradient optimizer has a minimum
