@@ -158,14 +158,20 @@ def _groups(manager: MemoryManager, trajectories: list[Trajectory], values: Valu
         report.shard = shard
         report.plan = plan_of(keyed, shard[1], shard_by)
     groups: dict[tuple[str, ...], list[tuple[int, Trajectory, dict[str, str]]]] = {}
+    unfillable: list[tuple[str, BaseException]] = []
     for index, (trajectory, merged, key, error) in enumerate(keyed):
         if report.plan is not None and shard is not None and report.plan.shard_of(key) != shard[0]:
             report.other_shards += 1
         elif error is not None:
             report._add(trajectory.id, "failed", f"{type(error).__name__}: {error}")
+            unfillable.append((trajectory.id, error))
         else:
             groups.setdefault(key, []).append((index, trajectory, merged))
     report.total = len(trajectories) - report.other_shards
+    if unfillable:  # failures no LM call makes, so _Log.done never logs them
+        first_id, first = unfillable[0]
+        log.warning("%d of %d trajectories fail: they cannot fill the namespace template %s (first: %s: %s)",
+                    len(unfillable), report.total, manager.namespace.template, first_id, first)
     ordered = [[(t, v) for _, t, v in sorted(items, key=lambda x: (_time(x[1]), x[0]))]
                for items in groups.values()]
     return sorted(ordered, key=len, reverse=True)  # stable: equal lengths keep dataset order
