@@ -11,9 +11,22 @@ import json
 import os
 import sys
 
+from enum import Enum
+
 import typer
 
 from engram.errors import EngramError
+
+
+class LogLevel(str, Enum):
+    """uvicorn's log levels (uvicorn.config.LOG_LEVELS); another name was a KeyError inside uvicorn."""
+
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
 
 app = typer.Typer(help="The engram service: REST + MCP over the same library, API keys and tenants.",
                   no_args_is_help=True)
@@ -44,10 +57,11 @@ def _use_lm(lm: str | None) -> None:
 
 @app.command("serve")
 def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-          port: int = typer.Option(8080, help="TCP port."),
+          port: int = typer.Option(8080, min=1, max=65535, help="TCP port (1-65535)."),
           workers: int = typer.Option(1, min=1, help="Worker processes (more than 1 needs ENGRAM_CHROMA_URL)."),
           lm: str = typer.Option(None, help="LM for extraction/optimization jobs (default ENGRAM_LM)."),
-          log_level: str = typer.Option("info", help="uvicorn log level.")) -> None:
+          log_level: LogLevel = typer.Option(LogLevel.info, case_sensitive=False,
+                                             help="uvicorn log level.")) -> None:
     """Run the HTTP service (OpenAPI at /docs, MCP at /mcp)."""
     from engram.serve._service import check_server_layout
 
@@ -64,7 +78,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
 
     typer.echo(f"engram serve on http://{host}:{port} (docs: /docs, MCP: /mcp)", err=True)
     uvicorn.run("engram.serve:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False)
+                log_level=LogLevel(log_level).value, access_log=False)
 
 
 @app.command("mcp")

@@ -38,3 +38,21 @@ def test_bad_input_is_refused_with_a_reason(tmp_path, monkeypatch):
     unknown = runner.invoke(app, ["keys", "revoke", "nope"])
     assert unknown.exit_code == 2 and "keys list" in unknown.output
     assert KeyStore(tmp_path / "serve-keys.db").list() == []
+
+
+def test_serve_refuses_a_bad_port_or_log_level_and_passes_a_good_one(tmp_path, monkeypatch):
+    import uvicorn
+
+    monkeypatch.setenv("ENGRAM_HOME", str(tmp_path))
+    monkeypatch.delenv("ENGRAM_CHROMA_URL", raising=False)
+    started: list[dict] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    for args, words in [(["--log-level", "loud"], "--log-level"), (["--port", "99999"], "--port"),
+                        (["--port", "-5"], "--port"), (["--port", "0"], "--port")]:
+        result = runner.invoke(app, ["serve", *args])
+        assert result.exit_code == 2 and words in result.output, (args, result.output)
+        assert not isinstance(result.exception, KeyError)
+    assert started == []
+    ok = runner.invoke(app, ["serve", "--port", "65535", "--log-level", "DEBUG"])
+    assert ok.exit_code == 0, ok.output
+    assert started[0]["port"] == 65535 and started[0]["log_level"] == "debug"
