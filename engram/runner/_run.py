@@ -113,6 +113,8 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
     # Everything that can fail fast does so before a file is written ("nothing half-written").
     tracker = RunTracker(config)
     tracker.preflight()
+    if "registry" in enabled_steps(config):
+        tracker.check_registry()
     names, lms = resolve_lms(config)
     data = load_run_data(config)
     run_dir = config.resolved_output_dir

@@ -9,6 +9,7 @@ FAILED. Everything is a no-op when ``tracking.enabled`` is false::
 
     tracker = RunTracker(config)
     tracker.preflight()
+    tracker.check_registry()     # a run that registers its prompt
     with tracker.run(run_id=None, name="quickstart") as run_id:
         tracker.log_metrics({"score_after": 0.8})
 """
@@ -71,18 +72,20 @@ class RunTracker:
             except OSError as err:
                 raise TrackingError(f"cannot create the MLflow database directory {db.parent} ({err}); "
                                     f"fix {where}") from None
-            if not db.exists():
-                return  # a new store: nothing registered to conflict with
-        self._check_registry_conflict()
 
-    def _check_registry_conflict(self) -> None:
+    def check_registry(self) -> None:
         """Refuse now what the registry step would refuse after all the work: a seed template
-        that drops or adds a variable of the prompt's latest registered version."""
+        that drops or adds a variable of the prompt's latest registered version (a
+        :class:`ConfigError` at ``prompt.prompt.template`` naming
+        ``prompt.registry.allow_variable_change``). Call it only for a run with a registry step."""
         from engram.runner._steps._prompt import seed_prompt
 
         cfg = self.config.prompt
-        if cfg is None or not cfg.enabled or not cfg.registry.enabled or cfg.registry.allow_variable_change:
+        if (not self.enabled or cfg is None or not cfg.enabled or not cfg.registry.enabled
+                or cfg.registry.allow_variable_change):
             return
+        if self.uri.startswith("sqlite:///") and not Path(self.uri.removeprefix("sqlite:///")).exists():
+            return  # a new store: nothing registered to conflict with
         from engram.errors import TemplateError
         from engram.prompts import check_variables
         from engram.tracking import PromptRegistry
