@@ -14,12 +14,15 @@ The tools work in the tenant's ``ENGRAM_SERVE_MCP_NAMESPACE`` (default ``memorie
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
+
+from pydantic import ValidationError as PydanticValidationError
 
 from engram.errors import EngramError
 from engram.serve._tenancy import check_relative, scoped
@@ -52,6 +55,46 @@ def http_tenant_resolver(service: Any) -> TenantResolver:
     return resolve
 
 
+class _Tool(Tool):
+    """A tool whose refused arguments are explained in one sentence (the SDK passes pydantic's
+    multi-line report, with its documentation links, to the client)."""
+
+    async def run(self, arguments: dict[str, Any], context: Any, convert_result: bool = False) -> Any:
+        try:
+            self.fn_metadata.validate_arguments(arguments)
+        except PydanticValidationError as err:
+            # The cause stays a pydantic error, so the SDK logs field names only, not values.
+            raise ToolError(f"Error executing tool {self.name}: {_arguments_error(err, arguments)}") from err
+        return await super().run(arguments, context, convert_result)
+
+
+def _arguments_error(err: PydanticValidationError, arguments: dict[str, Any]) -> str:
+    from engram.serve._errors import _loc
+
+    errors = err.errors(include_url=False)
+    first = errors[0]
+    name = _loc(("body", *first["loc"]), arguments).removeprefix("body").lstrip(".") or "arguments"
+    if first["type"] == "missing":
+        said = f"argument {name!r} is required"
+    else:
+        said = f"argument {name!r} is invalid: {first['msg'][:1].lower()}{first['msg'][1:]}"
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return f"{said}{more}; see the tool's input schema."
+
+
+_TOO_LONG = re.compile(r"memory is ([\d,]+) characters, over the store's limit of ([\d,]+)")
+
+
+def _tool_error(err: EngramError) -> ToolError:
+    """An engram error as the MCP client should read it (no advice meant for Python callers)."""
+    too_long = _TOO_LONG.search(str(err))
+    if too_long:
+        size, limit = too_long.groups()
+        return ToolError(f"the memory is {size} characters, over the limit of {limit}; split it into several "
+                         "shorter memories.")
+    return ToolError(str(err))
+
+
 def _relative(service: Any) -> tuple[str, ...]:
     return check_relative([p for p in service.settings.mcp_namespace.split("/") if p], "mcp_namespace")
 
@@ -77,7 +120,7 @@ def build_mcp(service: Any, resolve: TenantResolver, *, name: str = "engram") ->
         try:
             return tool.func(action=action, content=content, id=id)
         except EngramError as err:
-            raise ToolError(str(err)) from None
+            raise _tool_error(err) from None
 
     def search_memory(ctx: Context, query: str, limit: int | None = 5, offset: int | None = 0,
                       filter: list[dict[str, Any]] | None = None) -> str:
@@ -87,14 +130,14 @@ def build_mcp(service: Any, resolve: TenantResolver, *, name: str = "engram") ->
                                                           "filter": filter}))
             return json.dumps(found, ensure_ascii=False, default=str)
         except EngramError as err:
-            raise ToolError(str(err)) from None
+            raise _tool_error(err) from None
 
     def get_prompt(ctx: Context, name: str, alias: str | None = "production") -> str:
         tenant = resolve(ctx, "read")
         try:
             return json.dumps(service.prompt(tenant, name, alias or "production"), ensure_ascii=False)
         except EngramError as err:
-            raise ToolError(str(err)) from None
+            raise _tool_error(err) from None
 
     sample = ("tenants", "sample", *relative)
     manage_schema = _strict_parameters(create_manage_memory_tool(service.store, sample))
@@ -110,7 +153,7 @@ def build_mcp(service: Any, resolve: TenantResolver, *, name: str = "engram") ->
         (search_memory, search_schema, create_search_memory_tool(service.store, sample).desc),
         (get_prompt, prompt_schema, "The current text of one of your prompts (e.g. the production version)."),
     ):
-        tool = Tool.from_function(fn, description=desc, structured_output=False)
+        tool = _Tool.from_function(fn, description=desc, structured_output=False)
         tool.parameters = schema
         tools.append(tool)
     return MCPServer(name, instructions="Long-term memory for this user (engram).", tools=tools,

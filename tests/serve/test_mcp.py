@@ -101,6 +101,7 @@ def test_http_endpoint_refuses_requests_without_a_key(shared_server):
     response = httpx.post(f"{shared_server.url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
                           headers={"Accept": "application/json, text/event-stream"})
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
+    assert set(response.json()["error"]) == {"code", "message", "field"}
     with pytest.raises(Exception):  # noqa: B017 - the SDK wraps the 401 in its own error types
         anyio.run(lambda: _connect(shared_server))
 
@@ -108,3 +109,39 @@ def test_http_endpoint_refuses_requests_without_a_key(shared_server):
 async def _connect(server) -> None:
     async with http_client(server, None) as client:
         await client.list_tools()
+
+
+def test_refused_tool_arguments_are_one_sentence_for_the_client():
+    import anyio
+    from mcp import Client
+
+    from engram.serve._mcp import build_mcp
+    from engram.store import MemoryStore
+
+    class Service:
+        store = MemoryStore.in_memory(max_content_chars=100)
+        settings = type("S", (), {"mcp_namespace": "memories"})()
+
+    service = Service()
+    server = build_mcp(service, lambda ctx, scope: "acme")
+    calls = [("search_memory", {"query": "tea", "limit": "many"}), ("search_memory", {"limit": 3}),
+             ("manage_memory", {"action": "create", "content": ["a"]}), ("get_prompt", {"name": 3}),
+             ("manage_memory", {"action": "create", "content": "x" * 500})]
+
+    async def run() -> list:
+        async with Client(server) as client:
+            return [await client.call_tool(name, args) for name, args in calls]
+
+    answers = [(r.is_error, text(r)) for r in anyio.run(run)]
+    assert all(is_error for is_error, _ in answers)
+    said = [message.split(": ", 1)[1] for _, message in answers]
+    assert said[:4] == [
+        "argument 'limit' is invalid: input should be a valid integer, unable to parse string as an integer; "
+        "see the tool's input schema.",
+        "argument 'query' is required; see the tool's input schema.",
+        "argument 'content' is invalid: input should be a valid string; see the tool's input schema.",
+        "argument 'name' is invalid: input should be a valid string; see the tool's input schema."]
+    assert "over the limit of 100; split it into several shorter memories." in said[4]
+    for message in said:
+        assert "\n" not in message and "pydantic" not in message and "MemoryStore" not in message
+    assert service.store.list(("tenants", "acme", "memories")) == []
