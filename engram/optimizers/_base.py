@@ -155,6 +155,12 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
         original = coerce_prompt(prompt)
         items = coerce_trajectories(trajectories)
         held_out = coerce_trajectories(validation) if validation is not None else None
+        if held_out == [] and self.gate is not None:
+            raise ValidationError(
+                "validation= is empty, so the gate would score the candidate on the training trajectories. "
+                "Pass held-out trajectories, or validation=None to let the optimizer hold out val_fraction of "
+                "the training ones (val_fraction=0 scores on the training data on purpose). An empty split "
+                "usually means every trajectory shares one user or thread.")
         result = OptimizationResult(prompt=original, original=original, optimizer=self.kind)
 
         learn_from = [t for t in items if t.feedback is not None and not t.feedback.is_empty]
@@ -209,7 +215,7 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
             return items, held_out
         if len(items) < 4 or self.val_fraction == 0.0:  # too few to hold any out: the gate scores on the same trajectories
             return items, items
-        train, val = TrajectoryDataset(items).split(self.val_fraction, seed=0)
+        train, val = TrajectoryDataset(items).split_quietly(self.val_fraction, seed=0)  # an empty side: handled here
         if not len(train) or not len(val):
             return items, items
         return list(train), list(val)
@@ -220,8 +226,9 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
         result.metadata["trajectories"] = len(train)
         if self.gate is not None:
             result.metadata["held_out"] = len(held_out or [])
-            # Too few trajectories to hold any out: the gate scores on the training ones (said so here).
-            result.metadata["gate_on_training_data"] = held_out is train
+            # Too few trajectories to hold any out (or none given): the gate scores on the training
+            # ones, and says so here. The gate's set below is ``held_out or train``: the same test.
+            result.metadata["gate_on_training_data"] = not held_out or held_out is train
         if rendered.truncated:
             result.metadata["omitted_trajectories"] = rendered.omitted
         try:

@@ -165,7 +165,7 @@ def compile_judge(trajectories: Any, *, prompt: Any = None, lm: Any = None, val_
     items = [t for t in coerce_trajectories(trajectories) if t.score is not None]
     if len(items) < 2:
         raise ValidationError(f"compile_judge needs at least 2 trajectories with a score, got {len(items)}.")
-    train, val = TrajectoryDataset(items).split(val_fraction, seed=seed)
+    train, val = TrajectoryDataset(items).split_quietly(val_fraction, seed=seed)
     if not len(train) or not len(val):  # one user only: fall back to an ordered split
         cut = max(1, int(len(items) * (1 - val_fraction)))
         train, val = TrajectoryDataset(items[:cut]), TrajectoryDataset(items[cut:])

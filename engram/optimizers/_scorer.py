@@ -324,7 +324,7 @@ class FeedbackScorer:
         if len(items) < 4:
             raise ValidationError(f"FeedbackScorer.fit needs at least 4 trajectories whose reply has a feedback "
                                   f"score, got {len(items)}.")
-        train_set, val_set = (TrajectoryDataset(items).split(self.val_fraction, seed=self.seed) if self.val_fraction
+        train_set, val_set = (TrajectoryDataset(items).split_quietly(self.val_fraction, seed=self.seed) if self.val_fraction
                               else (TrajectoryDataset(items), TrajectoryDataset([])))
         train: list[Trajectory] = list(train_set) or items
         val: list[Trajectory] = list(val_set) if len(train_set) else []

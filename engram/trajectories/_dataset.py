@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import statistics
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from engram.errors import ValidationError
 from engram.trajectories import _io as io
-from engram.trajectories._split import group_split
+from engram.trajectories._split import _components, group_split
 from engram.trajectories._types import Trajectory
 
 if TYPE_CHECKING:
@@ -142,9 +144,32 @@ class TrajectoryDataset:
 
     # -- learning ------------------------------------------------------------------------
     def split(self, val_fraction: float = 0.2, *, seed: int = 0) -> tuple[TrajectoryDataset, TrajectoryDataset]:
-        """Train / validation split that never puts one user's or thread's trajectories on both sides."""
+        """Train / validation split that never puts one user's or thread's trajectories on both sides.
+
+        Warns (``UserWarning``) when one side comes out empty, e.g. when every trajectory
+        shares one user or thread: nothing can then be held out.
+        """
+        train, val = self.split_quietly(val_fraction, seed=seed)
+        if self.trajectories and (not len(train) or not len(val)):
+            groups = len(_components(self.trajectories))
+            empty = "validation" if not len(val) else "training"
+            why = (f"only {groups} user/thread group; nothing can be held out without putting one "
+                   "user's or thread's trajectories on both sides" if groups == 1 else
+                   f"the {groups} user/thread groups cannot be divided at val_fraction={val_fraction}")
+            warnings.warn(f"TrajectoryDataset.split: the {empty} side is empty ({len(train)} train / "
+                          f"{len(val)} validation): {why}. Add trajectories from other users or threads, "
+                          "or split by hand.", UserWarning, stacklevel=2)
+        return train, val
+
+    def split_quietly(self, val_fraction: float = 0.2, *, seed: int = 0) -> tuple[TrajectoryDataset, TrajectoryDataset]:
+        """:meth:`split` without the empty-side warning, for callers that handle an empty side."""
+        if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
+            raise ValidationError(f"val_fraction must be a number in (0, 1) such as 0.2, got "
+                                  f"{type(val_fraction).__name__} {val_fraction!r}")
         if not 0.0 < val_fraction < 1.0:
             raise ValidationError(f"val_fraction must be in (0, 1), got {val_fraction}")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ValidationError(f"seed must be an int, got {type(seed).__name__} {seed!r}")
         train_idx, val_idx = group_split(self.trajectories, val_fraction=val_fraction, seed=seed)
         return (TrajectoryDataset([self.trajectories[i] for i in train_idx], name=self.name),
                 TrajectoryDataset([self.trajectories[i] for i in val_idx], name=self.name))
