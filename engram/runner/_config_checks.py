@@ -218,7 +218,7 @@ def check_optimizer_settings(config: Any, kind: str, settings: dict[str, Any]) -
         create_prompt_optimizer(None, kind=kind, config=settings)  # builds it; no LM call
     except EngramError as err:
         cause = str(err.__cause__ or err)
-        named = re.search(r"keyword argument '(\w+)'", cause)
+        named = re.search(r"(?:keyword argument|unknown key\(s\)) '(\w+)'", cause)
         key = ("prompt", "optimizer", "settings")
         if named and named.group(1) in settings:
             key = (*key, named.group(1))
