@@ -21,7 +21,9 @@ class _Ticket:
     __slots__ = ("done", "error", "texts", "vectors")
 
     def __init__(self, texts: list[str]):
-        self.texts, self.vectors, self.error = texts, None, None
+        self.texts = texts
+        self.vectors: list[list[float]] = []
+        self.error: BaseException | None = None
         self.done = threading.Event()
 
 

@@ -15,6 +15,7 @@ depends on them) unless ``allow_variable_change=True``.
 
 from __future__ import annotations
 
+import builtins  # PromptRegistry.list shadows list in the class's annotations
 import json
 import logging
 import re
@@ -170,7 +171,7 @@ class PromptRegistry(AliasVerbs):
             raise NotFoundError(f"No prompt named '{name}' in {self.uri}; registered prompts: "
                                 f"{', '.join(known) if known else '(none yet; use register())'}.")
 
-    def versions(self, name: str) -> list[int]:
+    def versions(self, name: str) -> builtins.list[int]:
         """Version numbers of a prompt, oldest first (NotFoundError if it does not exist)."""
         self._require_prompt(name)
         with mlflow_errors(self.uri, f"listing versions of '{name}'"):
@@ -182,7 +183,7 @@ class PromptRegistry(AliasVerbs):
                 if not token:
                     return sorted(found)
 
-    def history(self, name: str) -> list[PromptVersion]:
+    def history(self, name: str) -> builtins.list[PromptVersion]:
         """Every version of a prompt, newest first, with tags and aliases."""
         numbers = self.versions(name)
         with mlflow_errors(self.uri, f"reading the history of '{name}'"):
