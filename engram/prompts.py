@@ -16,16 +16,22 @@ import difflib
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from engram.errors import TemplateError
+from engram.trajectories import EngramModel
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*"
 _DOUBLE = re.compile(r"\{\{\s*(" + _NAME + r")\s*\}\}")
 # A single-brace variable not part of a double-brace one.
 _SINGLE = re.compile(r"(?<!\{)\{(" + _NAME + r")\}(?!\})")
 
+#: What a prompt name may be: the prompt registry's rule (MLflow's), checked at construction so a
+#: name that could never be registered fails here, not after an optimization has run.
+PROMPT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
 TemplateStyle = Literal["single", "double", "none"]
+_LM_SETTINGS = ("provider", "model", "model_name", "temperature", "max_tokens", "top_p", "top_k",
+                "frequency_penalty", "presence_penalty", "stop", "stop_sequences", "response_format")
 ChatTemplate = list[dict[str, str]]
 
 
@@ -130,7 +136,7 @@ def diff_templates(old: str | ChatTemplate, new: str | ChatTemplate, *, old_labe
     return "".join(lines)
 
 
-class Prompt(BaseModel):
+class Prompt(EngramModel):
     """A named prompt template and how optimizers may change it.
 
     Example::
@@ -154,6 +160,16 @@ class Prompt(BaseModel):
     # presence_penalty, stop_sequences, extra_params; plus "response_format" (a JSON schema).
     lm_config: dict[str, Any] | None = None
 
+    @field_validator("name", mode="before")  # before: a clearer word than pydantic's min_length
+    @classmethod
+    def _registrable_name(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("the prompt name is empty; pass a name like 'support'")
+        if isinstance(value, str) and not PROMPT_NAME.fullmatch(value):
+            raise ValueError(f"invalid prompt name {value!r}: start with a letter or digit and use only letters, "
+                             "digits, '-', '_' and '.' (at most 255 characters), e.g. 'support-bot'")
+        return value
+
     @field_validator("template")
     @classmethod
     def _not_empty(cls, value: str | ChatTemplate) -> str | ChatTemplate:
@@ -166,6 +182,12 @@ class Prompt(BaseModel):
                 if "role" not in message or "content" not in message:
                     raise ValueError("each chat template message needs 'role' and 'content'")
         return value
+
+    @classmethod
+    def _unknown_field_hint(cls, name: str) -> str | None:
+        if name in _LM_SETTINGS:
+            return f"an LM setting goes in lm_config, e.g. lm_config={{{name!r}: ...}}"
+        return None
 
     @property
     def variables(self) -> list[str]:

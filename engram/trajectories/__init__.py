@@ -8,7 +8,7 @@
 
 from engram.trajectories._coerce import coerce, coerce_feedback
 from engram.trajectories._dataset import TrajectoryDataset
-from engram.trajectories._types import Feedback, Message, Trajectory, coerce_messages
+from engram.trajectories._types import EngramModel, Feedback, Message, Trajectory, coerce_messages
 
-__all__ = ["Feedback", "Message", "Trajectory", "TrajectoryDataset", "coerce", "coerce_feedback",
+__all__ = ["EngramModel", "Feedback", "Message", "Trajectory", "TrajectoryDataset", "coerce", "coerce_feedback",
            "coerce_messages"]

@@ -42,7 +42,10 @@ def parse_record(record: Any, *, source: str, line: int) -> Trajectory:
         )
     try:
         return Trajectory.model_validate(record)
-    except PydanticValidationError as err:
+    except ValidationError as converted:
+        err = converted.__cause__
+        if not isinstance(err, PydanticValidationError):
+            raise ValidationError(converted.reason, source=source, line=line, field=converted.field) from None
         first = err.errors()[0]
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":

@@ -14,14 +14,18 @@ version that produced it::
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
 import numbers
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from engram.errors import ValidationError
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -33,7 +37,66 @@ _NEGATIVE_LABELS = {"down", "thumbs_down", "-1", "bad", "negative", "dislike", "
                     "red_flag", "0", "false"}
 
 
-class Message(BaseModel):
+def engram_validation_error(err: PydanticValidationError, model: type[BaseModel]) -> ValidationError:
+    """pydantic's error as an :class:`engram.ValidationError`: the first problem, located and explained.
+
+    ``Prompt(name="a", template="x", temperature=0.2)`` reads
+    ``Prompt: field 'temperature': unknown field. Valid fields: name, template, ...``.
+    """
+    problems = err.errors()
+    first = problems[0]
+    loc = tuple(first["loc"])
+    kind = first["type"]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        message = "unknown field"
+        hint = model._unknown_field_hint(str(loc[0])) if len(loc) == 1 and issubclass(model, EngramModel) else None
+        if hint:
+            message += f"; {hint}"
+        elif len(loc) == 1:
+            valid = list(model.model_fields)
+            close = difflib.get_close_matches(str(loc[0]), valid, n=1)
+            message += (f" (did you mean {close[0]!r}?)" if close else "") + f". Valid fields: {', '.join(valid)}"
+    elif kind == "missing":
+        message = "required field is missing"
+    elif kind == "too_short" and loc == ("messages",):
+        message = "the conversation is empty; a trajectory needs at least one message"
+    if len(problems) > 1:
+        message += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
+    field = ".".join(str(p) for p in loc) or None
+    return ValidationError(message, source=model.__name__, field=field)
+
+
+class EngramModel(BaseModel):
+    """A pydantic model whose validation errors are :class:`engram.ValidationError` (not pydantic's).
+
+    The constructor and ``model_validate`` convert; pydantic's error stays as ``__cause__``.
+    """
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except PydanticValidationError as err:
+            raise engram_validation_error(err, type(self)) from err
+
+    # Tell pydantic this __init__ only wraps its own: nested models (a Trajectory's messages) are
+    # then validated as before, so their errors keep their full location ('messages.0.role').
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def _unknown_field_hint(cls, name: str) -> str | None:
+        """What to say of the unknown field ``name`` instead of a did-you-mean (None: the default)."""
+        return None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        try:
+            return super().model_validate(obj, **kwargs)
+        except PydanticValidationError as err:
+            raise engram_validation_error(err, cls) from err
+
+
+class Message(EngramModel):
     """One chat message in OpenAI form.
 
     ``Message.coerce`` also accepts OpenAI-style dicts and LangChain message objects::
@@ -172,7 +235,7 @@ def read_score_keys(feedback: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class Feedback(BaseModel):
+class Feedback(EngramModel):
     """Feedback on a trajectory: a score in [0, 1], a label, a comment, or any mix.
 
     ``Feedback(label="thumbs_down", comment="too long").value`` is ``0.0``.
@@ -222,7 +285,7 @@ class Feedback(BaseModel):
         return self.score is None and self.label is None and not self.comment
 
 
-class Trajectory(BaseModel):
+class Trajectory(EngramModel):
     """One conversation with its feedback, provenance and metadata.
 
     ``id`` is a content hash of the messages, user, thread and prompt version unless given,

@@ -1,0 +1,54 @@
+"""Public models raise engram.ValidationError (not pydantic's), and file-format mistakes say how to fix them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pydantic
+import pytest
+
+import engram
+from engram.prompts import Prompt
+from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
+
+DATA = Path(__file__).resolve().parents[2] / "datasets" / "support.jsonl"
+HELLO = [{"role": "user", "content": "hi"}]
+
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (lambda: Prompt(name="", template="x"), "Prompt: field 'name': the prompt name is empty"),
+    (lambda: Prompt(name="a", template="  "), "field 'template': the template is empty"),
+    (lambda: Prompt(name="a", template="x", temperature=0.2), "field 'temperature': unknown field; an LM setting goes in lm_config"),
+    (lambda: Prompt(name="a", template="x", updat_instructions="y"), "did you mean 'update_instructions'"),
+    (lambda: Prompt.coerce(""), "the template is empty"),
+    (lambda: Prompt.coerce({"template": "x", "nmae": "a"}), "field 'nmae': unknown field (did you mean 'name'?)"),
+    (lambda: Prompt(name="my prompt", template="x"), "invalid prompt name 'my prompt'"),
+    (lambda: Prompt(name="a/b", template="x"), "invalid prompt name 'a/b'"),
+    (lambda: Message(role="bot", content="x"), "Message: field 'role'"),
+    (lambda: Message.coerce({"role": "user"}), "non-empty 'content'"),
+    (lambda: Feedback(score=2), "Feedback: field 'score': score must be a number in [0, 1], got 2"),
+    (lambda: Trajectory(messages=[]), "Trajectory: field 'messages': the conversation is empty"),
+    (lambda: Trajectory.model_validate({"messages": HELLO, "feedbak": {}}), "did you mean 'feedback'"),
+    (lambda: Trajectory(messages=[{"role": "user", "content": "x", "foo": 1}]), "field 'messages.0.foo': unknown"),
+])
+def test_model_errors_are_engram_validation_errors(make, expected):
+    with pytest.raises(engram.ValidationError) as info:
+        make()
+    assert expected in str(info.value)
+    assert isinstance(info.value, engram.EngramError) and isinstance(info.value, ValueError)
+    assert not isinstance(info.value, pydantic.ValidationError)
+    assert isinstance(info.value.__cause__, pydantic.ValidationError)  # the original is kept
+
+
+def test_registrable_names_and_tenant_names_are_accepted():
+    for name in ("support", "support-bot", "acme.support", "v2_prompt", "7up"):
+        assert Prompt(name=name, template="x").name == name
+
+
+def test_a_bad_line_in_a_file_still_names_line_and_field(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps({"messages": HELLO}) + "\n" + json.dumps({"messages": HELLO, "feedback": {"score": 3}}) + "\n")
+    with pytest.raises(engram.ValidationError, match=r"d.jsonl:2: field 'feedback.score'"):
+        TrajectoryDataset.load(path)
+
