@@ -31,6 +31,7 @@ import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from os import PathLike
 from typing import TYPE_CHECKING
 
 from engram.errors import ConflictError, LMError, ValidationError
@@ -78,6 +79,29 @@ log = logging.getLogger("engram.modules")
 Values = Mapping[str, str]
 
 
+_INT_OPTIONS = ("search_limit", "query_limit", "window", "max_steps", "max_conversation_tokens")
+
+
+def _check_int(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{name} must be an integer such as {name}=5, got {type(value).__name__} {value!r}.")
+
+
+def _check_store(store: object) -> None:
+    """A MemoryStore (anything with search / put / get) or None; say what to do with a path or a factory."""
+    if store is None or all(callable(getattr(store, a, None)) for a in ("search", "put", "get")):
+        return
+    if isinstance(store, (str, PathLike)):
+        raise ValidationError(f"store must be a MemoryStore, got the path {str(store)!r}; open it with "
+                              f"MemoryManager(MemoryStore.persistent({str(store)!r})).")
+    if callable(store):
+        name = getattr(store, "__qualname__", type(store).__name__)
+        raise ValidationError(f"store must be a MemoryStore, got the function {name}; call it, e.g. "
+                              "MemoryManager(MemoryStore.persistent(path)) or MemoryManager(MemoryStore.in_memory()).")
+    raise ValidationError(f"store must be a MemoryStore (e.g. MemoryStore.in_memory()) or None, got "
+                          f"{type(store).__name__} {store!r}.")
+
+
 class MemoryManager(MemoryManagerRunnable):  # + LangMem's invoke/ainvoke (engram.modules._langmem)
     """Store-backed memory extraction (see the module docstring).
 
@@ -108,7 +132,18 @@ class MemoryManager(MemoryManagerRunnable):  # + LangMem's invoke/ainvoke (engra
                  retries: int = 1, ttl: float | timedelta | None = None, **options: object):
         from engram.store import TTLPolicy
 
+        _check_store(store)
+        for name in _INT_OPTIONS:  # before the settings compare them with numbers
+            if name in options and not (name == "max_conversation_tokens" and options[name] is None):
+                _check_int(options[name], name)
+        _check_int(retries, "retries")
         grouped = group_options(extraction, retrieval, profile, options)
+        limit = grouped.extraction.max_conversation_tokens
+        if limit is not None:
+            _check_int(limit, "max_conversation_tokens")
+            if limit < 1:
+                raise ValidationError(f"max_conversation_tokens must be at least 1 (or None for no limit), got {limit}; "
+                                      "every conversation would be over it.")
         self.ttl = TTLPolicy.make(ttl).ttl
         if retries < 0:
             raise ValidationError(f"retries must be >= 0, got {retries}")

@@ -26,6 +26,9 @@ calls and returns a :class:`Proposal`; everything else lives here so the rules h
 from __future__ import annotations
 
 import asyncio
+import difflib
+import inspect
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +80,47 @@ class LMRef:
         return f"LMRef({self.value!r})"
 
 
+def check_number(value: Any, name: str, *, integer: bool = False, example: Any = None) -> None:
+    """Raise :class:`ValidationError` unless ``value`` is a number (an int when ``integer``); bools are refused."""
+    wanted = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, wanted):
+        kind = "an integer" if integer else "a number"
+        hint = f" such as {name}={example!r}" if example is not None else ""
+        raise ValidationError(f"{name} must be {kind}{hint}, got {type(value).__name__} {value!r}.")
+
+
+# Names people reach for, and the keyword that does that job.
+_ALIASES = {"max_steps": "max_reflection_steps", "max_step": "max_reflection_steps", "steps": "max_reflection_steps",
+            "min_steps": "min_reflection_steps", "validation_fraction": "val_fraction", "val_split": "val_fraction",
+            "batch_size": "minibatch_size"}
+
+
+def keyword_names(cls: type, stop: type) -> list[str]:
+    """The keyword arguments ``cls(...)`` takes: those of every ``__init__`` from ``cls`` up to ``stop``."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            for param in inspect.signature(vars(klass)["__init__"]).parameters.values():
+                if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY) and param.name != "self":
+                    names.append(param.name)
+        if klass is stop:
+            break
+    return sorted(set(names))
+
+
+def unknown_keywords_message(owner: str, unknown: list[str], valid: list[str],
+                             aliases: dict[str, str] | None = None, *, noun: str = "keyword") -> str:
+    """``owner got unknown keyword argument(s) 'x' (did you mean 'y'?). Valid keywords: ...``"""
+    aliases = {**_ALIASES, **(aliases or {})}
+    aliases = {k: v for k, v in aliases.items() if v in valid}
+    hints = []
+    for name in unknown:
+        close = [aliases[name]] if aliases and name in aliases else difflib.get_close_matches(name, valid, n=1)
+        hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+    what = "keyword argument(s)" if noun == "keyword" else f"{noun}(s)"
+    return f"{owner} got unknown {what} {'; '.join(hints)}. Valid {noun}s: {', '.join(valid)}."
+
+
 def coerce_prompt(prompt: Any, *, name: str = "prompt") -> Prompt:
     """A Prompt from what users pass (a Prompt, a string, a message list, a LangMem-style dict)."""
     if isinstance(prompt, dict) and "prompt" in prompt and "template" not in prompt:
@@ -111,8 +155,27 @@ class PromptOptimizerBase(events.SpanOnCall, PromptOptimizerRunnable, dspy.Modul
 
     def __init__(self, lm: Any = None, *, gate: Any = None, val_fraction: float = 0.3,
                  max_tokens: int = DEFAULT_MAX_TOKENS, max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
-                 require_feedback: bool = True, rollback: bool = False, rollback_confidence: float | None = None):
+                 require_feedback: bool = True, rollback: bool = False, rollback_confidence: float | None = None,
+                 **unknown: Any):
         super().__init__()
+        if unknown:
+            raise ValidationError(unknown_keywords_message(
+                type(self).__name__, sorted(unknown), keyword_names(type(self), PromptOptimizerBase)))
+        if gate is not None and not callable(getattr(gate, "compare", None)):
+            raise ValidationError(
+                f"gate must be a CandidateGate (or an object with compare(old, new, trajectories)) or None, got "
+                f"{type(gate).__name__} {gate!r}; e.g. gate=CandidateGate(judge=FeedbackJudge()).")
+        check_number(val_fraction, "val_fraction", example=0.3)
+        check_number(max_tokens, "max_tokens", integer=True, example=DEFAULT_MAX_TOKENS)
+        check_number(max_message_chars, "max_message_chars", integer=True, example=DEFAULT_MAX_MESSAGE_CHARS)
+        if max_tokens < 1 or max_message_chars < 1:
+            raise ValidationError(f"max_tokens and max_message_chars must be at least 1, got {max_tokens} and "
+                                  f"{max_message_chars}.")
+        for flag, value in (("require_feedback", require_feedback), ("rollback", rollback)):
+            if not isinstance(value, bool):
+                raise ValidationError(f"{flag} must be True or False, got {type(value).__name__} {value!r}.")
+        if rollback_confidence is not None:
+            check_number(rollback_confidence, "rollback_confidence", example=0.9)
         if not 0.0 <= val_fraction < 1.0:
             raise ValidationError(f"val_fraction must be in [0, 1) (0: the gate replays the training trajectories), "
                                   f"got {val_fraction}.")

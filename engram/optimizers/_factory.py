@@ -82,6 +82,13 @@ def create_prompt_optimizer(lm: Any = None, *, kind: Kind = "gradient", config: 
         options.pop("min_reflection_steps", None)
     if kind in ("prompt_memory", "tally"):  # neither runs a reflection loop
         options.pop("max_reflection_steps", None)
+    from engram.optimizers._base import PromptOptimizerBase, keyword_names, unknown_keywords_message
+
+    valid = [k for k in keyword_names(classes[kind], PromptOptimizerBase) if k != "lm"]
+    unknown = sorted(k for k in options if k not in valid)
+    if unknown:
+        message = unknown_keywords_message("config", unknown, valid, noun="key")
+        raise ConfigurationError(f"Invalid config for the {kind} optimizer: {message}")
     try:
         optimizer = classes[kind](lm, **options)
     except TypeError as err:

@@ -30,7 +30,7 @@ import dspy
 
 from engram.errors import TemplateError, ValidationError
 from engram.lm import context_runner, resolve
-from engram.optimizers._base import LMRef
+from engram.optimizers._base import LMRef, check_number, keyword_names, unknown_keywords_message
 from engram.optimizers._heldout import ScorersMetric, held_out_trajectories
 from engram.optimizers._learned import LogScorer
 from engram.optimizers._signatures import RespondUnderPrompt
@@ -42,6 +42,10 @@ from engram.trajectories import Message, Trajectory
 ReplayMetric = Callable[[Trajectory, list[Message], Prompt], float]
 UNITS = ("trajectory", "user")
 SCORER_ROLES = ("prescreen", "second_opinion")
+# Names people reach for, and the keyword that does that job here.
+_ALIASES = {"threshold": "min_gain", "min_delta": "min_gain", "margin": "min_gain", "alpha": "confidence",
+            "n_bootstrap": "n_resamples", "max_examples": "max_trajectories", "threads": "num_threads",
+            "lm": "task_lm"}
 
 
 @dataclass
@@ -153,7 +157,16 @@ class CandidateGate:
                  confidence: float = 0.95, method: str = "bootstrap", unit: str = "trajectory",
                  max_trajectories: int = 20, num_threads: int = 4, cache_scores: bool = True, seed: int = 0,
                  n_resamples: int = 10_000, min_improvement: float | None = None, reuse_logged: bool = False,
-                 scorer_role: str = "prescreen", learn_scorer: bool | Callable[[], Any] = False):
+                 scorer_role: str = "prescreen", learn_scorer: bool | Callable[[], Any] = False, **unknown: Any):
+        if unknown:
+            raise ValidationError(unknown_keywords_message(
+                "CandidateGate", sorted(unknown), keyword_names(CandidateGate, CandidateGate), _ALIASES))
+        for name, value, example in (("max_trajectories", max_trajectories, 20), ("num_threads", num_threads, 4),
+                                     ("n_resamples", n_resamples, 10_000), ("seed", seed, 0)):
+            check_number(value, name, integer=True, example=example)
+        for name, number in (("min_gain", min_gain), ("min_improvement", min_improvement), ("confidence", confidence)):
+            if number is not None:
+                check_number(number, name, example=0.95 if name == "confidence" else 0.02)
         if max_trajectories < 1:
             raise ValidationError(f"max_trajectories must be at least 1, got {max_trajectories}.")
         if num_threads < 1:
@@ -172,6 +185,14 @@ class CandidateGate:
                                   f"got {threshold}.")
         if sum(x is not None for x in (judge, metric, scorers)) > 1:
             raise ValidationError("Pass one of judge=, metric= or scorers= (they are alternative ways to score).")
+        if judge is not None and not callable(judge):
+            raise ValidationError(
+                f"judge must be a FeedbackJudge (a module called with prompt= and conversation=), got "
+                f"{type(judge).__name__} {judge!r}"
+                + (f"; to pick its model, pass judge=FeedbackJudge(lm={judge!r})." if isinstance(judge, str) else "."))
+        if metric is not None and not callable(metric):
+            raise ValidationError(f"metric must be a function metric(trajectory, replayed_messages, prompt) -> float, "
+                                  f"got {type(metric).__name__} {metric!r}.")
         if scorer_role not in SCORER_ROLES:
             raise ValidationError(f"scorer_role must be 'prescreen' or 'second_opinion'; got {scorer_role!r}.")
         if scorer is not None and not hasattr(scorer, "score_trajectory"):

@@ -54,7 +54,7 @@ from typing import Any
 import dspy
 
 from engram.errors import ValidationError
-from engram.optimizers._base import PromptOptimizerBase, Proposal
+from engram.optimizers._base import PromptOptimizerBase, Proposal, check_number
 from engram.optimizers._formatting import Rendered, output_items, prompt_context, worst_first
 from engram.optimizers._signatures import ApplyRecommendations, CritiquePrompt
 from engram.optimizers._template_guard import propose_guarded
@@ -88,6 +88,10 @@ class GradientOptimizer(PromptOptimizerBase):
     def __init__(self, lm: Any = None, *, min_reflection_steps: int = 1, max_reflection_steps: int = 3,
                  minibatch_size: int | None = None, **kwargs: Any):
         super().__init__(lm, **kwargs)
+        check_number(min_reflection_steps, "min_reflection_steps", integer=True, example=1)
+        check_number(max_reflection_steps, "max_reflection_steps", integer=True, example=3)
+        if minibatch_size is not None:
+            check_number(minibatch_size, "minibatch_size", integer=True, example=8)
         if not 1 <= min_reflection_steps <= max_reflection_steps:
             raise ValidationError(
                 f"Need 1 <= min_reflection_steps <= max_reflection_steps, got {min_reflection_steps} and "

@@ -20,7 +20,7 @@ from typing import Any
 import dspy
 
 from engram.errors import ValidationError
-from engram.optimizers._base import PromptOptimizerBase, Proposal
+from engram.optimizers._base import PromptOptimizerBase, Proposal, check_number
 from engram.optimizers._formatting import Rendered, prompt_context
 from engram.optimizers._signatures import MetapromptRewrite
 from engram.optimizers._template_guard import propose_guarded
@@ -40,6 +40,7 @@ class MetapromptOptimizer(PromptOptimizerBase):
 
     def __init__(self, lm: Any = None, *, max_reflection_steps: int = 2, **kwargs: Any):
         super().__init__(lm, **kwargs)
+        check_number(max_reflection_steps, "max_reflection_steps", integer=True, example=2)
         if max_reflection_steps < 1:
             raise ValidationError(f"max_reflection_steps must be at least 1, got {max_reflection_steps}.")
         self.max_reflection_steps = max_reflection_steps

@@ -54,3 +54,25 @@ def test_the_flag_says_training_data_whenever_the_gate_scores_it(one_user):
     assert result.metadata["held_out"] == 0
     assert result.metadata["gate_on_training_data"] is True
 
+
+@pytest.mark.parametrize(("make", "expected"), [
+    (lambda: GradientOptimizer(gate="yes"), "gate must be a CandidateGate"),
+    (lambda: CandidateGate(judge="gpt4"), r"judge=FeedbackJudge\(lm='gpt4'\)"),
+    (lambda: CandidateGate(metric=0.5), "metric must be a function"),
+    (lambda: GradientOptimizer(max_step=3), "unknown keyword argument.*'max_step' \\(did you mean 'max_reflection_steps'"),
+    (lambda: CandidateGate(threshold=0.1), "'threshold' \\(did you mean 'min_gain'"),
+    (lambda: CandidateGate(max_trajectories="8"), "max_trajectories must be an integer.*got str '8'"),
+    (lambda: GradientOptimizer(val_fraction="0.2"), "val_fraction must be a number"),
+    (lambda: GradientOptimizer(max_reflection_steps="3"), "max_reflection_steps must be an integer"),
+    (lambda: GradientOptimizer(rollback="yes"), "rollback must be True or False"),
+])
+def test_bad_constructor_arguments_raise_at_construction(make, expected):
+    with pytest.raises(engram.ValidationError, match=expected):
+        make()
+
+
+def test_unknown_config_key_names_the_valid_keys():
+    from engram.optimizers import create_prompt_optimizer
+
+    with pytest.raises(engram.ConfigurationError, match="'max_step' \\(did you mean 'max_reflection_steps'.*Valid keys"):
+        create_prompt_optimizer("offline/support", kind="gradient", config={"max_step": 3})
