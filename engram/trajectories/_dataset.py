@@ -16,7 +16,7 @@ import numbers
 import statistics
 import warnings
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,14 @@ class TrajectoryDataset:
     """An ordered collection of :class:`Trajectory` objects."""
 
     def __init__(self, trajectories: Iterable[Trajectory | dict[str, Any]] = (), *, name: str | None = None):
+        if trajectories is None or isinstance(trajectories, (Mapping, str, bytes, Trajectory)) \
+                or not isinstance(trajectories, Iterable):
+            one = isinstance(trajectories, (Mapping, Trajectory))
+            raise ValidationError(
+                f"TrajectoryDataset takes a list of trajectories, got {type(trajectories).__name__}"
+                + ("; wrap a single one in a list: TrajectoryDataset([trajectory])" if one else
+                   "; to read a file use TrajectoryDataset.load(path)" if isinstance(trajectories, str) else
+                   "; pass e.g. TrajectoryDataset([{'messages': [...], 'feedback': {...}}])"))
         items = []
         for index, t in enumerate(trajectories):
             items.append(t if isinstance(t, Trajectory) else io.parse_record(t, source=name or "<data>",
@@ -82,10 +90,11 @@ class TrajectoryDataset:
     def load(cls, path: str | Path, *, max_line_bytes: int = io.MAX_LINE_BYTES) -> TrajectoryDataset:
         """Load JSONL, a JSON array, CSV or Parquet (chosen by the file's suffix)."""
         path = Path(path)
-        io.check_suffix(path)
-        if path.suffix == ".jsonl":
+        suffix = io.check_suffix(path)
+        io.check_readable(path)
+        if suffix == ".jsonl":
             items = list(io.iter_jsonl(path, max_line_bytes=max_line_bytes))
-        elif path.suffix == ".json":
+        elif suffix == ".json":
             items = cls._load_json_array(path)
         else:
             items = io.read_table(path)
@@ -95,10 +104,15 @@ class TrajectoryDataset:
     @staticmethod
     def _load_json_array(path: Path) -> list[Trajectory]:
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise ValidationError("file not found; check the path", source=str(path)) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        except json.JSONDecodeError as err:
+            if err.msg == "Extra data":  # one JSON value, then more: JSON Lines saved as .json
+                raise ValidationError(f"more than one JSON value ({err}): this looks like JSON Lines, one "
+                                      "trajectory per line; rename the file to .jsonl", source=str(path)) from None
+            raise ValidationError(f"not a valid UTF-8 JSON file: {err}", source=str(path)) from None
+        except UnicodeDecodeError as err:
             raise ValidationError(f"not a valid UTF-8 JSON file: {err}", source=str(path)) from None
         except RecursionError:
             raise ValidationError("JSON nested too deeply to be a trajectory dataset; a dataset is a "
@@ -121,11 +135,13 @@ class TrajectoryDataset:
     def save(self, path: str | Path) -> Path:
         """Write to JSONL, CSV or Parquet (by suffix); the file appears whole or not at all."""
         path = Path(path)
-        io.check_suffix(path)
+        suffix = io.check_suffix(path)
+        if path.is_dir():
+            raise ValidationError("is a directory; pass a file name such as data.jsonl", source=str(path))
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.suffix in (".jsonl",):
+        if suffix == ".jsonl":
             io.write_jsonl(self.trajectories, path)
-        elif path.suffix == ".json":
+        elif suffix == ".json":
             io.atomic_write_text(path, json.dumps([t.to_record() for t in self], indent=1,
                                                   ensure_ascii=False))
         else:

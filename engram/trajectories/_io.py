@@ -57,9 +57,23 @@ def parse_record(record: Any, *, source: str, line: int) -> Trajectory:
         raise ValidationError(message, source=source, line=line, field=_field_path(first["loc"])) from None
 
 
+_ARRAY_HINT = ("this looks like a JSON array, not JSON Lines: rename the file to .json, or write one "
+               "trajectory object per line")
+
+
+def check_readable(path: Path) -> None:
+    """A located ValidationError when ``path`` is missing or a directory."""
+    if path.is_dir():
+        raise ValidationError("is a directory; pass a dataset file (.jsonl, .json, .csv or .parquet)",
+                              source=str(path))
+    if not path.exists():
+        raise ValidationError("file not found; check the path", source=str(path))
+
+
 def iter_jsonl(path: str | Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Trajectory]:
-    """Yield trajectories from a JSONL file, raising at the first bad line."""
+    """Yield trajectories from a JSONL file, raising at the first bad line (a leading BOM is skipped)."""
     source = str(path)
+    check_readable(Path(path))
     try:
         handle = open(path, "rb")
     except FileNotFoundError:
@@ -73,7 +87,7 @@ def iter_jsonl(path: str | Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Ite
                     source=source, line=number,
                 )
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
             except UnicodeDecodeError as err:
                 raise ValidationError(
                     f"not valid UTF-8 (byte {err.start}); re-encode the file as UTF-8",
@@ -81,6 +95,8 @@ def iter_jsonl(path: str | Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Ite
                 ) from None
             if not text.strip():
                 continue
+            if number == 1 and text.strip() == "[":
+                raise ValidationError(_ARRAY_HINT, source=source, line=number)
             try:
                 record = json.loads(text)
             except json.JSONDecodeError as err:
@@ -90,6 +106,8 @@ def iter_jsonl(path: str | Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> Ite
             except RecursionError:
                 raise ValidationError("JSON nested too deeply to be a trajectory; each line is one "
                                       "trajectory object", source=source, line=number) from None
+            if isinstance(record, list) and number == 1:
+                raise ValidationError(_ARRAY_HINT, source=source, line=number)
             yield parse_record(record, source=source, line=number)
 
 
@@ -185,12 +203,11 @@ def read_table(path: Path) -> list[Trajectory]:
     import pandas as pd
 
     source = str(path)
-    if not path.exists():
-        raise ValidationError("file not found; check the path", source=source)
+    check_readable(path)
     try:
-        if path.suffix == ".csv":
+        if path.suffix.lower() == ".csv":
             df = pd.read_csv(path, dtype={"id": str, "prompt_version": str, "user": str, "thread": str},
-                             keep_default_na=False, na_values=[""], encoding="utf-8")
+                             keep_default_na=False, na_values=[""], encoding="utf-8-sig")
         else:
             df = pd.read_parquet(path)
     except UnicodeDecodeError as err:
@@ -198,10 +215,10 @@ def read_table(path: Path) -> list[Trajectory]:
                               source=source) from None
     except Exception as err:  # pandas / pyarrow parse errors have many types
         row = re.search(r"(?:row|line) (\d+)", str(err))
-        line = int(row.group(1)) + (1 if path.suffix == ".csv" else 0) if row else None
+        line = int(row.group(1)) + (1 if path.suffix.lower() == ".csv" else 0) if row else None
         raise ValidationError(f"cannot read {path.suffix[1:].upper()}: {err}", source=source, line=line) from None
     # CSV line numbers count the header line; Parquet rows count from 1.
-    first_line = 2 if path.suffix == ".csv" else 1
+    first_line = 2 if path.suffix.lower() == ".csv" else 1
     return from_rows(df.to_dict("records"), source=source, decode_json=True, first_line=first_line)
 
 
@@ -210,16 +227,18 @@ def write_table(trajectories: list[Trajectory], path: Path) -> None:
 
     df = _encode_nested(pd.DataFrame(to_rows(trajectories)))
     with atomic_path(path) as tmp:
-        if path.suffix == ".csv":
+        if path.suffix.lower() == ".csv":
             df.to_csv(tmp, index=False)
         else:
             df.to_parquet(tmp, index=False)
 
 
-def check_suffix(path: Path) -> None:
-    if path.suffix not in SUPPORTED_SUFFIXES:
+def check_suffix(path: Path) -> str:
+    """The file's suffix in lower case (``data.JSONL`` is JSONL), or a ValidationError naming the ones supported."""
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise ValidationError(
             f"unsupported file type '{path.suffix or '(none)'}'; use one of "
             + ", ".join(SUPPORTED_SUFFIXES),
             source=str(path),
         )
+    return path.suffix.lower()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pydantic
@@ -52,3 +53,58 @@ def test_a_bad_line_in_a_file_still_names_line_and_field(tmp_path):
     with pytest.raises(engram.ValidationError, match=r"d.jsonl:2: field 'feedback.score'"):
         TrajectoryDataset.load(path)
 
+
+def _rows(n: int = 3) -> list[dict]:
+    return [json.loads(line) for line in DATA.read_text().splitlines()[:n]]
+
+
+def test_jsonl_saved_as_json_suggests_jsonl(tmp_path):
+    path = tmp_path / "data.json"
+    path.write_text("".join(json.dumps(r) + "\n" for r in _rows()))
+    with pytest.raises(engram.ValidationError, match=r"rename the file to \.jsonl"):
+        TrajectoryDataset.load(path)
+
+
+@pytest.mark.parametrize("indent", [None, 1])
+def test_json_array_saved_as_jsonl_suggests_json(tmp_path, indent):
+    path = tmp_path / "data.jsonl"
+    path.write_text(json.dumps(_rows(), indent=indent))
+    with pytest.raises(engram.ValidationError, match=r"JSON array.*rename the file to \.json"):
+        TrajectoryDataset.load(path)
+
+
+def test_upper_case_suffix_and_bom_are_read(tmp_path):
+    upper = tmp_path / "data.JSONL"
+    shutil.copy(DATA, upper)
+    assert len(TrajectoryDataset.load(upper)) == len(TrajectoryDataset.load(DATA))
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + DATA.read_bytes())
+    assert len(TrajectoryDataset.load(bom)) == len(TrajectoryDataset.load(DATA))
+    bom_json = tmp_path / "bom.json"
+    bom_json.write_text(json.dumps(_rows()), encoding="utf-8-sig")
+    assert len(TrajectoryDataset.load(bom_json)) == 3
+    saved = TrajectoryDataset.load(DATA)[:2].save(tmp_path / "out.CSV")
+    assert len(TrajectoryDataset.load(saved)) == 2
+
+
+def test_a_directory_is_an_engram_error(tmp_path):
+    folder = tmp_path / "data.jsonl"
+    folder.mkdir()
+    with pytest.raises(engram.ValidationError, match="is a directory"):
+        TrajectoryDataset.load(folder)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ({"messages": HELLO}, "wrap a single one in a list"),
+    (None, "takes a list of trajectories, got NoneType"),
+    ("data.jsonl", "TrajectoryDataset.load"),
+])
+def test_dataset_refuses_what_is_not_a_list(value, expected):
+    with pytest.raises(engram.ValidationError, match=expected):
+        TrajectoryDataset(value)
+
+
+def test_split_refuses_a_string_fraction():
+    data = TrajectoryDataset.load(DATA)
+    with pytest.raises(engram.ValidationError, match="val_fraction must be a number"):
+        data.split("0.2")
