@@ -43,7 +43,7 @@ from engram.prompts import Prompt
 from engram.trajectories import Trajectory, TrajectoryDataset
 from engram.store import MemoryStore
 data = TrajectoryDataset.load("datasets/support.jsonl")[:8]
-train, val = data.split(0.25, seed=0)
+train, val = data.split_quietly(0.25, seed=0)   # 8 rows of few users: split() would warn in every example
 trajectories = list(train)
 messages = [{"role": "user", "content": "I moved to Lisbon last week"},
             {"role": "assistant", "content": "Thanks, noted!"}]

@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 import dspy
@@ -130,7 +131,9 @@ class OptimizerProposer:
                 new[name] = current
                 continue
             self.last_trajectories = self.to_trajectories(records)
-            prompt = Prompt(name=name, template=current, update_instructions=self.guidance)
+            # a predictor's name can hold what a prompt name may not ('layers[0].predict')
+            prompt = Prompt(name=re.sub(r"[^A-Za-z0-9_.-]", "_", name).strip("_.-") or "component",
+                            template=current, update_instructions=self.guidance)
             result = self.optimizer(self.last_trajectories, prompt)
             self.history.append(result)
             new[name] = result.prompt.template if isinstance(result.prompt.template, str) else current

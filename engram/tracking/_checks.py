@@ -14,9 +14,9 @@ import re
 from typing import Any
 
 from engram.errors import ValidationError
+from engram.prompts import PROMPT_NAME
 
-# MLflow's prompt names: letters, digits, '-', '_' and '.'; '/' and '@' would break references.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}$")
+# MLflow's prompt names (PROMPT_NAME, which Prompt checks too): '/' and '@' would break references.
 _ALIAS = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
 _TAG_KEY = re.compile(r"^[A-Za-z0-9_.\-/ :]{1,250}$")
 MAX_TAG_VALUE = 5000
@@ -28,7 +28,7 @@ def check_name(name: Any, what: str = "prompt name") -> str:
         raise ValidationError(f"The {what} must be text like 'support', got {type(name).__name__} {name!r}.")
     if not name.strip():
         raise ValidationError(f"The {what} is empty; pass a name like 'support'.")
-    if not _NAME.fullmatch(name):
+    if not PROMPT_NAME.fullmatch(name):
         raise ValidationError(f"Invalid {what} {name!r}: start with a letter or digit and use only letters, "
                               "digits, '-', '_' and '.' (at most 255 characters), e.g. 'support-bot'.")
     return name

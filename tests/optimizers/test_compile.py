@@ -158,3 +158,18 @@ def test_gepa_proposer_passes_the_developers_guidance():
         prompts[guidance] = dict(R.directives(new["predict"]))
     assert prompts[None].get("discount") is True
     assert "discount" not in prompts["Never offer discounts: the business pays for them."]
+
+
+def test_a_predictor_name_that_is_no_prompt_name_is_still_optimized():
+    """DSPy names a predictor held in a list 'layers[0].predict'; a Prompt may not be called that."""
+    from engram.testing import HARD_SEED_PROMPT, HardWorld
+    from engram.testing import _hard_rules as R
+
+    lm = HardWorld(0).lm()
+    records = [{"Inputs": {"conversation": "user: refund?"}, "Generated Outputs": {"response": "Refunds take 5 days."},
+                "Feedback": R.BY_NAME["steps"].missing[0] + "."}] * 4
+    proposer = OptimizerProposer(lm, kind="gradient")
+    with dspy.context(lm=lm):
+        new = proposer({"layers[0].predict": HARD_SEED_PROMPT}, {"layers[0].predict": records}, ["layers[0].predict"])
+    assert list(new) == ["layers[0].predict"] and proposer.history[0].original.name == "layers_0_.predict"
+    assert new["layers[0].predict"] != HARD_SEED_PROMPT

@@ -123,3 +123,16 @@ def test_same_config_follows_engram_lm_to_an_http_model(write_config, monkeypatc
     from engram.runner._report import summary_rows
 
     assert dict(summary_rows(result.summary))["cost"].startswith("unknown")
+
+
+def test_a_gated_run_with_nothing_held_out_still_optimizes(tmp_path):
+    """One user: the split holds nothing out, and the gate must not be handed an empty held-out set."""
+    from engram.testing._world import World
+    from tests.runner.conftest import SEED, config_text
+
+    world = World(seed=0)
+    data = tmp_path / "one_user.jsonl"
+    world.simulate(SEED, world.users(1), turns=2, threads=6).save(data)
+    (tmp_path / "exp.yaml").write_text(config_text(data, tmp_path / "out"))
+    result = run_experiment(load_config(tmp_path / "exp.yaml"), progress=False, print_summary=False)
+    assert result.summary["steps"]["prompt"] == "done"

@@ -63,7 +63,8 @@ def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     current = seed.with_template(state["template"]) if "template" in state else seed
     gate = build_gate(cfg, lms)
     optimizer = build_optimizer(cfg, lms, gate)
-    train, validation = list(ctx.train), list(ctx.validation) if ctx.validation is not None else None
+    # nothing held out (one user): let the optimizer decide, and say, where its gate scores
+    train, validation = list(ctx.train), list(ctx.validation or []) or None
     task = ctx.progress.task(f"prompt ({cfg.optimizer.kind})", total=cfg.optimizer.rounds,
                              completed=len(rounds))
     critiques: list[str] = list(state.get("critiques", []))
