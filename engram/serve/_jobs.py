@@ -181,8 +181,8 @@ class JobStore:
 
     def finish(self, job_id: str, owner: str, result: dict[str, Any], usage: dict[str, Any] | None = None) -> bool:
         """Record the result once: True if this call wrote it."""
-        return self._close(job_id, owner, status="succeeded", result=json.dumps(result, default=str),
-                           usage=json.dumps(usage, default=str) if usage is not None else None, error=None)
+        return self._close(job_id, owner, status="succeeded", result=_dumps(result),
+                           usage=_dumps(usage) if usage is not None else None, error=None)
 
     def fail(self, job_id: str, owner: str, error: str) -> bool:
         """Mark a job failed (once); the error message is shown to its tenant."""
@@ -196,6 +196,14 @@ class JobStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _dumps(value: Any) -> str:
+    """JSON as the API writes it: datetimes in RFC 3339 (``2026-12-02T00:26:44.904916Z``, as the memory
+    endpoints return them, not ``str(datetime)``), other non-JSON values as ``str``."""
+    from pydantic_core import to_jsonable_python
+
+    return json.dumps(to_jsonable_python(value, fallback=str))
 
 
 def _driver_url(url: str) -> str:

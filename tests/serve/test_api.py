@@ -110,6 +110,11 @@ def test_extract_now_and_as_debounced_job(shared_server, key):
         assert job["result"]["written"] and job["usage"]["calls"] >= 1
         listed = c.post("/v1/memories/search", json={"namespace": ["memories", "x2"], "limit": 50}).json()
         assert len(listed["results"]) == len(job["result"]["written"])
+        # a job's memories carry the same RFC 3339 timestamps as the memory endpoints (not str(datetime))
+        written = job["result"]["written"][0]
+        fetched = c.get(f"/v1/memories/{written['id']}", params={"namespace": ["memories", "x2"]}).json()
+        assert written["created_at"] == fetched["created_at"] and "T" in written["created_at"], written
+        assert written["updated_at"].endswith("Z"), written
 
 
 def test_feedback_appends_to_a_named_dataset(shared_server, key):

@@ -41,3 +41,18 @@ def test_racing_workers_take_each_job_once(db_url):
         assert job.status == "succeeded" and job.result == {"by": name} and job.attempts == 1
         assert not a.finish(job_id, name, {"again": True}) and b.get(job_id).result == {"by": name}
     assert a.counts() == {"succeeded": 30}
+
+
+def test_results_keep_rfc3339_timestamps(tmp_path):
+    from datetime import UTC, datetime
+
+    from engram.serve import JobStore
+
+    jobs = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}")
+    job, _ = jobs.submit("acme", "extract", {})
+    assert jobs.claim("w", lease=30).id == job.id
+    when = datetime(2026, 12, 2, 0, 26, 45, 371781, tzinfo=UTC)
+    assert jobs.finish(job.id, "w", {"written": [{"created_at": when}]}, {"at": when})
+    done = jobs.get(job.id)
+    assert done.result == {"written": [{"created_at": "2026-12-02T00:26:45.371781Z"}]}
+    assert done.usage == {"at": "2026-12-02T00:26:45.371781Z"}
