@@ -29,11 +29,22 @@ def authenticate(service: Any, authorization: str | None) -> Principal:
     return principal
 
 
+def _bearer_scheme() -> Any:
+    """OpenAPI's ``bearerAuth`` (HTTP bearer), so generated clients get a bearer-token setting.
+    It only documents: ``auto_error=False`` never refuses, :func:`authenticate` does."""
+    from fastapi.security import HTTPBearer
+
+    return HTTPBearer(auto_error=False, scheme_name="bearerAuth",
+                      description="An API key from `engram keys create`: `Authorization: Bearer <key>`.")
+
+
 def require(scope: str):
     """A dependency that authenticates the request and checks ``scope``."""
-    from fastapi import Request
+    from fastapi import Request, Security
+    from fastapi.security import HTTPAuthorizationCredentials
 
-    def dependency(request: Request) -> Principal:
+    def dependency(request: Request,
+                   _documented: HTTPAuthorizationCredentials | None = Security(_bearer_scheme())) -> Principal:
         service = request.app.state.service
         principal = authenticate(service, request.headers.get("authorization"))
         request.scope.setdefault("state", {})

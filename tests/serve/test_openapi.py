@@ -1,0 +1,60 @@
+"""The OpenAPI document as generated clients read it, in process (FastAPI's TestClient): the bearer
+security scheme."""
+
+from __future__ import annotations
+
+import pytest
+
+KEYED = {("post", "/v1/memories"), ("post", "/v1/memories/search"), ("get", "/v1/memories/{key}"),
+         ("patch", "/v1/memories/{key}"), ("delete", "/v1/memories/{key}"), ("get", "/v1/memories/{key}/history"),
+         ("post", "/v1/memories/{key}/restore"), ("get", "/v1/namespaces"), ("post", "/v1/extract"),
+         ("get", "/v1/prompts/{name}"), ("post", "/v1/optimize"), ("get", "/v1/jobs/{job_id}"),
+         ("post", "/v1/feedback")}
+UNAUTHORIZED = {"error": {"code": "unauthorized", "field": None,
+                          "message": "missing or invalid API key: send 'Authorization: Bearer <key>' with a key "
+                                     "from `engram keys create`."}}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    from fastapi.testclient import TestClient
+
+    from engram.serve import FeedbackDatasets, JobStore, KeyStore, ServeSettings, Service, create_app
+    from engram.store import MemoryStore
+
+    home = tmp_path_factory.mktemp("serve-openapi")
+    settings = ServeSettings(run_jobs=False)
+    service = Service(MemoryStore.in_memory(), KeyStore(home / "keys.db"), JobStore(f"sqlite:///{home}/jobs.db"),
+                      FeedbackDatasets(home), settings, home)
+    with TestClient(create_app(settings, service=service, mcp=False)) as c:
+        c.read_key = service.keys.create("acme", "read").key
+        yield c
+
+
+@pytest.fixture(scope="module")
+def spec(client):
+    return client.get("/openapi.json").json()
+
+
+def test_keyed_routes_declare_the_bearer_scheme(spec):
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["type"] == "http"
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    operations = {(m, p): op for p, ops in spec["paths"].items() for m, op in ops.items()}
+    assert KEYED <= set(operations)
+    for name in KEYED:
+        assert operations[name].get("security") == [{"bearerAuth": []}], name
+    for path in ("/healthz", "/readyz"):
+        assert "security" not in spec["paths"][path]["get"], path
+
+
+def test_auth_answers_are_unchanged_by_the_scheme(client):
+    for headers in ({}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer nope"}, {"Authorization": "Bearer"}):
+        r = client.get("/v1/namespaces", headers=headers)
+        assert r.status_code == 401 and r.json() == UNAUTHORIZED, (headers, r.text)
+        assert r.headers["www-authenticate"] == "Bearer"
+    ok = client.get("/v1/namespaces", headers={"Authorization": f"bearer {client.read_key}"})
+    assert ok.status_code == 200, ok.text
+    denied = client.post("/v1/feedback", headers={"Authorization": f"Bearer {client.read_key}"},
+                         json={"dataset": "d", "trajectories": []})
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+
