@@ -56,8 +56,7 @@ def create_app(settings: ServeSettings | None = None, *, service: Any = None, mc
                 if runner is not None:
                     runner.stop(wait=False)
 
-    app = FastAPI(title="engram", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan,
-                  responses={401: {"model": _schemas().ErrorOut}, 422: {"model": _schemas().ErrorOut}})
+    app = FastAPI(title="engram", version="0.1.0", description=API_DESCRIPTION, lifespan=lifespan)
     app.state.service, app.state.settings = service, settings
     app.state.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
     _errors.install(app)
@@ -85,12 +84,6 @@ def _log_to_stderr() -> None:
             logger.propagate = False
 
 
-def _schemas() -> Any:
-    from engram.serve import _schemas as schemas
-
-    return schemas
-
-
 def _routes(app: Any, service: Any) -> None:
     from fastapi import Body, Depends, Path, Query
 
@@ -108,6 +101,12 @@ def _routes(app: Any, service: Any) -> None:
                         Query(min_length=1, max_length=8, description="Namespace parts (repeat the parameter).")]
     KeyPath = Annotated[str, Path(min_length=1, max_length=128)]
 
+    def errors(*statuses: int, body: bool = False) -> dict[int | str, dict[str, Any]]:
+        """The error statuses a keyed route can answer (``{error: {...}}``): the key's 401 / 403 / 429,
+        422, 413 (BodyLimit) for a route with a body, and ``statuses``."""
+        codes = (401, 403, 422, 429, *((413,) if body else ()), *statuses)
+        return {code: {"model": s.ErrorOut} for code in sorted(codes)}
+
     @app.get("/healthz", tags=["service"])
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
@@ -122,27 +121,27 @@ def _routes(app: Any, service: Any) -> None:
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
-    @app.post("/v1/memories", status_code=201, response_model=s.MemoryOut, tags=["memories"])
+    @app.post("/v1/memories", status_code=201, response_model=s.MemoryOut, tags=["memories"],
+              responses=errors(409, body=True))
     def create_memory(req: s.MemoryCreate, who: Write) -> Any:
         """Store a memory (a new version if the key exists)."""
         return service.put(who.tenant, req.namespace, content=req.content, key=req.key, kind=req.kind,
                            metadata=req.metadata, expected_version=req.expected_version)
 
-    @app.post("/v1/memories/search", response_model=s.SearchOut, tags=["memories"])
+    @app.post("/v1/memories/search", response_model=s.SearchOut, tags=["memories"], responses=errors(body=True))
     def search_memories(req: s.SearchIn, who: Read) -> Any:
         """Memories of one namespace ranked by meaning, filtered by metadata and kind."""
         return {"results": service.search(who.tenant, req.namespace, query=req.query, limit=req.limit,
                                           offset=req.offset, filter=req.filter, kind=req.kind,
                                           min_score=req.min_score)}
 
-    @app.get("/v1/memories/{key}", response_model=s.MemoryOut, tags=["memories"],
-             responses={404: {"model": s.ErrorOut}})
+    @app.get("/v1/memories/{key}", response_model=s.MemoryOut, tags=["memories"], responses=errors(404))
     def get_memory(key: KeyPath, namespace: NsQuery, who: Read) -> Any:
         """The current version of one memory."""
         return service.get(who.tenant, namespace, key)
 
     @app.patch("/v1/memories/{key}", response_model=s.MemoryOut, tags=["memories"],
-               responses={404: {"model": s.ErrorOut}, 409: {"model": s.ErrorOut}})
+               responses=errors(404, 409, body=True))
     def patch_memory(key: KeyPath, namespace: NsQuery, req: s.MemoryPatch, who: Write) -> Any:
         """Change content, kind or metadata (metadata is merged; null removes a key)."""
         changes = req.model_dump(exclude_unset=True, exclude={"expected_version"})
@@ -151,25 +150,24 @@ def _routes(app: Any, service: Any) -> None:
             changes.pop("metadata", None)
         return service.patch(who.tenant, namespace, key, changes, req.expected_version)
 
-    @app.delete("/v1/memories/{key}", tags=["memories"], responses={404: {"model": s.ErrorOut}})
+    @app.delete("/v1/memories/{key}", tags=["memories"], responses=errors(404))
     def delete_memory(key: KeyPath, namespace: NsQuery, who: Write, hard: bool = False) -> dict[str, Any]:
         """Soft-delete (history kept; restore brings it back) or, with ``hard=true``, erase."""
         record = service.delete(who.tenant, namespace, key, hard=hard)
         return {"deleted": key, "hard": hard, "record": record}
 
-    @app.get("/v1/memories/{key}/history", response_model=s.HistoryOut, tags=["memories"],
-             responses={404: {"model": s.ErrorOut}})
+    @app.get("/v1/memories/{key}/history", response_model=s.HistoryOut, tags=["memories"], responses=errors(404))
     def memory_history(key: KeyPath, namespace: NsQuery, who: Read) -> Any:
         """Every version of one memory, oldest first."""
         return {"versions": service.history(who.tenant, namespace, key)}
 
     @app.post("/v1/memories/{key}/restore", response_model=s.MemoryOut, tags=["memories"],
-              responses={404: {"model": s.ErrorOut}})
+              responses=errors(404, body=True))
     def restore_memory(key: KeyPath, namespace: NsQuery, req: s.RestoreIn, who: Write) -> Any:
         """Make an old version current again (as a new version)."""
         return service.restore(who.tenant, namespace, key, req.version)
 
-    @app.get("/v1/namespaces", response_model=s.NamespacesOut, tags=["memories"])
+    @app.get("/v1/namespaces", response_model=s.NamespacesOut, tags=["memories"], responses=errors())
     def namespaces(who: Read,
                    prefix: Annotated[list[Annotated[str, Query(min_length=1, max_length=128)]] | None,
                                      Query(max_length=8)] = None,
@@ -179,7 +177,7 @@ def _routes(app: Any, service: Any) -> None:
         return {"namespaces": service.namespaces(who.tenant, prefix or (), limit=limit, offset=offset)}
 
     @app.post("/v1/extract", response_model=s.ExtractOut, tags=["memories"],
-              responses={202: {"model": s.ExtractOut}})
+              responses={202: {"model": s.ExtractOut}, **errors(body=True)})
     def extract(req: s.ExtractIn, who: Write) -> Any:
         """Apply a conversation with the memory manager: now (``wait``) or as a debounced job."""
         import uuid
@@ -200,14 +198,15 @@ def _routes(app: Any, service: Any) -> None:
                             status_code=202)
 
     @app.get("/v1/prompts/{name}", response_model=s.PromptOut, tags=["prompts"],
-             responses={404: {"model": s.ErrorOut}, 503: {"model": s.ErrorOut}})
+             responses=errors(404, 503))
     def get_prompt(name: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")], who: Read,
                    alias: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
                    version: Annotated[int | None, Query(ge=1, le=2**31)] = None) -> Any:
         """A prompt through the production loader (cached; the last good copy when MLflow is down)."""
         return service.prompt(who.tenant, name, alias if alias or version else "production", version)
 
-    @app.post("/v1/optimize", status_code=202, response_model=s.JobOut, tags=["prompts"])
+    @app.post("/v1/optimize", status_code=202, response_model=s.JobOut, tags=["prompts"],
+              responses=errors(404, body=True))
     def optimize(req: s.OptimizeIn, who: Optimize) -> Any:
         """Queue a prompt optimization (gate, MLflow run, optional register and promote)."""
         if req.prompt is None and req.prompt_name is None:
@@ -225,7 +224,7 @@ def _routes(app: Any, service: Any) -> None:
         job, _ = service.jobs.submit(who.tenant, "optimize", payload)
         return job.public()
 
-    @app.get("/v1/jobs/{job_id}", response_model=s.JobOut, tags=["jobs"], responses={404: {"model": s.ErrorOut}})
+    @app.get("/v1/jobs/{job_id}", response_model=s.JobOut, tags=["jobs"], responses=errors(404))
     def get_job(job_id: Annotated[str, Path(min_length=1, max_length=64)], who: Read) -> Any:
         """A job's status, result and LM usage (your tenant's jobs only)."""
         job = service.jobs.get(job_id, tenant=who.tenant)
@@ -233,7 +232,8 @@ def _routes(app: Any, service: Any) -> None:
             raise ApiError(404, "not_found", "no such job for this key's tenant.", field="job_id")
         return job.public()
 
-    @app.post("/v1/feedback", status_code=201, response_model=s.FeedbackOut, tags=["prompts"])
+    @app.post("/v1/feedback", status_code=201, response_model=s.FeedbackOut, tags=["prompts"],
+              responses=errors(body=True))
     def feedback(req: Annotated[s.FeedbackBatchIn, Body()], who: Write) -> Any:
         """Append trajectories with feedback to a named dataset (for a later /v1/optimize)."""
         items = [t.model_dump(exclude_none=True) for t in req.trajectories]

@@ -1,5 +1,5 @@
 """The OpenAPI document as generated clients read it, in process (FastAPI's TestClient): the bearer
-security scheme."""
+security scheme and the error statuses each route can answer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ KEYED = {("post", "/v1/memories"), ("post", "/v1/memories/search"), ("get", "/v1
          ("post", "/v1/memories/{key}/restore"), ("get", "/v1/namespaces"), ("post", "/v1/extract"),
          ("get", "/v1/prompts/{name}"), ("post", "/v1/optimize"), ("get", "/v1/jobs/{job_id}"),
          ("post", "/v1/feedback")}
+WITH_BODY = {(m, p) for m, p in KEYED if m in ("post", "patch")}
 UNAUTHORIZED = {"error": {"code": "unauthorized", "field": None,
                           "message": "missing or invalid API key: send 'Authorization: Bearer <key>' with a key "
                                      "from `engram keys create`."}}
@@ -57,4 +58,21 @@ def test_auth_answers_are_unchanged_by_the_scheme(client):
     denied = client.post("/v1/feedback", headers={"Authorization": f"Bearer {client.read_key}"},
                          json={"dataset": "d", "trajectories": []})
     assert denied.status_code == 403 and denied.json()["error"]["code"] == "forbidden"
+
+
+def test_error_statuses_are_declared_with_the_error_model(spec):
+    def declared(method: str, path: str) -> dict:
+        return spec["paths"][path][method]["responses"]
+
+    error_ref = "#/components/schemas/ErrorOut"
+    for method, path in KEYED:
+        wanted = {"401", "403", "429"} | ({"413"} if (method, path) in WITH_BODY else set())
+        responses = declared(method, path)
+        assert wanted <= set(responses), (method, path, sorted(responses))
+        for status in wanted:
+            assert responses[status]["content"]["application/json"]["schema"]["$ref"] == error_ref
+    assert "409" in declared("post", "/v1/memories")
+    assert "404" in declared("post", "/v1/optimize")
+    for path in ("/healthz", "/readyz"):
+        assert not {"401", "422"} & set(declared("get", path)), path
 
