@@ -112,6 +112,11 @@ def _routes(app: Any, service: Any) -> None:
         """Liveness: the process answers."""
         return {"status": "ok"}
 
+    @app.head("/healthz", include_in_schema=False)
+    def healthz_head() -> dict[str, str]:
+        """Liveness for uptime checkers that send HEAD: GET's status and headers, no body."""
+        return {"status": "ok"}
+
     @app.get("/readyz", tags=["service"], responses={503: {"model": s.ErrorOut}})
     def readyz() -> Any:
         """Readiness: the store, tracking and the job table answer."""

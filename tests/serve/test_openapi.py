@@ -1,5 +1,5 @@
 """The OpenAPI document as generated clients read it, in process (FastAPI's TestClient): the bearer
-security scheme and the error statuses each route can answer."""
+security scheme, the error statuses each route can answer, and HEAD on /healthz."""
 
 from __future__ import annotations
 
@@ -76,3 +76,8 @@ def test_error_statuses_are_declared_with_the_error_model(spec):
     for path in ("/healthz", "/readyz"):
         assert not {"401", "422"} & set(declared("get", path)), path
 
+
+def test_head_healthz(client):
+    r = client.head("/healthz")
+    assert r.status_code == 200 and r.content == b""
+    assert client.get("/healthz").json() == {"status": "ok"}
