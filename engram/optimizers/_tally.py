@@ -63,7 +63,7 @@ import dspy
 
 from engram.errors import ValidationError
 from engram.lm import resolve
-from engram.optimizers._base import LMRef, PromptOptimizerBase, Proposal
+from engram.optimizers._base import LMRef, PromptOptimizerBase, Proposal, check_number
 from engram.optimizers._formatting import Rendered, last_exchange, output_items, prompt_context
 from engram.optimizers._signatures import CheckInstructions, ReadFeedback
 from engram.optimizers._tally_stats import Tally, contradicts, fit_to_ratings, subsets, value
@@ -94,6 +94,9 @@ class TallyOptimizer(PromptOptimizerBase):
     """
 
     kind = "tally"
+    #: The integer settings' defaults (the examples in their error messages).
+    DEFAULTS = {"replay_messages": 6, "candidates": 8, "max_instructions": 4, "pool_size": 8, "read_batch": 12,
+                "check_batch": 12}
 
     def __init__(self, lm: Any = None, *, task_lm: Any = None, replay_messages: int = 6, candidates: int = 8,
                  max_instructions: int = 4, pool_size: int = 8, read_batch: int = 12, check_batch: int = 12,
@@ -102,8 +105,11 @@ class TallyOptimizer(PromptOptimizerBase):
         for name, number in (("replay_messages", replay_messages), ("candidates", candidates),
                              ("max_instructions", max_instructions), ("pool_size", pool_size),
                              ("read_batch", read_batch), ("check_batch", check_batch)):
+            check_number(number, name, integer=True, example=self.DEFAULTS[name])
             if number < 1:
                 raise ValidationError(f"{name} must be at least 1, got {number}.")
+        if rating_prior is not None:
+            check_number(rating_prior, "rating_prior", example=10.0)
         if rating_prior is not None and not rating_prior > 0:
             raise ValidationError(f"rating_prior must be above 0 (or None to ignore the ratings), got {rating_prior}.")
         self._task_lm = LMRef(task_lm)

@@ -128,6 +128,10 @@ def test_nothing_to_read_or_a_chat_template_leaves_the_prompt_unchanged():
 def test_bad_settings_raise_and_the_factory_builds_it():
     with pytest.raises(ValidationError, match="replay_messages must be at least 1"):
         TallyOptimizer(replay_messages=0)
+    with pytest.raises(ValidationError, match="candidates must be an integer such as candidates=8, got str '8'"):
+        TallyOptimizer(candidates="8")  # a string from a config file, not "'<' not supported"
+    with pytest.raises(ValidationError, match="rating_prior must be a number"):
+        TallyOptimizer(rating_prior="10")
     optimizer = create_prompt_optimizer(kind="tally", config={"candidates": 3, "max_reflection_steps": 2})
     assert isinstance(optimizer, TallyOptimizer) and optimizer.candidates == 3
 
