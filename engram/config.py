@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,42 @@ class Settings(BaseModel):
     def _embedder_named(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("the embedder cannot be empty; e.g. 'all-MiniLM-L6-v2' or 'litellm:<model>'")
-        return value.strip()
+        value = value.strip()
+        minilm = {f"{alias}{variant}" for alias in _MINILM_ALIASES for variant in ("", ":torch", ":int8")}
+        kind, _, rest = value.partition(":")
+        if value.lower() in minilm or (kind in {"litellm", "chroma"} and rest.strip()):
+            return value
+        if kind in {"litellm", "chroma"}:
+            raise ValueError(f"{kind!r} needs a name after the colon, e.g. "
+                             + ("'litellm:text-embedding-3-small'" if kind == "litellm" else "'chroma:default'"))
+        raise ValueError(f"unknown embedder {value!r}; use 'all-MiniLM-L6-v2' (also ':int8' or ':torch'), "
+                         "'litellm:<model>' (e.g. 'litellm:text-embedding-3-small') or 'chroma:<name>' "
+                         "(e.g. 'chroma:default')")
+
+    @field_validator("home")
+    @classmethod
+    def _home_not_a_file(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError(f"home {str(value)!r} is an existing file, not a directory; engram keeps its "
+                             "Chroma store and MLflow database in this directory: give a directory path "
+                             "(it is created if missing)")
+        return value
+
+    @field_validator("tracking_uri")
+    @classmethod
+    def _tracking_scheme_known(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return value
+        scheme = _uri_scheme(value.strip())
+        if scheme in _MLFLOW_SCHEMES or scheme.split("+", 1)[0] in _MLFLOW_DATABASES:
+            return value
+        plugins = _tracking_store_plugins()
+        if scheme in plugins:
+            return value
+        known = sorted(_MLFLOW_SCHEMES - {""} | _MLFLOW_DATABASES | plugins)
+        raise ValueError(f"MLflow has no tracking store for scheme {scheme!r} in {value!r}; use a directory "
+                         f"path, or a URI with one of the schemes {', '.join(known)} (e.g. "
+                         "'sqlite:////data/mlflow.db' or 'http://localhost:5000')")
 
     @property
     def store_path(self) -> Path:
@@ -79,6 +115,62 @@ class Settings(BaseModel):
         if self.tracking_uri:
             return self.tracking_uri
         return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+
+
+# The tracking-store schemes MLflow itself serves (mlflow.tracking._tracking_service.utils):
+# "" is a plain path. Plugins add theirs through the "mlflow.tracking_store" entry-point group.
+_MLFLOW_SCHEMES = {"", "file", "http", "https", "databricks", "databricks-uc", "uc"}
+_MLFLOW_DATABASES = {"sqlite", "postgresql", "mysql", "mssql"}  # also as dialect+driver
+
+
+def _uri_scheme(uri: str) -> str:
+    from urllib.parse import urlparse
+
+    if uri in {"databricks", "databricks-uc", "uc"}:
+        return uri
+    scheme = urlparse(uri).scheme.lower()
+    return "" if len(scheme) == 1 else scheme  # "C:\\runs" is a Windows path, as MLflow reads it
+
+
+def _tracking_store_plugins() -> set[str]:
+    from engram._lazy import entry_points
+
+    return set(entry_points("mlflow.tracking_store"))
+
+
+_lm_name_checks: dict[str, Callable[[str], str | None]] = {}
+_MINILM_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2", "minilm", "default"}
+"""The MiniLM names engram.store's embedder accepts (kept equal to its list by a test)."""
+
+
+def register_lm_name_check(prefix: str, check: Callable[[str], str | None]) -> None:
+    """Have :func:`configure` ask ``check(name)`` about LM names starting with ``prefix``.
+
+    ``check`` returns ``None`` for a name it can build, else what is wrong and how to fix it.
+    :mod:`engram.testing` registers one for ``"offline/"`` (unknown stand-in names).
+    """
+    _lm_name_checks[prefix] = check
+
+
+def _check_lm_names(settings: dict[str, Any]) -> None:
+    for key, value in settings.items():
+        if key not in {"lm", "reflection_lm", "judge_lm"} or not isinstance(value, str) or "/" not in value:
+            continue
+        name = value.strip()
+        prefix = name.split("/", 1)[0] + "/"
+        if prefix not in _lm_name_checks:
+            from engram._lazy import entry_points
+
+            load = entry_points("engram.lm_prefixes").get(prefix)
+            if load is not None:
+                try:
+                    load()  # the package that builds the prefix registers its check on import
+                except Exception:  # noqa: BLE001 - building the LM reports a broken plugin
+                    continue
+        check = _lm_name_checks.get(prefix)
+        problem = check(name) if check is not None else None
+        if problem:
+            raise ConfigurationError(f"Invalid setting '{key}' ({ENV_PREFIX}{key.upper()}): {problem}")
 
 
 _lock = threading.Lock()
@@ -128,6 +220,7 @@ def configure(**settings: Any) -> Settings:
     if unknown:
         known = ", ".join(sorted(Settings.model_fields))
         raise ConfigurationError(f"Unknown setting(s) {sorted(unknown)}; known settings are: {known}.")
+    _check_lm_names(settings)  # outside the lock: it may import the package of a prefix
     with _lock:
         proposed = dict(_overrides)
         for key, value in settings.items():

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from engram.config import register_lm_name_check
 from engram.errors import ConfigurationError
 
 
@@ -92,3 +93,16 @@ def offline_lm(name: str, **kwargs: Any):
 def build_offline_lm(name: str):
     """The factory of the ``offline/`` LM prefix: ``"offline/support"`` -> the stand-in."""
     return offline_lm(name)
+
+
+def _unknown_offline_name(name: str) -> str | None:
+    """What :func:`engram.configure` says about an ``offline/`` name no stand-in is registered for."""
+    if name.removeprefix("offline/").strip() in _FACTORIES:
+        return None
+    known = ", ".join(f"offline/{n}" for n in _FACTORIES)
+    return (f"there is no offline stand-in {name!r}. Known offline stand-ins: {known}. Register your own "
+            "first with engram.testing.register_offline_lm(name, factory), or, for a real model, use a "
+            "LiteLLM name such as 'openai/gpt-4o-mini'.")
+
+
+register_lm_name_check("offline/", _unknown_offline_name)
