@@ -57,8 +57,7 @@ class PrefixMixin:
         check_page(limit, offset)
         check_kind(kind, optional=True)
         to_where(filter)
-        min_score = query_mod.check_min_score(min_score)
-        query_mod.check_ranking(ranking)
+        min_score = query_mod.check_min_score(min_score, ranking=query_mod.check_ranking(ranking), kind=kind)
         if min_score is not None and query is None:
             raise ValidationError("min_score needs a query: without one nothing is scored.")
         namespaces = store.list_namespaces(pre, limit=MAX_NAMESPACES + 1)

@@ -113,8 +113,11 @@ def check_ranking(ranking: Any) -> Any:
     raise ValidationError(f"ranking must be one of {list(RANKINGS)} or a MemoryRanker, got {ranking!r}.")
 
 
-def check_min_score(min_score: Any) -> float | None:
-    """A finite number or None."""
+def check_min_score(min_score: Any, *, ranking: Any = None, kind: str | None = None) -> float | None:
+    """A finite number or None, within the scores ``ranking`` can give (when that range is known).
+
+    ``ranking`` is a value :func:`check_ranking` returned; without it only the type is checked.
+    """
     import math
 
     from engram.errors import ValidationError
@@ -123,7 +126,39 @@ def check_min_score(min_score: Any) -> float | None:
         return None
     if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) or not math.isfinite(min_score):
         raise ValidationError(f"min_score must be a finite number or None, got {min_score!r}.")
+    bounds = None if ranking is None else score_range(ranking, kind)
+    if bounds is not None and not bounds[0] <= min_score <= bounds[1]:
+        low, high = bounds
+        what = "cosine similarity" if ranking == "dense" else "cosine plus the ranker's bonuses"
+        raise ValidationError(
+            f"min_score={min_score!r} is outside the scores ranking={_name(ranking)} gives ({what}, "
+            f"from {low:g} to {high:g}), so it would {'drop every result' if min_score > high else 'drop nothing'}; "
+            f"pass a value between {low:g} and {high:g} (e.g. 0.3), or None for no threshold.")
     return float(min_score)
+
+
+def score_range(ranking: Any, kind: str | None = None) -> tuple[float, float] | None:
+    """The lowest and highest score a memory search with ``ranking`` can give; None if unbounded.
+
+    Dense: cosine similarity, [-1, 1]. A ``MemoryRanker`` (``"hybrid"`` is the default one)
+    adds bonuses in [0, weight] to cosine. ``kind="message"`` (an archive's fused z-scores)
+    and other ranker objects have no fixed range.
+    """
+    if kind == "message":
+        return None
+    if ranking == "dense":
+        return (-1.0, 1.0)
+    from engram.store._archive._ranking import MemoryRanker
+
+    ranker = MemoryRanker() if ranking == "hybrid" else ranking
+    if not isinstance(ranker, MemoryRanker):
+        return None
+    weights = (ranker.lexical, ranker.date, ranker.recency)
+    return (-1.0 + sum(min(w, 0.0) for w in weights), 1.0 + sum(max(w, 0.0) for w in weights))
+
+
+def _name(ranking: Any) -> str:
+    return repr(ranking) if isinstance(ranking, str) else type(ranking).__name__
 
 
 def above(records: list[Any], min_score: float | None) -> list[Any]:

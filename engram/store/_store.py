@@ -234,7 +234,8 @@ class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, FrameMi
         check_page(limit, offset)
         check_kind(kind, optional=True)
         keys = check_keys(keys)
-        min_score, ranking = query_mod.check_min_score(min_score), query_mod.check_ranking(ranking)
+        ranking = query_mod.check_ranking(ranking)
+        min_score = query_mod.check_min_score(min_score, ranking=ranking, kind=kind)
         if min_score is not None and query is None:
             raise ValidationError("min_score needs a query: without one nothing is scored.")
         where = and_where(None if check_flag("include_deleted", include_deleted) else _LIVE,

@@ -46,7 +46,7 @@ def test_min_score_drops_results_below_the_threshold(facts):
     kept = facts.search(NS, "what is ticket 4471 about?", min_score=cut)
     assert [r.id for r in kept] == [everything[0].id]
     assert facts.search(NS, "what is ticket 4471 about?", min_score=scores[1]) == everything[:2]
-    assert facts.search(NS, "what is ticket 4471 about?", min_score=1.01) == []
+    assert facts.search(NS, "what is ticket 4471 about?", min_score=1.0) == []  # no memory matches exactly
     hybrid = facts.search(NS, "what is ticket 4471 about?", ranking="hybrid", min_score=cut)
     assert hybrid and all(r.score >= cut for r in hybrid)
 
@@ -55,6 +55,21 @@ def test_min_score_drops_results_below_the_threshold(facts):
 def test_min_score_must_be_a_finite_number(facts, bad):
     with pytest.raises(ValidationError, match="min_score"):
         facts.search(NS, "ticket", min_score=bad)
+
+
+@pytest.mark.parametrize("bad, ranking", [(5, None), (1.01, "dense"), (-1.5, None), (1.41, "hybrid"),
+                                          (-1.01, "hybrid"), (1.61, MemoryRanker(lexical=0.3, date=0.3))])
+def test_min_score_outside_the_score_range_is_refused(facts, bad, ranking):
+    with pytest.raises(ValidationError, match=r"outside the scores .* between"):
+        facts.search(NS, "ticket", min_score=bad, ranking=ranking)
+    with pytest.raises(ValidationError, match="outside the scores"):
+        facts.search_prefix(("memories", "nobody"), "ticket", min_score=bad, ranking=ranking)  # no namespaces
+
+
+@pytest.mark.parametrize("edge, ranking", [(1.0, None), (-1.0, None), (1.4, "hybrid"),
+                                           (1.6, MemoryRanker(lexical=0.3, date=0.3))])
+def test_min_score_at_the_edge_of_the_range_is_accepted(facts, edge, ranking):
+    facts.search(NS, "ticket", min_score=edge, ranking=ranking)
 
 
 def test_min_score_needs_a_query_and_ranking_must_be_known(facts):
