@@ -26,6 +26,9 @@ from engram.errors import ConfigurationError, ValidationError
 # The default may not contain "$", "{" or "}": nested references expand innermost first.
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^${}]*))?\}")
 
+# What is left of a reference with no closing brace once the well-formed ones are taken out.
+_UNCLOSED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?$|\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?(?=\$\{)")
+
 KeyPath = tuple[str | int, ...]
 
 
@@ -59,7 +62,23 @@ class SourceMap:
         return ConfigError(message, source=self.source, line=self.line_of(path), field=dotted)
 
 
+def _check_closed(value: str, path: KeyPath, source_map: SourceMap) -> None:
+    rest = value
+    for _ in range(8):  # take the well-formed references out, innermost first
+        if not _ENV.search(rest):
+            break
+        rest = _ENV.sub("", rest)
+    unclosed = _UNCLOSED.search(rest)
+    if unclosed:
+        start = unclosed.group(0)
+        example = f", e.g. {value + '}'!r}" if value.endswith(start) and value.count("${") == 1 else ""
+        raise source_map.error(
+            path, f"the environment reference {start!r} in {value!r} has no closing '}}'; close it: "
+                  f"${{NAME}} or ${{NAME:-default}}{example}")
+
+
 def _expand_env(value: str, path: KeyPath, source_map: SourceMap) -> str:
+    _check_closed(value, path, source_map)  # the file's text only: an environment value may hold "${"
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
         found = os.environ.get(name)

@@ -110,6 +110,19 @@ def test_unset_variable_without_default(data):
     assert (err.line, err.field) == (6, "lms.task") and "ENGRAM_SURELY_UNSET" in str(err)
 
 
+@pytest.mark.parametrize("unclosed", ["${ENGRAM_TEST_LM:-offline/support", "${ENGRAM_TEST_LM",
+                                      "${ENGRAM_TEST_LM:-${ENGRAM_LM:-offline/support}"])
+def test_unclosed_variable_reference_is_refused_at_its_line(data, monkeypatch, unclosed):
+    monkeypatch.setenv("ENGRAM_TEST_LM", "openai/gpt-4o-mini")  # set or not, the reference is broken
+    err = error_for(good(data).replace("${ENGRAM_TEST_LM:-offline/support}", unclosed))
+    assert (err.line, err.field) == (6, "lms.task") and "no closing '}'" in str(err)
+
+
+def test_a_dollar_brace_that_is_no_reference_is_left_alone(data):
+    text = good(data).replace("You help {company} customers.", "Prices look like ${ 5 } or ${.")
+    assert loads_config(text).prompt.prompt.template == "Prices look like ${ 5 } or ${."
+
+
 def test_yaml_syntax_error_has_a_line():
     err = error_for("name: x\nprompt: [1,\n  b: 2\n")
     assert err.line is not None and "not valid YAML" in str(err)
