@@ -190,6 +190,29 @@ def promote(name: str, version: int, alias: Annotated[str, typer.Argument(help="
     typer.echo(f"{promoted.name}@{alias} -> version {promoted.version}")
 
 
+_SUFFIX_HINT = ".json (json), .yaml or .yml (yaml), .txt (text), .py (python)"
+
+
+def _check_output_suffix(output: Path, fmt: str | None) -> None:
+    """Refuse a file name whose suffix says another format than the one written (or none known)."""
+    from engram.errors import ValidationError
+    from engram.tracking._export import format_for_path
+
+    suffix = output.suffix.lower()
+    if not suffix:
+        return  # no suffix: the --format (default json) decides
+    implied = format_for_path(output) if suffix == ".json" or format_for_path(output) != "json" else None
+    if fmt is None and implied is None:
+        raise ValidationError(
+            f"Cannot tell the export format from {output.name!r}: {suffix} is none of {_SUFFIX_HINT}. "
+            f"Name the file with one of those suffixes, or pass --format json|yaml|text|openai|python.")
+    if fmt is not None and implied is not None and fmt != implied and not (fmt == "openai" and implied == "json"):
+        raise ValidationError(
+            f"--format {fmt} would write {fmt} into {output.name!r}, whose suffix {suffix} means {implied}; "
+            f"drop --format to write {implied}, or name the file for {fmt} ({_SUFFIX_HINT}; "
+            "openai is JSON).")
+
+
 @app.command()
 @_errors_as_one_line
 def export(ref: str,
@@ -200,11 +223,13 @@ def export(ref: str,
     """Export a version (JSON / YAML exports double as the loader's fallback file)."""
     from engram.tracking._export import FORMATS, export_prompt, format_for_path
 
-    fmt = fmt or (format_for_path(output) if output else "json")
-    if fmt not in FORMATS:
-        from engram.errors import ValidationError
+    from engram.errors import ValidationError
 
+    if fmt is not None and fmt not in FORMATS:
         raise ValidationError(f"Unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    if output is not None:
+        _check_output_suffix(output, fmt)
+    fmt = fmt or (format_for_path(output) if output else "json")
     prompt = _registry(tracking_uri).load(ref).to_prompt()
     out = export_prompt(prompt, fmt)  # type: ignore[arg-type]
     text = out if isinstance(out, str) else json.dumps(out, indent=2, ensure_ascii=False) + "\n"

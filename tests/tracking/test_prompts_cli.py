@@ -62,6 +62,14 @@ def test_export_to_stdout_and_file_and_load_through_the_loader(two_versions, tmp
     assert loaded.exit_code == 0 and "support version 2 (from registry)" in loaded.stdout
 
 
+def test_export_formats_that_fit_the_file_name_are_written(two_versions, tmp_path):
+    assert invoke("export", "support", "--format", "openai", "-o", str(tmp_path / "a.json")).exit_code == 0
+    assert invoke("export", "support", "--format", "yaml", "-o", str(tmp_path / "b.yml")).exit_code == 0
+    assert invoke("export", "support", "--format", "text", "-o", str(tmp_path / "c.xml")).exit_code == 0
+    assert invoke("export", "support", "-o", str(tmp_path / "no-suffix")).exit_code == 0
+    assert json.loads((tmp_path / "no-suffix").read_text())["name"] == "support"
+
+
 def test_load_falls_back_when_the_server_is_down(two_versions, tmp_path):
     invoke("promote", "support", "1")
     fallback = tmp_path / "fb"
@@ -79,6 +87,8 @@ def test_load_falls_back_when_the_server_is_down(two_versions, tmp_path):
     (["show", "nope"], "No prompt named 'nope'"),
     (["promote", "support", "9"], "has no version 9"),
     (["export", "support", "--format", "xml"], "Unknown export format 'xml'"),
+    (["export", "support", "-o", "never-written.xml"], "Cannot tell the export format from 'never-written.xml'"),
+    (["export", "support", "--format", "yaml", "-o", "never-written.json"], "suffix .json means json"),
     (["diff", "support/1", "support/7"], "its versions are 1, 2"),
     (["load", "support@production", "--tracking-uri", "http://127.0.0.1:9"], "Cannot reach the MLflow"),
 ])
