@@ -41,7 +41,38 @@ def parse_namespace(text: str) -> tuple[str, ...]:
         parts = text.strip("/").split("/")
         if not text.strip("/ ") or any(not p.strip() for p in parts):
             raise NamespaceError(f"namespace {text!r} has an empty part; write parts joined by '/', e.g. memories/u1.")
+    for i, part in enumerate(parts):
+        if "{" in part or "}" in part:  # the store's own message is about filling templates in Python
+            above = "/".join(parts[:i])
+            listing = f"`engram memory ls {above}`" if above else "`engram memory ls`"
+            raise NamespaceError(
+                f"namespace part {part!r} of {text!r} is a template field (or has a brace): a command takes "
+                f"a namespace as stored, with the value in its place (e.g. memories/u1); {listing} lists "
+                "the namespaces there.")
     return validate_namespace(tuple(parts))
+
+
+def store_directory(path: Path | None, *, create: bool) -> Path | None:
+    """The store directory a command opens (None: a Chroma server), refused with CLI advice
+    when it is a file, missing (unless ``create``) or cannot be created."""
+    from engram.config import get_settings
+
+    settings = get_settings()
+    target = path if path is not None else (None if settings.chroma_url else Path(settings.store_path))
+    if target is None:
+        return None
+    where = "--store PATH (a store directory) or set ENGRAM_HOME / ENGRAM_CHROMA_URL"
+    if target.exists() and not target.is_dir():
+        raise ValidationError(f"{target} is a file, not a memory store directory; pass {where}.")
+    if not target.exists():
+        if not create:
+            raise EngramError(f"no memory store at {target}; pass {where}.")
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValidationError(f"cannot create the memory store directory {target} "
+                                  f"({err.strerror or err}); pass {where} to a writable place.") from None
+    return target
 
 
 def compact_command(
@@ -80,11 +111,18 @@ def _run(ns: tuple[str, ...], cap: int | None, store_path: Path | None, batch_si
     from engram.modules._manager import MemoryManager
     from engram.store import MemoryStore
 
+    store_directory(store_path, create=False)
     store = MemoryStore.persistent(store_path) if store_path is not None else MemoryStore.from_settings()
     try:
+        if ns not in store.list_namespaces(ns, include_internal=True):  # the library advises Python
+            from engram.errors import NotFoundError
+
+            listing = "engram memory ls" + (f" --store {store_path}" if store_path is not None else "")
+            raise NotFoundError(f"namespace {'/'.join(ns)} holds no memories in this store; check it, or "
+                                f"list the namespaces with `{listing}`.")
         return MemoryManager(store, ns, lm=lm).compact(ns, cap=cap, batch_size=batch_size)
     finally:
         store.close()
 
 
-__all__ = ["compact_command", "parse_namespace"]
+__all__ = ["compact_command", "parse_namespace", "store_directory"]

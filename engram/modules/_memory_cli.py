@@ -29,7 +29,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from engram.errors import EngramError
-from engram.modules._compaction_cli import compact_command, parse_namespace
+from engram.modules._compaction_cli import compact_command, parse_namespace, store_directory
 
 if TYPE_CHECKING:
     from engram.store import MemoryRecord, MemoryStore
@@ -74,14 +74,9 @@ def open_store(path: Path | None, *, create: bool = False) -> Iterator[MemorySto
 
     Reading commands refuse a directory that does not exist rather than create an empty store.
     """
-    from engram.config import get_settings
     from engram.store import MemoryStore
 
-    settings = get_settings()
-    target = path if path is not None else (None if settings.chroma_url else Path(settings.store_path))
-    if target is not None and not create and not Path(target).exists():
-        raise EngramError(f"no memory store at {target}; pass --store PATH (a store directory) "
-                          "or set ENGRAM_HOME / ENGRAM_CHROMA_URL.")
+    target = store_directory(path, create=create)  # refused here with CLI advice, not the library's
     store = MemoryStore.persistent(target) if path is not None else MemoryStore.from_settings()
     try:
         yield store

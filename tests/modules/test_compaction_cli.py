@@ -52,3 +52,16 @@ def test_compact_command_bad_input_exits_1_and_writes_nothing(tmp_path):
         result = runner.invoke(app, ["memory", "compact", *args, "--store", str(tmp_path), "--lm", "offline/compaction"])
         assert result.exit_code == 1 and "error:" in result.output
     assert _live(tmp_path) == sorted(TEXTS)
+
+
+def test_compact_advice_for_an_unknown_namespace_or_store_is_a_command(tmp_path):
+    _fill(tmp_path)
+    runner = CliRunner()
+    result = runner.invoke(app, ["memory", "compact", "memories/nobody", "--store", str(tmp_path),
+                                 "--lm", "offline/compaction"])
+    assert result.exit_code == 1 and f"`engram memory ls --store {tmp_path}`" in result.output
+    assert "list_namespaces" not in result.output
+    (tmp_path / "afile").write_text("x")
+    result = runner.invoke(app, ["memory", "compact", "memories/u1", "--store", str(tmp_path / "afile"),
+                                 "--lm", "offline/compaction"])
+    assert result.exit_code == 1 and "--store PATH" in result.output and "MemoryStore" not in result.output

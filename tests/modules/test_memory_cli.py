@@ -121,6 +121,25 @@ def test_errors_are_one_line_and_exit_1(store_dir, tmp_path, monkeypatch, args, 
     assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0]
 
 
+@pytest.mark.parametrize("args", [["ls"], ["show", "memories/u1", "k"], ["import", "backup.jsonl"]])
+def test_a_store_that_is_a_file_gets_cli_advice(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "backup.jsonl").write_text("")
+    for store in ("afile", "afile/sub"):
+        result = run(*args, "--store", store)
+        assert result.exit_code == 1 and "--store PATH" in result.stderr, result.stderr
+        assert "MemoryStore" not in result.stderr and "persistent(" not in result.stderr
+
+
+@pytest.mark.parametrize("namespace, listing", [("ns/{user_id}", "`engram memory ls ns`"),
+                                                ("{user_id}/x", "`engram memory ls`")])
+def test_a_template_namespace_gets_cli_advice(store_dir, namespace, listing):
+    result = run("show", namespace, "k", "--store", str(store_dir))
+    assert result.exit_code == 1 and listing in result.stderr and "template field" in result.stderr
+    assert "NamespaceTemplate" not in result.stderr and ".fill" not in result.stderr
+
+
 def test_a_bad_import_writes_nothing(store_dir, tmp_path):
     out = tmp_path / "backup.jsonl"
     assert run("export", str(out), "--store", str(store_dir)).exit_code == 0
