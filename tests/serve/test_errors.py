@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.serve.conftest import in_process_app
+
 NS = ["memories", "u1"]
 
 
@@ -16,15 +18,8 @@ NS = ["memories", "u1"]
 def app_client(tmp_path_factory):
     from fastapi.testclient import TestClient
 
-    from engram.serve import FeedbackDatasets, JobStore, KeyStore, ServeSettings, Service, create_app
-    from engram.store import MemoryStore
-
-    home = tmp_path_factory.mktemp("serve-errors")
-    settings = ServeSettings(run_jobs=False)
-    service = Service(MemoryStore.in_memory(), KeyStore(home / "keys.db"), JobStore(f"sqlite:///{home}/jobs.db"),
-                      FeedbackDatasets(home), settings, home)
+    app, service = in_process_app(tmp_path_factory.mktemp("serve-errors"))
     key = service.keys.create("acme", "read,write,optimize").key
-    app = create_app(settings, service=service, mcp=False)
     with TestClient(app, raise_server_exceptions=False, headers={"Authorization": f"Bearer {key}"}) as client:
         yield client, service
 

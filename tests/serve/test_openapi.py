@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.serve.conftest import in_process_app
+
 KEYED = {("post", "/v1/memories"), ("post", "/v1/memories/search"), ("get", "/v1/memories/{key}"),
          ("patch", "/v1/memories/{key}"), ("delete", "/v1/memories/{key}"), ("get", "/v1/memories/{key}/history"),
          ("post", "/v1/memories/{key}/restore"), ("get", "/v1/namespaces"), ("post", "/v1/extract"),
@@ -20,14 +22,8 @@ UNAUTHORIZED = {"error": {"code": "unauthorized", "field": None,
 def client(tmp_path_factory):
     from fastapi.testclient import TestClient
 
-    from engram.serve import FeedbackDatasets, JobStore, KeyStore, ServeSettings, Service, create_app
-    from engram.store import MemoryStore
-
-    home = tmp_path_factory.mktemp("serve-openapi")
-    settings = ServeSettings(run_jobs=False)
-    service = Service(MemoryStore.in_memory(), KeyStore(home / "keys.db"), JobStore(f"sqlite:///{home}/jobs.db"),
-                      FeedbackDatasets(home), settings, home)
-    with TestClient(create_app(settings, service=service, mcp=False)) as c:
+    app, service = in_process_app(tmp_path_factory.mktemp("serve-openapi"))
+    with TestClient(app) as c:
         c.read_key = service.keys.create("acme", "read").key
         yield c
 
