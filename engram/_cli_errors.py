@@ -42,6 +42,14 @@ def _unless_temporary(filename: object) -> object:
     return Path(filename).with_name(match["name"]) if match else filename
 
 
+def error_line(err: BaseException) -> str | None:
+    """What a command prints after ``error:`` for an engram error or a file error; None for
+    anything else (a bug, whose traceback is what to report)."""
+    from engram.errors import EngramError
+
+    return str(err) if isinstance(err, EngramError) else file_error(err)
+
+
 def file_error(err: BaseException, path: str | Path | None = None) -> str | None:
     """One line for a file error (``path`` names the file when the error does not), else None."""
     if isinstance(err, OSError):

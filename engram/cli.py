@@ -147,17 +147,15 @@ def convert(
 
 def main() -> None:
     """Entry point of the ``engram`` console script."""
-    from engram._cli_errors import is_file_error
+    from engram._cli_errors import error_line
 
     try:
         app()
-    except EngramError as err:
-        errors.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        sys.exit(1)
     except Exception as err:
-        if not is_file_error(err):  # a bug: its traceback is what to report
+        line = error_line(err)
+        if line is None:  # a bug: its traceback is what to report
             raise
-        errors.print(f"[bold red]error:[/] {file_error(err)}", highlight=False, soft_wrap=True)
+        errors.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

@@ -55,15 +55,13 @@ def _one_line_errors(command: _F) -> _F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except EngramError as err:
-            _err.print(f"[bold red]error:[/] {escape(' '.join(str(err).split()))}")
-            raise typer.Exit(1) from None
         except Exception as err:
-            from engram._cli_errors import file_error, is_file_error
+            from engram._cli_errors import error_line
 
-            if not is_file_error(err):
+            line = error_line(err)
+            if line is None:
                 raise
-            _err.print(f"[bold red]error:[/] {escape(' '.join(str(file_error(err)).split()))}")
+            _err.print(f"[bold red]error:[/] {escape(' '.join(line.split()))}")
             raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]
 

@@ -49,7 +49,7 @@ def run_command(
                            "prints its plan's fingerprint, and they must match).")] = None,
 ) -> None:
     """Run an experiment config as one MLflow run (resumes from its checkpoint if interrupted)."""
-    from engram.errors import EngramError
+    from engram._cli_errors import error_line
 
     try:
         from engram.errors import ValidationError
@@ -68,14 +68,11 @@ def run_command(
             if path.exists():
                 path.rename(path.with_name(CHECKPOINT_FILE + ".discarded"))
         result = run_experiment(cfg, progress=not quiet, force=force or fresh)
-    except EngramError as err:
-        raise _fail(str(err)) from None
     except Exception as err:
-        from engram._cli_errors import file_error, is_file_error
-
-        if not is_file_error(err):
+        line = error_line(err)
+        if line is None:
             raise
-        raise _fail(str(file_error(err))) from None
+        raise _fail(line) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; finished work is checkpointed, run the same command again to continue") from None
     bad = {step: status for step, status in result.summary.get("steps", {}).items() if status == "unavailable"}
@@ -91,20 +88,17 @@ def sweep_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run an Optuna sweep (held-out score up, cost down); prints the Pareto front and saves a plot."""
-    from engram.errors import EngramError
+    from engram._cli_errors import error_line
 
     try:
         from engram.runner._sweep import run_sweep
 
         result = run_sweep(config, workers=workers, trials=trials, storage=storage, progress=not quiet)
-    except EngramError as err:
-        raise _fail(str(err)) from None
     except Exception as err:
-        from engram._cli_errors import file_error, is_file_error
-
-        if not is_file_error(err):
+        line = error_line(err)
+        if line is None:
             raise
-        raise _fail(str(file_error(err))) from None
+        raise _fail(line) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; finished trials are in the study, run the same command again to continue") from None
     if result.plot is not None:

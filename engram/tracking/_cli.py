@@ -32,7 +32,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engram.errors import EngramError
 
 app = typer.Typer(help="Register, promote, compare and export prompt versions (MLflow prompt registry).",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -56,15 +55,13 @@ def _errors_as_one_line(command):
             logging.getLogger(name).setLevel(logging.WARNING)
         try:
             return command(*args, **kwargs)
-        except EngramError as err:
-            _err.print(f"[bold red]error:[/] {' '.join(str(err).split())}", markup=True)
-            raise typer.Exit(1) from None
         except Exception as err:
-            from engram._cli_errors import file_error, is_file_error
+            from engram._cli_errors import error_line
 
-            if not is_file_error(err):
+            line = error_line(err)
+            if line is None:
                 raise
-            _err.print(f"[bold red]error:[/] {' '.join(str(file_error(err)).split())}", markup=True)
+            _err.print(f"[bold red]error:[/] {' '.join(line.split())}", markup=True)
             raise typer.Exit(1) from None
     return wrapper
 
