@@ -90,8 +90,7 @@ class TrajectoryDataset:
     def load(cls, path: str | Path, *, max_line_bytes: int = io.MAX_LINE_BYTES) -> TrajectoryDataset:
         """Load JSONL, a JSON array, CSV or Parquet (chosen by the file's suffix)."""
         path = Path(path)
-        suffix = io.check_suffix(path)
-        io.check_readable(path)
+        suffix = io.check_suffix(path)  # each reader below refuses a missing file or a directory
         if suffix == ".jsonl":
             items = list(io.iter_jsonl(path, max_line_bytes=max_line_bytes))
         elif suffix == ".json":
@@ -103,9 +102,10 @@ class TrajectoryDataset:
 
     @staticmethod
     def _load_json_array(path: Path) -> list[Trajectory]:
+        io.check_readable(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8-sig"))
-        except FileNotFoundError:
+        except FileNotFoundError:  # removed since the check
             raise ValidationError("file not found; check the path", source=str(path)) from None
         except json.JSONDecodeError as err:
             if err.msg == "Extra data":  # one JSON value, then more: JSON Lines saved as .json
