@@ -40,14 +40,14 @@ class _Model(BaseModel):
 
 
 class SplitConfig(_Model):
-    val_fraction: float = Field(0.25, gt=0, lt=1, description="Share held out for the gate / evaluation.")
+    val_fraction: float = Field(default=0.25, gt=0, lt=1, description="Share held out for the gate / evaluation.")
     seed: int = 0
 
 
 class DatasetConfig(_Model):
     path: Path = Field(description="Trajectories (JSONL, JSON, CSV or Parquet).")
     split: SplitConfig = Field(default_factory=SplitConfig)
-    limit: int | None = Field(None, gt=0, description="Use only the first N trajectories.")
+    limit: int | None = Field(default=None, gt=0, description="Use only the first N trajectories.")
 
 
 class LMConfig(_Model):
@@ -71,14 +71,14 @@ class MemoryConfig(_Model):
     namespace: list[str] = Field(default_factory=lambda: ["memories", "{user_id}"], min_length=1,
                                  description="Namespace template: parts, with {user_id} / {thread_id} fields.")
     instructions: str | None = None
-    concurrency: int = Field(2, ge=1, le=32)
-    chunk_size: int = Field(4, ge=1, description="Trajectories per checkpoint.")
-    store_path: Path | None = Field(None, description="Chroma directory; default ENGRAM_CHROMA_URL's server, "
+    concurrency: int = Field(default=2, ge=1, le=32)
+    chunk_size: int = Field(default=4, ge=1, description="Trajectories per checkpoint.")
+    store_path: Path | None = Field(default=None, description="Chroma directory; default ENGRAM_CHROMA_URL's server, "
                                                       "else <output_dir>/chroma.")
-    shard: tuple[int, int] | None = Field(None, description="(i, n): apply only the namespaces of shard i of n "
+    shard: tuple[int, int] | None = Field(default=None, description="(i, n): apply only the namespaces of shard i of n "
                                                             "(set by `engram run --shard i/n`).")
     shard_by: ShardBy = Field(
-        DEFAULT_SHARD_BY, description="How namespaces are assigned to shards (`engram run --shard-by`): 'hash' by the "
+        default=DEFAULT_SHARD_BY, description="How namespaces are assigned to shards (`engram run --shard-by`): 'hash' by the "
                             "namespace alone, right for any data but uneven; 'load' balanced on the dataset's "
                             "trajectory counts, only if every shard loads the same dataset (compare the plan "
                             "fingerprint each shard prints).")
@@ -93,7 +93,7 @@ class MemoryConfig(_Model):
 
 class PromptSpec(_Model):
     name: str = Field(min_length=1)
-    template: str | None = Field(None, min_length=1, pattern=r"\S")
+    template: str | None = Field(default=None, min_length=1, pattern=r"\S")
     template_file: Path | None = None
     update_instructions: str | None = None
     when_to_update: str | None = None
@@ -108,28 +108,34 @@ class PromptSpec(_Model):
 class OptimizerConfig(_Model):
     kind: OptimizerKind = "gradient"
     settings: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the optimizer.")
-    rounds: int = Field(1, ge=1, le=10, description="Optimize -> gate rounds; each starts from the last accepted prompt.")
+    rounds: int = Field(default=1, ge=1, le=10, description="Optimize -> gate rounds; each starts from the last accepted prompt.")
 
 
 class GateConfig(_Model):
     enabled: bool = True
-    min_improvement: float = Field(0.0, ge=0, description="Accept only if after - before > this.")
-    max_trajectories: int | None = Field(None, gt=0, description="Held-out trajectories re-run by the gate.")
+    min_improvement: float = Field(default=0.0, ge=0, description="Accept only if after - before > this.")
+    max_trajectories: int | None = Field(default=None, gt=0, description="Held-out trajectories re-run by the gate.")
 
 
 class RegistryConfig(_Model):
     enabled: bool = True
     alias: str | None = "production"
     allow_variable_change: bool = Field(
-        False, description="Register even if the template drops or adds a variable of the prompt's latest "
+        default=False, description="Register even if the template drops or adds a variable of the prompt's latest "
                            "registered version (the code that fills it must change too).")
+
+
+ExportFormat = Literal["json", "yaml", "text", "openai", "python"]
+
+
+def _default_export_formats() -> list[ExportFormat]:
+    return ["json", "yaml", "text"]
 
 
 class ExportConfig(_Model):
     enabled: bool = True
-    formats: list[Literal["json", "yaml", "text", "openai", "python"]] = Field(
-        default_factory=lambda: ["json", "yaml", "text"])
-    dir: Path | None = Field(None, description="Default <output_dir>/export.")
+    formats: list[ExportFormat] = Field(default_factory=_default_export_formats)
+    dir: Path | None = Field(default=None, description="Default <output_dir>/export.")
 
 
 class PromptConfig(_Model):
@@ -158,35 +164,35 @@ class RetrievalConfig(_Model):
     enabled: bool = False
     path: Path | None = None
     k: list[int] = Field(default_factory=lambda: [1, 5, 10])
-    limit_conversations: int | None = Field(None, gt=0)
+    limit_conversations: int | None = Field(default=None, gt=0)
 
 
 class BudgetConfig(_Model):
     """Hard limits; the run stops with BudgetExceededError (checkpoint kept) when one is crossed."""
 
-    max_calls: int | None = Field(None, gt=0)
-    max_tokens: int | None = Field(None, gt=0)
-    max_cost: float | None = Field(None, gt=0)
-    max_consecutive_failures: int = Field(5, ge=1, description="Stop after this many LM failures in a row.")
+    max_calls: int | None = Field(default=None, gt=0)
+    max_tokens: int | None = Field(default=None, gt=0)
+    max_cost: float | None = Field(default=None, gt=0)
+    max_consecutive_failures: int = Field(default=5, ge=1, description="Stop after this many LM failures in a row.")
 
 
 class TrackingConfig(_Model):
     enabled: bool = True
-    uri: str | None = Field(None, description="MLflow tracking URI; default the settings' (SQLite under home).")
+    uri: str | None = Field(default=None, description="MLflow tracking URI; default the settings' (SQLite under home).")
     experiment: str = "engram"
-    timeout_seconds: float = Field(5.0, gt=0)
+    timeout_seconds: float = Field(default=5.0, gt=0)
 
 
 class SweepConfig(_Model):
     """An Optuna multi-objective study: held-out score up, cost down."""
 
-    trials: int = Field(8, ge=1)
+    trials: int = Field(default=8, ge=1)
     study_name: str | None = None
-    storage: str | None = Field(None, description="Optuna storage URL or journal file; default a journal under output_dir.")
-    cost: Literal["tokens", "calls", "cost"] = Field("tokens", description="The cost objective.")
+    storage: str | None = Field(default=None, description="Optuna storage URL or journal file; default a journal under output_dir.")
+    cost: Literal["tokens", "calls", "cost"] = Field(default="tokens", description="The cost objective.")
     search_space: dict[str, SearchParam] = Field(min_length=1)
     prune: bool = True
-    eval_steps: int = Field(3, ge=1, description="Partial evaluations per trial (pruning points).")
+    eval_steps: int = Field(default=3, ge=1, description="Partial evaluations per trial (pruning points).")
     seed: int = 0
 
 
@@ -201,7 +207,7 @@ class ExperimentConfig(_Model):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
-    output_dir: Path | None = Field(None, description="Default .engram/runs/<name>.")
+    output_dir: Path | None = Field(default=None, description="Default .engram/runs/<name>.")
     sweep: SweepConfig | None = None
 
     # Where each key was written, for errors raised after validation (not serialized).
