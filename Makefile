@@ -28,11 +28,14 @@ demo: setup
 	$(BIN)/engram datasets validate datasets/support.jsonl datasets/oasst_feedback.jsonl
 	$(BIN)/engram run experiments/quickstart.yaml
 
-# The linter and the type checker first (config in pyproject.toml; seconds), then pytest.
+# The linter and the type checker first (config in pyproject.toml; seconds), then pytest on
+# TEST_WORKERS processes (pytest-xdist). Each worker takes whole test files (--dist loadfile), so a
+# file's module- and session-scoped servers start once per worker, not once per test.
+TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/ruff check engram tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 bench: setup
 	$(BIN)/python benchmarks/startup.py
