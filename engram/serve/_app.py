@@ -144,7 +144,10 @@ def _routes(app: Any, service: Any) -> None:
     @app.patch("/v1/memories/{key}", response_model=s.MemoryOut, tags=["memories"],
                responses=errors(404, 409, body=True))
     def patch_memory(key: KeyPath, namespace: NsQuery, req: s.MemoryPatch, who: Write) -> Any:
-        """Change content, kind or metadata (metadata is merged; null removes a key)."""
+        """Change content, kind or metadata (metadata is merged; null removes a key).
+
+        Idempotent: a patch that leaves the memory as it is (the same content, say) writes nothing
+        and answers 200 with the current version unchanged, so a retried request adds no version."""
         changes = req.model_dump(exclude_unset=True, exclude={"expected_version"})
         changes = {k: v for k, v in changes.items() if v is not None or k == "metadata"}
         if changes.get("metadata") is None:

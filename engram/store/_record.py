@@ -137,6 +137,24 @@ class MemoryRecord(BaseModel):
         return self.id
 
 
+def same_memory(current: MemoryRecord, draft: MemoryRecord) -> bool:
+    """Whether writing ``draft`` over ``current`` would change nothing a reader sees: content, text,
+    kind, metadata, provenance and ttl. Content and metadata compare as JSON, so ``True`` and ``1``
+    (equal in Python) still count as a change.
+
+    >>> same_memory(MemoryRecord(id="k", namespace=("m",), content={"n": 1}),
+    ...             MemoryRecord(id="k", namespace=("m",), content={"n": True}))
+    False
+    """
+    def as_json(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+    return (type(current.content) is type(draft.content) and as_json(current.content) == as_json(draft.content)
+            and current.text == draft.text and current.kind == draft.kind
+            and as_json(current.metadata) == as_json(draft.metadata)
+            and current.provenance == draft.provenance and current.ttl == draft.ttl)
+
+
 def content_text(content: Any) -> str:
     """The text to embed for ``content``: a string as is, anything else as compact JSON."""
     if isinstance(content, BaseModel):

@@ -41,6 +41,7 @@ from engram.store._record import (
     coerce_content,
     coerce_provenance,
     content_text,
+    same_memory,
 )
 
 if TYPE_CHECKING:
@@ -268,11 +269,13 @@ class WriteMixin:
                ttl: TTLLike = UNSET, **changes: Any) -> MemoryRecord:
         """Change some fields of a live memory; ``metadata`` is merged (``None`` removes a key).
 
-        Without ``ttl=`` an expiring memory keeps its ttl, counted again from this write.
-        Example::
+        Without ``ttl=`` an expiring memory keeps its ttl, counted again from this write. Changes
+        that leave the memory as it is (and no ``ttl=``) write nothing: the current version comes
+        back, so a retried update never adds a version. Example::
 
             store.put(ns, "diet", {"fact": "vegetarian"})
             store.update(ns, "diet", content={"fact": "vegan"}, metadata={"confidence": 0.9}).version   # 2
+            store.update(ns, "diet", content={"fact": "vegan"}).version                                  # still 2
         """
         unknown = set(changes) - UPDATE_FIELDS
         if unknown:
@@ -286,8 +289,8 @@ class WriteMixin:
 
     def mutate(self, namespace: NamespaceLike, key: str, fn: Callable[[MemoryRecord], dict[str, Any]], *,
                expected_version: int | None = None, ttl: TTLLike = UNSET) -> MemoryRecord:
-        """Atomic read-modify-write: ``fn(current)`` returns the changes (as for :meth:`update`;
-        ``ttl`` as there).
+        """Atomic read-modify-write: ``fn(current)`` returns the changes (as for :meth:`update`:
+        ``ttl`` as there, and changes that change nothing write nothing).
 
         Example (a counter no concurrent writer can lose)::
 
@@ -328,6 +331,8 @@ class WriteMixin:
             draft = self._draft(ns, key, content, changes.get("kind", cur.kind), text, metadata,
                                 changes.get("provenance", cur.provenance), self._resolve_ttl(ns, ttl, cur.ttl))
             want = cur.version if expected_version is None else expected_version
+            if ttl is UNSET and want == cur.version and same_memory(cur, draft):
+                return cur  # nothing changes: no new version (an explicit ttl= restarts the expiry clock)
             return self._write(ns, [draft], [want])[0]
 
     def delete(self, namespace: NamespaceLike, key: str, *, hard: bool = False) -> MemoryRecord | None:

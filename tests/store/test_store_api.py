@@ -97,6 +97,22 @@ def test_update_merges_metadata_and_refuses_unknown_fields(store):
         store.update(NS, "missing", content="x")
 
 
+def test_an_update_that_changes_nothing_adds_no_version(store):
+    store.put(NS, "k", {"fact": "likes tea", "n": 1}, metadata={"a": 1, "topic": "food"}, provenance=["t1"])
+    same = store.update(NS, "k", content={"n": 1, "fact": "likes tea"}, metadata={"a": 1, "gone": None})
+    assert same.version == 1 and same.content == {"fact": "likes tea", "n": 1}
+    assert store.mutate(NS, "k", lambda r: {"content": r.content, "kind": r.kind}).version == 1
+    assert [r.version for r in store.history(NS, "k")] == [1] and store.get(NS, "k").version == 1
+    with pytest.raises(engram.ConflictError):  # a stale expected_version is still refused
+        store.update(NS, "k", content={"fact": "likes tea", "n": 1}, expected_version=2)
+    # JSON tells True from 1 (Python's == does not): that is a change
+    assert store.update(NS, "k", content={"fact": "likes tea", "n": True}).version == 2
+    assert store.update(NS, "k", metadata={"a": True}).version == 3
+    # an explicit ttl= restarts the expiry clock, so it writes even when nothing else changes
+    assert store.update(NS, "k", ttl=None).version == 4
+    assert [r.version for r in store.history(NS, "k")] == [1, 2, 3, 4]
+
+
 def test_update_that_clears_a_ttl_leaves_no_expiry_behind(store):
     store.put(NS, "otp", "4721", ttl=300)
     store.update(NS, "otp", ttl=None)
