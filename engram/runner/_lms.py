@@ -32,7 +32,7 @@ def resolve_lms(config: ExperimentConfig) -> tuple[dict[str, str | None], dict[s
     """LM names per role (config, else settings / env) and the built ``dspy.LM`` objects."""
     from engram.lm import build_lm
 
-    names = {role: config.lms.resolved(role) for role in ROLES}
+    names: dict[str, str | None] = {role: config.lms.resolved(role) for role in ROLES}
     built: dict[str, Any] = {}
     needs_lm = (config.memory.enabled or config.compile.enabled
                 or (config.prompt is not None and config.prompt.enabled))

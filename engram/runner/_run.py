@@ -84,11 +84,11 @@ def _step_functions() -> dict[str, Callable[[StepContext, dict[str, Any]], StepO
 
 
 def enabled_steps(config: ExperimentConfig) -> list[str]:
-    prompt_on = config.prompt is not None and config.prompt.enabled
+    prompt = config.prompt if config.prompt is not None and config.prompt.enabled else None
     flags = {"retrieval": config.retrieval.enabled, "memory": config.memory.enabled,
-             "compile": config.compile.enabled, "prompt": prompt_on,
-             "registry": prompt_on and config.prompt.registry.enabled and config.tracking.enabled,
-             "export": prompt_on and config.prompt.export.enabled}
+             "compile": config.compile.enabled, "prompt": prompt is not None,
+             "registry": prompt is not None and prompt.registry.enabled and config.tracking.enabled,
+             "export": prompt is not None and prompt.export.enabled}
     return [s for s in STEP_ORDER if flags[s]]
 
 
@@ -136,7 +136,7 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
     records: list[dict[str, Any]] = []
     summary: dict[str, Any] = {"experiment": config.name, "lms": names, "run_dir": str(run_dir),
                                "stand_in": stand_in, "unavailable": {}, "failures": {}, "resumed": []}
-    if data.dataset is not None:
+    if data.train is not None and data.validation is not None:  # set together with data.dataset
         summary.update(train=len(data.train), validation=len(data.validation), dataset_hash=data.fingerprint)
     functions = _step_functions()
     with tracker.run(run_id=ckpt.run_id, name=config.name,
@@ -145,12 +145,11 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
             ckpt.set_run_id(run_id)
         summary["run_id"] = run_id
         tracker.log_params(config.model_dump(mode="json", exclude={"sweep"}))
-        ctx = StepContext(config=config, run_dir=run_dir, checkpoint=ckpt, budget=budget,
-                          progress=None, dataset=data.dataset, train=data.train, validation=data.validation,
-                          log=log)
         failure: BaseException | None = None
         with Progress(enabled=progress, console=console) as bars:
-            ctx.progress = bars
+            ctx = StepContext(config=config, run_dir=run_dir, checkpoint=ckpt, budget=budget,
+                              progress=bars, dataset=data.dataset, train=data.train,
+                              validation=data.validation, log=log)
             for step in enabled_steps(config):
                 record = _run_step(step, functions[step], ctx, lms, summary, log)
                 records.append(record)
@@ -228,12 +227,13 @@ def _finish(config: ExperimentConfig, ctx: StepContext, records: list[dict[str, 
     summary["calls_this_attempt"] = sum(r.get("attempt_calls", 0) for r in records)
     run_dir = ctx.run_dir
     csv_path, md_path = write_results(table, run_dir)
-    rounds = next((r.get("rounds") for r in records if r["step"] == "prompt"), []) or []
-    made = [plots.score_by_round(rounds, run_dir / "score_by_round.png"),
-            plots.before_after(summary.get("score_before"), summary.get("score_after"),
-                               run_dir / "before_after.png"),
-            plots.cost_by_step(table, run_dir / "cost.png")]
-    made = [p for p in made if p is not None]
+    rounds: list[dict[str, Any]] = next(
+        (r.get("rounds") or [] for r in records if r["step"] == "prompt"), [])
+    drawn = [plots.score_by_round(rounds, run_dir / "score_by_round.png"),
+             plots.before_after(summary.get("score_before"), summary.get("score_after"),
+                                run_dir / "before_after.png"),
+             plots.cost_by_step(table, run_dir / "cost.png")]
+    made = [p for p in drawn if p is not None]
     atomic_write_json(run_dir / "summary.json", summary)
     tracker.log_metrics({k: summary[k] for k in ("calls", "tokens", "cost", "score_before", "score_after",
                                                  "memories_written") if summary.get(k) is not None})

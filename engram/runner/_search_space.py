@@ -60,6 +60,8 @@ class SearchParam(BaseModel):
     def suggest(self, trial: optuna.Trial, name: str) -> Any:
         if self.choices is not None:
             return trial.suggest_categorical(name, self.choices)
+        # Without choices, the validator (_shape) has required both bounds.
+        assert self.low is not None and self.high is not None
         if self.is_int:
             return trial.suggest_int(name, int(self.low), int(self.high), step=int(self.step or 1),
                                      log=self.log)

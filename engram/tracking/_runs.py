@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,7 +72,7 @@ class Run:
             for key, value in _flatten(params).items():
                 self.client.log_param(self.run_id, key, _param_text(value))
 
-    def log_metrics(self, metrics: dict[str, float | None], step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, float | None], step: int | None = None) -> None:
         """Numeric metrics; None values are skipped.
 
         A value already logged at the same step (a resumed run logging again) is not
