@@ -247,6 +247,30 @@ class ExperimentConfig(_Model):
         """A :class:`ConfigError` pointing at ``path`` in the YAML this config came from."""
         return self.source_map.error(path, message)
 
+    # The sections a step or a sweep needs. load_config / loads_config refuse a config that
+    # enables a step without its section, and run_sweep one without 'sweep:'; these narrow the
+    # Optional and name the section to add for a config that reached a step some other way.
+
+    def required_dataset(self) -> DatasetConfig:
+        """``dataset:``, or a :class:`ConfigError` at ``dataset`` saying to add it."""
+        if self.dataset is None:
+            raise self.error(("dataset",), "this config runs steps on trajectories; add a 'dataset:' "
+                                           "section with 'path:'")
+        return self.dataset
+
+    def required_prompt(self) -> PromptConfig:
+        """``prompt:``, or a :class:`ConfigError` at ``prompt`` saying to add it."""
+        if self.prompt is None:
+            raise self.error(("prompt",), "this config has no 'prompt:' section, which the prompt, registry "
+                                          "and export steps and a sweep work on; add one")
+        return self.prompt
+
+    def required_sweep(self) -> SweepConfig:
+        """``sweep:``, or a :class:`ConfigError` at ``sweep`` saying to add it."""
+        if self.sweep is None:
+            raise self.error(("sweep",), "this config has no 'sweep:' section; add one with a search_space")
+        return self.sweep
+
     def for_shard(self, index: int, count: int, by: str | None = None) -> ExperimentConfig:
         """The run of shard ``index`` of ``count`` (``engram run --shard i/n --shard-by by``): only
         the memory step, on this shard's namespaces, with its own checkpoint in

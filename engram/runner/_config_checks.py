@@ -13,12 +13,15 @@ import string
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from engram.runner._yaml_source import ConfigError, SourceMap
+
+if TYPE_CHECKING:
+    from engram.optimizers import OptimizerKind
 
 # This module is imported by the config models, so it sees a config only as a validated
 # model (``config: Any`` below is an ExperimentConfig) and is handed the model class.
@@ -108,9 +111,8 @@ def check_config(config: Any, data: dict[str, Any], base_dir: Path | None) -> No
     if not any([config.memory.enabled, config.prompt is not None and config.prompt.enabled,
                 config.compile.enabled, config.retrieval.enabled]):
         raise config.error((), "nothing to run: enable at least one of memory, prompt, compile, retrieval")
-    if needs_data and config.dataset is None:
-        raise config.error(("dataset",), "this config runs steps on trajectories; add a 'dataset:' "
-                                         "section with 'path:'")
+    if needs_data:
+        config.required_dataset()
     if config.dataset is not None:
         config.dataset.path = _resolve_file(config, ("dataset", "path"), config.dataset.path, base_dir)
     if config.prompt is not None and config.prompt.prompt.template_file is not None:
@@ -207,7 +209,7 @@ def check_registry_names(config: Any) -> None:
                                f"{str(err).rstrip('.')}; or write 'alias: null' to set none") from None
 
 
-def check_optimizer_settings(config: Any, kind: str, settings: dict[str, Any]) -> None:
+def check_optimizer_settings(config: Any, kind: OptimizerKind, settings: dict[str, Any]) -> None:
     """``prompt.optimizer.settings`` must be arguments the optimizer takes, with values it accepts."""
     if not settings:
         return
@@ -219,7 +221,7 @@ def check_optimizer_settings(config: Any, kind: str, settings: dict[str, Any]) -
     except EngramError as err:
         cause = str(err.__cause__ or err)
         named = re.search(r"(?:keyword argument|unknown key\(s\)) '(\w+)'", cause)
-        key = ("prompt", "optimizer", "settings")
+        key: tuple[str, ...] = ("prompt", "optimizer", "settings")
         if named and named.group(1) in settings:
             key = (*key, named.group(1))
             raise config.error(key, f"the {kind} optimizer has no setting {named.group(1)!r}; check the "
@@ -227,7 +229,7 @@ def check_optimizer_settings(config: Any, kind: str, settings: dict[str, Any]) -
         raise config.error(key, f"invalid setting for the {kind} optimizer: {cause}") from None
 
 
-def _arguments(kind: str) -> str:
+def _arguments(kind: OptimizerKind) -> str:
     import inspect
 
     from engram.optimizers import create_prompt_optimizer

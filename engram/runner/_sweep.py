@@ -31,11 +31,12 @@ from engram.runner._tracking import RunTracker, child_env
 DIRECTIONS = ["maximize", "minimize"]
 
 
-def _study(config: ExperimentConfig, url: str, *, worker: int = 0):
+def _study(config: ExperimentConfig, url: str, *, worker: int = 0) -> Any:  # an optuna.Study
     import optuna
 
-    sampler = optuna.samplers.TPESampler(seed=config.sweep.seed + worker, n_startup_trials=4)
-    return optuna.create_study(study_name=config.sweep.study_name or config.name, storage=open_storage(url),
+    sweep = config.required_sweep()
+    sampler = optuna.samplers.TPESampler(seed=sweep.seed + worker, n_startup_trials=4)
+    return optuna.create_study(study_name=sweep.study_name or config.name, storage=open_storage(url),
                                directions=DIRECTIONS, sampler=sampler, load_if_exists=True)
 
 
@@ -88,7 +89,7 @@ def work(config: ExperimentConfig, url: str, *, total: int, worker: int = 0,
 
 
 def _spawn(config_path: Path, url: str, total: int, workers: int,
-           parent_run_id: str | None) -> list[subprocess.Popen]:
+           parent_run_id: str | None) -> list[subprocess.Popen[str]]:
     procs = []
     for index in range(workers):
         cmd = [sys.executable, "-m", "engram.runner._sweep", str(config_path), "--storage", url,
@@ -98,6 +99,12 @@ def _spawn(config_path: Path, url: str, total: int, workers: int,
         procs.append(subprocess.Popen(cmd, env=child_env(), stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE, text=True))
     return procs
+
+
+def _stderr(proc: subprocess.Popen[str]) -> str:
+    """What an exited worker of :func:`_spawn` wrote to its (piped) stderr."""
+    assert proc.stderr is not None  # _spawn pipes every worker's stderr
+    return proc.stderr.read()
 
 
 def run_sweep(config: ExperimentConfig | str | Path, *, workers: int = 1, trials: int | None = None,
@@ -110,8 +117,7 @@ def run_sweep(config: ExperimentConfig | str | Path, *, workers: int = 1, trials
 
     if not isinstance(config, ExperimentConfig):
         config = load_config(config)
-    if config.sweep is None:
-        raise config.error(("sweep",), "this config has no 'sweep:' section; add one with a search_space")
+    sweep = config.required_sweep()
     if workers < 1:
         raise ConfigurationError("--workers must be at least 1")
     if workers > 1 and config.source_path is None:
@@ -120,11 +126,11 @@ def run_sweep(config: ExperimentConfig | str | Path, *, workers: int = 1, trials
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     console = console or Console()
-    total = trials or config.sweep.trials
+    total = trials or sweep.trials
     run_dir = config.resolved_output_dir
     tracker = RunTracker(config)
     tracker.preflight()
-    url = storage_url(storage or config.sweep.storage, run_dir)
+    url = storage_url(storage or sweep.storage, run_dir)
     study = _study(config, url)  # creates it (and checks the storage) before workers start
     run_dir.mkdir(parents=True, exist_ok=True)
     with tracker.run(name=f"sweep-{study.study_name}", tags={"engram.sweep": study.study_name}) as run_id:
@@ -135,11 +141,12 @@ def run_sweep(config: ExperimentConfig | str | Path, *, workers: int = 1, trials
             if workers == 1:
                 work(config, url, total=total, parent_run_id=run_id)
             else:
+                assert config.source_path is not None  # several workers need a file: checked above
                 procs = _spawn(config.source_path, url, total, workers, run_id)
                 while any(p.poll() is None for p in procs):
                     time.sleep(0.5)
                     bars.advance(task, min(_finished(study), total) - _completed(bars, task))
-                failed = [(p.returncode, p.stderr.read()) for p in procs if p.returncode]
+                failed = [(p.returncode, _stderr(p)) for p in procs if p.returncode]
                 if failed:
                     code, err = failed[0]
                     last = err.strip().splitlines()[-1] if err.strip() else f"exit status {code}"

@@ -43,12 +43,15 @@ class TrialObjective:
         self.config = config
         self.parent_run_id = parent_run_id
         self.names, self.lms = resolve_lms(config)
+        config.required_dataset()  # a trial trains and evaluates on trajectories
         data = load_run_data(config)
+        assert data.train is not None and data.validation is not None  # load_run_data splits a dataset
         self.train, self.validation = data.train, data.validation
         held_out = [t for t in self.validation if t.user_turns]
-        limit = config.prompt.gate.max_trajectories or 8
+        limit = config.required_prompt().gate.max_trajectories or 8
         self.held_out = held_out[:limit]
-        steps = min(config.sweep.eval_steps, max(len(self.held_out), 1))
+        self.sweep = config.required_sweep()
+        steps = min(self.sweep.eval_steps, max(len(self.held_out), 1))
         self.chunks = [self.held_out[i::steps] for i in range(steps)]
         self.tracker = RunTracker(config)
 
@@ -65,25 +68,25 @@ class TrialObjective:
         import optuna
 
         from engram.lm import track_usage
-        from engram.runner._steps._prompt import build_gate, build_optimizer, seed_prompt
+        from engram.runner._steps._prompt import build_optimizer, candidate_gate, seed_prompt
 
-        params = suggest(self.config.sweep.search_space, trial)
+        params = suggest(self.sweep.search_space, trial)
         trial.set_user_attr("worker_pid", os.getpid())
         cfg = trial_config(self.config, params)
         with self.tracker.run(name=f"trial-{trial.number}", nested=True, parent_run_id=self.parent_run_id,
                               tags={"engram.trial": str(trial.number)}):
             self.tracker.log_params(params)
-            optimizer = build_optimizer(cfg.prompt, self.lms, gate=None)
-            prompt = seed_prompt(cfg.prompt)
+            prompt_cfg = cfg.required_prompt()
+            optimizer = build_optimizer(prompt_cfg, self.lms, gate=None)
+            prompt = seed_prompt(prompt_cfg)
             with track_usage() as spent:
-                for _ in range(cfg.prompt.optimizer.rounds):
+                for _ in range(prompt_cfg.optimizer.rounds):
                     result = optimizer(list(self.train), prompt)
                     prompt = result.prompt
-            cost = _cost(spent, self.config.sweep.cost)
+            cost = _cost(spent, self.sweep.cost)
             trial.set_user_attr(COST_ATTR, cost)
             trial.set_user_attr("template", prompt.text)
-            gate = build_gate(cfg.prompt.model_copy(update={"gate": cfg.prompt.gate.model_copy(
-                update={"enabled": True})}), self.lms)
+            gate = candidate_gate(prompt_cfg.gate, self.lms)  # evaluates even with gate.enabled off
             scores: list[float] = []
             partial: list[float] = []
             with track_usage() as evaluation:
@@ -92,7 +95,7 @@ class TrialObjective:
                     partial.append(sum(scores) / len(scores))
                     trial.set_user_attr(PARTIAL_ATTR, partial)
                     self.tracker.log_metrics({"partial_score": partial[-1]}, step=step)
-                    if (self.config.sweep.prune and step < len(self.chunks) - 1
+                    if (self.sweep.prune and step < len(self.chunks) - 1
                             and dominated_at_step(trial.study, step=step, score=partial[-1], cost=cost)):
                         self.tracker.set_tags({"engram.trial_state": "pruned"})
                         raise optuna.TrialPruned(f"dominated at evaluation step {step + 1}")

@@ -141,3 +141,15 @@ def test_sweep_needs_a_search_space(write_config):
     path = write_config()
     with pytest.raises(Exception, match="no 'sweep:' section"):
         run_sweep(path, progress=False)
+
+
+def test_a_worker_given_a_config_without_a_sweep_says_so(write_config, tmp_path, capsys):
+    # `python -m engram.runner._sweep CONFIG` re-reads the file run_sweep checked; one without
+    # (or no longer with) a sweep: section is an error line and exit status 1, not a traceback.
+    from engram.runner._sweep import main
+
+    path = write_config()
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(path), "--storage", str(tmp_path / "journal.log"), "--total", "1"])
+    assert exit_info.value.code == 1
+    assert "no 'sweep:' section" in capsys.readouterr().err

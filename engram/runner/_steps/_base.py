@@ -140,6 +140,14 @@ class StepContext:
     outputs: StepOutputs = field(default_factory=StepOutputs)
     step: str = ""  # the step running now: its LM usage is added to its checkpoint entry
 
+    def train_split(self) -> TrajectoryDataset:
+        """The training trajectories; a run has them whenever its config has a ``dataset:``."""
+        if self.train is None:
+            step = f"the {self.step} step" if self.step else "this step"
+            raise self.config.error(("dataset",), f"{step} works on trajectories; add a 'dataset:' "
+                                                  f"section with 'path:'")
+        return self.train
+
     @contextmanager
     def metered(self) -> Iterator[Any]:
         """Track the LM usage of a unit of work; add it to the budget and the checkpoint at once.

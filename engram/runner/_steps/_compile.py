@@ -16,12 +16,12 @@ def run_compile_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     from engram.optimizers import compile_judge
 
     cfg = ctx.config.compile
-    labeled = [t for t in list(ctx.train) + list(ctx.validation or []) if t.score is not None]
+    labeled = [t for t in list(ctx.train_split()) + list(ctx.validation or []) if t.score is not None]
     prompt = ctx.config.prompt.prompt.template if ctx.config.prompt is not None else None
+    split = ctx.config.required_dataset().split
     with ctx.metered():
         report = compile_judge(labeled, prompt=prompt, lm=lms["judge"],
-                                         val_fraction=ctx.config.dataset.split.val_fraction,
-                                         seed=ctx.config.dataset.split.seed, **cfg.settings)
+                               val_fraction=split.val_fraction, seed=split.seed, **cfg.settings)
     path = ctx.run_dir / "compiled_judge.json"
     report.judge.save(str(path))
     ctx.budget.check("compile")

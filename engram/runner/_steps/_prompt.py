@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from engram.errors import ValidationError
 from engram.prompts import Prompt, diff_templates
 from engram.runner._lms import is_fatal
 from engram.runner._steps._base import PromptOutput, StepContext, StepFailed, StepOutcome
 
 if TYPE_CHECKING:
     from engram.optimizers import CandidateGate, PromptOptimizerBase
-    from engram.runner._config import PromptConfig
+    from engram.runner._config import GateConfig, PromptConfig
 
 STEP = "prompt"
 
@@ -27,19 +28,25 @@ STEP = "prompt"
 def seed_prompt(cfg: PromptConfig) -> Prompt:
     """The prompt the config starts from (its template was read at load time if from a file)."""
     spec = cfg.prompt
+    if spec.template is None:  # a config built without load_config, which reads template_file
+        raise ValidationError(f"prompt {spec.name!r}: its template_file ({spec.template_file}) was "
+                              f"never read; load the config with engram.runner.load_config")
     return Prompt(name=spec.name, template=spec.template, update_instructions=spec.update_instructions,
                   when_to_update=spec.when_to_update)
 
 
 def build_gate(cfg: PromptConfig, lms: dict[str, Any]) -> CandidateGate | None:
-    """The candidate gate (task LM re-runs held-out turns, the judge scores them), or None."""
+    """The candidate gate of ``cfg.gate`` (see :func:`candidate_gate`), or None if it is disabled."""
+    return candidate_gate(cfg.gate, lms) if cfg.gate.enabled else None
+
+
+def candidate_gate(gate: GateConfig, lms: dict[str, Any]) -> CandidateGate:
+    """A candidate gate with ``gate``'s settings (task LM re-runs held-out turns, the judge scores them)."""
     from engram.optimizers import CandidateGate, FeedbackJudge
 
-    if not cfg.gate.enabled:
-        return None
-    options: dict[str, Any] = {"min_improvement": cfg.gate.min_improvement}
-    if cfg.gate.max_trajectories is not None:
-        options["max_trajectories"] = cfg.gate.max_trajectories
+    options: dict[str, Any] = {"min_improvement": gate.min_improvement}
+    if gate.max_trajectories is not None:
+        options["max_trajectories"] = gate.max_trajectories
     return CandidateGate(lms["task"], judge=FeedbackJudge(lm=lms["judge"]), **options)
 
 
@@ -56,7 +63,7 @@ def build_optimizer(cfg: PromptConfig, lms: dict[str, Any], gate: CandidateGate 
 
 def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     """Optimize -> gate for ``rounds`` rounds; returns scores before / after and the final prompt."""
-    cfg = ctx.config.prompt
+    cfg = ctx.config.required_prompt()
     seed = seed_prompt(cfg)
     state = ctx.checkpoint.state(STEP)
     rounds: list[dict[str, Any]] = list(state.get("rounds", []))
@@ -64,7 +71,7 @@ def run_prompt_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     gate = build_gate(cfg, lms)
     optimizer = build_optimizer(cfg, lms, gate)
     # nothing held out (one user): let the optimizer decide, and say, where its gate scores
-    train, validation = list(ctx.train), list(ctx.validation or []) or None
+    train, validation = list(ctx.train_split()), list(ctx.validation or []) or None
     task = ctx.progress.task(f"prompt ({cfg.optimizer.kind})", total=cfg.optimizer.rounds,
                              completed=len(rounds))
     critiques: list[str] = list(state.get("critiques", []))
@@ -129,13 +136,20 @@ def _outcome(ctx: StepContext, seed: Prompt, final: Prompt, rounds: list[dict[st
     return StepOutcome(
         metrics={"score_before": before, "score_after": after, "accepted": changed,
                  "rounds": len(rounds), "rounds_accepted": sum(r["accepted"] for r in rounds)},
-        output=PromptOutput(seed_template=seed.template, template=final.template, changed=changed,
+        output=PromptOutput(seed_template=_text(seed), template=_text(final), changed=changed,
                             score_before=before, score_after=after,
                             rationale=next((r["rationale"] for r in reversed(rounds) if r["accepted"]), "")),
         rounds=[{k: r[k] for k in ("round", "score_before", "score_after", "accepted")} for r in rounds],
         artifacts=[out_dir / "diff.patch", out_dir / "critiques.md", out_dir / "optimized.txt"],
         note="" if changed else _why_unchanged(rounds),
     )
+
+
+def _text(prompt: Prompt) -> str:
+    """The template, which is text: the config's seed is, and the optimizers keep a template's shape."""
+    if not isinstance(prompt.template, str):
+        raise StepFailed(f"prompt {prompt.name!r} became a chat template; the prompt step keeps text ones")
+    return prompt.template
 
 
 def _why_unchanged(rounds: list[dict[str, Any]]) -> str:

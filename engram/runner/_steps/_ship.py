@@ -31,8 +31,8 @@ def run_registry_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     """Register v1 (seed) and, if the gate accepted one, v2 (optimized); point the alias at the newest."""
     from engram.tracking import PromptRegistry
 
-    cfg = ctx.config.prompt
     output = _prompt_output(ctx)
+    cfg = ctx.config.required_prompt()
     seed = seed_prompt(cfg)
     registry = PromptRegistry(ctx.config.tracking.uri)
     state = ctx.checkpoint.state("registry")
@@ -93,8 +93,8 @@ def run_export_step(ctx: StepContext, lms: dict[str, Any]) -> StepOutcome:
     """Write the kept prompt in every configured format (JSON / YAML also serve as loader fallbacks)."""
     from engram.tracking import write_export
 
-    cfg = ctx.config.prompt
     output = _prompt_output(ctx)
+    cfg = ctx.config.required_prompt()
     registry = ctx.outputs.registry
     prompt = seed_prompt(cfg).with_template(output.template)
     if registry is not None:
