@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 STAND_IN = "offline stand-in, not a model"
+SIMULATED_SCORES = ("the steps ran: offline stand-ins scored their own simple world; not optimization "
+                    "quality (see benchmarks/optimization_quality.py, a simulation)")
 
 COLUMNS = ["step", "status", "calls", "prompt_tokens", "completion_tokens", "tokens", "cost", "seconds",
            "details", "note"]
@@ -80,6 +82,10 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("score before (held-out)", score(summary.get("score_before"))))
         rows.append(("score after (held-out)", score(summary.get("score_after"))))
         rows.append(("prompt accepted", "yes" if summary.get("accepted") else "no (seed kept)"))
+        if summary.get("stand_in"):
+            # Stand-ins play and judge their own simple world: the scores show that the steps ran
+            # end to end, and say nothing about how well an optimizer does (issue 10).
+            rows.append(("scores mean", SIMULATED_SCORES))
     if summary.get("versions"):
         rows.append(("prompt versions", summary["versions"]))
     if summary.get("exported"):

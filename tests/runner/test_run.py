@@ -122,7 +122,20 @@ def test_same_config_follows_engram_lm_to_an_http_model(write_config, monkeypatc
     assert result.summary["calls"] > 0 and result.summary["steps"]["prompt"] == "done"
     from engram.runner._report import summary_rows
 
-    assert dict(summary_rows(result.summary))["cost"].startswith("unknown")
+    rows = dict(summary_rows(result.summary))
+    assert rows["cost"].startswith("unknown")
+    assert "scores mean" not in rows  # a served model's scores are not labeled as the stand-in world's
+
+
+def test_stand_in_scores_are_labeled_as_a_check_that_the_steps_ran_not_quality():
+    from engram.runner._report import SIMULATED_SCORES, summary_rows
+
+    summary = {"experiment": "x", "lms": {"task": "offline/support", "judge": "offline/support"},
+               "stand_in": True, "score_before": 0.0, "score_after": 1.0, "accepted": True}
+    rows = summary_rows(summary)
+    labels = [label for label, _ in rows]
+    assert dict(rows)["scores mean"] == SIMULATED_SCORES and "not optimization quality" in SIMULATED_SCORES
+    assert labels.index("scores mean") == labels.index("prompt accepted") + 1
 
 
 def test_a_gated_run_with_nothing_held_out_still_optimizes(tmp_path):
