@@ -60,6 +60,24 @@ class StoreError(EngramError):
     """The memory store refused an operation or could not be reached."""
 
 
+class StoreInUseError(StoreError):
+    """Another process holds the persistent store directory (one process per directory).
+
+    ``directory`` is the store directory; ``holder`` what its lock file says of the holder:
+    ``pid``, ``host``, ``since`` and ``argv`` (its command line), each when known::
+
+        try:
+            MemoryStore.persistent(".engram/chroma")
+        except StoreInUseError as err:
+            print(err.holder.get("pid"), err.holder.get("argv"))   # 4242 ['engram', 'serve', ...]
+    """
+
+    def __init__(self, message: str, *, directory: str | None = None, holder: dict | None = None) -> None:
+        super().__init__(message)
+        self.directory = directory
+        self.holder = dict(holder or {})
+
+
 class NotFoundError(EngramError, KeyError):
     """A memory, prompt, version or alias does not exist."""
 
@@ -97,6 +115,7 @@ __all__ = [
     "ValidationError",
     "NamespaceError",
     "StoreError",
+    "StoreInUseError",
     "NotFoundError",
     "ConflictError",
     "LMError",

@@ -15,7 +15,7 @@ from enum import Enum
 
 import typer
 
-from engram.errors import EngramError
+from engram.errors import EngramError, StoreInUseError
 
 
 class LogLevel(str, Enum):
@@ -102,9 +102,64 @@ def mcp(tenant: str = typer.Option(None, help="Serve this tenant (trusted local 
         from engram.serve._service import Service
 
         service = Service.from_settings()
+    except StoreInUseError as err:
+        _fail(EngramError(home_in_use(err)))
     except EngramError as err:
         _fail(err)
     run_stdio(service, tenant)
+
+
+def home_in_use(err: StoreInUseError) -> str:
+    """Why ``engram mcp`` cannot open a home another process holds, and what to do, in one line.
+
+    The lock file records the holder's command line; an ``engram serve`` there is recognised
+    and its ``/mcp`` address given (from its ``--host`` / ``--port``). A holder started before
+    engram recorded command lines is named by pid only::
+
+        home_in_use(StoreInUseError("...", holder={"pid": 7, "argv": ["engram", "serve", "--port", "9000"]}))
+        # '... Point your MCP client at that service's MCP endpoint, http://127.0.0.1:9000/mcp ...'
+    """
+    from engram.config import get_settings
+
+    holder = err.holder
+    argv = [str(a) for a in holder.get("argv") or []]
+    who = f"pid {holder['pid']}" if holder.get("pid") else "a process that is still starting"
+    if argv:
+        who += f": `{' '.join(argv)}`"
+    url = _service_url(argv, holder.get("host"))
+    if url:
+        advice = (f"Point your MCP client at that service's MCP endpoint, {url}/mcp (streamable HTTP, with "
+                  "'Authorization: Bearer <key>' from `engram keys create`), instead of running `engram mcp`")
+    else:
+        advice = ("Stop that process, or run `engram serve` once and point your MCP clients at its /mcp "
+                  "endpoint (streamable HTTP) instead of running `engram mcp`")
+    return (f"ENGRAM_HOME {get_settings().home} is in use by another engram process ({who}); its embedded "
+            f"memory store allows one process at a time. {advice}; or give `engram mcp` its own ENGRAM_HOME, "
+            "or share a Chroma server (`chroma run`, then ENGRAM_CHROMA_URL) between them.")
+
+
+def _service_url(argv: list[str], host: object) -> str | None:
+    """``http://HOST:PORT`` of an ``engram serve`` (or ``uvicorn engram.serve:create_app``)
+    command line, from its --host / --port or their defaults; None for another command."""
+    import socket
+
+    if "serve" in argv[1:]:
+        bind, port = "127.0.0.1", "8080"
+    elif any(a.startswith("engram.serve:") for a in argv):
+        bind, port = "127.0.0.1", "8000"
+    else:
+        return None
+    for i, arg in enumerate(argv):
+        for name in ("--host", "--port"):
+            value = arg[len(name) + 1:] if arg.startswith(name + "=") else (
+                argv[i + 1] if arg == name and i + 1 < len(argv) else None)
+            if value is not None and name == "--host":
+                bind = value
+            elif value is not None:
+                port = value
+    if bind in ("0.0.0.0", "::", ""):  # listening everywhere: reach it by this host, or by its own
+        bind = "127.0.0.1" if host in (None, socket.gethostname()) else str(host)
+    return f"http://[{bind}]:{port}" if ":" in bind else f"http://{bind}:{port}"
 
 
 @keys_app.command("create")

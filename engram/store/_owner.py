@@ -3,9 +3,9 @@
 Two files sit beside Chroma's ``chroma.sqlite3``:
 
 - ``engram.lock``: an exclusive ``flock`` held by the one process that has the
-  directory open, with its pid, host and start time inside. Chroma's SQLite and
+  directory open, with its pid, host, start time and command line inside. Chroma's SQLite and
   HNSW files are not coordinated across processes (two writers lost 92 of 300
-  same-key writes here), so a second process gets a :class:`StoreError` naming
+  same-key writes here), so a second process gets a :class:`StoreInUseError` naming
   the owner. The kernel drops the lock when its process dies, so a stale file
   left by a killed process is simply taken over. Store objects of one process
   share the lock (it is counted, and released when the last one closes or is
@@ -16,7 +16,7 @@ Two files sit beside Chroma's ``chroma.sqlite3``:
 
 Example::
 
-    owner = DirectoryOwner.acquire(Path(".engram/chroma"))   # StoreError if another process has it
+    owner = DirectoryOwner.acquire(Path(".engram/chroma"))   # StoreInUseError if another process has it
     owner.check_data()                                       # StoreError if the database vanished
     owner.note_writes(3)
     owner.release()
@@ -28,13 +28,14 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from engram._files import atomic_write_json
-from engram.errors import StoreError
+from engram.errors import StoreError, StoreInUseError
 
 LOCK_NAME = "engram.lock"
 MARKER_NAME = "engram-store.json"
@@ -76,11 +77,12 @@ class DirectoryOwner:
             previous = _read_json_fd(fd)
             if not _try_lock(fd, previous):
                 os.close(fd)
-                raise StoreError(_busy_message(directory, previous))
+                raise StoreInUseError(_busy_message(directory, previous), directory=str(directory),
+                                      holder=previous)
             if previous.get("pid") and previous.get("pid") != os.getpid():
                 logger.info("engram: took over %s from pid %s (no longer running)", path, previous["pid"])
             info = {"pid": os.getpid(), "host": socket.gethostname(),
-                    "since": datetime.now(UTC).isoformat(timespec="seconds")}
+                    "since": datetime.now(UTC).isoformat(timespec="seconds"), "argv": _argv()}
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(info).encode(), 0)
             owner = cls(directory, fd)
@@ -162,8 +164,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _argv() -> list[str]:
+    """This process's command line, as the lock file records it (the program by its name only)."""
+    argv = [str(a)[:200] for a in sys.argv[:20]] or [""]
+    if argv[0] in ("", "-c"):  # python -c CODE, or an embedded interpreter
+        return [Path(sys.executable).name or "python", *argv]
+    return [Path(argv[0]).name or argv[0], *argv[1:]]
+
+
+def _command_line(holder: dict[str, Any]) -> str | None:
+    """The holder's command line from its lock info (``engram serve --port 8080``), if recorded."""
+    argv = holder.get("argv")
+    if not isinstance(argv, list) or not argv:
+        return None
+    return " ".join(str(a) for a in argv)
+
+
 def _busy_message(directory: Path, holder: dict[str, Any]) -> str:
-    who = (f"process {holder.get('pid')} on host {holder.get('host')!r} since {holder.get('since')}"
+    command = _command_line(holder)
+    running = f" (`{command}`)" if command else ""
+    who = (f"process {holder.get('pid')}{running} on host {holder.get('host')!r} since {holder.get('since')}"
            if holder.get("pid") else "another process (it is still starting)")
     return (
         f"the memory store {directory} is in use by {who}. A persistent store directory has one "

@@ -59,10 +59,13 @@ def test_second_process_gets_a_clear_error_naming_the_owner(tmp_path):
     path = tmp_path / "db"
     child = _child(path)
     try:
-        with pytest.raises(engram.StoreError) as info:
+        with pytest.raises(engram.StoreInUseError) as info:
             MemoryStore.persistent(path, embedder=Tiny())
         message = str(info.value)
-        assert f"process {child.pid}" in message and socket.gethostname() in message
+        assert isinstance(info.value, engram.StoreError) and info.value.holder["pid"] == child.pid
+        assert info.value.holder["argv"] == [os.path.basename(sys.executable), "-c", str(path)]
+        assert f"process {child.pid} (`{os.path.basename(sys.executable)} -c {path}`)" in message
+        assert socket.gethostname() in message
         assert "since 20" in message and "chroma run" in message and "ENGRAM_CHROMA_URL" in message
     finally:
         child.stdin.write("\n")
