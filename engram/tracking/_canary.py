@@ -22,13 +22,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from engram.errors import NotFoundError, ValidationError
 from engram.tracking._assign import check_fraction
 from engram.tracking._checks import check_alias, check_name, check_version
+
+if TYPE_CHECKING:
+    from engram.trajectories import Trajectory, TrajectoryDataset
 
 CANARY_STATE_TAG = "engram.canary_state"
 CANARY_EXPERIMENT = "engram-canary"  # where decisions are recorded
@@ -213,6 +216,8 @@ def compare_canary(name: str, *, auto: bool = False, threshold: float = 0.0, min
     state = _running(name, tracking_uri)
     registry = _registry(tracking_uri)
     where = experiment or state.experiment
+    dataset: TrajectoryDataset | list[Trajectory]
+    missing: str | None
     try:
         dataset = traces_to_dataset(where, tracking_uri=registry.uri, feedback_name=feedback_name,
                                     max_traces=max(budget or 0, 10_000),
@@ -253,7 +258,7 @@ def compare_canary(name: str, *, auto: bool = False, threshold: float = 0.0, min
             registry.promote(name, state.candidate_version, state.control_alias)
         _end(state, registry)
         report.acted = True
-    metrics = {"pairs": len(per_unit), "control_traces": n_control, "candidate_traces": n_candidate}
+    metrics: dict[str, float] = {"pairs": len(per_unit), "control_traces": n_control, "candidate_traces": n_candidate}
     if comparison is not None:
         metrics.update({"gain": comparison.gain, "ci_lower": comparison.lower, "ci_upper": comparison.upper})
     report.run_id = record_decision(state, decision, reason, registry.uri, text=report.format() + "\n",

@@ -23,7 +23,7 @@ from engram.prompts import ChatTemplate, Prompt, render, template_text
 
 Format = Literal["json", "yaml", "text", "openai", "python"]
 FORMATS: tuple[str, ...] = ("json", "yaml", "text", "openai", "python")
-_SUFFIXES = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".txt": "text", ".py": "python"}
+_SUFFIXES: dict[str, Format] = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".txt": "text", ".py": "python"}
 
 
 def to_openai_messages(template: str | ChatTemplate, values: dict[str, Any] | None = None) -> list[dict[str, str]]:
@@ -117,7 +117,7 @@ def export_prompt(prompt: Prompt, fmt: Format = "json", *, values: dict[str, Any
     raise ValidationError(f"Unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
 
 
-def format_for_path(path: str | Path) -> str:
+def format_for_path(path: str | Path) -> Format:
     """The export format a file name implies (``.json``, ``.yaml``, ``.txt``, ``.py``); json otherwise."""
     return _SUFFIXES.get(Path(path).suffix.lower(), "json")
 
@@ -129,7 +129,7 @@ def write_export(prompt: Prompt, path: str | Path, fmt: Format | None = None) ->
     path = Path(path)
     if path.is_dir():
         raise ValidationError(f"{path} is a directory; pass a file path such as {path / 'prompt.json'}.")
-    fmt = format_for_path(path) if fmt is None else fmt  # type: ignore[assignment]
+    fmt = format_for_path(path) if fmt is None else fmt
     out = export_prompt(prompt, fmt)
     text = out if isinstance(out, str) else json.dumps(out, indent=2, ensure_ascii=False) + "\n"
     try:

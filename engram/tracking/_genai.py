@@ -65,7 +65,7 @@ class EngramPromptOptimizer(BasePromptOptimizer):
     A candidate replaces a prompt only if ``eval_fn`` scores it at least as high as before.
     """
 
-    def __init__(self, kind: str = "gradient", *, lm: Any = None, config: dict[str, Any] | None = None):
+    def __init__(self, kind: OptimizerKind = "gradient", *, lm: Any = None, config: dict[str, Any] | None = None):
         if kind not in KINDS:
             raise ValidationError(f"Unknown engram optimizer {kind!r}; choose one of {', '.join(KINDS)}.")
         self.kind, self.lm, self.config = kind, lm, dict(config or {})

@@ -42,7 +42,7 @@ def link_to_active_trace(prompt: Prompt, source: str, extra_tags: dict[str, str]
         trace_id = mlflow.get_active_trace_id()
         if trace_id is None:
             return False
-        version = _prompt_version(prompt)
+        version = _prompt_version(prompt, int(prompt.version))
         # The registration mlflow.genai.load_prompt makes: the exporter writes the
         # mlflow.linkedPrompts tag and the trace-prompt association from it.
         from mlflow.tracing.trace_manager import InMemoryTraceManager
@@ -62,10 +62,10 @@ def link_to_active_trace(prompt: Prompt, source: str, extra_tags: dict[str, str]
         return False
 
 
-def _prompt_version(prompt: Prompt) -> Any:
+def _prompt_version(prompt: Prompt, number: int) -> Any:
     from mlflow.entities.model_registry import PromptVersion
 
     template = to_mlflow_template(prompt.template)
     if isinstance(template, list):
         template = [{"role": m["role"], "content": m["content"]} for m in template]
-    return PromptVersion(name=prompt.name, version=int(prompt.version), template=template)
+    return PromptVersion(name=prompt.name, version=number, template=template)

@@ -166,9 +166,9 @@ def load_prompt(ref: str, *, ttl: float = DEFAULT_TTL_SECONDS, tracking_uri: str
                                   "version; e.g. load_prompt(ref, canary=..., fraction=0.1, key=user_id).")
         candidate = in_canary(key, fraction, salt=canary)
         served_ref = canary if candidate else ref
-        canary_info = {"arm": "candidate" if candidate else "control", "control": ref, "candidate": canary,
-                       "fraction": float(fraction)}
-        arm_tags = {CANARY_ARM_TAG: canary_info["arm"], CANARY_TAG: canary}
+        arm = "candidate" if candidate else "control"
+        canary_info = {"arm": arm, "control": ref, "candidate": canary, "fraction": float(fraction)}
+        arm_tags = {CANARY_ARM_TAG: arm, CANARY_TAG: canary}
     elif key is not None or fraction:
         raise ValidationError("fraction= and key= only apply with canary='name@alias'; pass canary too.")
     prompt, source = _serve(served_ref, ttl, tracking_uri, fallback_dir, refresh)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -109,7 +110,7 @@ class ProgramExport(BaseModel):
 
     def export(self, fmt: str = "json") -> str | dict:
         """The export in ``fmt``: json, yaml, text, openai (a dict) or python."""
-        makers = {"json": self.to_json, "yaml": self.to_yaml, "text": self.to_text,
+        makers: dict[str, Callable[[], str | dict]] = {"json": self.to_json, "yaml": self.to_yaml, "text": self.to_text,
                   "openai": self.to_openai, "python": self.to_python_module}
         if fmt not in makers:
             raise ValidationError(f"Unknown export format {fmt!r}; choose one of {', '.join(makers)}.")

@@ -155,7 +155,8 @@ class PromptRegistry(AliasVerbs):
         """
         check_optional_text(filter, "filter")
         with mlflow_errors(self.uri, "listing prompts"):
-            names, token = [], None
+            names: builtins.list[str] = []
+            token: str | None = None
             while True:
                 page = self.client.search_prompts(filter_string=filter or None, max_results=1000, page_token=token)
                 names.extend(p.name for p in page)
@@ -175,7 +176,8 @@ class PromptRegistry(AliasVerbs):
         """Version numbers of a prompt, oldest first (NotFoundError if it does not exist)."""
         self._require_prompt(name)
         with mlflow_errors(self.uri, f"listing versions of '{name}'"):
-            found, token = [], None
+            found: builtins.list[int] = []
+            token: str | None = None
             while True:
                 page = self.client.search_prompt_versions(name, max_results=1000, page_token=token)
                 found.extend(int(v.version) for v in page)

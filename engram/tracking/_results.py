@@ -26,13 +26,18 @@ class OptimizationOutcome(Protocol):
     prompt: Prompt
     original: Prompt
     optimizer: str
+    rationale: str
     score_before: float | None
     score_after: float | None
     accepted: bool
     usage: Usage
+    steps: int
     candidates: list[Any]
     critiques: list[str]
     errors: list[str]
+
+    @property
+    def diff(self) -> str: ...
 
     def candidates_frame(self) -> Any: ...
 

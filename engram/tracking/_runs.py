@@ -34,7 +34,7 @@ DEFAULT_EXPERIMENT = "engram"
 SAMPLE_SIZE = 20
 _uri_lock = threading.RLock()
 _depth = 0
-_saved_uri: tuple[str | None, str | None] = (None, None)
+_saved_uri: tuple[bool, str | None] = (False, None)  # set by the outermost track_run
 
 
 def _experiment_id(uri: str, name: str) -> str:

@@ -43,9 +43,10 @@ from engram.tracking._linking import (
     PROMPT_VERSION_TAG,
 )
 from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
+from engram.trajectories._types import FeedbackSource
 
 _SOURCE_RANK = {"HUMAN": 0, "LLM_JUDGE": 1, "CODE": 2}
-_SOURCE_NAME = {"HUMAN": "user", "LLM_JUDGE": "judge", "CODE": "metric"}
+_SOURCE_NAME: dict[str, FeedbackSource] = {"HUMAN": "user", "LLM_JUDGE": "judge", "CODE": "metric"}
 _TEXT_KEYS = ("content", "answer", "response", "output", "text", "result", "message", "question",
               "query", "input", "prompt")
 

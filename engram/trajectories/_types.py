@@ -28,6 +28,7 @@ from pydantic import ValidationError as PydanticValidationError
 from engram.errors import ValidationError
 
 Role = Literal["system", "user", "assistant", "tool"]
+FeedbackSource = Literal["user", "judge", "metric"]  # who gave a Feedback
 
 # LangChain message types, duck-typed (no hard dependency on langchain).
 _LANGCHAIN_ROLES: dict[str, Role] = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool",
@@ -246,7 +247,7 @@ class Feedback(EngramModel):
     score: float | None = None
     label: str | None = None
     comment: str | None = None
-    source: Literal["user", "judge", "metric"] = "user"
+    source: FeedbackSource = "user"
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("score", mode="before")  # before: pydantic would turn True into 1.0 first
