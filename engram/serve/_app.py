@@ -64,7 +64,7 @@ def create_app(settings: ServeSettings | None = None, *, service: Any = None, mc
     if mcp_server is not None:
         from engram.serve._mcp import mount_http
 
-        mount_http(app, mcp_server, host=settings.host)
+        mount_http(app, mcp_server, host=settings.host, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     return app

@@ -61,12 +61,18 @@ def serve(host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
           workers: int = typer.Option(1, min=1, help="Worker processes (more than 1 needs ENGRAM_CHROMA_URL)."),
           lm: str = typer.Option(None, help="LM for extraction/optimization jobs (default ENGRAM_LM)."),
           log_level: LogLevel = typer.Option(LogLevel.info, case_sensitive=False,
-                                             help="uvicorn log level.")) -> None:
+                                             help="uvicorn log level."),
+          allowed_host: list[str] = typer.Option(
+              None, "--allowed-host", metavar="HOST",
+              help="A Host header /mcp accepts besides loopback names, e.g. the name a reverse proxy forwards "
+                   "(repeat for more; default ENGRAM_SERVE_ALLOWED_HOSTS, comma-separated).")) -> None:
     """Run the HTTP service (OpenAPI at /docs, MCP at /mcp)."""
     from engram.serve._service import check_server_layout
 
     _use_lm(lm)
     os.environ["ENGRAM_SERVE_HOST"] = host
+    if allowed_host:
+        os.environ["ENGRAM_SERVE_ALLOWED_HOSTS"] = ",".join(allowed_host)
     try:
         check_server_layout(workers)
         from engram.serve._settings import ServeSettings

@@ -9,6 +9,11 @@ with the same strict schemas they give OpenAI. Who the caller is:
   for the ``write`` scope (``manage_memory``) or ``read`` (the others).
 
 The tools work in the tenant's ``ENGRAM_SERVE_MCP_NAMESPACE`` (default ``memories``).
+
+``/mcp`` keeps the SDK's DNS-rebinding protection (on when the server listens on loopback: the
+Host header must be a loopback name); ``ENGRAM_SERVE_ALLOWED_HOSTS`` (``engram serve
+--allowed-host``) adds names, such as the one a reverse proxy forwards (see
+:func:`transport_security`).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.transport_security import TransportSecuritySettings
 
 from pydantic import ValidationError as PydanticValidationError
 
@@ -160,17 +166,78 @@ def build_mcp(service: Any, resolve: TenantResolver, *, name: str = "engram") ->
                      log_level="WARNING")
 
 
-class _Guard:
-    """ASGI wrapper of the MCP endpoint: 401 before any session exists for a request without a valid key."""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
-    def __init__(self, app: Any, service: Any):
-        self.app, self.service = app, service
+
+def transport_security(host: str, allowed_hosts: list[str] | tuple[str, ...] = ()) -> TransportSecuritySettings | None:
+    """The Host / Origin check of ``/mcp`` for a server listening on ``host``.
+
+    Without ``allowed_hosts``: the SDK's own choice (on for a loopback ``host``, accepting the
+    loopback names on any port; None, off, otherwise). With them: on, whatever the interface,
+    accepting the loopback names, a specific ``host`` and ``allowed_hosts`` (a name without a
+    port on any port), and pages served from those hosts as Origin::
+
+        transport_security("127.0.0.1", ["mcp.example.com"]).allowed_hosts
+        # ['127.0.0.1:*', 'localhost:*', '[::1]:*', 'mcp.example.com', 'mcp.example.com:*']
+    """
+    if not allowed_hosts and host not in LOOPBACK_HOSTS:
+        return None
+    loopback = ["127.0.0.1:*", "localhost:*", "[::1]:*"]  # the SDK's defaults for a loopback server
+    extra = list(allowed_hosts)
+    if allowed_hosts and host not in (*LOOPBACK_HOSTS, "0.0.0.0", "::", ""):
+        extra.append(f"[{host}]" if ":" in host else host)  # a specific interface, by its address
+    names = []
+    for name in extra:
+        has_port = name.rsplit("]", 1)[-1].count(":") == 1
+        names.extend([name] if has_port else [name, f"{name}:*"])
+    names = list(dict.fromkeys(n for n in names if n not in loopback))
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=[*loopback, *names],
+        allowed_origins=[*(f"http://{n}" for n in loopback), *(f"{s}://{n}" for n in names for s in ("http", "https"))])
+
+
+def _matches(value: str, patterns: list[str]) -> bool:
+    """The SDK's rule: an exact value, or ``base:*`` for ``base`` on any port."""
+    return value in patterns or any(p.endswith(":*") and value.startswith(p[:-1]) for p in patterns)
+
+
+def _refused(headers: dict[str, str], security: TransportSecuritySettings | None) -> Any:
+    """The SDK refuses a Host / Origin it does not accept with a bare 421 / 403 text; this says why and
+    what setting fixes it, in the service's error body. None: accepted."""
+    from engram.serve._limits import _error_response
+
+    if security is None or not security.enable_dns_rebinding_protection:
+        return None
+    host, origin = headers.get("host", ""), headers.get("origin")
+    fix = ("if a reverse proxy forwards it, start engram serve with --allowed-host {0} (or add it to "
+           "ENGRAM_SERVE_ALLOWED_HOSTS)")
+    if not _matches(host, security.allowed_hosts):
+        shown = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return _error_response(421, "invalid_host", f"/mcp does not accept the Host header {host!r} (DNS-rebinding "
+                               f"protection); {fix.format(shown or 'NAME')}.", field="Host")
+    if origin and not _matches(origin, security.allowed_origins):
+        shown = origin.split("://", 1)[-1].split("/", 1)[0]
+        return _error_response(403, "invalid_origin", f"/mcp does not accept the Origin {origin!r} (DNS-rebinding "
+                               f"protection); {fix.format(shown)}.", field="Origin")
+    return None
+
+
+class _Guard:
+    """ASGI wrapper of the MCP endpoint: the Host / Origin check (explained), then 401 before any
+    session exists for a request without a valid key."""
+
+    def __init__(self, app: Any, service: Any, security: TransportSecuritySettings | None = None):
+        self.app, self.service, self.security = app, service, security
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         from engram.serve._auth import bearer
         from engram.serve._limits import _error_response
 
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers") or []}
+        refused = _refused(headers, self.security)
+        if refused is not None:
+            await refused(scope, receive, send)
+            return
         principal = self.service.keys.verify(bearer(headers.get("authorization")))
         if principal is None:
             response = _error_response(401, "unauthorized", "missing or invalid API key: send "
@@ -182,15 +249,17 @@ class _Guard:
         await self.app(scope, receive, send)
 
 
-def mount_http(app: Any, server: MCPServer, *, host: str = "127.0.0.1", path: str = "/mcp") -> None:
+def mount_http(app: Any, server: MCPServer, *, host: str = "127.0.0.1", path: str = "/mcp",
+               allowed_hosts: list[str] | tuple[str, ...] = ()) -> None:
     """Add the streamable-HTTP endpoint to a FastAPI/Starlette ``app`` (its lifespan must run
-    ``server.session_manager.run()``)."""
+    ``server.session_manager.run()``); ``host`` and ``allowed_hosts`` as for :func:`transport_security`."""
     from starlette.routing import Route
 
-    inner = server.streamable_http_app(streamable_http_path=path, host=host)
+    security = transport_security(host, allowed_hosts)
+    inner = server.streamable_http_app(streamable_http_path=path, host=host, transport_security=security)
     for route in inner.routes:
         if isinstance(route, Route) and route.path == path:
-            app.router.routes.append(Route(path, endpoint=_Guard(route.endpoint, app.state.service),
+            app.router.routes.append(Route(path, endpoint=_Guard(route.endpoint, app.state.service, security),
                                            include_in_schema=False))
 
 
@@ -199,4 +268,4 @@ def run_stdio(service: Any, tenant: str) -> None:
     build_mcp(service, fixed_tenant(tenant)).run("stdio")
 
 
-__all__ = ["build_mcp", "fixed_tenant", "http_tenant_resolver", "mount_http", "run_stdio"]
+__all__ = ["build_mcp", "fixed_tenant", "http_tenant_resolver", "mount_http", "run_stdio", "transport_security"]

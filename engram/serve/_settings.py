@@ -1,6 +1,7 @@
 """Service settings: from ``ENGRAM_SERVE_*`` variables (so every uvicorn worker agrees) or arguments.
 
     ServeSettings.from_env().db_url    # 'sqlite:////.../.engram/serve.db'
+    ServeSettings(allowed_hosts="mcp.example.com,proxy:8443").allowed_hosts   # ['mcp.example.com', 'proxy:8443']
 
 The store and tracking come from engram's own settings (``ENGRAM_HOME``,
 ``ENGRAM_CHROMA_URL``, ``ENGRAM_TRACKING_URI``, ``ENGRAM_LM``).
@@ -9,15 +10,19 @@ The store and tracking come from engram's own settings (``ENGRAM_HOME``,
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 
 from engram.errors import ConfigurationError
 
 ENV_PREFIX = "ENGRAM_SERVE_"
+# A Host header value: a name or IPv4 address, or a bracketed IPv6 address, with an optional :port or :*.
+_HOST = re.compile(r"^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,252})|\[[0-9A-Fa-f:.]+\])(?::(?:\d{1,5}|\*))?$")
 
 
 class ServeSettings(BaseModel):
@@ -38,6 +43,28 @@ class ServeSettings(BaseModel):
     run_jobs: bool = Field(True, description="Run queued jobs in this process.")
     mcp_namespace: str = Field("memories", description="Namespace (relative, '/'-separated parts) the MCP "
                                                        "memory tools use.")
+    allowed_hosts: list[str] = Field(default_factory=list, description=(
+        "More Host header values /mcp accepts besides the loopback names, e.g. the name a reverse proxy "
+        "forwards ('mcp.example.com'; without a port, any port). Comma-separated in the variable. With any, "
+        "the check is on whatever the interface; without, it is on only when listening on loopback."))
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: list[str]) -> list[str]:
+        for host in value:
+            if "://" in host or "/" in host:
+                raise PydanticCustomError("allowed_host", "{host} is a URL; give the host as clients send it in "
+                                          "the Host header, e.g. 'mcp.example.com' or 'mcp.example.com:8443'",
+                                          {"host": repr(host)})
+            if not _HOST.fullmatch(host):
+                raise PydanticCustomError("allowed_host", "{host} is not a host name, an IP address or "
+                                          "'[IPv6]', with an optional ':port' or ':*'", {"host": repr(host)})
+        return list(dict.fromkeys(value))
 
     @classmethod
     def from_env(cls, **overrides: Any) -> ServeSettings:
@@ -62,7 +89,8 @@ class ServeSettings(BaseModel):
 
     def to_env(self) -> dict[str, str]:
         """These settings as ``ENGRAM_SERVE_*`` variables (for worker processes)."""
-        return {ENV_PREFIX + k.upper(): str(v) for k, v in self.model_dump().items() if v is not None}
+        return {ENV_PREFIX + k.upper(): ",".join(v) if isinstance(v, list) else str(v)
+                for k, v in self.model_dump().items() if v is not None}
 
 
 __all__ = ["ServeSettings"]

@@ -95,16 +95,17 @@ def make_server(tmp_path: Path, name: str = "server", **env: str) -> Server:
     return Server(home=home, port=free_port(), env=full, log=home / "server.log")
 
 
-def in_process_app(home: Path):
-    """The HTTP app over an in-memory store, without MCP or a job runner, for FastAPI's TestClient:
-    ``(app, service)``; the service's key table makes the keys."""
+def in_process_app(home: Path, *, mcp: bool = False, **settings_fields):
+    """The HTTP app over an in-memory store, without a job runner (and without MCP unless ``mcp``),
+    for FastAPI's TestClient: ``(app, service)``; the service's key table makes the keys.
+    ``settings_fields`` are more ServeSettings (``allowed_hosts=[...]``)."""
     from engram.serve import FeedbackDatasets, JobStore, KeyStore, ServeSettings, Service, create_app
     from engram.store import MemoryStore
 
-    settings = ServeSettings(run_jobs=False)
+    settings = ServeSettings(run_jobs=False, **settings_fields)
     service = Service(MemoryStore.in_memory(), KeyStore(home / "keys.db"), JobStore(f"sqlite:///{home}/jobs.db"),
                       FeedbackDatasets(home), settings, home)
-    return create_app(settings, service=service, mcp=False), service
+    return create_app(settings, service=service, mcp=mcp), service
 
 
 @pytest.fixture
