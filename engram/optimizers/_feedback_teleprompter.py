@@ -28,10 +28,12 @@ from dspy.teleprompt import Teleprompter
 
 import engram.events as events
 from engram.errors import ConfigurationError, ValidationError
+from engram.optimizers._factory import OptimizerKind
 from engram.prompts import Prompt
 from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset, coerce
 
 Route = Literal["gepa", "mipro", "bootstrap"]
+Proposer = Literal["gradient", "metaprompt"]  # the engram optimizers GEPA may propose with
 _META = {"score", "label", "comment", "trajectory_id", "user"}
 
 
@@ -98,7 +100,7 @@ class OptimizerProposer:
     engram optimizer edits the predictor's instructions like any prompt (template guard included).
     """
 
-    def __init__(self, lm: Any = None, *, kind: str = "gradient", config: dict[str, Any] | None = None,
+    def __init__(self, lm: Any = None, *, kind: OptimizerKind = "gradient", config: dict[str, Any] | None = None,
                  guidance: str | None = None):
         from engram.optimizers._factory import create_prompt_optimizer
 
@@ -145,7 +147,8 @@ def to_examples(trainset: Any) -> list[dspy.Example]:
     if trainset is None:
         return []
     items = list(trainset) if not isinstance(trainset, TrajectoryDataset) else trainset
-    if items and all(isinstance(x, dspy.Example) for x in items):
+    # DSPy examples come as a list (a TrajectoryDataset holds trajectories only)
+    if isinstance(items, list) and items and all(isinstance(x, dspy.Example) for x in items):
         return items
     return TrajectoryDataset(coerce(items)).to_dspy_examples()
 
@@ -170,7 +173,7 @@ class FeedbackTeleprompter(Teleprompter):
     """
 
     def __init__(self, route: Route = "gepa", *, metric: Any = None, judge: Any = None, reflection_lm: Any = None,
-                 proposer: str | None = "gradient", max_metric_calls: int | None = None, num_candidates: int = 3,
+                 proposer: Proposer | None = "gradient", max_metric_calls: int | None = None, num_candidates: int = 3,
                  num_trials: int = 4, max_bootstrapped_demos: int = 2, max_labeled_demos: int = 2, seed: int = 0,
                  num_threads: int = 1, guidance: str | None = None):
         super().__init__()

@@ -34,7 +34,7 @@ from engram.optimizers._base import LMRef, check_number, keyword_names, unknown_
 from engram.optimizers._heldout import ScorersMetric, held_out_trajectories
 from engram.optimizers._learned import LogScorer
 from engram.optimizers._signatures import RespondUnderPrompt
-from engram.optimizers._stats import METHODS, PairedComparison, paired_comparison
+from engram.optimizers._stats import METHODS, Method, PairedComparison, paired_comparison
 from engram.prompts import Prompt, render
 from engram.trajectories import Message, Trajectory
 
@@ -154,7 +154,7 @@ class CandidateGate:
 
     def __init__(self, task_lm: Any = None, *, judge: Any = None, metric: ReplayMetric | None = None,
                  scorers: Any = None, scorer: Any = None, min_gain: float | None = None,
-                 confidence: float = 0.95, method: str = "bootstrap", unit: str = "trajectory",
+                 confidence: float = 0.95, method: Method = "bootstrap", unit: str = "trajectory",
                  max_trajectories: int = 20, num_threads: int = 4, cache_scores: bool = True, seed: int = 0,
                  n_resamples: int = 10_000, min_improvement: float | None = None, reuse_logged: bool = False,
                  scorer_role: str = "prescreen", learn_scorer: bool | Callable[[], Any] = False, **unknown: Any):
@@ -386,6 +386,7 @@ class CandidateGate:
         if screen is not None:
             decision.scorer_comparison = screen.comparison
             if (self.scorer_role == "second_opinion" and not decision.accepted and screen.accepted
+                    and screen.comparison is not None
                     and decision.comparison is not None and not decision.comparison.below(0.0)):
                 decision.accepted = True
                 decision.reason = (f"accepted on the learned scorer's second opinion (its lower bound "

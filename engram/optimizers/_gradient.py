@@ -137,7 +137,7 @@ class GradientOptimizer(PromptOptimizerBase):
 
         outcome = propose_guarded(prompt, write, guidance=guidance)
         rejected = list(zip(outcome.raw, outcome.reasons))
-        if outcome.rejected:
+        if outcome.prompt is None:  # every draft rejected
             return Proposal(None, rationale="Every draft broke the template; the original prompt is kept. "
                             + " ".join(outcome.reasons), critiques=critiques, steps=step, rejected=rejected)
         if outcome.prompt.template == prompt.template:

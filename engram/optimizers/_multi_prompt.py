@@ -40,6 +40,7 @@ import engram.events as events
 from engram.errors import ValidationError
 from engram.lm import Usage, context_runner, resolve, track_usage
 from engram.optimizers._base import LMRef, coerce_prompt
+from engram.optimizers._factory import OptimizerKind
 from engram.optimizers._formatting import coerce_trajectories, format_trajectories
 from engram.optimizers._invoke import MultiPromptOptimizerRunnable
 from engram.optimizers._result import OptimizationResult
@@ -101,7 +102,7 @@ class MultiPromptOptimizer(events.SpanOnCall, MultiPromptOptimizerRunnable, dspy
         max_workers: how many prompts are optimized at once.
     """
 
-    def __init__(self, lm: Any = None, *, kind: str = "gradient", config: dict[str, Any] | None = None,
+    def __init__(self, lm: Any = None, *, kind: OptimizerKind = "gradient", config: dict[str, Any] | None = None,
                  max_workers: int = 4):
         super().__init__()
         from engram.optimizers._factory import create_prompt_optimizer
@@ -237,7 +238,8 @@ class MultiPromptOptimizer(events.SpanOnCall, MultiPromptOptimizerRunnable, dspy
                 r.prompt = r.prompt.with_template(new_text)
 
 
-def create_multi_prompt_optimizer(lm: Any = None, *, kind: str = "gradient", config: dict[str, Any] | None = None,
+def create_multi_prompt_optimizer(lm: Any = None, *, kind: OptimizerKind = "gradient",
+                                  config: dict[str, Any] | None = None,
                                   max_workers: int = 4) -> MultiPromptOptimizer:
     """A :class:`MultiPromptOptimizer` whose per-prompt steps are ``kind`` (LangMem's name for it)."""
     return MultiPromptOptimizer(lm, kind=kind, config=config, max_workers=max_workers)
