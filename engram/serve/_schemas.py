@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypeAliasType
 
@@ -132,9 +132,48 @@ class NamespacesOut(BaseModel):
     namespaces: list[list[str]]
 
 
+MAX_CONTENT_PARTS = 100
+
+
+class TextPartIn(BaseModel):
+    """One OpenAI-style content part; only text parts are supported (other keys are ignored)."""
+
+    type: Literal["text"]
+    text: Annotated[str, StringConstraints(max_length=32_000)]
+
+
+def _joined_text(value: Any) -> Any:
+    """OpenAI-style content parts -> one string (the text parts joined with newlines); a part of any
+    other type (an image, audio, a file) is refused, naming it."""
+    if not isinstance(value, list):
+        return value
+    if not value or len(value) > MAX_CONTENT_PARTS:
+        raise PydanticCustomError("content_parts", "content is a list of {count} parts; send 1 to {most} text "
+                                  "parts, or a string.", {"count": len(value), "most": MAX_CONTENT_PARTS})
+    texts = []
+    for index, part in enumerate(value):
+        if not isinstance(part, dict):
+            raise PydanticCustomError("text_parts_only", "content[{index}] is not an object; a content part "
+                                      "looks like {'type': 'text', 'text': ...}.", {"index": index})
+        kind = part.get("type")
+        if kind != "text":
+            raise PydanticCustomError("text_parts_only", "content[{index}] has type {kind}; only text parts "
+                                      "({'type': 'text', 'text': ...}) are supported, so leave images, audio "
+                                      "and files out.", {"index": index, "kind": repr(kind)})
+        if not isinstance(part.get("text"), str):
+            raise PydanticCustomError("text_parts_only", "content[{index}] is a text part without a 'text' "
+                                      "string.", {"index": index})
+        texts.append(part["text"])
+    return "\n".join(texts)
+
+
 class MessageIn(_In):
     role: Literal["system", "user", "assistant", "tool"]
-    content: Annotated[str, StringConstraints(min_length=1, max_length=32_000)]
+    content: Annotated[Annotated[str, StringConstraints(min_length=1, max_length=32_000)]
+                       | Annotated[list[TextPartIn], Field(min_length=1, max_length=MAX_CONTENT_PARTS)],
+                       BeforeValidator(_joined_text)] = Field(
+        description="Text, or OpenAI-style content parts ([{\"type\": \"text\", \"text\": ...}]), which are "
+                    "joined with newlines; only text parts are supported.")
     name: Annotated[str, StringConstraints(max_length=128)] | None = None
 
 
@@ -251,4 +290,4 @@ class ErrorOut(BaseModel):
 
 __all__ = ["ErrorOut", "ExtractIn", "ExtractOut", "FeedbackBatchIn", "FeedbackOut", "HistoryOut", "JobOut",
            "MemoryCreate", "MemoryOut", "MemoryPatch", "MessageIn", "NamespacesOut", "OptimizeIn",
-           "OptimizerSettings", "PromptOut", "RestoreIn", "SearchIn", "SearchOut", "TrajectoryIn"]
+           "OptimizerSettings", "PromptOut", "RestoreIn", "SearchIn", "SearchOut", "TextPartIn", "TrajectoryIn"]
