@@ -143,8 +143,9 @@ class TextPartIn(BaseModel):
 
 
 def _joined_text(value: Any) -> Any:
-    """OpenAI-style content parts -> one string (the text parts joined with newlines); a part of any
-    other type (an image, audio, a file) is refused, naming it."""
+    """OpenAI-style content parts -> one string (the text parts concatenated, as ``engram.Message``
+    and LangChain's ``.text`` do, so a conversation sent over REST is stored with the same text and
+    id as from Python); a part of any other type (an image, audio, a file) is refused, naming it."""
     if not isinstance(value, list):
         return value
     if not value or len(value) > MAX_CONTENT_PARTS:
@@ -164,7 +165,7 @@ def _joined_text(value: Any) -> Any:
             raise PydanticCustomError("text_parts_only", "content[{index}] is a text part without a 'text' "
                                       "string.", {"index": index})
         texts.append(part["text"])
-    return "\n".join(texts)
+    return "".join(texts)
 
 
 class MessageIn(_In):
@@ -173,7 +174,7 @@ class MessageIn(_In):
                        | Annotated[list[TextPartIn], Field(min_length=1, max_length=MAX_CONTENT_PARTS)],
                        BeforeValidator(_joined_text)] = Field(
         description="Text, or OpenAI-style content parts ([{\"type\": \"text\", \"text\": ...}]), which are "
-                    "joined with newlines; only text parts are supported.")
+                    "concatenated; only text parts are supported.")
     name: Annotated[str, StringConstraints(max_length=128)] | None = None
 
 

@@ -1,6 +1,6 @@
 """Messages with OpenAI-style content parts, in process (FastAPI's TestClient, no job runner): every
-route that takes messages (/v1/extract, /v1/feedback, /v1/optimize) joins the text parts with
-newlines and refuses any other part with a 422 that names it."""
+route that takes messages (/v1/extract, /v1/feedback, /v1/optimize) concatenates the text parts as
+``engram.Message`` does and refuses any other part with a 422 that names it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from tests.serve.conftest import in_process_app
 
 NS = ["memories", "parts"]
 PARTS = [{"type": "text", "text": "I moved to Lisbon."}, {"type": "text", "text": "I am vegetarian."}]
-JOINED = "I moved to Lisbon.\nI am vegetarian."
+JOINED = "I moved to Lisbon.I am vegetarian."  # what engram.Message makes of PARTS (tested below)
 IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
 
 
@@ -77,3 +77,9 @@ def test_the_openapi_schema_shows_both_shapes(app_client):
     content = spec["components"]["schemas"]["MessageIn"]["properties"]["content"]
     shapes = {option["type"] for option in content["anyOf"]}
     assert shapes == {"string", "array"} and "only text parts" in content["description"]
+
+
+def test_rest_and_python_store_the_same_text_for_the_same_parts():
+    from engram.trajectories import Message
+
+    assert Message.coerce({"role": "user", "content": PARTS}).content == JOINED
