@@ -42,8 +42,7 @@ from engram.tracking._linking import (
     PROMPT_SOURCE_TAG,
     PROMPT_VERSION_TAG,
 )
-from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
-from engram.trajectories._types import FeedbackSource
+from engram.trajectories import Feedback, FeedbackSource, Message, Trajectory, TrajectoryDataset
 
 _SOURCE_RANK = {"HUMAN": 0, "LLM_JUDGE": 1, "CODE": 2}
 _SOURCE_NAME: dict[str, FeedbackSource] = {"HUMAN": "user", "LLM_JUDGE": "judge", "CODE": "metric"}

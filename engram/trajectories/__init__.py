@@ -8,7 +8,15 @@
 
 from engram.trajectories._coerce import coerce, coerce_feedback
 from engram.trajectories._dataset import TrajectoryDataset
-from engram.trajectories._types import EngramModel, Feedback, Message, Trajectory, coerce_messages
+from engram.trajectories._types import (
+    EngramModel,
+    Feedback,
+    FeedbackSource,
+    Message,
+    Role,
+    Trajectory,
+    coerce_messages,
+)
 
-__all__ = ["EngramModel", "Feedback", "Message", "Trajectory", "TrajectoryDataset", "coerce", "coerce_feedback",
-           "coerce_messages"]
+__all__ = ["EngramModel", "Feedback", "FeedbackSource", "Message", "Role", "Trajectory", "TrajectoryDataset", "coerce",
+           "coerce_feedback", "coerce_messages"]
