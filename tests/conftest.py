@@ -16,6 +16,13 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def pytest_configure(config):
+    """Servers and kernels the tests start are stopped even if pytest is killed (tests/_reaper.py)."""
+    from tests._reaper import watch
+
+    watch()
+
+
 @pytest.fixture(autouse=True)
 def _clean_engram_settings(tmp_path, monkeypatch):
     import engram.config
