@@ -17,10 +17,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from engram.testing import _hard_rules as R
 from engram.testing._hard_world import HARD_SEED_PROMPT, HardEngine, HardUser, HardWorld
+
+if TYPE_CHECKING:
+    from engram.optimizers import OptimizerKind
 
 GUIDANCE = "Never offer discounts or other compensation: the business pays for them."
 HELD_OUT_START = 1000
@@ -65,8 +68,8 @@ def _engine(lm: Any) -> HardEngine:
     return lm.engine
 
 
-def run_prompt_optimizer(world: HardWorld, kind: str, *, rounds: int = 3, train_users: int = 12, gate: bool = False,
-                         transform: Callable[[Any, int], Any] | None = None, lm: Any = None) -> Outcome:
+def run_prompt_optimizer(world: HardWorld, kind: OptimizerKind, *, rounds: int = 3, train_users: int = 12,
+                         gate: bool = False, transform: Callable[[Any, int], Any] | None = None, lm: Any = None) -> Outcome:
     """engram's ``kind`` optimizer for ``rounds`` rounds of fresh feedback (``transform`` corrupts it)."""
     from engram.optimizers import create_prompt_optimizer
 
@@ -112,7 +115,8 @@ def complaint_counting(world: HardWorld, *, rounds: int = 3, train_users: int = 
     history = []
     for r, batch in enumerate(train_batches(world, rounds, train_users)):
         data = world.simulate(prompt, batch, offset=r)
-        counts = {b.name: sum(any(p in (t.feedback.comment or "").lower() for p in b.missing) for t in data)
+        comments = [((t.feedback.comment if t.feedback is not None else None) or "").lower() for t in data]
+        counts = {b.name: sum(any(p in comment for p in b.missing) for comment in comments)
                   for b in R.BEHAVIOURS}
         asked = dict(R.directives(prompt))
         options = [b for b in counts if b not in asked and counts[b] >= 0.2 * len(data)]
@@ -163,7 +167,7 @@ def _compiled_outcome(compiled: Any, engine: HardEngine, calls0: int, tokens0: i
 
 
 def run_gepa(world: HardWorld, *, rounds: int = 3, train_users: int = 12, budget: int = 120,
-             proposer: str | None = None, lm: Any = None) -> Outcome:
+             proposer: Literal["gradient", "metaprompt"] | None = None, lm: Any = None) -> Outcome:
     """DSPy's GEPA (its own proposer, or engram's ``proposer`` through FeedbackTeleprompter)."""
     import dspy
 
@@ -219,8 +223,8 @@ def held_out(world: HardWorld, n: int = 30) -> list[HardUser]:
     return world.users(n, start=HELD_OUT_START)
 
 
-def run_feedback_route(world: HardWorld, route: str, *, rounds: int = 3, train_users: int = 12, lm: Any = None,
-                       **options: Any) -> Outcome:
+def run_feedback_route(world: HardWorld, route: Literal["gepa", "mipro", "bootstrap"], *, rounds: int = 3,
+                       train_users: int = 12, lm: Any = None, **options: Any) -> Outcome:
     """engram's ``FeedbackTeleprompter`` (gepa / mipro / bootstrap) on recorded seed-prompt logs, judged by the stand-in judge."""
     import dspy
 
@@ -238,9 +242,11 @@ def run_feedback_route(world: HardWorld, route: str, *, rounds: int = 3, train_u
         conversation: str = dspy.InputField()
         response: str = dspy.OutputField()
 
-    defaults: dict[str, Any] = {"gepa": {"max_metric_calls": 120, "proposer": "gradient", "guidance": GUIDANCE},
-                                "mipro": {"num_candidates": 4, "num_trials": 6},
-                                "bootstrap": {"max_bootstrapped_demos": 2, "max_labeled_demos": 2}}[route]
+    by_route: dict[str, dict[str, Any]] = {
+        "gepa": {"max_metric_calls": 120, "proposer": "gradient", "guidance": GUIDANCE},
+        "mipro": {"num_candidates": 4, "num_trials": 6},
+        "bootstrap": {"max_bootstrapped_demos": 2, "max_labeled_demos": 2}}
+    defaults = by_route[route]
     tp = FeedbackTeleprompter(route, judge=FeedbackJudge(lm), reflection_lm=lm, seed=world.seed,
                               **{**defaults, **options})
     with dspy.context(lm=lm):

@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -146,12 +147,12 @@ def signals(unit: Unit, careful: bool) -> tuple[list[tuple[str, int]], bool]:
                     elif target:
                         hits.append((target, sign, "present"))
         if not hits:  # misled by a stray keyword
-            hits = [(b, 1, "missing") for word, b in _LOOSE.items() if word in sentence][:1]
-        for b, sign, kind in hits:
-            contradicted = b in shown if kind == "missing" else b not in shown
+            hits = [(name, 1, "missing") for word, name in _LOOSE.items() if word in sentence][:1]
+        for name, sign, kind in hits:
+            contradicted = name in shown if kind == "missing" else name not in shown
             if careful and contradicted:
                 continue  # the reply contradicts the comment: a careful reader drops it
-            out.append((b, sign))
+            out.append((name, sign))
     return out, lost
 
 
@@ -203,7 +204,7 @@ def parse_edits(text: str) -> list[tuple[str, bool | None]]:
     return out
 
 
-def apply_edits(prompt: str, edits: list[tuple[str, bool | None]]) -> str:
+def apply_edits(prompt: str, edits: Sequence[tuple[str, bool | None]]) -> str:
     """Drop the sentences about an edited behaviour, then append the new directive (text kept otherwise)."""
     lines = (prompt or "").splitlines()
     for b, wanted in edits:

@@ -286,6 +286,7 @@ class HardWorld:
         a DSPy metric conveys a business rule); the stand-ins never call this.
         """
         fb = self.feedback(user, reply)
+        assert fb.score is not None  # feedback() always gives a score
         if "discount" in R.shows(reply):
             return float(fb.score) - R.DISCOUNT_COST, f"{fb.comment} Business rule: never offer discounts (we pay for them)."
         return float(fb.score), str(fb.comment)
@@ -293,7 +294,7 @@ class HardWorld:
     def simulate(self, prompt: Any, users: Sequence[HardUser], threads: int = 2, *, offset: int = 0,
                  demos: Sequence[str] = ()) -> TrajectoryDataset:
         """One-turn conversations of ``users`` under ``prompt`` with their feedback (no system message)."""
-        from engram.trajectories import Trajectory, TrajectoryDataset
+        from engram.trajectories import Message, Trajectory, TrajectoryDataset
 
         out = []
         for u in users:
@@ -301,8 +302,8 @@ class HardWorld:
                 message = u.message(_digest(self.seed, "topic", u.id, k + offset) % 60)
                 plan = self.plan(prompt, message, demos)
                 reply = self.respond(prompt, message, demos)
-                out.append(Trajectory(messages=[{"role": "user", "content": message},
-                                                {"role": "assistant", "content": reply}],
+                out.append(Trajectory(messages=[Message(role="user", content=message),
+                                                Message(role="assistant", content=reply)],
                                       feedback=self.feedback(u, reply, plan), user=u.id,
                                       thread=f"{u.id}-{k + offset}", metadata={"stand_in": "engram.testing.HardWorld"}))
         return TrajectoryDataset(out, name="hard-world")

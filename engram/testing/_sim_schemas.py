@@ -123,7 +123,7 @@ def _listed(memories: str) -> list[tuple[str, str | None, Any]]:
 def _document_op(kind: str, fields: list[Field], facts: list[Fact], listed: list[tuple[str, str | None, Any]],
                  many: bool) -> dict[str, Any] | None:
     current = next(((i, c) for i, k, c in listed if isinstance(c, dict) and (k == kind or not many)), None)
-    old = current[1] if current else {}
+    old: dict[str, Any] = current[1] if current else {}
     new: dict[str, Any] = {}
     quotes = []
     for fact in facts:

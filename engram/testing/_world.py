@@ -244,10 +244,12 @@ class World:
                 score = sum(scores) / len(scores)
                 fb = Feedback(score=score, label="thumbs_up" if score >= 0.5 else "thumbs_down",
                               comment=self.comment(u, reply), source="user")
-                out.append(Trajectory(messages=messages, feedback=fb, user=u.id, thread=f"{u.id}-t{k + 1}",
-                                      prompt_name=prompt_name, prompt_version=prompt_version,
-                                      time=_T0 + timedelta(hours=u.index * 24 + k * 3),
-                                      tags=["simulated"], metadata={"stand_in": "engram.testing.World"}))
+                # the message dicts are validated as the Trajectory's (an empty prompt is refused there)
+                out.append(Trajectory.model_validate({
+                    "messages": messages, "feedback": fb, "user": u.id, "thread": f"{u.id}-t{k + 1}",
+                    "prompt_name": prompt_name, "prompt_version": prompt_version,
+                    "time": _T0 + timedelta(hours=u.index * 24 + k * 3),
+                    "tags": ["simulated"], "metadata": {"stand_in": "engram.testing.World"}}))
         return TrajectoryDataset(out, name="simulated")
 
     def mean_satisfaction(self, prompt: Any, users: Iterable[SimUser] | None = None) -> float:
