@@ -35,6 +35,7 @@ def memory_examples(items: Iterable[Any]) -> list[dspy.Example]:
 
     out = []
     for i, item in enumerate(items):
+        conversation: Any  # a Trajectory, or what the dict holds (messages, text...)
         if isinstance(item, Trajectory):
             expected = item.metadata.get("expected_memories")
             conversation, existing = item, item.metadata.get("existing_memories") or []

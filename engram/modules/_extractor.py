@@ -33,6 +33,7 @@ from engram.modules._conversation import Conversation, ConversationInput, prepar
 from engram.modules._langmem import RemoveDoc, existing_memories, read_input
 from engram.modules._lm import lm_scope
 from engram.modules._operations import (
+    Action,
     Entry,
     ExtractedMemory,
     MemoryOp,
@@ -237,6 +238,7 @@ class MemoryExtractor(dspy.Module):
             entry.deleted = True
         else:
             schema = find_schema(self.schemas, entry.kind)
+            assert schema is not None  # an entry's kind is the name of one of self.schemas (_existing, insert)
             base = entry.content.model_dump()
             try:
                 entry.content = validate_content(schema, item.get("content"), base=base)
@@ -257,6 +259,7 @@ class MemoryExtractor(dspy.Module):
         for entry in entries.values():
             if entry.existed and not entry.deleted and not entry.changed:
                 unchanged.append(ExtractedMemory(entry.id, entry.kind, entry.content))
+            action: Action
             if entry.existed and entry.deleted:
                 action = "delete"
             elif entry.existed and entry.changed:
@@ -314,8 +317,9 @@ def _langmem_result(pred: dspy.Prediction) -> list[ExtractedMemory]:
 
 def _unpack(item: object) -> tuple[object, str | None, object]:
     """(id, kind, content) from a record, dict, tuple, model or string."""
-    if hasattr(item, "content") and hasattr(item, "id") and (hasattr(item, "namespace")
-                                                              or not isinstance(item, BaseModel | dict)):
+    # a store record (namespace), or an object that is neither a model nor a dict, with id and content
+    if ((hasattr(item, "namespace") or not isinstance(item, BaseModel | dict))
+            and hasattr(item, "content") and hasattr(item, "id")):
         return item.id, getattr(item, "kind", None), item.content
     if isinstance(item, dict) and "content" in item and set(item) <= {"id", "kind", "content", "key"}:
         return item.get("id", item.get("key")), item.get("kind"), item["content"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dspy
 
@@ -42,7 +42,7 @@ def _texts(items: Iterable[object] | str | None) -> list[str]:
     return [t for t in out if t.strip()]
 
 
-def expected_of(example: dspy.Example | Mapping[str, object]) -> list[str]:
+def expected_of(example: dspy.Example | Mapping[str, Any]) -> list[str]:
     for name in ("expected_memories", "memories_expected", "expected"):
         value = example.get(name) if hasattr(example, "get") else getattr(example, name, None)
         if value is not None:
@@ -57,7 +57,7 @@ class MemoryF1:
                  embedder: Embedder | str | Callable[[list[str]], list[list[float]]] | None = None):
         self.threshold = threshold
         self._embedder_spec = embedder
-        self._embedder = None
+        self._embedder: Embedder | None = None
         self._cache: dict[str, list[float]] = {}
         self._lock = threading.Lock()
 
