@@ -282,11 +282,11 @@ class MiniLMOnnxRuntime:
         encodings = self._tokenizer.encode_batch(list(texts))
         # Sorting by length keeps padding, and so wasted compute, small in every batch.
         order = np.argsort([len(e.ids) for e in encodings], kind="stable")
-        out = np.empty((len(encodings), self.dimension), dtype=np.float32)
+        out: np.ndarray = np.empty((len(encodings), self.dimension), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
             rows = order[start:start + self.batch_size]
             width = max(len(encodings[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
+            ids: np.ndarray = np.zeros((len(rows), width), dtype=np.int64)
             mask = np.zeros_like(ids)
             for r, i in enumerate(rows):
                 n = len(encodings[i].ids)

@@ -88,7 +88,7 @@ class ArchiveIndex:
         if any(corpus):  # bm25s cannot index a corpus without a single token
             retriever = bm25s.BM25()
             retriever.index(corpus, show_progress=False)
-        order = np.empty(n, dtype=int)
+        order: np.ndarray = np.empty(n, dtype=int)
         order[sort] = np.arange(n)
         return cls(keys=list(keys), vectors=matrix, group=group, order=order,
                    speakers=list(speakers or [""] * n), bm25=retriever, stemmer=stemmer,

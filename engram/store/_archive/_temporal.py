@@ -145,7 +145,8 @@ def recency(query: str, dates: Sequence[datetime | None]) -> np.ndarray:
     known = ~np.isnan(stamps)
     if known.sum() < 2:
         return out
-    lo, hi = np.nanmin(stamps), np.nanmax(stamps)
+    lo: float = np.nanmin(stamps)
+    hi: float = np.nanmax(stamps)
     if hi > lo:
         out[known] = (stamps[known] - lo) / (hi - lo)
     return out
