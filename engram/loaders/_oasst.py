@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from engram.errors import ValidationError
-from engram.trajectories import Feedback, Message, Trajectory, TrajectoryDataset
+from engram.trajectories import Feedback, Message, Role, Trajectory, TrajectoryDataset
 
-ROLE = {"prompter": "user", "assistant": "assistant"}
+ROLE: dict[str, Role] = {"prompter": "user", "assistant": "assistant"}
 SOURCE_NOTE = "OpenAssistant en_100_tree (LAION-AI/Open-Assistant, Apache-2.0)"
 
 
