@@ -47,6 +47,9 @@ app.add_typer(keys_app, name="keys")
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
 
+# What reading or writing a dataset may raise that is a message to print, not a bug.
+_READ_WRITE_ERRORS: tuple[type[BaseException], ...] = (EngramError, *FILE_ERRORS)
+
 
 def fail(message: str) -> typer.Exit:
     """Print ``error: <message>`` on one line to stderr; return the exit to raise."""
@@ -90,7 +93,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Dataset files (JS
     for path in paths:
         try:
             ds = _load(path)
-        except (EngramError, *FILE_ERRORS) as err:
+        except _READ_WRITE_ERRORS as err:
             errors.print(f"[bold red]error:[/] {_message(err, path)}", highlight=False, soft_wrap=True)
             bad += 1
             continue
@@ -109,7 +112,7 @@ def stats(path: Path, as_json: Annotated[bool, typer.Option("--json", help="Prin
     """Counts, feedback distribution and lengths of a dataset."""
     try:
         summary = _load(path).stats()
-    except (EngramError, *FILE_ERRORS) as err:
+    except _READ_WRITE_ERRORS as err:
         raise fail(_message(err, path)) from None
     if as_json:
         import json
@@ -136,11 +139,11 @@ def convert(
         raise fail(f"{target} exists; pass --force to overwrite it")
     try:
         ds = _load(source, from_format)
-    except (EngramError, *FILE_ERRORS) as err:
+    except _READ_WRITE_ERRORS as err:
         raise fail(_message(err, source)) from None
     try:
         ds.save(target)
-    except (EngramError, *FILE_ERRORS) as err:
+    except _READ_WRITE_ERRORS as err:
         raise fail(_message(err, target)) from None
     console.print(f"wrote {len(ds)} trajectories to {target}", highlight=False)
 
