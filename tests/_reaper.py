@@ -12,6 +12,7 @@ reused pid is never hit).
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
@@ -59,4 +60,16 @@ def watch() -> subprocess.Popen:
         _watchdog = subprocess.Popen([sys.executable, "-c", _WATCHDOG, str(os.getpid())],
                                      stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
+        atexit.register(_release, _watchdog)
     return _watchdog
+
+
+def _release(watchdog: subprocess.Popen) -> None:
+    """On a normal exit, close the pipe (the watchdog stops what is left, then ends) and reap it."""
+    assert watchdog.stdin is not None
+    watchdog.stdin.close()
+    try:
+        watchdog.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        watchdog.kill()
+        watchdog.wait()
