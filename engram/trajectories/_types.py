@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import numbers
+import warnings
 from datetime import datetime
 from typing import Any, Literal, Self
 
@@ -118,6 +119,11 @@ class Message(EngramModel):
     def _content_to_text(cls, value: Any) -> Any:
         # OpenAI content parts: [{"type": "text", "text": "..."}]
         if isinstance(value, list):
+            left_out = sorted({str(p.get("type", "untyped")) for p in value
+                               if isinstance(p, dict) and not isinstance(p.get("text"), str)})
+            if left_out:  # said, not silent: the stored conversation is not the one that was held
+                warnings.warn(f"a message's {', '.join(left_out)} content parts were left out: engram keeps "
+                              f"the text parts of a message only.", UserWarning, stacklevel=2)
             return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in value)
         if value is None:
             return ""

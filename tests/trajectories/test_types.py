@@ -17,6 +17,9 @@ def test_message_accepts_openai_dicts_content_parts_and_langchain_objects():
     assert Message.coerce({"role": "user", "content": "hi"}).content == "hi"
     parts = Message.coerce({"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})
     assert parts.content == "ab"
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    with pytest.warns(UserWarning, match="image_url content parts were left out"):
+        assert Message.coerce({"role": "user", "content": [{"type": "text", "text": "a"}, image]}).content == "a"
     ai = Message.coerce(FakeLangChainMessage("ai", "", tool_calls=[{"id": "c1", "name": "search", "args": {"q": "x"}}]))
     assert ai.role == "assistant"
     assert ai.tool_calls[0]["function"] == {"name": "search", "arguments": '{"q": "x"}'}
