@@ -60,6 +60,8 @@ from __future__ import annotations
 from typing import Any
 
 import dspy
+from dspy.lm15 import Message as LMMessage
+from dspy.lm15 import Request
 
 from engram.errors import ValidationError
 from engram.lm import resolve
@@ -185,9 +187,9 @@ class TallyOptimizer(PromptOptimizerBase):
         for message in messages:
             key = (text, message)
             if key not in self._replies:
-                answer = lm(messages=[{"role": "system", "content": text}, {"role": "user", "content": message}])
-                first = answer[0] if answer else ""
-                self._replies[key] = str(first.get("text", "") if isinstance(first, dict) else first)
+                # An explicit lm15 Request: DSPy 3.4 deprecates OpenAI-style messages= (gone in 3.5).
+                request = Request(model=lm.model, system=text, messages=(LMMessage.user(message),))
+                self._replies[key] = lm(request).text or ""
             out.append(self._replies[key])
         return out
 
