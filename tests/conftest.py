@@ -33,6 +33,11 @@ def _clean_engram_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("ENGRAM_HOME", str(tmp_path / ".engram"))
     engram.config.reset()
     yield
+    # Code under test may write ENGRAM_* itself (`engram serve` exports its settings for uvicorn's
+    # workers); monkeypatch restores only what it touched, so drop the rest before it restores.
+    # Left behind, they reach the next server a module or session fixture starts.
+    for name in [n for n in os.environ if n.startswith("ENGRAM_")]:
+        del os.environ[name]
     engram.config.reset()
 
 
