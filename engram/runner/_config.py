@@ -32,6 +32,7 @@ from engram.optimizers import OptimizerKind
 from engram.runner._config_checks import check_config, format_pydantic_error
 from engram.runner._search_space import SearchParam
 from engram.runner._yaml_source import ConfigError, SourceMap, load_yaml, load_yaml_text
+from engram.tracking import ExportFormat
 
 
 class _Model(BaseModel):
@@ -123,9 +124,6 @@ class RegistryConfig(_Model):
     allow_variable_change: bool = Field(
         default=False, description="Register even if the template drops or adds a variable of the prompt's latest "
                            "registered version (the code that fills it must change too).")
-
-
-ExportFormat = Literal["json", "yaml", "text", "openai", "python"]
 
 
 def _default_export_formats() -> list[ExportFormat]:

@@ -45,6 +45,7 @@ _LAZY: dict[str, str] = {
     "enable_dspy_autolog": "engram.tracking._runs",
     "autolog": "engram.tracking._autolog",
     "Run": "engram.tracking._runs",
+    "ExportFormat": "engram.tracking._export",
     "export_prompt": "engram.tracking._export",
     "write_export": "engram.tracking._export",
     "load_export": "engram.tracking._export",
@@ -85,6 +86,7 @@ if TYPE_CHECKING:  # what IDEs and type checkers see; at run time names load laz
     from engram.tracking._checks import check_alias as check_alias, check_name as check_name
     from engram.tracking._cli import prompts_app as prompts_app
     from engram.tracking._export import (
+        ExportFormat as ExportFormat,
         export_prompt as export_prompt,
         load_export as load_export,
         write_export as write_export,

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from engram._files import atomic_write_text
 from engram.errors import ValidationError
 from engram.prompts import ChatTemplate, Prompt, render, template_text
 
-Format = Literal["json", "yaml", "text", "openai", "python"]
-FORMATS: tuple[str, ...] = ("json", "yaml", "text", "openai", "python")
-_SUFFIXES: dict[str, Format] = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".txt": "text", ".py": "python"}
+ExportFormat = Literal["json", "yaml", "text", "openai", "python"]
+FORMATS: tuple[str, ...] = get_args(ExportFormat)
+_SUFFIXES: dict[str, ExportFormat] = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".txt": "text", ".py": "python"}
 
 
 def to_openai_messages(template: str | ChatTemplate, values: dict[str, Any] | None = None) -> list[dict[str, str]]:
@@ -89,7 +89,7 @@ def to_python_module(prompt: Prompt, module: str = "prompt") -> str:
                           pattern=_NAME_PATTERN)
 
 
-def export_prompt(prompt: Prompt, fmt: Format = "json", *, values: dict[str, Any] | None = None) -> str | list:
+def export_prompt(prompt: Prompt, fmt: ExportFormat = "json", *, values: dict[str, Any] | None = None) -> str | list:
     """The prompt in ``fmt``: a string, except ``"openai"`` which returns the message list.
 
     ``values`` fills the variables (``"openai"`` and ``"text"`` only).
@@ -117,12 +117,12 @@ def export_prompt(prompt: Prompt, fmt: Format = "json", *, values: dict[str, Any
     raise ValidationError(f"Unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
 
 
-def format_for_path(path: str | Path) -> Format:
+def format_for_path(path: str | Path) -> ExportFormat:
     """The export format a file name implies (``.json``, ``.yaml``, ``.txt``, ``.py``); json otherwise."""
     return _SUFFIXES.get(Path(path).suffix.lower(), "json")
 
 
-def write_export(prompt: Prompt, path: str | Path, fmt: Format | None = None) -> Path:
+def write_export(prompt: Prompt, path: str | Path, fmt: ExportFormat | None = None) -> Path:
     """Write :func:`export_prompt` to ``path`` (format from the suffix unless given)."""
     if not isinstance(path, (str, Path)) or not str(path).strip():
         raise ValidationError(f"write_export needs a file path, got {path!r}.")
