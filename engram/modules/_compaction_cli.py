@@ -12,12 +12,17 @@ version: the JSON report's ``versions`` map each key to the version to restore.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from engram.errors import EngramError, NamespaceError, ValidationError
+
+if TYPE_CHECKING:
+    from engram.store import MemoryStore
 
 
 def parse_namespace(text: str) -> tuple[str, ...]:
@@ -50,6 +55,23 @@ def parse_namespace(text: str) -> tuple[str, ...]:
                 f"a namespace as stored, with the value in its place (e.g. memories/u1); {listing} lists "
                 "the namespaces there.")
     return validate_namespace(tuple(parts))
+
+
+@contextmanager
+def open_store(path: Path | None, *, create: bool = False) -> Iterator[MemoryStore]:
+    """The store at ``path`` (or the configured one), closed after the command. Used by every
+    ``engram memory`` command.
+
+    Reading commands refuse a directory that does not exist rather than create an empty store.
+    """
+    from engram.store import MemoryStore
+
+    target = store_directory(path, create=create)  # refused here with CLI advice, not the library's
+    store = MemoryStore.persistent(target) if path is not None else MemoryStore.from_settings()
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def store_directory(path: Path | None, *, create: bool) -> Path | None:
@@ -109,11 +131,8 @@ def compact_command(
 
 def _run(ns: tuple[str, ...], cap: int | None, store_path: Path | None, batch_size: int, lm: str | None):
     from engram.modules._manager import MemoryManager
-    from engram.store import MemoryStore
 
-    store_directory(store_path, create=False)
-    store = MemoryStore.persistent(store_path) if store_path is not None else MemoryStore.from_settings()
-    try:
+    with open_store(store_path) as store:
         if ns not in store.list_namespaces(ns, include_internal=True):  # the library advises Python
             from engram.errors import NotFoundError
 
@@ -121,8 +140,6 @@ def _run(ns: tuple[str, ...], cap: int | None, store_path: Path | None, batch_si
             raise NotFoundError(f"namespace {'/'.join(ns)} holds no memories in this store; check it, or "
                                 f"list the namespaces with `{listing}`.")
         return MemoryManager(store, ns, lm=lm).compact(ns, cap=cap, batch_size=batch_size)
-    finally:
-        store.close()
 
 
-__all__ = ["compact_command", "parse_namespace", "store_directory"]
+__all__ = ["compact_command", "open_store", "parse_namespace", "store_directory"]

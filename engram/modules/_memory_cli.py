@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -29,10 +28,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from engram.errors import EngramError
-from engram.modules._compaction_cli import compact_command, parse_namespace, store_directory
+from engram.modules._compaction_cli import compact_command, open_store, parse_namespace
 
 if TYPE_CHECKING:
-    from engram.store import MemoryRecord, MemoryStore
+    from engram.store import MemoryRecord
 
 app = typer.Typer(help="List, show, export and import the memories of a store.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -64,22 +63,6 @@ def _one_line_errors(command: _F) -> _F:
             _err.print(f"[bold red]error:[/] {escape(' '.join(line.split()))}")
             raise typer.Exit(1) from None
     return wrapper  # type: ignore[return-value]
-
-
-@contextmanager
-def open_store(path: Path | None, *, create: bool = False) -> Iterator[MemoryStore]:
-    """The store at ``path`` (or the configured one), closed after the command.
-
-    Reading commands refuse a directory that does not exist rather than create an empty store.
-    """
-    from engram.store import MemoryStore
-
-    target = store_directory(path, create=create)  # refused here with CLI advice, not the library's
-    store = MemoryStore.persistent(target) if path is not None else MemoryStore.from_settings()
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _shown(content: Any, width: int = _CELL) -> str:
