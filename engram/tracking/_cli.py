@@ -198,7 +198,8 @@ def _check_output_suffix(output: Path, fmt: str | None) -> None:
     suffix = output.suffix.lower()
     if not suffix:
         return  # no suffix: the --format (default json) decides
-    implied = format_for_path(output) if suffix == ".json" or format_for_path(output) != "json" else None
+    guessed = format_for_path(output)  # "json" also for a suffix it does not know
+    implied = guessed if suffix == ".json" or guessed != "json" else None
     if fmt is None and implied is None:
         raise ValidationError(
             f"Cannot tell the export format from {output.name!r}: {suffix} is none of {_SUFFIX_HINT}. "
