@@ -170,6 +170,8 @@ def _joined_text(value: Any) -> Any:
 
 class MessageIn(_In):
     role: Literal["system", "user", "assistant", "tool"]
+    # _joined_text turns parts into a string before validation; the list branch is what the OpenAPI
+    # document shows clients (TextPartIn), not a second check.
     content: Annotated[Annotated[str, StringConstraints(min_length=1, max_length=32_000)]
                        | Annotated[list[TextPartIn], Field(min_length=1, max_length=MAX_CONTENT_PARTS)],
                        BeforeValidator(_joined_text)] = Field(
