@@ -57,6 +57,7 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import dspy
@@ -96,18 +97,16 @@ class TallyOptimizer(PromptOptimizerBase):
     """
 
     kind = "tally"
-    #: The integer settings' defaults (the examples in their error messages).
-    DEFAULTS = {"replay_messages": 6, "candidates": 8, "max_instructions": 4, "pool_size": 8, "read_batch": 12,
-                "check_batch": 12}
 
     def __init__(self, lm: Any = None, *, task_lm: Any = None, replay_messages: int = 6, candidates: int = 8,
                  max_instructions: int = 4, pool_size: int = 8, read_batch: int = 12, check_batch: int = 12,
                  rating_prior: float | None = 10.0, exclude_contradictions: bool = True, **kwargs: Any):
         super().__init__(lm, **kwargs)
+        defaults = inspect.signature(TallyOptimizer.__init__).parameters  # the examples in the errors
         for name, number in (("replay_messages", replay_messages), ("candidates", candidates),
                              ("max_instructions", max_instructions), ("pool_size", pool_size),
                              ("read_batch", read_batch), ("check_batch", check_batch)):
-            check_number(number, name, integer=True, example=self.DEFAULTS[name])
+            check_number(number, name, integer=True, example=defaults[name].default)
             if number < 1:
                 raise ValidationError(f"{name} must be at least 1, got {number}.")
         if rating_prior is not None:
