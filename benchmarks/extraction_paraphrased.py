@@ -12,11 +12,14 @@ a SIMULATION with a stand-in, not an LLM; it shows whether a route changes anyth
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
 import logging
 import pathlib
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import engram  # noqa: F401  (sets LITELLM_LOCAL_MODEL_COST_MAP before litellm loads)
@@ -53,11 +56,35 @@ def run() -> dict[str, Any]:
     return {"train": len(train), "test": len(test), "routes": out}
 
 
-def main() -> dict[str, Any]:
-    import contextlib
+class _Distinct(logging.Handler):
+    """Counts each distinct warning instead of printing it where it happens (the optimizers
+    repeat theirs once per trial)."""
 
-    logging.disable(logging.WARNING)
-    with contextlib.redirect_stdout(sys.stderr):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen: collections.Counter[str] = collections.Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen[f"{record.name}: {record.getMessage().splitlines()[0][:200]}"] += 1
+
+
+@contextlib.contextmanager
+def _warnings_counted() -> Iterator[_Distinct]:
+    # DSPy's logger does not propagate to the root, so both get the counter for the run.
+    collector, saved = _Distinct(), {}
+    for name in ("", "dspy"):
+        logger = logging.getLogger(name)
+        saved[name] = logger.handlers[:]
+        logger.handlers[:] = [collector]
+    try:
+        yield collector
+    finally:
+        for name, handlers in saved.items():
+            logging.getLogger(name).handlers[:] = handlers
+
+
+def main() -> dict[str, Any]:
+    with contextlib.redirect_stdout(sys.stderr), _warnings_counted() as warned:
         result = run()
     print(f"SIMULATION: extractor stand-in (offline/support) on {result['test']} held-out paraphrased "
           f"conversations ({result['train']} to compile on); memory F1 by MiniLM matching")
@@ -66,6 +93,11 @@ def main() -> dict[str, Any]:
             print(f"{route:>11}: failed: {r['error']}")
         else:
             print(f"{route:>11}: F1 {r['f1']:.3f}  (LM calls {r['calls']}, {r['seconds']:.1f}s)")
+    if warned.seen:  # the stand-in's limits, shown once each: a user running this would want to see them
+        print("warnings logged during the run (count, logger: first line):")
+        for message, count in warned.seen.most_common():
+            print(f"  {count:>4} x {message}")
+    result["warnings"] = dict(warned.seen)
     return result
 
 
