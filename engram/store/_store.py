@@ -81,8 +81,8 @@ from engram.store._namespaces import (
 from engram.store._owner import DirectoryOwner
 from engram.store._prefix import PrefixMixin
 from engram.store._record import MAX_CONTENT_CHARS, Clock, MemoryRecord, check_clock
+from engram.store._removals import RemovalMixin
 from engram.store._timetravel import TimeTravelMixin
-from engram.store._writes import WriteMixin
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -94,7 +94,7 @@ if TYPE_CHECKING:
 _LIVE = {"_deleted": False}
 
 
-class MemoryStore(WriteMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, FrameMixin, AsyncMixin, PrefixMixin):
+class MemoryStore(RemovalMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, FrameMixin, AsyncMixin, PrefixMixin):
     """A memory store on a Chroma client (see the module docstring)."""
 
     def __init__(self, client: ClientAPI, *, embedder: EmbedderLike = None,

@@ -1,4 +1,5 @@
-"""Writes: put, put_many, update, mutate, delete, purge, restore (mixed into MemoryStore).
+"""Writes: put, put_many, update, mutate (mixed into MemoryStore; delete, purge, restore are in
+:mod:`engram.store._removals`).
 
 Every write follows the same path (:meth:`_commit`): under the namespace's
 lock, read the current rows, check ``expected_version``, copy the current
@@ -19,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 from engram.errors import ConflictError, NotFoundError, ValidationError
 from engram.store._checks import (
-    check_flag,
     check_items,
     check_key,
     check_kind,
@@ -28,9 +28,9 @@ from engram.store._checks import (
 )
 from engram.store._codec import from_row, history_id, history_metadata, replacing_metadata, rows, to_metadata
 from engram.store._collections import chroma_errors
-from engram.store._expiry import UNSET, TTLLike, alive_record, check_ttl
+from engram.store._expiry import UNSET, TTLLike, check_ttl
 from engram.store._filters import normalize_metadata
-from engram.store._namespaces import NamespaceLike, namespace_key, validate_namespace
+from engram.store._namespaces import NamespaceLike, validate_namespace
 from engram.store._record import (
     Clock,
     ContentLike,
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from chromadb.api.models.Collection import Collection
 
     from engram.store._collections import Collections
-    from engram.store._ledger import Ledger
     from engram.store._owner import DirectoryOwner
 
 logger = logging.getLogger(__name__)
@@ -69,8 +68,6 @@ class WriteMixin:
     if TYPE_CHECKING:  # provided by MemoryStore
         def _embed(self, texts: list[str]) -> list[list[float]]: ...
         def get(self, namespace: NamespaceLike, key: str, *, include_deleted: bool = False) -> MemoryRecord | None: ...
-        def ledger(self, namespace: NamespaceLike) -> Ledger: ...
-        def _versions(self, ns: tuple[str, ...], key: str) -> list[tuple[MemoryRecord, list[float]]]: ...
         def _resolve_ttl(self, ns: tuple[str, ...], given: Any, own: Any = UNSET) -> float | None: ...
 
     def _now(self) -> datetime:
@@ -145,7 +142,7 @@ class WriteMixin:
                     "version": (old[0].version + 1) if old else 1,
                     "created_at": old[0].created_at if old else now,
                     "updated_at": now,
-                    "expires_at": _expiry(now, draft.ttl),
+                    "expires_at": expiry_at(now, draft.ttl),
                 })
                 plan.append((new, vector, old))
             self._commit(ns, col, plan)
@@ -335,85 +332,6 @@ class WriteMixin:
                 return cur  # nothing changes: no new version (an explicit ttl= restarts the expiry clock)
             return self._write(ns, [draft], [want])[0]
 
-    def delete(self, namespace: NamespaceLike, key: str, *, hard: bool = False) -> MemoryRecord | None:
-        """Soft-delete a memory (a new version with ``deleted=True``; history kept).
 
-        ``hard=True`` is :meth:`purge` of that key. Example::
-
-            store.put(ns, "diet", "vegetarian")
-            store.delete(ns, "diet"); store.get(ns, "diet")   # None
-            store.restore(ns, "diet", version=1)              # back again
-        """
-        ns = validate_namespace(namespace)
-        check_key(key)
-        if check_flag("hard", hard):
-            if self.purge(ns, key) == 0:
-                raise NotFoundError(f"no memory {key!r} in {ns!r} to delete.")
-            return None
-        with self._cols.lock(ns):
-            col = self._cols.get(ns)
-            current = self._read(col, ns, [key]) if col is not None else {}
-            now = self._now()
-            if key not in current or not alive_record(current[key][0], now):
-                raise NotFoundError(f"no live memory {key!r} in {ns!r} to delete (deleted or expired).")
-            old, vector = current[key]
-            tomb = old.model_copy(update={"deleted": True, "version": old.version + 1, "updated_at": now})
-            assert col is not None  # the key was read from it
-            self._commit(ns, col, [(tomb, vector, current[key])])
-            return tomb
-
-    def purge(self, namespace: NamespaceLike, key: str | None = None) -> int:
-        """Erase for good: one key with its history, or (``key=None``) the whole namespace
-        (its :meth:`ledger` too).
-
-        Returns the number of memories removed. This is the only call that loses history.
-        """
-        ns = validate_namespace(namespace)
-        if key is not None:
-            check_key(key)
-        nskey = namespace_key(ns)
-        with self._cols.lock(ns):
-            self._cols.touch(ns)
-            if key is None:
-                self.ledger(ns).clear()  # what was applied to it goes with it
-            col = self._cols.get(ns)
-            if col is None:
-                return 0
-            with chroma_errors(f"purge {key or 'everything'} in {ns!r}"):
-                if key is None:
-                    removed = col.count()
-                    self._cols.history.delete(where={"_ns": nskey})
-                    self._cols.drop(ns)
-                    return removed
-                removed = len(col.get(ids=[key], include=[])["ids"])
-                self._cols.history.delete(where={"$and": [{"_ns": nskey}, {"_key": key}]})
-                col.delete(ids=[key])
-                return removed
-
-    def restore(self, namespace: NamespaceLike, key: str, version: int) -> MemoryRecord:
-        """Make an old version current again, as a new version (nothing is overwritten)."""
-        ns = validate_namespace(namespace)
-        check_key(key)
-        check_version("version", version, optional=False, minimum=1)
-        with self._cols.lock(ns):
-            versions = self._versions(ns, key)
-            match = [(r, v) for r, v in versions if r.version == version]
-            if not versions:
-                raise NotFoundError(f"no memory {key!r} in {ns!r} (never stored, or purged).")
-            if not match:
-                have = [r.version for r, _ in versions]
-                raise NotFoundError(f"memory {key!r} in {ns!r} has no version {version}; "
-                                    f"versions are {have}.")
-            old, vector = match[0]
-            latest = versions[-1][0]
-            col = self._cols.create(ns)
-            current = self._read(col, ns, [key])
-            now = self._now()
-            new = old.model_copy(update={"version": latest.version + 1, "deleted": False, "updated_at": now,
-                                         "score": None, "expires_at": _expiry(now, old.ttl), "expired_at": None})
-            self._commit(ns, col, [(new, vector, current.get(key))])
-            return new
-
-
-def _expiry(now: datetime, ttl: float | None) -> datetime | None:
+def expiry_at(now: datetime, ttl: float | None) -> datetime | None:
     return None if ttl is None else now + timedelta(seconds=ttl)
