@@ -13,7 +13,21 @@ from __future__ import annotations
 
 
 class EngramError(Exception):
-    """Base class of every error raised by engram."""
+    """Base class of every error raised by engram.
+
+    ``field`` names the input the error is about, when there is one (the service puts it in
+    its error body's ``field``)::
+
+        err = ConflictError("memory 'diet' is at version 3, not 2", field="expected_version")
+        err.field   # 'expected_version'
+    """
+
+    field: str | None = None
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        if field is not None:
+            self.field = field
 
 
 class ConfigurationError(EngramError):

@@ -125,18 +125,18 @@ class Service:
             if not have:
                 raise NotFoundError(f"no memory {key!r} in namespace {list(namespace)!r} (never stored, or "
                                     "erased).") from None
-            raise _field(NotFoundError(f"memory {key!r} in namespace {list(namespace)!r} has no version {version}; "
-                                       f"its versions are {have} (GET /v1/memories/{key}/history)."),
-                         "version") from None
+            raise NotFoundError(f"memory {key!r} in namespace {list(namespace)!r} has no version {version}; "
+                                f"its versions are {have} (GET /v1/memories/{key}/history).",
+                                field="version") from None
 
     def _stale(self, ns: tuple[str, ...], namespace: Any, key: str | None, expected: int | None) -> Exception:
         """A failed expected_version check, told in the client's terms (relative namespace, HTTP)."""
         current = self.store.get(ns, key) if key is not None else None
         have = current.version if current is not None else 0
         state = f"is at version {have}" if have else "does not exist"
-        return _field(ConflictError(f"memory {key!r} in namespace {list(namespace)!r} {state}, not version "
-                                    f"{expected}; re-read it with GET /v1/memories/{key}?namespace=... and retry "
-                                    "with its version as expected_version."), "expected_version")
+        return ConflictError(f"memory {key!r} in namespace {list(namespace)!r} {state}, not version "
+                             f"{expected}; re-read it with GET /v1/memories/{key}?namespace=... and retry "
+                             "with its version as expected_version.", field="expected_version")
 
     def search(self, tenant: str, namespace: Any, *, query: str | None = None, limit: int = 10, offset: int = 0,
                filter: dict | None = None, kind: str | None = None,
@@ -188,12 +188,6 @@ class Service:
         except Exception as err:  # noqa: BLE001 - readiness reports any failure
             checks["jobs"] = f"error: {type(err).__name__}"
         return checks
-
-
-def _field(err: Exception, field: str) -> Exception:
-    """``err`` naming the request field it is about (the error body's ``field``)."""
-    err.field = field  # type: ignore[attr-defined]
-    return err
 
 
 def _metadata(metadata: dict | None, *, allow_null: bool = False) -> dict | None:
