@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError as PydanticValidationError
 
 from engram._files import atomic_path, atomic_write_text
 from engram.errors import ValidationError
@@ -29,10 +28,6 @@ FEEDBACK_FIELDS = ("score", "label", "comment", "source", "extra")
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 
 
-def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "(record)"
-
-
 def parse_record(record: Any, *, source: str, line: int) -> Trajectory:
     """Validate one record (a dict) into a Trajectory, or raise a located ValidationError."""
     if not isinstance(record, dict):
@@ -42,20 +37,8 @@ def parse_record(record: Any, *, source: str, line: int) -> Trajectory:
         )
     try:
         return Trajectory.model_validate(record)
-    except ValidationError as converted:
-        err = converted.__cause__
-        if not isinstance(err, PydanticValidationError):
-            raise ValidationError(converted.reason, source=source, line=line, field=converted.field) from None
-        first = err.errors()[0]
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown field; remove it or put it under 'metadata'"
-        elif first["type"] == "missing":
-            message = "required field is missing"
-        elif first["type"] == "too_short" and first["loc"] == ("messages",):
-            message = "the conversation is empty; a trajectory needs at least one message"
-        raise ValidationError(message, source=source, line=line, field=_field_path(first["loc"])) from None
-
+    except ValidationError as err:  # already explained (engram_validation_error): add where it is
+        raise ValidationError(err.reason, source=source, line=line, field=err.field or "(record)") from err.__cause__
 
 _ARRAY_HINT = ("this looks like a JSON array, not JSON Lines: rename the file to .json, or write one "
                "trajectory object per line")

@@ -312,6 +312,12 @@ class Trajectory(EngramModel):
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def _unknown_field_hint(cls, name: str) -> str | None:
+        close = difflib.get_close_matches(name, list(cls.model_fields), n=1)
+        guess = f"did you mean {close[0]!r}? Otherwise " if close else ""
+        return f"{guess}remove it or put it under 'metadata'"
+
     @field_validator("messages", mode="before")
     @classmethod
     def _coerce_messages(cls, value: Any) -> Any:

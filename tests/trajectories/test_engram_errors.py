@@ -54,6 +54,30 @@ def test_a_bad_line_in_a_file_still_names_line_and_field(tmp_path):
         TrajectoryDataset.load(path)
 
 
+@pytest.mark.parametrize("record", [
+    {"messages": HELLO, "feedbak": {"score": 1}},               # unknown field, with a did-you-mean
+    {"messages": HELLO, "colour": "blue"},                      # unknown field, no close name
+    {"messages": [{"role": "usr", "content": "hi"}]},           # a nested field
+    {"messages": []},
+])
+def test_a_file_line_says_what_the_model_says_plus_where(tmp_path, record):
+    # one explanation of a bad record, whether it comes from Python or from line 1 of a file
+    with pytest.raises(engram.ValidationError) as in_python:
+        Trajectory.model_validate(record)
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(engram.ValidationError) as in_file:
+        TrajectoryDataset.load(path)
+    assert in_file.value.reason == in_python.value.reason
+    assert str(in_file.value) == f"{path}:1: field '{in_python.value.field}': {in_python.value.reason}"
+
+
+def test_an_unknown_trajectory_field_points_to_metadata():
+    with pytest.raises(engram.ValidationError, match=r"field 'colour': unknown field; remove it or put it "
+                                                     r"under 'metadata'"):
+        Trajectory.model_validate({"messages": HELLO, "colour": "blue"})
+
+
 def _rows(n: int = 3) -> list[dict]:
     return [json.loads(line) for line in DATA.read_text().splitlines()[:n]]
 
