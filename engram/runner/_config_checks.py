@@ -8,6 +8,8 @@ whole config (does every search-space key name a real setting?) live here too.
 
 from __future__ import annotations
 
+import difflib
+
 import re
 import string
 import types
@@ -71,17 +73,31 @@ def _present_path(loc: tuple, data: Any) -> tuple:
     return tuple(path)
 
 
+def _close_key(problem: Any, data: Any, root: type[BaseModel]) -> str | None:
+    """For an unknown key, the allowed key it is probably a misspelling of (None otherwise)."""
+    if problem["type"] != "extra_forbidden":
+        return None
+    path = _present_path(tuple(problem["loc"]), data)
+    model = _model_at(root, path[:-1]) if path else None
+    close = difflib.get_close_matches(str(path[-1]), list(model.model_fields), n=1, cutoff=0.7) if model else []
+    return close[0] if close else None
+
+
 def format_pydantic_error(err: PydanticValidationError, source_map: SourceMap, data: Any,
                           root: type[BaseModel]) -> ConfigError:
     """The first validation problem (of a ``root`` model) as a :class:`ConfigError` with line and advice."""
-    first = err.errors()[0]
+    problems = err.errors()
+    # a misspelled key first: it is usually why pydantic also finds a required key "missing"
+    first = next((p for p in problems if _close_key(p, data, root)), problems[0])
     loc = tuple(first["loc"])
     path = _present_path(loc, data)
     kind = first["type"]
     if kind == "extra_forbidden":
         model = _model_at(root, path[:-1])
         known = ", ".join(model.model_fields) if model else "see the documentation"
-        message = f"unknown key {path[-1]!r}; the keys allowed here are: {known}. Check the spelling."
+        close = _close_key(first, data, root)
+        guess = f" (did you mean {close!r}?)" if close else ""
+        message = f"unknown key {path[-1]!r}{guess}; the keys allowed here are: {known}. Check the spelling."
     elif kind == "missing":
         missing = loc[len(path)]
         path = (*path, missing)

@@ -39,6 +39,14 @@ _NEGATIVE_LABELS = {"down", "thumbs_down", "-1", "bad", "negative", "dislike", "
                     "red_flag", "0", "false"}
 
 
+def _misspelled(problem: Any, model: type[BaseModel]) -> bool:
+    """An unknown top-level key close to a field's name: told first, since the misspelling is
+    usually why pydantic also finds that field "missing"."""
+    loc = problem["loc"]
+    return (problem["type"] == "extra_forbidden" and len(loc) == 1
+            and bool(difflib.get_close_matches(str(loc[0]), list(model.model_fields), n=1, cutoff=0.7)))
+
+
 def engram_validation_error(err: PydanticValidationError, model: type[BaseModel]) -> ValidationError:
     """pydantic's error as an :class:`engram.ValidationError`: the first problem, located and explained.
 
@@ -46,7 +54,7 @@ def engram_validation_error(err: PydanticValidationError, model: type[BaseModel]
     ``Prompt: field 'temperature': unknown field. Valid fields: name, template, ...``.
     """
     problems = err.errors()
-    first = problems[0]
+    first = next((p for p in problems if _misspelled(p, model)), problems[0])
     loc = tuple(first["loc"])
     kind = first["type"]
     message = str(first["msg"]).removeprefix("Value error, ")

@@ -94,6 +94,21 @@ def test_mistakes_name_key_and_line(data, old, new, line, key, words):
     assert isinstance(err, ValidationError) and isinstance(err, ConfigurationError)
 
 
+@pytest.mark.parametrize("old,new,line,key,guess", [
+    ("  prompt:\n    name", "  promt:\n    name", 8, "prompt.promt", "'prompt'"),   # also makes 'prompt' missing
+    ("  optimizer:\n", "  optimiser:\n", 11, "prompt.optimiser", "'optimizer'"),
+    ("dataset:\n", "datset:\n", 2, "datset", "'dataset'"),
+    ("budget:\n", "steps:\n", 14, "steps", None),                                    # nothing close: no guess
+])
+def test_a_misspelled_key_is_told_first_with_the_key_it_resembles(data, old, new, line, key, guess):
+    err = error_for(good(data).replace(old, new))
+    assert (err.line, err.field) == (line, key), str(err)
+    if guess:
+        assert f"(did you mean {guess}?)" in str(err)
+    else:
+        assert "did you mean" not in str(err)
+
+
 def test_missing_dataset_file_names_the_key(data):
     err = error_for(good(data).replace(str(data), "nowhere/data.jsonl"))
     assert (err.line, err.field) == (3, "dataset.path")

@@ -42,6 +42,20 @@ def test_model_errors_are_engram_validation_errors(make, expected):
     assert isinstance(info.value.__cause__, pydantic.ValidationError)  # the original is kept
 
 
+@pytest.mark.parametrize(("make", "expected"), [
+    # a misspelled key is told first, though pydantic lists the "missing" field it causes first
+    (lambda: Prompt(name="a", tempalte="x"), "Prompt: field 'tempalte': unknown field (did you mean 'template'?)"),
+    (lambda: Trajectory.model_validate({"mesages": HELLO}), "Trajectory: field 'mesages': unknown field; did you mean "
+                                                            "'messages'?"),
+    # nothing close to a field: the missing field is the news
+    (lambda: Trajectory.model_validate({"a": 1}), "Trajectory: field 'messages': required field is missing"),
+])
+def test_a_misspelled_field_is_reported_before_the_field_it_leaves_missing(make, expected):
+    with pytest.raises(engram.ValidationError) as info:
+        make()
+    assert str(info.value).startswith(expected)
+
+
 def test_registrable_names_and_tenant_names_are_accepted():
     for name in ("support", "support-bot", "acme.support", "v2_prompt", "7up"):
         assert Prompt(name=name, template="x").name == name
