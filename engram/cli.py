@@ -34,7 +34,7 @@ from engram.tracking import prompts_app
 
 app = typer.Typer(help="engram: long-term memory and feedback-optimized prompts for LLM agents.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-datasets_app = typer.Typer(help="Validate, describe and convert trajectory datasets.", no_args_is_help=True)
+datasets_app = typer.Typer(help="Validate, summarize (stats) and convert trajectory datasets.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(memory_app, name="memory")
