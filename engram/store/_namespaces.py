@@ -43,10 +43,18 @@ NamespaceLike = tuple[str, ...] | list[str] | str
 def validate_namespace(namespace: Any) -> tuple[str, ...]:
     """Check a namespace and return it as a tuple of non-empty strings.
 
-    A lone string is accepted as a one-part namespace: ``"team"`` -> ``("team",)``.
+    A lone string is accepted as a one-part namespace: ``"team"`` -> ``("team",)``; one with a
+    ``/`` is refused, since ``"memories/u1"`` (the CLI's way to write a namespace) would otherwise
+    name a one-part namespace nobody wrote to, and a search there finds nothing without a word.
     Parts may not be empty, contain unfilled ``{fields}``, or be anything but str.
     """
     if isinstance(namespace, str):
+        if "/" in namespace:
+            parts = tuple(namespace.split("/"))
+            raise NamespaceError(
+                f"the namespace {namespace!r} is a lone string, so it would be one part; pass the "
+                f"parts as a tuple, {parts!r}, or {(namespace,)!r} if the slash belongs to the name."
+            )
         namespace = (namespace,)
     if not isinstance(namespace, (tuple, list)):
         raise NamespaceError(

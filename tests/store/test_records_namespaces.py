@@ -30,6 +30,16 @@ def test_validate_namespace_rejects_bad_parts():
             validate_namespace(bad)
 
 
+def test_a_lone_string_with_a_slash_is_refused_not_read_as_one_part(mem_store):
+    mem_store.put(("support", "u1"), "home", "lives in Lisbon")
+    # the CLI writes namespaces as "support/u1"; from Python that string would name another,
+    # empty namespace, and the search would quietly find nothing
+    with pytest.raises(engram.NamespaceError, match=r"\('support', 'u1'\)"):
+        mem_store.search("support/u1", "where does the user live?")
+    assert validate_namespace(("support/u1",)) == ("support/u1",)  # a slash inside a part, said so: fine
+    assert [m.content for m in mem_store.search(("support", "u1"), "where does the user live?")] == ["lives in Lisbon"]
+
+
 def test_record_derives_text_from_content():
     class Fact(BaseModel):
         subject: str
