@@ -9,13 +9,24 @@ went wrong in one line, and the commands' error wrappers print it::
     # 'data.jsonl: Is a directory'
 
 Light at import (the standard library only): PyYAML is recognised only if already loaded.
+:func:`quiet_library_logs` keeps stderr for that line and for warnings.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import sys
 from pathlib import Path
+
+
+def quiet_library_logs() -> None:
+    """MLflow and alembic log INFO lines to stderr on a first run ("Creating initial MLflow
+    database tables..."); a command shows their warnings and errors only."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 # engram._files writes PATH through a temporary sibling, ``.NAME.<random>.tmp``, then renames it.
 _TEMP_SIBLING = re.compile(r"^\.(?P<name>.+)\.[^.]+\.tmp$")

@@ -49,7 +49,9 @@ def run_command(
                            "prints its plan's fingerprint, and they must match).")] = None,
 ) -> None:
     """Run an experiment config as one MLflow run (resumes from its checkpoint if interrupted)."""
-    from engram._cli_errors import error_line
+    from engram._cli_errors import error_line, quiet_library_logs
+
+    quiet_library_logs()
 
     try:
         from engram.errors import ValidationError
@@ -88,7 +90,9 @@ def sweep_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Run an Optuna sweep (held-out score up, cost down); prints the Pareto front and saves a plot."""
-    from engram._cli_errors import error_line
+    from engram._cli_errors import error_line, quiet_library_logs
+
+    quiet_library_logs()
 
     try:
         from engram.runner._sweep import run_sweep

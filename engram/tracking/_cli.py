@@ -23,14 +23,14 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from engram._cli_errors import quiet_library_logs
 
 
 app = typer.Typer(help="Register, promote, compare and export prompt versions (MLflow prompt registry).",
@@ -48,11 +48,7 @@ def _errors_as_one_line(command):
     and exit status 1."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
-        # MLflow and alembic log INFO lines (e.g. "Creating initial MLflow database tables")
-        # to stderr; keep stderr for the one error line.
-        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
-        for name in ("mlflow", "alembic"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        quiet_library_logs()
         try:
             return command(*args, **kwargs)
         except Exception as err:

@@ -33,6 +33,9 @@ def test_quickstart_runs_end_to_end_and_prints_the_summary(tmp_path):
     assert (run_dir / "export" / "support.json").exists() and (run_dir / "results.md").exists()
     # The repository is left clean: nothing written outside ENGRAM_HOME.
     assert not (ROOT / "mlruns" / "quickstart").exists()
+    # A first run creates the MLflow database; its INFO lines ("Creating initial MLflow database
+    # tables...") are not the user's business.
+    assert " INFO " not in proc.stderr, proc.stderr
 
 
 def test_bad_config_is_one_line_naming_file_line_and_key(tmp_path):
