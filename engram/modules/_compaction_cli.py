@@ -12,6 +12,7 @@ version: the JSON report's ``versions`` map each key to the version to restore.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,24 +64,42 @@ def open_store(path: Path | None, *, create: bool = False) -> Iterator[MemorySto
     ``engram memory`` command.
 
     Reading commands refuse a directory that does not exist rather than create an empty store.
+    A command that creates the store and then fails (an import of a bad file) removes it again,
+    so a failed command leaves nothing behind.
     """
     from engram.store import MemoryStore
 
+    # the outermost directory this command creates (the store's, or a parent such as .engram)
+    created = _configured_directory(path) if create else None
+    if created is not None and created.exists():
+        created = None
+    while created is not None and not created.parent.exists():
+        created = created.parent
     target = store_directory(path, create=create)  # refused here with CLI advice, not the library's
     store = MemoryStore.persistent(target) if path is not None else MemoryStore.from_settings()
     try:
         yield store
-    finally:
+    except BaseException:
         store.close()
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise
+    else:
+        store.close()
+
+
+def _configured_directory(path: Path | None) -> Path | None:
+    """``path``, else the configured store directory (None: a Chroma server)."""
+    from engram.config import get_settings
+
+    settings = get_settings()
+    return path if path is not None else (None if settings.chroma_url else Path(settings.store_path))
 
 
 def store_directory(path: Path | None, *, create: bool) -> Path | None:
     """The store directory a command opens (None: a Chroma server), refused with CLI advice
     when it is a file, missing (unless ``create``) or cannot be created."""
-    from engram.config import get_settings
-
-    settings = get_settings()
-    target = path if path is not None else (None if settings.chroma_url else Path(settings.store_path))
+    target = _configured_directory(path)
     if target is None:
         return None
     where = "--store PATH (a store directory) or set ENGRAM_HOME / ENGRAM_CHROMA_URL"

@@ -101,6 +101,9 @@ def ls(prefix: Annotated[str | None, typer.Argument(help="Only namespaces under 
     if as_json:
         _echo_json(rows)
         return
+    if not rows:  # an empty table says less than this line
+        _out.print("no memories" + (f" under {prefix}" if prefix else ""))
+        return
     table = Table(title=f"namespaces under {escape(prefix)}" if prefix else "namespaces")
     table.add_column("namespace")
     table.add_column("memories", justify="right")
@@ -108,8 +111,6 @@ def ls(prefix: Annotated[str | None, typer.Argument(help="Only namespaces under 
     for row in rows:
         table.add_row(escape(str(row["path"])), str(row["memories"]), str(row["deleted"]))
     _out.print(table)
-    if not rows:
-        _out.print("no memories" + (f" under {prefix}" if prefix else ""))
 
 
 def _ls_keys(prefix: tuple[str, ...] | None, internal: bool, store: Path | None, as_json: bool) -> None:

@@ -147,7 +147,9 @@ def test_a_bad_import_writes_nothing(store_dir, tmp_path):
     broken = json.loads(lines[-1])
     broken["vector"] = [0.0]
     out.write_text("\n".join([*lines[:-1], json.dumps(broken)]) + "\n")
-    result = run("import", str(out), "--store", str(tmp_path / "target"))
+    result = run("import", str(out), "--store", str(tmp_path / "new" / "target"))
     assert result.exit_code == 1 and f"backup.jsonl:{len(lines)}: field 'vector'" in result.stderr
-    with MemoryStore.persistent(tmp_path / "target") as target:
-        assert target.list_namespaces() == []
+    assert not (tmp_path / "new").exists()  # not even the empty store the import would have filled
+    before = run("ls", "--keys", "--store", str(store_dir), "--json").stdout
+    result = run("import", str(out), "--store", str(store_dir), "--on-conflict", "replace")
+    assert result.exit_code == 1 and run("ls", "--keys", "--store", str(store_dir), "--json").stdout == before
