@@ -12,6 +12,15 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# DSPy's "scheduled for removal in DSPy 3.5" warnings are errors in the tests (pyproject's
+# filterwarnings); so they are in the Python processes the tests start (the CLI, servers,
+# kernels), through PYTHONWARNINGS, whose message field matches the start of a message.
+DSPY_35_REMOVALS = ("Implementing custom LMs through BaseLM", "LegacyEngine and AsyncLegacyEngine",
+                    "The custom-engine complete_legacy() shortcut",
+                    "Passing OpenAI-style message dictionaries")
+os.environ["PYTHONWARNINGS"] = ",".join(
+    filter(None, [os.environ.get("PYTHONWARNINGS"), *(f"error:{m}:DeprecationWarning" for m in DSPY_35_REMOVALS)]))
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
