@@ -99,7 +99,7 @@ def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
     """``"name"``, ``"name/3"``, ``"name@alias"`` or ``"prompts:/..."`` -> (name, version, alias)."""
     match = _REF.match(check_ref(ref).strip())
     if not match:
-        raise NotFoundError(f"Cannot read the prompt reference {ref!r}; write 'name', 'name/3' or 'name@alias'.")
+        raise ValidationError(f"Cannot read the prompt reference {ref!r}; write 'name', 'name/3' or 'name@alias'.")
     version = int(match["version"]) if match["version"] else None
     alias = match["alias"]
     if alias == "latest":

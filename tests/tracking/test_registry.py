@@ -123,8 +123,12 @@ def test_parse_ref():
     assert parse_ref("support@production") == ("support", None, "production")
     assert parse_ref("prompts:/support/3") == ("support", 3, None)
     assert parse_ref("support") == ("support", None, None)
-    with pytest.raises(NotFoundError, match="name/3"):
-        parse_ref("a/b/c")
+    # a malformed reference is bad input, not a missing prompt: code that falls back to a default
+    # prompt on NotFoundError must not hide a typo
+    for bad in ("a/b/c", "nope@@x"):
+        with pytest.raises(ValidationError, match="name/3") as info:
+            parse_ref(bad)
+        assert not isinstance(info.value, NotFoundError)
 
 
 def test_register_result_tags_scores_dataset_and_parent(registry):
