@@ -13,6 +13,7 @@ variables prefixed ``ENGRAM_`` (``ENGRAM_LM``, ``ENGRAM_REFLECTION_LM``,
 
 from __future__ import annotations
 
+import difflib
 import os
 import threading
 from collections.abc import Callable
@@ -219,7 +220,10 @@ def configure(**settings: Any) -> Settings:
     unknown = set(settings) - set(Settings.model_fields)
     if unknown:
         known = ", ".join(sorted(Settings.model_fields))
-        raise ConfigurationError(f"Unknown setting(s) {sorted(unknown)}; known settings are: {known}.")
+        guesses = [f"{close[0]!r} for {name!r}" for name in sorted(unknown)
+                   if (close := difflib.get_close_matches(name, list(Settings.model_fields), n=1, cutoff=0.7))]
+        hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+        raise ConfigurationError(f"Unknown setting(s) {sorted(unknown)}{hint}; known settings are: {known}.")
     _check_lm_names(settings)  # outside the lock: it may import the package of a prefix
     with _lock:
         proposed = dict(_overrides)

@@ -34,8 +34,11 @@ def test_configure_overrides_environment_and_roles_fall_back(monkeypatch):
 
 
 def test_configure_rejects_unknown_settings_and_bad_names():
-    with pytest.raises(engram.ConfigurationError, match="Unknown setting"):
+    with pytest.raises(engram.ConfigurationError, match=r"Unknown setting.*did you mean 'lm' for 'lmm'\?"):
         engram.configure(lmm="openai/x")
+    with pytest.raises(engram.ConfigurationError) as info:
+        engram.configure(zzz=1)
+    assert "did you mean" not in str(info.value) and "known settings are: chroma_url" in str(info.value)
     with pytest.raises(engram.ConfigurationError, match="no provider prefix"):
         build_lm("gpt-4o")
 
