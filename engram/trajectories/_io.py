@@ -22,8 +22,11 @@ if TYPE_CHECKING:
     import pandas as pd
 
 MAX_LINE_BYTES = 1_000_000
-# Columns whose values are nested; stored as JSON text in CSV and Parquet.
-NESTED_COLUMNS = ("messages", "tags", "metadata", "feedback_extra")
+# Columns whose values are nested; stored as JSON text in CSV and Parquet (with an example each,
+# for the error that a value is not JSON).
+_NESTED_EXAMPLES = {"messages": '[{"role": "user", "content": "hi"}]', "tags": '["vip"]',
+                    "metadata": '{"plan": "pro"}', "feedback_extra": '{"rank": 0}'}
+NESTED_COLUMNS = tuple(_NESTED_EXAMPLES)
 FEEDBACK_FIELDS = ("score", "label", "comment", "source", "extra")
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
 
@@ -151,7 +154,9 @@ def from_rows(rows: list[dict[str, Any]], *, source: str, decode_json: bool,
                 try:
                     value = json.loads(value)
                 except json.JSONDecodeError as err:
-                    raise ValidationError(f"invalid JSON: {err.msg}", source=source, line=line,
+                    shown = value if len(value) <= 40 else value[:37] + "..."
+                    raise ValidationError(f"invalid JSON ({err.msg}): the {key!r} column holds JSON text, "
+                                          f"e.g. {_NESTED_EXAMPLES[key]}; got {shown!r}", source=source, line=line,
                                           field=key) from None
             if hasattr(value, "tolist"):  # numpy arrays from Parquet
                 value = value.tolist()

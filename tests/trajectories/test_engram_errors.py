@@ -86,6 +86,19 @@ def test_a_file_line_says_what_the_model_says_plus_where(tmp_path, record):
     assert str(in_file.value) == f"{path}:1: field '{in_python.value.field}': {in_python.value.reason}"
 
 
+def test_a_nested_column_that_is_not_json_shows_what_it_should_hold(tmp_path):
+    import pandas as pd
+
+    with pytest.raises(engram.ValidationError) as info:
+        TrajectoryDataset.from_pandas(pd.DataFrame({"messages": ["hi there"]}))
+    assert "field 'messages'" in str(info.value) and '[{"role": "user", "content": "hi"}]' in str(info.value)
+    assert "got 'hi there'" in str(info.value)
+    path = tmp_path / "d.csv"
+    path.write_text('messages,tags\n"[{""role"": ""user"", ""content"": ""x""}]",vip\n')
+    with pytest.raises(engram.ValidationError, match=r"d\.csv:2: field 'tags': .*e\.g\. \[\"vip\"\]; got 'vip'"):
+        TrajectoryDataset.load(path)
+
+
 def test_an_unknown_trajectory_field_points_to_metadata():
     with pytest.raises(engram.ValidationError, match=r"field 'colour': unknown field; remove it or put it "
                                                      r"under 'metadata'"):
