@@ -40,7 +40,7 @@ from typing import Any
 import dspy
 from pydantic import BaseModel
 
-from engram.errors import NotFoundError, ValidationError
+from engram.errors import NamespaceError, NotFoundError, ValidationError
 from engram.modules._schemas import Memory, content_text, validate_content
 from engram.modules._strict import to_strict
 
@@ -114,7 +114,14 @@ def _template(namespace: Any) -> Any:
 
 
 def _namespace(template: Any, values: Values) -> tuple[str, ...]:
-    return template.fill(values() if callable(values) else (values or {}))
+    given = (values() if callable(values) else values) or {}
+    missing = [name for name in template.fields if name not in given]
+    if missing and values is None:  # a tool takes no config= at call time: the values come with the tool
+        raise NamespaceError(
+            f"this memory tool's namespace {template.template!r} needs {missing}, and the tool was created "
+            f"without them; create it with values={{{', '.join(f'{m!r}: ...' for m in missing)}}} (or a "
+            "function returning them, e.g. one reading the current user from your request context).")
+    return template.fill(given)
 
 
 def _is_store(value: Any) -> bool:

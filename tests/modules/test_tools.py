@@ -39,6 +39,17 @@ def test_create_update_delete_and_search_in_one_namespace(store):
     assert search(query="aisle seats") == []
 
 
+def test_a_templated_tool_without_values_says_to_create_it_with_them(store):
+    from engram.errors import NamespaceError
+
+    manage, search = create_manage_memory_tool(store, NS), create_search_memory_tool(store, NS)
+    for call in (lambda: manage(action="create", content="Prefers window seats"), lambda: search(query="seats")):
+        with pytest.raises(NamespaceError, match=r"create it with values=\{'user_id': \.\.\.\}") as info:
+            call()
+        assert "config=" not in str(info.value)  # a tool takes no config at call time
+    assert store.list_namespaces() == []  # nothing written
+
+
 def test_actions_permitted_limits_the_tool(store):
     manage, _ = tools(store, actions_permitted=("create",))
     with pytest.raises(ValueError, match="not one of"):  # DSPy checks the enum first
