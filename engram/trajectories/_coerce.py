@@ -13,6 +13,7 @@ from typing import Any
 
 from engram.errors import ValidationError
 from engram.trajectories._dataset import TrajectoryDataset
+from engram.trajectories._io import SUPPORTED_SUFFIXES
 from engram.trajectories._types import SCORE_KEYS, Feedback, Message, Trajectory, read_score_keys
 
 _EXAMPLE_FEEDBACK = ("score", "label", "comment")
@@ -45,9 +46,13 @@ def coerce(value: Any, *, what: str = "trajectories") -> list[Trajectory]:
     if isinstance(value, Mapping) or _is_example(value):
         return [_one(value)]
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        # a path is the likely str: say how to load it
+        advice = (f"load the file first: TrajectoryDataset.load({value!r})"
+                  if isinstance(value, str) and value.strip().lower().endswith(SUPPORTED_SUFFIXES)
+                  else "wrap a single conversation as [(messages, feedback)]")
         raise ValidationError(
             f"The {what} must be a TrajectoryDataset, a DataFrame or a list, got "
-            f"{type(value).__name__}; wrap a single conversation as [(messages, feedback)].")
+            f"{type(value).__name__}; {advice}.")
     out: list[Trajectory] = []
     for index, item in enumerate(value):
         try:

@@ -50,7 +50,8 @@ def test_dspy_examples_with_messages_or_from_to_dspy_examples(dataset):
 
 @pytest.mark.parametrize(("value", "message"), [
     (None, "No trajectories given"),
-    ("a string", "must be a TrajectoryDataset"),
+    ("a string", "must be a TrajectoryDataset.*wrap a single conversation"),
+    ("logs/week1.JSONL", r"load the file first: TrajectoryDataset\.load\('logs/week1\.JSONL'\)"),  # a path
     (42, "must be a TrajectoryDataset"),
     ([MESSAGES[0], 7], "item #0"),  # a message is not a trajectory
     ([(MESSAGES, None), 7], "item #1: expected a Trajectory"),
