@@ -170,6 +170,14 @@ class Prompt(EngramModel):
                              "digits, '-', '_' and '.' (at most 255 characters), e.g. 'support-bot'")
         return value
 
+    @field_validator("template", mode="before")  # before: one sentence instead of one per union branch
+    @classmethod
+    def _text_or_messages(cls, value: Any) -> Any:
+        if not isinstance(value, (str, list)):
+            raise ValueError(f"the template must be text or a list of chat messages such as "
+                             f"[{{'role': 'system', 'content': '...'}}], got {type(value).__name__}")
+        return value
+
     @field_validator("template")
     @classmethod
     def _not_empty(cls, value: str | ChatTemplate) -> str | ChatTemplate:

@@ -23,6 +23,8 @@ HELLO = [{"role": "user", "content": "hi"}]
     (lambda: Prompt(name="a", template="x", temperature=0.2), "field 'temperature': unknown field; an LM setting goes in lm_config"),
     (lambda: Prompt(name="a", template="x", updat_instructions="y"), "did you mean 'update_instructions'"),
     (lambda: Prompt.coerce(""), "the template is empty"),
+    (lambda: Prompt(name="a", template={"role": "system"}), "Prompt: field 'template': the template must be text or "
+                                                            "a list of chat messages"),
     (lambda: Prompt.coerce({"template": "x", "nmae": "a"}), "field 'nmae': unknown field (did you mean 'name'?)"),
     (lambda: Prompt(name="my prompt", template="x"), "invalid prompt name 'my prompt'"),
     (lambda: Prompt(name="a/b", template="x"), "invalid prompt name 'a/b'"),
