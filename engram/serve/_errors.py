@@ -117,9 +117,19 @@ def validation_message(errors: list[dict[str, Any]], body: Any = _MISSING,
     same = [e for e, f in zip(errors, fields) if f == field]
     reasons = list(dict.fromkeys(str(e.get("msg", "invalid")) for e in same))
     message = f"{field}: {'; or '.join(reasons)}" if field else "; or ".join(reasons)
+    shape = _SHAPES.get(field.rsplit(".", 1)[-1]) if any(e.get("type") == "list_type" for e in same) else None
+    if shape:  # a string where a list goes: show the list the field takes
+        message += f" ({shape})"
     if len(errors) > len(same):
         message += f" (and {len(errors) - len(same)} more problem(s))"
     return message, field or None
+
+
+# What a list-valued field holds, for a client that sent something else (often a string).
+_SHAPES = {"namespace": 'a list of parts, e.g. ["memories", "u1"]',
+           "prefix": 'a list of parts, e.g. ["memories"]',
+           "messages": 'a list of messages, e.g. [{"role": "user", "content": "hi"}]',
+           "trajectories": 'a list of trajectories, e.g. [{"messages": [...], "feedback": {"score": 1}}]'}
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -145,11 +155,19 @@ def install(app: Any) -> None:
         message, field = validation_message(list(err.errors()), sent, request.headers.get("content-type"))
         return JSONResponse(body("invalid_request", message, field), status_code=422)
 
-    async def http_error(_request: Any, err: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Any, err: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden",
                  413: "payload_too_large", 400: "bad_request"}
-        return JSONResponse(body(codes.get(err.status_code, "http_error"), str(err.detail)),
-                            status_code=err.status_code, headers=getattr(err, "headers", None))
+        message = str(err.detail)
+        headers = getattr(err, "headers", None) or {}
+        route = f"{request.method} {request.url.path}"
+        if err.status_code == 404 and message == "Not Found":  # the router's own: no such path
+            message = f"no such path: {route}; the paths of this API are listed at /docs (and /openapi.json)."
+        elif err.status_code == 405 and message == "Method Not Allowed":
+            allowed = headers.get("allow") or headers.get("Allow")
+            message = f"{route} is not allowed" + (f"; this path takes {allowed}." if allowed else ".")
+        return JSONResponse(body(codes.get(err.status_code, "http_error"), message),
+                            status_code=err.status_code, headers=headers or None)
 
     async def unexpected(_request: Any, err: Exception) -> JSONResponse:
         log.exception("unhandled error")

@@ -185,3 +185,28 @@ def test_optimize_refuses_what_the_job_would_fail_on(app_client):
     queued = c.post("/v1/optimize", json={"prompt": "p", "trajectories": data, "optimizer": {
         "kind": "metaprompt", "min_reflection_steps": 5, "max_reflection_steps": 2}})
     assert queued.status_code == 202, queued.text  # only the gradient optimizer has a minimum
+
+
+@pytest.mark.parametrize(("path", "body", "field", "shape"), [
+    ("/v1/memories/search", {"namespace": "memories/u1", "query": "tea"}, "body.namespace", '["memories", "u1"]'),
+    ("/v1/extract", {"namespace": ["lists", "u1"], "messages": "hi"}, "body.messages",
+     '[{"role": "user", "content": "hi"}]'),
+])
+def test_a_string_where_a_list_goes_shows_the_list(app_client, path, body, field, shape):
+    client, service = app_client
+    err = error(client.post(path, json=body), 422)
+    assert err["field"] == field and err["message"].startswith(f"{field}: Input should be a valid list")
+    assert shape in err["message"]
+    assert stored(service, ["lists", "u1"]) == []
+
+
+def test_an_unknown_path_or_method_names_the_route_and_where_the_api_is_listed(app_client):
+    client, _ = app_client
+    err = error(client.get("/v1/memory"), 404)
+    assert err["code"] == "not_found" and err["message"].startswith("no such path: GET /v1/memory;")
+    assert "/docs" in err["message"]
+    err = error(client.put("/v1/memories"), 405)
+    assert err["code"] == "method_not_allowed" and err["message"] == "PUT /v1/memories is not allowed; this path takes POST."
+    # a 404 the API raises on purpose keeps its own words
+    err = error(client.get("/v1/memories/nokey", params=[("namespace", "memories"), ("namespace", "u1")]), 404)
+    assert "no such path" not in err["message"] and "nokey" in err["message"]
