@@ -62,9 +62,20 @@ def _errors_as_one_line(command):
     return wrapper
 
 
-def _registry(uri: str | None):
+def _registry(uri: str | None, *, reading: bool = False):
+    """The registry at ``uri`` (or the configured one). ``reading``: a command that only reads
+    refuses a SQLite registry that does not exist, instead of creating an empty database (and
+    its directory) wherever it was run; that is usually the wrong directory or ENGRAM_HOME."""
+    from engram.config import get_settings
+    from engram.errors import NotFoundError
     from engram.tracking._registry import PromptRegistry
 
+    target = uri or get_settings().resolved_tracking_uri
+    path = target.removeprefix("sqlite:///") if target.startswith("sqlite:///") else None
+    if reading and path and path != ":memory:" and not Path(path).exists():
+        raise NotFoundError(f"no prompt registry at {path} (nothing was registered there); run this where "
+                            "you registered prompts, or pass --tracking-uri / set ENGRAM_HOME or "
+                            "ENGRAM_TRACKING_URI. `engram prompts register` creates one.")
     return PromptRegistry(uri)
 
 
@@ -81,7 +92,7 @@ def list_prompts(filter_: Annotated[str | None, typer.Option(
                      "--filter", help="MLflow search_prompts filter, e.g. \"name LIKE 'support%'\".")] = None,
                  tracking_uri: UriOption = None) -> None:
     """Registered prompts with their latest version and aliases."""
-    registry = _registry(tracking_uri)
+    registry = _registry(tracking_uri, reading=True)
     names = registry.list(filter=filter_)
     if not names:
         _out.print(f"no prompts registered in {registry.uri}")
@@ -100,7 +111,7 @@ def show(ref: Annotated[str, typer.Argument(help="name, name/3 or name@alias")],
          as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
          tracking_uri: UriOption = None) -> None:
     """One version: template, aliases, tags and commit message."""
-    version = _registry(tracking_uri).load(ref)
+    version = _registry(tracking_uri, reading=True).load(ref)
     if as_json:
         typer.echo(version.model_dump_json(indent=2))
         return
@@ -119,7 +130,7 @@ def show(ref: Annotated[str, typer.Argument(help="name, name/3 or name@alias")],
 def history(name: str, tracking_uri: UriOption = None) -> None:
     """Every version of a prompt, newest first."""
     table = Table("version", "created", "aliases", "optimizer", "score", "message")
-    for v in _registry(tracking_uri).history(name):
+    for v in _registry(tracking_uri, reading=True).history(name):
         score = v.tags.get("score_after", "")
         if v.tags.get("score_before"):
             score = f"{v.tags['score_before']} -> {score}"
@@ -135,7 +146,7 @@ def diff(a: Annotated[str, typer.Argument(help="old: name/1 or name@alias")],
          b: Annotated[str, typer.Argument(help="new: name/2 or name@alias")],
          tracking_uri: UriOption = None) -> None:
     """Unified diff between two versions."""
-    text = _registry(tracking_uri).diff(a, b)
+    text = _registry(tracking_uri, reading=True).diff(a, b)
     typer.echo(text.rstrip("\n") if text else f"{a} and {b} have the same template")
 
 

@@ -132,3 +132,13 @@ def test_rollback_alias_delete_list_filter_and_canary_verbs(two_versions):
     assert invoke("alias-delete", "support", "production").exit_code == 0
     gone = invoke("alias-delete", "support", "production")
     assert gone.exit_code == 1 and "no alias 'production'" in gone.stderr
+
+
+@pytest.mark.parametrize("command", [["list"], ["show", "support"], ["history", "support"],
+                                     ["diff", "support/1", "support/2"]])
+def test_reading_commands_do_not_create_a_registry_where_there_is_none(tmp_path, command):
+    db = tmp_path / "elsewhere" / "mlflow.db"
+    result = invoke(*command, "--tracking-uri", f"sqlite:///{db}")
+    assert result.exit_code == 1 and f"no prompt registry at {db}" in result.stderr
+    assert "--tracking-uri" in result.stderr
+    assert not (tmp_path / "elsewhere").exists()  # neither the database nor its directory
