@@ -101,7 +101,11 @@ def export_prompt(prompt: Prompt, fmt: ExportFormat = "json", *, values: dict[st
         raise ValidationError(f"export_prompt needs an engram Prompt, got {type(prompt).__name__}; load one with "
                               "engram.load_prompt('name@alias') or build Prompt(name=..., template=...).")
     if not isinstance(fmt, str) or fmt not in FORMATS:
-        raise ValidationError(f"Unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+        # a file name where the format goes: export_prompt returns the text; write_export writes a file
+        to_file = (f" To write a file, use engram.tracking.write_export(prompt, {fmt!r}) (the format comes from "
+                   "the suffix)."
+                   if isinstance(fmt, (str, Path)) and (Path(fmt).suffix or "/" in str(fmt)) else "")
+        raise ValidationError(f"Unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}.{to_file}")
     if values is not None and not isinstance(values, dict):
         raise ValidationError(f"values must be a dict of variable -> value, got {type(values).__name__}.")
     if fmt == "json":

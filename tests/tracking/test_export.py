@@ -50,8 +50,16 @@ def test_openai_messages_and_text():
 
 
 def test_unknown_format_is_refused():
-    with pytest.raises(ValidationError, match="choose one of json, yaml, text, openai, python"):
+    with pytest.raises(ValidationError, match="choose one of json, yaml, text, openai, python") as info:
         export_prompt(TEXT, "xml")
+    assert "write_export" not in str(info.value)
+
+
+def test_a_file_name_given_as_the_format_points_to_write_export(tmp_path):
+    target = tmp_path / "support.yaml"
+    with pytest.raises(ValidationError, match=r"use engram\.tracking\.write_export\(prompt, '.*support\.yaml'\)"):
+        export_prompt(TEXT, str(target))
+    assert not target.exists()
 
 
 class QA(dspy.Signature):
