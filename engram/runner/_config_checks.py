@@ -116,7 +116,7 @@ def _resolve_file(config: Any, path: tuple, value: Path, base_dir: Path | None) 
     for candidate in tried:
         if candidate.exists():
             return candidate.resolve()
-    where = " or ".join(str(p) for p in tried)
+    where = " or ".join(dict.fromkeys(str(p) for p in tried))  # one path when the config sits in the cwd
     raise config.error(path, f"file not found: {value} (looked for {where}); fix the path or create the file")
 
 
@@ -240,7 +240,9 @@ def check_optimizer_settings(config: Any, kind: OptimizerKind, settings: dict[st
         key: tuple[str, ...] = ("prompt", "optimizer", "settings")
         if named and named.group(1) in settings:
             key = (*key, named.group(1))
-            raise config.error(key, f"the {kind} optimizer has no setting {named.group(1)!r}; check the "
+            close = difflib.get_close_matches(named.group(1), _arguments(kind).split(", "), n=1, cutoff=0.7)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            raise config.error(key, f"the {kind} optimizer has no setting {named.group(1)!r}{guess}; check the "
                                     f"spelling (its arguments: {_arguments(kind)})") from None
         raise config.error(key, f"invalid setting for the {kind} optimizer: {cause}") from None
 

@@ -115,6 +115,15 @@ def test_missing_dataset_file_names_the_key(data):
     assert "file not found" in str(err) and "nowhere/data.jsonl" in str(err)
 
 
+def test_a_missing_file_names_each_place_looked_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the config's own directory is the working directory
+    config = tmp_path / "exp.yaml"
+    config.write_text("name: x\ndataset:\n  path: nowhere.jsonl\nmemory:\n  namespace: [m, '{user_id}']\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert str(info.value).count(str(tmp_path / "nowhere.jsonl")) == 1
+
+
 def test_duplicate_key_is_refused(data):
     err = error_for(good(data) + "  trials: 9\n")
     assert err.line == 21 and "appears twice" in str(err) and "line 17" in str(err)
@@ -240,6 +249,7 @@ def test_a_misspelt_optimizer_setting_is_refused_at_its_line(data):
                                        "settings:\n      max_reflection_stepz: 2"))
     assert (err.line, err.field) == (14, "prompt.optimizer.settings.max_reflection_stepz")
     assert "max_reflection_steps" in str(err)  # the arguments it does take
+    assert "(did you mean 'max_reflection_steps'?)" in str(err)
 
 
 def test_an_invalid_optimizer_setting_value_is_refused(data):
