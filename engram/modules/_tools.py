@@ -120,7 +120,8 @@ def _namespace(template: Any, values: Values) -> tuple[str, ...]:
         raise NamespaceError(
             f"this memory tool's namespace {template.template!r} needs {missing}, and the tool was created "
             f"without them; create it with values={{{', '.join(f'{m!r}: ...' for m in missing)}}} (or a "
-            "function returning them, e.g. one reading the current user from your request context).")
+            "function returning them, e.g. one reading the current user from your request context); in a "
+            "LangGraph agent, the tools of engram.integrations.langchain read config['configurable'].")
     return template.fill(given)
 
 
