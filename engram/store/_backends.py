@@ -95,9 +95,12 @@ def http_client(url: str, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, s
     import httpx
     from chromadb.config import Settings
 
+    if not isinstance(url, str) or any(c.isspace() for c in url.strip()) or not url.strip():
+        raise ConfigurationError(f"Chroma URL {url!r} is not http(s)://host:port, e.g. http://127.0.0.1:8000.")
+    url = url.strip()
     parsed = urlparse(url if "://" in url else f"http://{url}")
     if parsed.scheme not in {"http", "https"} or not parsed.hostname:
-        raise ConfigurationError(f"Chroma URL {url!r} is not http(s)://host:port.")
+        raise ConfigurationError(f"Chroma URL {url!r} is not http(s)://host:port, e.g. http://127.0.0.1:8000.")
     ssl = parsed.scheme == "https"
     port = parsed.port or (443 if ssl else 8000)
     base = f"{parsed.scheme}://{parsed.hostname}:{port}"

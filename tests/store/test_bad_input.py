@@ -116,6 +116,14 @@ def test_server_down_is_a_clear_error_within_timeout():
     assert time.monotonic() - start < 10
 
 
+@pytest.mark.parametrize("url", ["not a url", "ftp://chroma:8000", "", "http://"])
+def test_a_malformed_chroma_url_is_a_configuration_error_not_an_unreachable_host(url):
+    from engram.store import MemoryStore
+
+    with pytest.raises(engram.ConfigurationError, match=r"is not http\(s\)://host:port, e\.g\. http://127"):
+        MemoryStore.http(url)
+
+
 def test_hanging_server_times_out():
     import socket
 
