@@ -153,6 +153,28 @@ def to_examples(trainset: Any) -> list[dspy.Example]:
     return TrajectoryDataset(coerce(items)).to_dspy_examples()
 
 
+def _check_examples(student: dspy.Module, name: str, examples: list[dspy.Example]) -> None:
+    """Examples DSPy could not run would each be logged and skipped, and the compile would
+    return the program unchanged: refuse them here, saying what to pass."""
+    for index, example in enumerate(examples):
+        if example._input_keys is None:
+            fields = ", ".join(repr(k) for k in example.keys()[:2]) or "'question'"
+            raise ValidationError(f"{name} example #{index} has no inputs marked; DSPy needs them: "
+                                  f"dspy.Example(...).with_inputs({fields.split(', ')[0]}).")
+    # For DSPy's own predictors the program's inputs are its signature's (a custom module may
+    # compute a predictor's inputs, so it is not checked).
+    predictor = student.predict if isinstance(student, dspy.ChainOfThought) else student
+    if not isinstance(predictor, dspy.Predict) or not examples:
+        return
+    wanted = list(predictor.signature.input_fields)
+    given = list(examples[0].inputs().keys())
+    if missing := [k for k in wanted if k not in given]:
+        hint = (" Trajectories become examples with the input 'conversation': use a program that takes it, e.g. "
+                "dspy.Predict('conversation -> response'), or pass dspy.Examples." if "conversation" in given else "")
+        raise ValidationError(f"the program takes inputs {wanted}, but the {name}'s examples give {given} "
+                              f"(missing {missing}).{hint}")
+
+
 class FeedbackTeleprompter(Teleprompter):
     """Optimize a DSPy program from feedback (see the module docstring).
 
@@ -201,9 +223,20 @@ class FeedbackTeleprompter(Teleprompter):
         return score >= 0.75 if trace is not None else score
 
     def compile(self, student: Any, *, trainset: Any, teacher: Any = None, valset: Any = None, **kwargs: Any):
+        if not isinstance(student, dspy.Module):
+            raise ValidationError(f"FeedbackTeleprompter.compile needs a DSPy program (a dspy.Module such as "
+                                  f"dspy.Predict('conversation -> response')), got {type(student).__name__}.")
         train, val = to_examples(trainset), to_examples(valset) or None
         if not train:
             raise ValidationError("FeedbackTeleprompter.compile needs a non-empty trainset (examples or trajectories).")
+        for name, examples in (("trainset", train), ("valset", val or [])):
+            _check_examples(student, name, examples)
+        if dspy.settings.lm is None and all(p.lm is None for _, p in student.named_predictors()):
+            # DSPy runs the student on its global LM; an engram user may have set only engram's
+            from engram.lm import resolve
+
+            with dspy.context(lm=resolve("task")):
+                return self.compile(student, trainset=train, teacher=teacher, valset=val, **kwargs)
         params = {"program": type(student).__name__, "optimizer": f"FeedbackTeleprompter:{self.route}",
                   "train_size": len(train), "val_size": len(val or []),
                   **{k: v for k, v in vars(self).items() if v is None or isinstance(v, (str, int, float, bool))}}

@@ -173,3 +173,34 @@ def test_a_predictor_name_that_is_no_prompt_name_is_still_optimized():
         new = proposer({"layers[0].predict": HARD_SEED_PROMPT}, {"layers[0].predict": records}, ["layers[0].predict"])
     assert list(new) == ["layers[0].predict"] and proposer.history[0].original.name == "layers_0_.predict"
     assert new["layers[0].predict"] != HARD_SEED_PROMPT
+
+
+@pytest.mark.parametrize(("student", "trainset", "words"), [
+    ("conversation -> response", [dspy.Example(conversation="c", response="r").with_inputs("conversation")],
+     "needs a DSPy program"),
+    (dspy.Predict("question -> answer"), [dspy.Example(question="q", answer="a")],
+     r"no inputs marked.*with_inputs\('question'\)"),
+    (dspy.ChainOfThought("question -> answer"), "trajectories",
+     r"takes inputs \['question'\].*give \['conversation'\].*dspy\.Predict\('conversation -> response'\)"),
+])
+def test_what_dspy_would_skip_one_example_at_a_time_is_refused_up_front(world, student, trainset, words):
+    # DSPy logs each example it cannot run and returns the program unchanged: engram refuses first
+    if trainset == "trajectories":
+        trainset = world.simulate(SEED_PROMPT, world.users(2), system_message=False)
+    with pytest.raises(ValidationError, match=words):
+        FeedbackTeleprompter("bootstrap", judge=object()).compile(student, trainset=trainset)
+
+
+def test_the_student_runs_on_engram_s_task_lm_when_dspy_has_none(world, monkeypatch):
+    import engram
+
+    lm = world.lm()
+    engram.configure(lm=lm)  # engram's setting only: no dspy.configure, no dspy.context
+    assert dspy.settings.lm is None
+    good = world.simulate(world.oracle_prompt(), world.users(3), system_message=False)
+    before = lm.engine.calls
+    compiled = FeedbackTeleprompter("bootstrap", judge=FeedbackJudge(lm), max_bootstrapped_demos=1,
+                                    max_labeled_demos=0).compile(_program(), trainset=good)
+    # the student ran (and the judge scored what it said); without an LM it fails on every
+    # example before the metric, and nothing calls the LM
+    assert lm.engine.calls > before and compiled is not None
