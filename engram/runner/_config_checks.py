@@ -87,8 +87,15 @@ def format_pydantic_error(err: PydanticValidationError, source_map: SourceMap, d
                           root: type[BaseModel]) -> ConfigError:
     """The first validation problem (of a ``root`` model) as a :class:`ConfigError` with line and advice."""
     problems = err.errors()
-    # a misspelled key first: it is usually why pydantic also finds a required key "missing"
-    first = next((p for p in problems if _close_key(p, data, root)), problems[0])
+    # a misspelled key first when it is why pydantic also finds a required key "missing"
+    absent: set[tuple[Any, ...]] = set()
+    for problem in problems:
+        if problem["type"] == "missing":
+            parent = _present_path(tuple(problem["loc"]), data)
+            if len(problem["loc"]) > len(parent):
+                absent.add((*parent, str(problem["loc"][len(parent)])))
+    first = next((p for p in problems if (close := _close_key(p, data, root))
+                  and (*_present_path(tuple(p["loc"]), data)[:-1], close) in absent), problems[0])
     loc = tuple(first["loc"])
     path = _present_path(loc, data)
     kind = first["type"]

@@ -38,10 +38,22 @@ def parse_record(record: Any, *, source: str, line: int) -> Trajectory:
             f"expected a JSON object with 'messages', got {type(record).__name__}",
             source=source, line=line,
         )
+    if "messages" not in record:
+        for keys, what, advice in _OTHER_FORMATS:
+            if keys <= record.keys():
+                raise ValidationError(f"this is {what}, not a trajectory; {advice}", source=source, line=line)
     try:
         return Trajectory.model_validate(record)
     except ValidationError as err:  # already explained (engram_validation_error): add where it is
         raise ValidationError(err.reason, source=source, line=line, field=err.field or "(record)") from err.__cause__
+
+# Public data engram reads through a loader, recognised by its keys, so the error names the loader.
+_OTHER_FORMATS = (
+    ({"message_tree_id", "prompt"}, "an OpenAssistant conversation tree",
+     "engram.loaders.load_oasst(path) turns each tree into trajectories with the human votes as feedback"),
+    ({"sample_id", "conversation", "qa"}, "a LoCoMo conversation with questions",
+     "engram.loaders.load_locomo(path) reads it (for retrieval evaluation, as benchmarks/locomo_retrieval.py does)"),
+)
 
 _ARRAY_HINT = ("this looks like a JSON array, not JSON Lines: rename the file to .json, or write one "
                "trajectory object per line")

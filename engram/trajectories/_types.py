@@ -39,12 +39,12 @@ _NEGATIVE_LABELS = {"down", "thumbs_down", "-1", "bad", "negative", "dislike", "
                     "red_flag", "0", "false"}
 
 
-def _misspelled(problem: Any, model: type[BaseModel]) -> bool:
-    """An unknown top-level key close to a field's name: told first, since the misspelling is
-    usually why pydantic also finds that field "missing"."""
+def _misspelled(problem: Any, model: type[BaseModel], missing: set[str]) -> bool:
+    """An unknown top-level key close to the name of a field pydantic finds missing: the
+    misspelling is why, so it is told first."""
     loc = problem["loc"]
     return (problem["type"] == "extra_forbidden" and len(loc) == 1
-            and bool(difflib.get_close_matches(str(loc[0]), list(model.model_fields), n=1, cutoff=0.7)))
+            and bool(difflib.get_close_matches(str(loc[0]), sorted(missing), n=1, cutoff=0.7)))
 
 
 def engram_validation_error(err: PydanticValidationError, model: type[BaseModel]) -> ValidationError:
@@ -54,7 +54,8 @@ def engram_validation_error(err: PydanticValidationError, model: type[BaseModel]
     ``Prompt: field 'temperature': unknown field. Valid fields: name, template, ...``.
     """
     problems = err.errors()
-    first = next((p for p in problems if _misspelled(p, model)), problems[0])
+    missing = {str(p["loc"][0]) for p in problems if p["type"] == "missing" and len(p["loc"]) == 1}
+    first = next((p for p in problems if _misspelled(p, model, missing)), problems[0])
     loc = tuple(first["loc"])
     kind = first["type"]
     message = str(first["msg"]).removeprefix("Value error, ")

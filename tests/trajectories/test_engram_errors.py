@@ -101,6 +101,25 @@ def test_a_nested_column_that_is_not_json_shows_what_it_should_hold(tmp_path):
         TrajectoryDataset.load(path)
 
 
+@pytest.mark.parametrize(("record", "loader"), [
+    ({"message_tree_id": "t1", "prompt": {"text": "hi", "role": "prompter", "replies": []}}, "load_oasst"),
+    ({"sample_id": "conv-1", "conversation": {}, "qa": []}, "load_locomo"),
+])
+def test_public_data_that_needs_a_loader_is_told_which(tmp_path, record, loader):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(record) + "\n")
+    with pytest.raises(engram.ValidationError, match=rf"d\.jsonl:1: this is .*, not a trajectory; "
+                                                     rf"engram\.loaders\.{loader}\(path\)") as info:
+        TrajectoryDataset.load(path)
+    assert "did you mean" not in str(info.value)  # OpenAssistant's 'prompt' is no misspelt 'prompt_name'
+
+
+def test_an_unknown_key_is_told_first_only_when_it_is_why_a_field_is_missing():
+    with pytest.raises(engram.ValidationError) as info:  # 'prompt' resembles 'prompt_name', which is optional
+        Trajectory.model_validate({"prompt": "x"})
+    assert str(info.value).startswith("Trajectory: field 'messages': required field is missing")
+
+
 def test_an_unknown_trajectory_field_points_to_metadata():
     with pytest.raises(engram.ValidationError, match=r"field 'colour': unknown field; remove it or put it "
                                                      r"under 'metadata'"):
