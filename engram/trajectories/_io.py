@@ -50,7 +50,8 @@ def parse_record(record: Any, *, source: str, line: int) -> Trajectory:
 # Public data engram reads through a loader, recognised by its keys, so the error names the loader.
 _OTHER_FORMATS = (
     ({"message_tree_id", "prompt"}, "an OpenAssistant conversation tree",
-     "engram.loaders.load_oasst(path) turns each tree into trajectories with the human votes as feedback"),
+     "engram.loaders.load_oasst(path), or `engram datasets convert --from oasst PATH OUT.jsonl`, turns each tree "
+     "into trajectories with the human votes as feedback"),
     ({"sample_id", "conversation", "qa"}, "a LoCoMo conversation with questions",
      "engram.loaders.load_locomo(path) reads it (for retrieval evaluation, as benchmarks/locomo_retrieval.py does)"),
 )
