@@ -153,6 +153,9 @@ def install(app: Any) -> None:
     async def validation_error(request: Any, err: RequestValidationError) -> JSONResponse:
         sent = err.body if getattr(err, "body", None) is not None else _MISSING
         message, field = validation_message(list(err.errors()), sent, request.headers.get("content-type"))
+        if request.method != "POST" and request.url.path.rstrip("/") == "/v1/memories/search":
+            # routed as GET /v1/memories/{key} with the key "search": say what was probably meant
+            message += " (to search, POST /v1/memories/search with a JSON body {\"namespace\": [...], \"query\": ...})"
         return JSONResponse(body("invalid_request", message, field), status_code=422)
 
     async def http_error(request: Any, err: StarletteHTTPException) -> JSONResponse:

@@ -207,6 +207,10 @@ def test_an_unknown_path_or_method_names_the_route_and_where_the_api_is_listed(a
     assert "/docs" in err["message"]
     err = error(client.put("/v1/memories"), 405)
     assert err["code"] == "method_not_allowed" and err["message"] == "PUT /v1/memories is not allowed; this path takes POST."
+    # GET on the search path is routed as GET /v1/memories/{key} with the key "search"
+    for send in (client.get, client.delete):
+        err = error(send("/v1/memories/search"), 422)
+        assert err["field"] == "query.namespace" and "to search, POST /v1/memories/search" in err["message"]
     # a 404 the API raises on purpose keeps its own words
     err = error(client.get("/v1/memories/nokey", params=[("namespace", "memories"), ("namespace", "u1")]), 404)
     assert "no such path" not in err["message"] and "nokey" in err["message"]
