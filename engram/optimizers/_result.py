@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engram.lm import Usage
+from engram.lm import OFFLINE_PREFIX, Usage
 from engram.prompts import Prompt, diff_templates
 
 
@@ -82,8 +82,8 @@ class OptimizationResult(BaseModel):
         for label, text in (("why", self.rationale), ("gate", gate)):
             if text:
                 lines.append(f"{label}: {text}")
-        # engram's offline LMs are named offline/...: a figure they produced is labeled as theirs
-        models = ", ".join(f"{name}, an offline stand-in, not a model" if name.startswith("offline/") else name
+        # a figure engram's offline LMs produced is labeled as theirs
+        models = ", ".join(f"{name}, an offline stand-in, not a model" if name.startswith(OFFLINE_PREFIX) else name
                            for name in self.usage.by_model)
         lines.append(f"spent: {self.usage.calls} LM calls, {self.usage.total_tokens} tokens"
                      + (f" ({models})" if models else ""))

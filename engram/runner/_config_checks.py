@@ -243,12 +243,12 @@ def check_optimizer_settings(config: Any, kind: OptimizerKind, settings: dict[st
         create_prompt_optimizer(None, kind=kind, config=settings)  # builds it; no LM call
     except EngramError as err:
         cause = str(err.__cause__ or err)
-        named = re.search(r"(?:keyword argument|unknown key\(s\)) '(\w+)'", cause)
+        # the optimizer's own message names the unknown key and, when one is close, its guess
+        named = re.search(r"(?:keyword argument|unknown key\(s\)) '(\w+)'(?: \(did you mean '(\w+)'\?\))?", cause)
         key: tuple[str, ...] = ("prompt", "optimizer", "settings")
         if named and named.group(1) in settings:
             key = (*key, named.group(1))
-            close = difflib.get_close_matches(named.group(1), _arguments(kind).split(", "), n=1, cutoff=0.7)
-            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            guess = f" (did you mean {named.group(2)!r}?)" if named.group(2) else ""
             raise config.error(key, f"the {kind} optimizer has no setting {named.group(1)!r}{guess}; check the "
                                     f"spelling (its arguments: {_arguments(kind)})") from None
         raise config.error(key, f"invalid setting for the {kind} optimizer: {cause}") from None

@@ -32,19 +32,25 @@ _env_depth = 0
 _env_saved: dict[str, str | None] = {}
 
 
-def resolve_uri(tracking_uri: str | None = None) -> str:
+def resolve_uri(tracking_uri: str | None = None, *, create_dir: bool = True) -> str:
     """The given URI, else ``engram.get_settings().resolved_tracking_uri`` (SQLite under home).
 
-    For a SQLite URI the parent directory is created, since MLflow will not create it.
+    For a SQLite URI the parent directory is created (unless ``create_dir`` is false), since
+    MLflow will not create it.
     """
     from engram.config import get_settings
 
     uri = tracking_uri or get_settings().resolved_tracking_uri
-    if uri.startswith("sqlite:///"):
-        path = uri[len("sqlite:///"):]
-        if path and path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)) or ".", exist_ok=True)
+    db = sqlite_file(uri)
+    if create_dir and db is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(db)) or ".", exist_ok=True)
     return uri
+
+
+def sqlite_file(uri: str) -> str | None:
+    """The database file of a ``sqlite:///`` URI; None for another URI or an in-memory database."""
+    path = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else ""
+    return path if path and path != ":memory:" else None
 
 
 def is_remote(uri: str) -> bool:

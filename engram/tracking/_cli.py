@@ -66,13 +66,12 @@ def _registry(uri: str | None, *, reading: bool = False):
     """The registry at ``uri`` (or the configured one). ``reading``: a command that only reads
     refuses a SQLite registry that does not exist, instead of creating an empty database (and
     its directory) wherever it was run; that is usually the wrong directory or ENGRAM_HOME."""
-    from engram.config import get_settings
     from engram.errors import NotFoundError
+    from engram.tracking._backend import resolve_uri, sqlite_file
     from engram.tracking._registry import PromptRegistry
 
-    target = uri or get_settings().resolved_tracking_uri
-    path = target.removeprefix("sqlite:///") if target.startswith("sqlite:///") else None
-    if reading and path and path != ":memory:" and not Path(path).exists():
+    path = sqlite_file(resolve_uri(uri, create_dir=False))
+    if reading and path is not None and not Path(path).exists():
         raise NotFoundError(f"no prompt registry at {path} (nothing was registered there); run this where "
                             "you registered prompts, or pass --tracking-uri / set ENGRAM_HOME or "
                             "ENGRAM_TRACKING_URI. `engram prompts register` creates one.")
