@@ -158,9 +158,9 @@ def _check_examples(student: dspy.Module, name: str, examples: list[dspy.Example
     return the program unchanged: refuse them here, saying what to pass."""
     for index, example in enumerate(examples):
         if example._input_keys is None:
-            fields = ", ".join(repr(k) for k in example.keys()[:2]) or "'question'"
+            first = next(iter(example.keys()), "question")
             raise ValidationError(f"{name} example #{index} has no inputs marked; DSPy needs them: "
-                                  f"dspy.Example(...).with_inputs({fields.split(', ')[0]}).")
+                                  f"dspy.Example(...).with_inputs({first!r}).")
     # For DSPy's own predictors the program's inputs are its signature's (a custom module may
     # compute a predictor's inputs, so it is not checked).
     predictor = student.predict if isinstance(student, dspy.ChainOfThought) else student

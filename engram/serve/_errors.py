@@ -167,7 +167,7 @@ def install(app: Any) -> None:
         if err.status_code == 404 and message == "Not Found":  # the router's own: no such path
             message = f"no such path: {route}; the paths of this API are listed at /docs (and /openapi.json)."
         elif err.status_code == 405 and message == "Method Not Allowed":
-            allowed = headers.get("allow") or headers.get("Allow")
+            allowed = headers.get("Allow")  # Starlette's router sets it
             message = f"{route} is not allowed" + (f"; this path takes {allowed}." if allowed else ".")
         return JSONResponse(body(codes.get(err.status_code, "http_error"), message),
                             status_code=err.status_code, headers=headers or None)

@@ -95,11 +95,11 @@ def http_client(url: str, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, s
     import httpx
     from chromadb.config import Settings
 
-    if not isinstance(url, str) or any(c.isspace() for c in url.strip()) or not url.strip():
-        raise ConfigurationError(f"Chroma URL {url!r} is not http(s)://host:port, e.g. http://127.0.0.1:8000.")
-    url = url.strip()
-    parsed = urlparse(url if "://" in url else f"http://{url}")
-    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+    url = url.strip() if isinstance(url, str) else url
+    # a space cannot be in a host name: "not a url" must not become a host to connect to
+    parsed = (urlparse(url if "://" in url else f"http://{url}")
+              if isinstance(url, str) and not any(c.isspace() for c in url) else None)
+    if parsed is None or parsed.scheme not in {"http", "https"} or not parsed.hostname:
         raise ConfigurationError(f"Chroma URL {url!r} is not http(s)://host:port, e.g. http://127.0.0.1:8000.")
     ssl = parsed.scheme == "https"
     port = parsed.port or (443 if ssl else 8000)
