@@ -153,3 +153,8 @@ def test_a_bad_import_writes_nothing(store_dir, tmp_path):
     before = run("ls", "--keys", "--store", str(store_dir), "--json").stdout
     result = run("import", str(out), "--store", str(store_dir), "--on-conflict", "replace")
     assert result.exit_code == 1 and run("ls", "--keys", "--store", str(store_dir), "--json").stdout == before
+
+
+def test_ls_of_an_empty_store_says_so_without_an_empty_table(store_dir):
+    listed = run("ls", "nobody", "--store", str(store_dir))
+    assert listed.exit_code == 0 and listed.stdout.strip() == "no memories under nobody"
