@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Literal
 
+from engram.lm import OFFLINE_PREFIX
 from engram.errors import ConfigurationError, LMError
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ def resolve_lms(config: ExperimentConfig) -> tuple[dict[str, str | None], dict[s
 def check_usable(lm: Any, role: str) -> None:
     """Raise :class:`LMError` if a LiteLLM model has no provider or no API key (no network call)."""
     model = getattr(lm, "model", None)
-    if not isinstance(model, str) or model.startswith("offline/") or getattr(lm, "kwargs", {}).get("api_key"):
+    if not isinstance(model, str) or model.startswith(OFFLINE_PREFIX) or getattr(lm, "kwargs", {}).get("api_key"):
         return
     import litellm
 

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from engram.lm import OFFLINE_PREFIX
+
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +61,7 @@ def lm_label(name: str | None) -> str:
     """An LM name as shown to people: offline stand-ins are labeled as such."""
     if name is None:
         return "(not configured)"
-    return f"{name} ({STAND_IN})" if name.startswith("offline/") else name
+    return f"{name} ({STAND_IN})" if name.startswith(OFFLINE_PREFIX) else name
 
 
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engram.lm import OFFLINE_PREFIX
 from engram._files import atomic_write_json
 from engram.errors import BudgetExceededError, EngramError
 from engram.runner._budget import Budget
@@ -128,7 +129,7 @@ def run_experiment(config: ExperimentConfig | str | Path, *, progress: bool = Tr
     if ckpt.resumed:
         done = [s for s in STEP_ORDER if ckpt.is_done(s)]
         log(f"Resuming from {ckpt.path} (finished: {', '.join(done) or 'none'}).")
-    stand_in = any(str(n).startswith("offline/") for n in names.values() if n)
+    stand_in = any(str(n).startswith(OFFLINE_PREFIX) for n in names.values() if n)
     if stand_in:
         log("[yellow]Using an offline LM (a stand-in, not a model). "
             "Set ENGRAM_LM (and ENGRAM_REFLECTION_LM / ENGRAM_JUDGE_LM) for a real one.[/]")
