@@ -16,11 +16,13 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from engram.errors import ConfigurationError, StoreError
+from engram.store._left_behind import empty_collection, remove_left_behind_lists
 from engram.store._owner import DirectoryOwner
 
 DEFAULT_TIMEOUT = 10.0
@@ -45,6 +47,10 @@ def drop_in_memory(client: Any) -> None:
     database = getattr(client, "database", "")
     if database.startswith("engram_"):
         try:
+            # every in-memory store shares one SQLite database: rows first, so the next store
+            # does not inherit this one's list values (see _left_behind)
+            for collection in client.list_collections():
+                empty_collection(collection)
             chromadb.AdminClient(Settings(is_persistent=False, anonymized_telemetry=False)).delete_database(database)
         except Exception:  # already gone: nothing to free
             pass
@@ -74,6 +80,7 @@ def persistent_client(path: str | Path) -> tuple[Any, DirectoryOwner]:
     owner = DirectoryOwner.acquire(directory)
     try:
         owner.check_data()
+        _repair(directory / "chroma.sqlite3")
         client = chromadb.PersistentClient(path=str(directory), settings=Settings(anonymized_telemetry=False))
     except StoreError:
         owner.release()
@@ -82,6 +89,16 @@ def persistent_client(path: str | Path) -> tuple[Any, DirectoryOwner]:
         owner.release()
         raise StoreError(f"cannot open the Chroma store at {directory}: {err}") from err
     return client, owner
+
+
+def _repair(database: Path) -> None:
+    removed = remove_left_behind_lists(database)
+    if removed:
+        warnings.warn(f"engram removed {removed} list values (such as tags) that Chroma had left behind "
+                      f"in {database} when a collection was deleted; they would have attached to the next "
+                      f"memories written (Chroma issue #7594). Memories written since then may already "
+                      f"carry such values: check list-valued metadata written after a purge.",
+                      UserWarning, stacklevel=4)
 
 
 def http_client(url: str, timeout: float = DEFAULT_TIMEOUT, headers: dict[str, str] | None = None) -> Any:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from engram.errors import ConfigurationError, EngramError, StoreError
 from engram.store._embeddings import Embedder, EmbedderLike, get_embedder
+from engram.store._left_behind import delete_collection
 from engram.store._namespaces import collection_name, namespace_key, parse_namespace_key
 
 if TYPE_CHECKING:
@@ -182,7 +183,7 @@ class Collections:
         self.forget(namespace)
         if self.existing(name, self._ef) is not None:
             with chroma_errors(f"delete the collection of namespace {namespace!r}"):
-                self.client.delete_collection(name)
+                delete_collection(self.client, name)
         key = (self.scope, namespace)
         with _SHARED_GUARD:
             _SHARED_DROPS[key] = _SHARED_DROPS.get(key, 0) + 1

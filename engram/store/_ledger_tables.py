@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from engram.errors import StoreError
 from engram.store._collections import chroma_errors
+from engram.store._left_behind import delete_collection
 from engram.store._microbatch import MicroBatcher
 
 if TYPE_CHECKING:
@@ -246,7 +247,7 @@ def _migrate(cols: Collections, table: SqliteTable) -> None:
             offset += len(got["ids"])
             if len(got["ids"]) < page:
                 break
-        cols.client.delete_collection(LEDGER)
+        delete_collection(cols.client, LEDGER)
 
 
 __all__ = ["LEDGER", "SQLITE_NAME", "ChromaTable", "DictTable", "LedgerTable", "SqliteTable", "table_for"]
