@@ -26,6 +26,9 @@ from typing import Any
 from engram.errors import ValidationError
 
 RESERVED_PREFIX = "_"
+# Chroma refuses keys starting with "$" or "#" (its operators, "#document"), and silently drops
+# "chroma:..." keys when reading a row back: a key that would be lost is refused up front
+CHROMA_PREFIXES = ("$", "#", "chroma:")
 MAX_METADATA_KEYS = 64
 _SCALARS = (str, int, float, bool)
 _INT64 = (-(2**63), 2**63 - 1)   # Chroma stores ints as int64; larger ones came back as floats
@@ -50,6 +53,11 @@ def normalize_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
         if key.startswith(RESERVED_PREFIX):
             raise ValidationError(
                 f"metadata key {key!r} starts with '_', which engram reserves for its own fields; rename it."
+            )
+        if key.startswith(CHROMA_PREFIXES):
+            raise ValidationError(
+                f"metadata key {key!r} starts with {next(p for p in CHROMA_PREFIXES if key.startswith(p))!r}, "
+                f"which Chroma reserves (its filter operators and own fields); rename it."
             )
         normalized = _normalize_value(key, value)
         if normalized is not None:

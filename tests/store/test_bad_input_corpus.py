@@ -36,6 +36,8 @@ BAD_METADATA = [
     ({"x": 2**63}, "64-bit"), ({"x": -(2**63) - 1}, "64-bit"), ({"x": [1, 2**70]}, "64-bit"),
     ({"x": ["a", 1]}, "mixes"), ({"x": object()}, "metadata 'x'"), ({1: "a"}, "metadata key"),
     ({"x": [float("nan")]}, "finite"), ({f"k{i}": i for i in range(65)}, "limit is 64"),
+    ({"$and": 1}, "'\\$', which Chroma reserves"), ({"#document": "x"}, "'#', which Chroma reserves"),
+    ({"chroma:note": "x"}, "'chroma:', which Chroma reserves"),
 ]
 BAD_CONTENT = [
     ({"score": float("nan")}, "NaN or Infinity"), ({"n": math.inf}, "NaN or Infinity"),
