@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from engram.errors import ValidationError
+from engram.errors import EngramError, ValidationError
 
 MAX_KEY_CHARS = 512
 MAX_KIND_CHARS = 200
@@ -25,13 +25,34 @@ def _shown(value: Any) -> str:
     return f"{type(value).__name__} {text[:80]}{'...' if len(text) > 80 else ''}"
 
 
+def check_storable(text: str, what: str, error: type[EngramError] = ValidationError) -> str:
+    """``text`` if it can be stored as UTF-8. A lone surrogate (half of an emoji cut in two, as
+    JavaScript or a truncated UTF-16 buffer leaves it) cannot: Chroma and the tokenizer fail on it
+    with errors that do not say which string.
+
+    >>> check_storable("caf\u00e9 \U0001f389", "key")
+    'café 🎉'
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise error(
+            f"{what} holds {text[err.start]!r}, half of a UTF-16 surrogate pair: not text, so it cannot be "
+            f"stored (a string cut in the middle of an emoji looks like this). Repair it first, e.g. "
+            f"value.encode('utf-16', 'surrogatepass').decode('utf-16', 'replace')."
+        ) from None
+    return text
+
+
 def check_key(key: Any, name: str = "key") -> str:
     """A memory key: a non-empty string of at most 512 characters."""
     if not isinstance(key, str) or not key.strip():
         raise ValidationError(f"{name} must be a non-empty string (the memory's id), got {_shown(key)}.")
     if len(key) > MAX_KEY_CHARS:
         raise ValidationError(f"{name} is longer than {MAX_KEY_CHARS} characters; use a shorter id.")
-    return key
+    return check_storable(key, name)
 
 
 def check_keys(keys: Any) -> list[str] | None:
@@ -62,7 +83,7 @@ def check_kind(kind: Any, *, optional: bool = False) -> str | None:
                               f"{' or None' if optional else ''}, got {_shown(kind)}.")
     if len(kind) > MAX_KIND_CHARS:
         raise ValidationError(f"kind is longer than {MAX_KIND_CHARS} characters; use a schema name.")
-    return kind
+    return check_storable(kind, "kind")
 
 
 def check_version(name: str, value: Any, *, optional: bool, minimum: int) -> int | None:
@@ -78,7 +99,7 @@ def check_version(name: str, value: Any, *, optional: bool, minimum: int) -> int
 def check_text(text: Any) -> str | None:
     if text is not None and (not isinstance(text, str) or not text.strip()):
         raise ValidationError(f"text must be a non-empty string (what gets embedded) or None, got {_shown(text)}.")
-    return text
+    return text if text is None else check_storable(text, "text")
 
 
 def check_page(limit: Any, offset: Any) -> None:
@@ -91,7 +112,7 @@ def check_page(limit: Any, offset: Any) -> None:
 def check_query(query: Any) -> str | None:
     if query is not None and (not isinstance(query, str) or not query.strip()):
         raise ValidationError(f"query must be a non-empty string or None, got {_shown(query)}.")
-    return query
+    return query if query is None else check_storable(query, "query")
 
 
 def check_items(items: Any) -> list[Any]:

@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Any
 
 from engram.errors import ValidationError
+from engram.store._checks import check_storable
 
 RESERVED_PREFIX = "_"
 # Chroma refuses keys starting with "$" or "#" (its operators, "#document"), and silently drops
@@ -59,6 +60,7 @@ def normalize_metadata(metadata: dict[str, Any] | None) -> dict[str, Any]:
                 f"metadata key {key!r} starts with {next(p for p in CHROMA_PREFIXES if key.startswith(p))!r}, "
                 f"which Chroma reserves (its filter operators and own fields); rename it."
             )
+        check_storable(key, "a metadata key")
         normalized = _normalize_value(key, value)
         if normalized is not None:
             out[key] = normalized
@@ -75,11 +77,15 @@ def _normalize_value(key: str, value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValidationError(f"metadata {key!r} is {value}; store finite numbers only.")
     _check_int(value, f"metadata {key!r}")
+    if isinstance(value, str):
+        return check_storable(value, f"metadata {key!r}")
     if isinstance(value, _SCALARS):
         return value
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [v.isoformat() if isinstance(v, (datetime, date)) else v for v in value]
         for item in items:
+            if isinstance(item, str):
+                check_storable(item, f"metadata {key!r}")
             if isinstance(item, float) and not math.isfinite(item):
                 raise ValidationError(f"metadata {key!r} holds {item}; store finite numbers only.")
             _check_int(item, f"metadata {key!r}")

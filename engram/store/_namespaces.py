@@ -28,6 +28,7 @@ from itertools import pairwise
 from typing import Any
 
 from engram.errors import NamespaceError
+from engram.store._checks import check_storable
 
 _FIELD = re.compile(r"\{([^{}]*)\}")
 MAX_PART_CHARS = 256
@@ -75,6 +76,7 @@ def validate_namespace(namespace: Any) -> tuple[str, ...]:
             raise NamespaceError(f"namespace part {i} of {tuple(namespace)!r} is empty.")
         if len(part) > MAX_PART_CHARS:
             raise NamespaceError(f"namespace part {i} is longer than {MAX_PART_CHARS} characters.")
+        check_storable(part, f"namespace part {i}", NamespaceError)
         if _FIELD.search(part):
             raise NamespaceError(
                 f"namespace part {part!r} still holds a template field; fill it with "

@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engram.errors import ValidationError
+from engram.store._checks import check_storable
 
 # Bigger texts are almost always a bug (a whole transcript stored as one memory) and
 # make Chroma rows slow to read; the limit can be raised per store.
@@ -171,12 +172,12 @@ def coerce_content(content: Any) -> dict[str, Any] | str:
     if isinstance(content, str):
         if not content.strip():
             raise ValidationError("memory content is an empty string; store some text or a dict.")
-        return content
+        return check_storable(content, "memory content")
     if isinstance(content, dict):
         try:
             # round-trip through JSON now so an unserializable value fails before any write;
             # NaN / Infinity would be stored as non-standard JSON that other readers reject
-            return json.loads(json.dumps(content, ensure_ascii=False, default=_refuse, allow_nan=False))
+            text = json.dumps(content, ensure_ascii=False, default=_refuse, allow_nan=False)
         except TypeError as err:
             raise ValidationError(f"memory content is not JSON-serializable: {err}") from None
         except ValueError:
@@ -184,6 +185,7 @@ def coerce_content(content: Any) -> dict[str, Any] | str:
                                   "store finite numbers, or None / a string such as 'unknown'.") from None
         except RecursionError:
             raise ValidationError("memory content is nested too deeply to store; flatten it.") from None
+        return json.loads(check_storable(text, "memory content"))
     raise ValidationError(
         f"memory content must be a str, a dict or a pydantic model, not {type(content).__name__}."
     )

@@ -22,14 +22,17 @@ BAD_NAMESPACES = [
     (None, "namespace"), (5, "namespace"), ((), "at least one part"), (("a", ""), "empty"),
     (("a", 1), "not str"), (("{user_id}",), "template field"), (("memories", "{user_id"), "brace"),
     (["a", None], "not str"), (("x" * 300,), "longer than"), (tuple(["a"] * 17), "at most"),
-    (b"memories", "namespace"), ({"user": "u1"}, "namespace"),
+    (b"memories", "namespace"), ({"user": "u1"}, "namespace"), (("memories", "u\ud83c"), "part 1 holds"),
 ]
+HALF_EMOJI = "half of a UTF-16 surrogate pair"  # a string cut in the middle of an emoji: not text
 BAD_KEYS = [(5, "key"), ("", "key"), ("   ", "key"), ("x" * 513, "longer than 512"), (["k"], "key"),
+            ("k\udf89", HALF_EMOJI),
             (b"k", "key"), (1.5, "key"), (("k",), "key")]
 BAD_LIMITS = [(0, "limit"), (-1, "limit"), ("10", "limit"), (2.5, "limit"), (True, "limit"), (None, "limit")]
 BAD_OFFSETS = [(-1, "offset"), ("0", "offset"), (1.5, "offset"), (None, "offset")]
 BAD_FLAGS = [("yes", "include_deleted"), (1, "include_deleted"), (None, "include_deleted")]
-BAD_KINDS = [(5, "kind"), ("", "kind"), ("  ", "kind"), ("k" * 201, "kind"), (["memory"], "kind")]
+BAD_KINDS = [(5, "kind"), ("", "kind"), ("  ", "kind"), ("k" * 201, "kind"), (["memory"], "kind"),
+             ("memo\ud83c", HALF_EMOJI)]
 BAD_METADATA = [
     ("str", "metadata must be a dict"), (["a"], "metadata must be a dict"), ({"x": {"y": 1}}, "nested dict"),
     ({"_kind": "x"}, "reserves"), ({"x": float("nan")}, "finite"), ({"x": math.inf}, "finite"),
@@ -37,13 +40,15 @@ BAD_METADATA = [
     ({"x": ["a", 1]}, "mixes"), ({"x": object()}, "metadata 'x'"), ({1: "a"}, "metadata key"),
     ({"x": [float("nan")]}, "finite"), ({f"k{i}": i for i in range(65)}, "limit is 64"),
     ({"$and": 1}, "'\\$', which Chroma reserves"), ({"#document": "x"}, "'#', which Chroma reserves"),
-    ({"chroma:note": "x"}, "'chroma:', which Chroma reserves"),
+    ({"chroma:note": "x"}, "'chroma:', which Chroma reserves"), ({"x": "\ud83c"}, HALF_EMOJI),
+    ({"x": ["a", "\ud83c"]}, HALF_EMOJI), ({"\ud83c": "x"}, HALF_EMOJI),
 ]
 BAD_CONTENT = [
     ({"score": float("nan")}, "NaN or Infinity"), ({"n": math.inf}, "NaN or Infinity"),
     ({"n": [1, -math.inf]}, "NaN or Infinity"), ("", "empty string"), ("   ", "empty string"),
     (5, "content must be"), (["a"], "content must be"), (b"bytes", "content must be"),
     ({"o": object()}, "JSON-serializable"), ("x" * 70_000, "over the store's limit"),
+    ("cut \ud83c", HALF_EMOJI), ({"note": ["cut \ud83c"]}, HALF_EMOJI),
 ]
 BAD_PROVENANCE = [(5, "provenance"), (3.5, "provenance"), ([5], "provenance"), ({"trajectory_id": 5}, "provenance"),
                   ({"colour": "red"}, "provenance"), ([""], "empty trajectory id"), (object(), "provenance")]
@@ -127,7 +132,8 @@ def _cases() -> dict[str, list[tuple[str, object, str]]]:
         add("list", f"include_deleted={value!r}", lambda s, v=value: s.list(NS, include_deleted=v), msg)
         add("count", f"include_deleted={value!r}", lambda s, v=value: s.count(NS, include_deleted=v), msg)
         add("delete", f"hard={value!r}", lambda s, v=value: s.delete(NS, "k", hard=v), "hard")
-    for value, msg in [(5, "query"), ("", "query"), ("  ", "query"), (["x"], "query"), (b"x", "query")]:
+    for value, msg in [(5, "query"), ("", "query"), ("  ", "query"), (["x"], "query"), (b"x", "query"),
+                       ("\ud83c", HALF_EMOJI)]:
         add("search", f"query={value!r}", lambda s, v=value: s.search(NS, v), msg)
     for value, msg in [("topic=food", "filter must be a dict"), ({"a": {"$regex": "x"}}, "unknown operator"),
                        ({"a": 2**64}, "64-bit"), ({"a": float("nan")}, "finite"), ({"_kind": "x"}, "reserved")]:
