@@ -16,10 +16,11 @@ store reopens with the embedder it was written with.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram.errors import ConfigurationError, EngramError, StoreError
 from engram.store._embeddings import Embedder, EmbedderLike, get_embedder
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from chromadb.api import ClientAPI
     from chromadb.api.models.Collection import Collection
 
+_T = TypeVar("_T")
 PREFIX = "engram-"
 HISTORY = "engram-history"
 FORMAT = 1
@@ -44,6 +46,35 @@ def chroma_errors(action: str) -> Iterator[None]:
         raise
     except Exception as err:  # chromadb raises ValueError, ChromaError, httpx errors...
         raise StoreError(f"Chroma failed to {action}: {type(err).__name__}: {err}") from err
+
+
+def dropped_elsewhere(err: BaseException) -> bool:
+    """Whether ``err`` is Chroma saying a collection this store had cached no longer exists."""
+    from chromadb.errors import NotFoundError as ChromaNotFound
+
+    cause = err.__cause__ if isinstance(err, StoreError) else err
+    return isinstance(cause, ChromaNotFound) and "ollection" in str(cause)
+
+
+def survives_foreign_drops(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Run a store call again, with no collection cached, when another process deleted one.
+
+    Store objects in one process learn of a purge through ``_SHARED_DROPS``; one in another
+    process (two ``engram serve`` replicas, or ``engram memory purge`` beside a server, on one
+    Chroma server) only finds out when Chroma refuses the collection it cached. The refused
+    call wrote nothing (it failed on its first use of that collection), so it runs once more
+    and finds the namespace as it now is: empty for a read, created anew for a write.
+    """
+    @functools.wraps(method)
+    def call(self: Any, *args: Any, **kwargs: Any) -> _T:
+        try:
+            return method(self, *args, **kwargs)
+        except StoreError as err:
+            if not dropped_elsewhere(err):
+                raise
+            self._cols.forget_all()
+            return method(self, *args, **kwargs)
+    return call
 
 
 # Locks and change counters are shared by every store object on the same data (same
@@ -164,6 +195,11 @@ class Collections:
     def forget(self, namespace: tuple[str, ...]) -> None:
         with self._guard:
             self._cache.pop(namespace, None)
+
+    def forget_all(self) -> None:
+        """Drop every cached collection; each is looked up again on its next use."""
+        with self._guard:
+            self._cache.clear()
 
     def on_close(self, fn: Callable[[], None]) -> None:
         """Call ``fn`` when the store closes (e.g. to close a file it opened beside Chroma)."""

@@ -57,7 +57,7 @@ from engram.store._checks import (
     check_query,
 )
 from engram.store._codec import from_row, rows
-from engram.store._collections import Collections, chroma_errors
+from engram.store._collections import Collections, chroma_errors, survives_foreign_drops
 from engram.store._embeddings import Embedder, EmbedderLike, prefetch_embedder
 from engram.store._expiry import (
     ExpiryMixin,
@@ -389,3 +389,9 @@ class MemoryStore(RemovalMixin, ExpiryMixin, TimeTravelMixin, ExportMixin, Frame
         out.sort(key=lambda pair: pair[0].version)
         return out
 
+
+# Every call that uses a namespace's cached collection (the async ones call these in a thread).
+for _name in ("get", "search", "search_prefix", "list", "count", "put", "put_many", "update", "mutate",
+              "delete", "purge", "history", "restore", "diff", "set_ttl", "sweep", "to_frame", "vectors",
+              "export", "import_"):
+    setattr(MemoryStore, _name, survives_foreign_drops(getattr(MemoryStore, _name)))

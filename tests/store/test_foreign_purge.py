@@ -1,0 +1,77 @@
+"""A namespace purged by another process on the same Chroma server: this store's next call on it
+works, instead of failing for good on the collection it had cached.
+
+"Another process" is a plain Chroma client here: it deletes the collection on the server, and
+the store learns of it only from Chroma, as a store in another process (a second
+``engram serve`` replica) would.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+
+NS = ("tenant", "u1")
+
+CALLS = {
+    "get": (lambda s: s.get(NS, "k"), lambda r: r is None),
+    "list": (lambda s: s.list(NS), lambda r: r == []),
+    "count": (lambda s: s.count(NS), lambda r: r == 0),
+    "search": (lambda s: s.search(NS, "anything"), lambda r: r == []),
+    "history": (lambda s: s.history(NS, "k"), lambda r: r == []),
+    "purge": (lambda s: s.purge(NS), lambda r: r == 0),
+    "put": (lambda s: s.put(NS, "k", "written after the purge"), lambda r: r.version == 1),
+    # nothing left to change: NotFoundError, as for a key never stored
+    "update": (lambda s: s.update(NS, "k", content="x"), None),
+    "delete": (lambda s: s.delete(NS, "k"), None),
+}
+
+
+@pytest.fixture
+def purge_elsewhere(http_store, chroma_server):
+    import chromadb
+    from chromadb.config import Settings
+
+    url = urlparse(chroma_server)
+    other = chromadb.HttpClient(host=url.hostname, port=url.port, settings=Settings(anonymized_telemetry=False))
+
+    def purge() -> None:
+        other.delete_collection(http_store._cols.get(NS).name)
+
+    return purge
+
+
+@pytest.mark.parametrize("call", list(CALLS))
+def test_a_call_after_another_process_purged_the_namespace_sees_it_as_it_is_now(http_store, purge_elsewhere, call):
+    import engram
+
+    http_store.put(NS, "k", "stored before the purge")
+    assert http_store.get(NS, "k") is not None  # the store now has the collection cached
+    purge_elsewhere()
+    run, expect = CALLS[call]
+    if expect is None:
+        with pytest.raises(engram.NotFoundError):
+            run(http_store)
+    else:
+        assert expect(run(http_store))
+    # and the namespace keeps working afterwards
+    http_store.put(NS, "after", "a later memory")
+    assert sorted(r.id for r in http_store.list(NS)) == (["after", "k"] if call == "put" else ["after"])
+
+
+def test_an_error_that_is_not_a_dropped_collection_is_not_retried(http_store, monkeypatch):
+    from engram.errors import StoreError
+
+    calls = []
+    http_store.put(NS, "k", "x")
+    col = http_store._cols.get(NS)
+
+    def failing_get(*args, **kwargs):
+        calls.append(1)
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(col, "get", failing_get)
+    with pytest.raises(StoreError, match="disk full"):
+        http_store.get(NS, "k")
+    assert len(calls) == 1
