@@ -70,11 +70,14 @@ class _Tool(Tool):
             self.fn_metadata.validate_arguments(arguments)
         except PydanticValidationError as err:
             # The cause stays a pydantic error, so the SDK logs field names only, not values.
-            raise ToolError(f"Error executing tool {self.name}: {_arguments_error(err, arguments)}") from err
+            raise ToolError(f"Error executing tool {self.name}: "
+                            f"{_arguments_error(err, arguments, self.parameters)}") from err
         return await super().run(arguments, context, convert_result)
 
 
-def _arguments_error(err: PydanticValidationError, arguments: dict[str, Any]) -> str:
+def _arguments_error(err: PydanticValidationError, arguments: dict[str, Any], schema: dict[str, Any]) -> str:
+    """One sentence, then what the argument takes (its description, with an example), since the
+    caller is usually a model that will try again from this text alone."""
     from engram.serve._errors import _loc
 
     errors = err.errors(include_url=False)
@@ -85,6 +88,9 @@ def _arguments_error(err: PydanticValidationError, arguments: dict[str, Any]) ->
     else:
         said = f"argument {name!r} is invalid: {first['msg'][:1].lower()}{first['msg'][1:]}"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    described = schema.get("properties", {}).get(str(first["loc"][0]) if first["loc"] else "", {}).get("description")
+    if described:
+        return f"{said}{more}. {str(first['loc'][0])!r}: {described}"
     return f"{said}{more}; see the tool's input schema."
 
 

@@ -126,7 +126,8 @@ def test_refused_tool_arguments_are_one_sentence_for_the_client():
     server = build_mcp(service, lambda ctx, scope: "acme")
     calls = [("search_memory", {"query": "tea", "limit": "many"}), ("search_memory", {"limit": 3}),
              ("manage_memory", {"action": "create", "content": ["a"]}), ("get_prompt", {"name": 3}),
-             ("manage_memory", {"action": "create", "content": "x" * 500})]
+             ("manage_memory", {"action": "create", "content": "x" * 500}),
+             ("search_memory", {"query": "tea", "filter": {"topic": "food"}})]  # Chroma's shape, not the tool's
 
     async def run() -> list:
         async with Client(server) as client:
@@ -135,13 +136,16 @@ def test_refused_tool_arguments_are_one_sentence_for_the_client():
     answers = [(r.is_error, text(r)) for r in anyio.run(run)]
     assert all(is_error for is_error, _ in answers)
     said = [message.split(": ", 1)[1] for _, message in answers]
+    # each says what the argument takes, from its description in the tool's schema
     assert said[:4] == [
-        "argument 'limit' is invalid: input should be a valid integer, unable to parse string as an integer; "
-        "see the tool's input schema.",
-        "argument 'query' is required; see the tool's input schema.",
-        "argument 'content' is invalid: input should be a valid string; see the tool's input schema.",
-        "argument 'name' is invalid: input should be a valid string; see the tool's input schema."]
+        "argument 'limit' is invalid: input should be a valid integer, unable to parse string as an integer. "
+        "'limit': At most this many results (1-50).",
+        "argument 'query' is required. 'query': What to look for.",
+        "argument 'content' is invalid: input should be a valid string. 'content': The memory (create / update).",
+        "argument 'name' is invalid: input should be a valid string. 'name': The prompt's name (without your tenant)."]
     assert "over the limit of 100; split it into several shorter memories." in said[4]
+    assert said[5].startswith("argument 'filter' is invalid: input should be a valid list. 'filter': Only memories "
+                              'whose metadata matches every condition, e.g. [{"field": "topic", "op": "eq"')
     for message in said:
         assert "\n" not in message and "pydantic" not in message and "MemoryStore" not in message
     assert service.store.list(("tenants", "acme", "memories")) == []
