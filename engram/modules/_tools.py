@@ -86,8 +86,10 @@ class MemoryTool(dspy.Tool):
             try:
                 validate(instance=value.model_dump() if isinstance(value, BaseModel) else value, schema=schema)
             except SchemaError as err:
-                raise ValidationError(f"{self.name}: argument {key!r} is invalid: {err.message}. "
-                                      f"It takes: {takes}.") from None
+                # what the argument takes (its description holds an example) helps a model retry
+                described = self.args[key].get("description")
+                said = f"{key!r}: {described}" if described else f"It takes: {takes}."
+                raise ValidationError(f"{self.name}: argument {key!r} is invalid: {err.message}. {said}") from None
         return kwargs
 
 

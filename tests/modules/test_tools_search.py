@@ -69,6 +69,15 @@ def test_response_format_content_and_artifact_returns_text_and_records(filled):
         create_search_memory_tool(TEAM, store=filled, response_format="artifact")
 
 
+def test_a_chroma_style_filter_is_told_the_shape_the_tool_takes(filled):
+    """Models often pass the store's own filter ({"topic": "food"}); the refusal shows the tool's."""
+    search = create_search_memory_tool(TEAM, store=filled)
+    with pytest.raises(ValidationError) as refused:
+        search(query="tea", filter={"topic": "food"})
+    assert str(refused.value).startswith("search_memory: argument 'filter' is invalid: ")
+    assert 'e.g. [{"field": "topic", "op": "eq", "value": "food"}]' in str(refused.value)
+
+
 def _typed(node, path="$"):
     """Paths of properties that declare no type (strict mode wants every value typed)."""
     bad = []
