@@ -40,7 +40,7 @@ from engram.store._checks import (
     check_query,
 )
 from engram.store._codec import from_row, rows
-from engram.store._collections import chroma_errors
+from engram.store._collections import chroma_errors, survives_foreign_drops
 from engram.store._filters import Undecided, and_where, matches, to_where
 from engram.store._namespaces import Namespace, NamespaceLike, namespace_key, validate_namespace
 from engram.store._record import MemoryRecord
@@ -198,6 +198,7 @@ def _store(mixin: object) -> MemoryStore:
     return mixin  # type: ignore[return-value]  # the mixin only ever lives in MemoryStore
 
 
+@survives_foreign_drops  # StoreView reads through this, not through the store's own calls
 def namespace_versions(store: MemoryStore, ns: tuple[str, ...], *, vectors: bool) -> _Versions:
     """Every stored version of every memory of a namespace, by key, oldest first."""
     include: Any = ["documents", "metadatas", *(["embeddings"] if vectors else [])]
