@@ -9,7 +9,9 @@ Archive a conversation as messages with their position in metadata, then search:
 
 The namespace's live messages are loaded once into an :class:`ArchiveIndex`
 (vectors + BM25 + turn order) and cached until the namespace is written again,
-so each query is a matrix-vector product and a BM25 lookup in this process.
+so each query is a matrix-vector product and a BM25 lookup in this process. On a
+Chroma server, which other processes write unseen, the hits are checked against the
+server (one read) and the index is rebuilt when one of them changed or went.
 ``score`` on these results is the fused z-score (not a cosine). Filters and
 ``keys`` restrict which turns are returned; neighbours still lend context.
 
@@ -73,25 +75,41 @@ def archive_index(store: MemoryStore, ns: tuple[str, ...], kind: str | None = "m
 def hybrid_search(store: MemoryStore, ns: tuple[str, ...], query: str, allowed: set[str] | None,
                   limit: int, offset: int, ranker: HybridRanker | None = None) -> list[MemoryRecord]:
     """Rank live messages of ``ns`` for ``query``; ``allowed`` (keys) restricts the results."""
-    index, by_key = archive_index(store, ns)
-    if not len(index):
-        return []
-    [vector] = store.embedder.embed([query])
-    ranker = ranker or store.archive_ranker or HybridRanker()
-    candidates = None if allowed is None else [i for i, k in enumerate(index.keys) if k in allowed]
-    ranked = ranker.rank(index, query, vector, candidates)[offset : offset + limit]
-    return [by_key[key].model_copy(update={"score": float(score)}) for key, score in ranked]
+    return _ranked(store, ns, "message", False, query, ranker or store.archive_ranker or HybridRanker(),
+                   allowed, limit, offset)
 
 
 def memory_search(store: MemoryStore, ns: tuple[str, ...], query: str, allowed: set[str] | None,
                   limit: int, offset: int, kind: str | None, include_deleted: bool,
                   ranker: MemoryRanker | Any = None) -> list[MemoryRecord]:
     """Rank the records of ``ns`` (of ``kind``) with a :class:`MemoryRanker`; ``allowed`` restricts."""
-    index, by_key = archive_index(store, ns, kind, include_deleted)
-    if not len(index):
-        return []
-    [vector] = store.embedder.embed([query])
-    ranker = ranker or MemoryRanker()
-    candidates = None if allowed is None else [i for i, k in enumerate(index.keys) if k in allowed]
-    ranked = ranker.rank(index, query, vector, candidates)[offset : offset + limit]
-    return [by_key[key].model_copy(update={"score": float(score)}) for key, score in ranked]
+    return _ranked(store, ns, kind, include_deleted, query, ranker or MemoryRanker(), allowed, limit, offset)
+
+
+def _ranked(store: MemoryStore, ns: tuple[str, ...], kind: str | None, include_deleted: bool, query: str,
+            ranker: Any, allowed: set[str] | None, limit: int, offset: int) -> list[MemoryRecord]:
+    vector: list[float] | None = None
+    for attempt in range(2):
+        index, by_key = archive_index(store, ns, kind, include_deleted)
+        if not len(index):
+            return []
+        if vector is None:
+            [vector] = store.embedder.embed([query])
+        candidates = None if allowed is None else [i for i, k in enumerate(index.keys) if k in allowed]
+        ranked = ranker.rank(index, query, vector, candidates)[offset : offset + limit]
+        hits = [by_key[key].model_copy(update={"score": float(score)}) for key, score in ranked]
+        if attempt or _unchanged_elsewhere(store, ns, hits):
+            break
+        with _lock:  # another process changed a hit: rebuild from what the server holds now
+            _CACHE.get(store, {}).pop((ns, kind, include_deleted), None)
+    return hits
+
+
+def _unchanged_elsewhere(store: MemoryStore, ns: tuple[str, ...], hits: list[MemoryRecord]) -> bool:
+    """Whether the hits are still as the store holds them. Only a store on a Chroma server can be
+    written by other processes unseen by this one's generation counter; an update or a delete
+    there keeps the row count, so the cached index would go on returning what was deleted."""
+    if store.backend != "http" or not hits:
+        return True
+    now = {r.id: r for r in store.search(ns, keys=[h.id for h in hits], include_deleted=True, limit=len(hits))}
+    return all(h.id in now and (now[h.id].version, now[h.id].deleted) == (h.version, h.deleted) for h in hits)

@@ -1,13 +1,16 @@
-"""A namespace purged by another process on the same Chroma server: this store's next call on it
-works, instead of failing for good on the collection it had cached.
+"""Writes by another process on the same Chroma server (a second ``engram serve`` worker):
 
-"Another process" is a plain Chroma client here: it deletes the collection on the server, and
-the store learns of it only from Chroma, as a store in another process (a second
-``engram serve`` replica) would.
+- a namespace it purged: this store's next call on it works, instead of failing for good on the
+  collection it had cached ("another process" is a plain Chroma client there: it deletes the
+  collection on the server, and the store learns of it only from Chroma);
+- a message it deleted or changed: hybrid search here no longer returns the cached copy.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from datetime import UTC, datetime
 from urllib.parse import urlparse
 
@@ -79,3 +82,27 @@ def test_an_error_that_is_not_a_dropped_collection_is_not_retried(http_store, mo
     with pytest.raises(StoreError, match="disk full"):
         http_store.get(NS, "k")
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("ranking", ["message", "hybrid"])
+def test_hybrid_search_does_not_return_what_another_process_deleted_or_changed(http_store, chroma_server, ranking):
+    from tests.serve.conftest import ROOT
+
+    ns = ("chat", ranking)
+    http_store.put_many(ns, [{"key": f"m{i}", "content": text, "kind": "message" if ranking == "message" else "memory"}
+                             for i, text in enumerate(["my card number is 4111", "I like tea", "the weather is nice"])])
+
+    def search() -> list[tuple[str, str]]:
+        options = {"kind": "message"} if ranking == "message" else {"ranking": "hybrid"}
+        return [(r.id, r.content) for r in http_store.search(ns, "card number", limit=3, **options)]
+
+    assert search()[0] == ("m0", "my card number is 4111")  # the ranking index is now cached here
+    other = textwrap.dedent(f"""
+        from engram.store import MemoryStore
+        store = MemoryStore.http({chroma_server!r})
+        store.delete({ns!r}, "m0")
+        store.update({ns!r}, "m1", content="I like coffee now")
+    """)
+    done = subprocess.run([sys.executable, "-c", other], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(search()) == [("m1", "I like coffee now"), ("m2", "the weather is nice")]
