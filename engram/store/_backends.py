@@ -92,6 +92,14 @@ def persistent_client(path: str | Path) -> tuple[Any, DirectoryOwner]:
 
 
 def _repair(database: Path) -> None:
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    # Only before this process's first Chroma client on the directory: Chroma's SQLite is a
+    # second copy of the library in this process, and two copies must not share an open file.
+    # A client made earlier here was repaired then, and engram leaves nothing behind since.
+    opened = {Path(str(key)).resolve() for key in SharedSystemClient._identifier_to_system if key}
+    if database.parent.resolve() in opened:
+        return
     removed = remove_left_behind_lists(database)
     if removed:
         warnings.warn(f"engram removed {removed} list values (such as tags) that Chroma had left behind "
