@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from engram.errors import ConfigurationError, StoreError
-from engram.store._left_behind import empty_collection, remove_left_behind_lists
+from engram.store._left_behind import empty_collection, page_size, remove_left_behind_lists
 from engram.store._owner import DirectoryOwner
 
 DEFAULT_TIMEOUT = 10.0
@@ -50,7 +50,7 @@ def drop_in_memory(client: Any) -> None:
             # every in-memory store shares one SQLite database: rows first, so the next store
             # does not inherit this one's list values (see _left_behind)
             for collection in client.list_collections():
-                empty_collection(collection)
+                empty_collection(collection, page_size(client))
             chromadb.AdminClient(Settings(is_persistent=False, anonymized_telemetry=False)).delete_database(database)
         except Exception:  # already gone: nothing to free
             pass

@@ -21,10 +21,18 @@ from typing import Any
 PAGE = 5000
 
 
-def empty_collection(collection: Any) -> None:
-    """Delete every row of ``collection`` through Chroma's per-row delete, a page at a time."""
+def page_size(client: Any) -> int:
+    """Rows per call: at most what ``client``'s Chroma takes at once (1,000 if it cannot say)."""
+    try:
+        return max(1, min(PAGE, int(client.get_max_batch_size())))
+    except Exception:
+        return 1000
+
+
+def empty_collection(collection: Any, page: int = PAGE) -> None:
+    """Delete every row of ``collection`` through Chroma's per-row delete, ``page`` rows a call."""
     while True:
-        ids = collection.get(include=[], limit=PAGE)["ids"]
+        ids = collection.get(include=[], limit=page)["ids"]
         if not ids:
             return
         collection.delete(ids=ids)
@@ -32,7 +40,7 @@ def empty_collection(collection: Any) -> None:
 
 def delete_collection(client: Any, name: str) -> None:
     """Delete the collection ``name``, its rows (with their list values) first."""
-    empty_collection(client.get_collection(name))
+    empty_collection(client.get_collection(name), page_size(client))
     client.delete_collection(name)
 
 
@@ -57,4 +65,4 @@ def remove_left_behind_lists(database: Path) -> int:
         con.close()
 
 
-__all__ = ["delete_collection", "empty_collection", "remove_left_behind_lists"]
+__all__ = ["delete_collection", "empty_collection", "page_size", "remove_left_behind_lists"]

@@ -30,6 +30,7 @@ from engram.store._codec import from_row, history_id, history_metadata, replacin
 from engram.store._collections import chroma_errors
 from engram.store._expiry import UNSET, TTLLike, check_ttl
 from engram.store._filters import normalize_metadata
+from engram.store._left_behind import page_size
 from engram.store._namespaces import NamespaceLike, validate_namespace
 from engram.store._record import (
     Clock,
@@ -203,10 +204,7 @@ class WriteMixin:
             logger.warning("engram: could not fully undo a failed write in %s: %s", col.name, err)
 
     def _batch_size(self) -> int:
-        try:
-            return max(1, min(5000, int(self._cols.client.get_max_batch_size())))
-        except Exception:
-            return 1000
+        return page_size(self._cols.client)
 
     # -- public writes ----------------------------------------------------------------------
     def put(self, namespace: NamespaceLike, key: str | None = None, content: ContentLike | None = None, *, kind: str = "memory",
