@@ -60,10 +60,11 @@ def survives_foreign_drops(method: Callable[..., _T]) -> Callable[..., _T]:
     """Run a store call again, with no collection cached, when another process deleted one.
 
     Store objects in one process learn of a purge through ``_SHARED_DROPS``; one in another
-    process (two ``engram serve`` replicas, or ``engram memory purge`` beside a server, on one
-    Chroma server) only finds out when Chroma refuses the collection it cached. The refused
-    call wrote nothing (it failed on its first use of that collection), so it runs once more
-    and finds the namespace as it now is: empty for a read, created anew for a write.
+    process (two ``engram serve`` workers, or a script's ``purge`` beside the service, on one
+    Chroma server) only finds out when Chroma refuses the collection it cached. A call fails
+    on its first use of the stale collection, before writing to it (``import_``, which spans
+    namespaces, undoes what it wrote; ``sweep`` only repeats what is already done), so it runs
+    once more and finds the namespace as it now is: empty for a read, created anew for a write.
     """
     @functools.wraps(method)
     def call(self: Any, *args: Any, **kwargs: Any) -> _T:
