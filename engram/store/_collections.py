@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from engram.errors import ConfigurationError, EngramError, StoreError
 from engram.store._embeddings import Embedder, EmbedderLike, get_embedder
+from engram.store._host_lock import HostLock, lock_file
 from engram.store._left_behind import delete_collection
 from engram.store._namespaces import collection_name, namespace_key, parse_namespace_key
 
@@ -82,7 +83,7 @@ def survives_foreign_drops(method: Callable[..., _T]) -> Callable[..., _T]:
 # directory, server or in-memory database) in this process: two MemoryStore.persistent()
 # objects on one path must not be able to interleave a read-check-write.
 _SHARED_GUARD = threading.Lock()
-_SHARED_LOCKS: dict[tuple[str, tuple[str, ...]], threading.RLock] = {}
+_SHARED_LOCKS: dict[tuple[str, tuple[str, ...]], HostLock] = {}
 _SHARED_GENERATIONS: dict[tuple[str, tuple[str, ...]], int] = {}
 _SHARED_DROPS: dict[tuple[str, tuple[str, ...]], int] = {}   # bumped when a collection is deleted
 
@@ -137,10 +138,16 @@ class Collections:
                 self.history.modify(metadata=meta)
         return embedder
 
-    def lock(self, namespace: tuple[str, ...]) -> threading.RLock:
-        """The write lock of a namespace: read-check-write sequences hold it."""
+    def lock(self, namespace: tuple[str, ...]) -> HostLock:
+        """The write lock of a namespace: read-check-write sequences hold it. On a Chroma server,
+        other processes of this machine take turns on it too (:mod:`engram.store._host_lock`)."""
+        key = (self.scope, namespace)
         with _SHARED_GUARD:
-            return _SHARED_LOCKS.setdefault((self.scope, namespace), threading.RLock())
+            found = _SHARED_LOCKS.get(key)
+            if found is None:
+                shared = self.scope.startswith("http:")  # a directory has one owner process
+                found = _SHARED_LOCKS[key] = HostLock(lock_file(self.scope, namespace) if shared else None)
+            return found
 
     def touch(self, namespace: tuple[str, ...]) -> None:
         """Record that a namespace changed (invalidates caches such as the archive index)."""

@@ -13,6 +13,8 @@ does not serialize other writers.
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
     from engram.store._owner import DirectoryOwner
 
 logger = logging.getLogger(__name__)
+_MUTATE_ATTEMPTS = 8  # reads and writes of one memory racing a writer in another process
 ITEM_FIELDS = {"key", "id", "content", "kind", "text", "metadata", "provenance", "expected_version", "ttl"}
 UPDATE_FIELDS = {"content", "text", "metadata", "kind", "provenance"}
 _Current = dict[str, tuple[MemoryRecord, list[float]]]
@@ -287,6 +290,11 @@ class WriteMixin:
         """Atomic read-modify-write: ``fn(current)`` returns the changes (as for :meth:`update`:
         ``ttl`` as there, and changes that change nothing write nothing).
 
+        Writers in this process wait for each other. A writer in another process (on a Chroma
+        server) is noticed when the memory's version moved between the read and the write; then
+        ``fn`` runs again on the new version (up to 8 times, or a :class:`ConflictError`), so
+        ``fn`` should only compute. With ``expected_version`` there is no retry.
+
         Example (a counter no concurrent writer can lose)::
 
             store.put(ns, "visits", {"n": 0})
@@ -300,35 +308,46 @@ class WriteMixin:
         if ttl is not UNSET:
             check_ttl(ttl)  # refused before fn runs
         with self._cols.lock(ns):
-            cur = self.get(ns, key)
-            if cur is None:
-                raise NotFoundError(f"no memory {key!r} in {ns!r} to update; put() it first.")
-            changes = fn(cur)
-            if changes is not None and not isinstance(changes, dict):
-                raise ValidationError(f"the changes must be a dict such as {{'content': ...}}, "
-                                      f"got {type(changes).__name__}.")
-            new_meta = (changes or {}).get("metadata")
-            if new_meta is not None and not isinstance(new_meta, dict):
-                raise ValidationError(f"metadata must be a dict of changes (None removes a key), "
-                                      f"got {type(new_meta).__name__} {new_meta!r}.")
-            unknown = set(changes or {}) - UPDATE_FIELDS
-            if unknown:
-                raise ValidationError(f"unknown field(s) {sorted(unknown)} in the changes; "
-                                      f"updatable fields are {sorted(UPDATE_FIELDS)}.")
-            changes = dict(changes or {})
-            check_text(changes.get("text"))
-            metadata = dict(cur.metadata)
-            for mkey, value in (changes.pop("metadata", None) or {}).items():
-                metadata[mkey] = value
-            metadata = {k: v for k, v in metadata.items() if v is not None}
-            content = changes.get("content", cur.content)
-            text = changes.get("text") or (cur.text if "content" not in changes else None)
-            draft = self._draft(ns, key, content, changes.get("kind", cur.kind), text, metadata,
-                                changes.get("provenance", cur.provenance), self._resolve_ttl(ns, ttl, cur.ttl))
-            want = cur.version if expected_version is None else expected_version
-            if ttl is UNSET and want == cur.version and same_memory(cur, draft):
-                return cur  # nothing changes: no new version (an explicit ttl= restarts the expiry clock)
-            return self._write(ns, [draft], [want])[0]
+            for attempt in range(_MUTATE_ATTEMPTS):
+                try:
+                    return self._mutate_once(ns, key, fn, expected_version, ttl)
+                except ConflictError:
+                    if expected_version is not None or attempt == _MUTATE_ATTEMPTS - 1:
+                        raise
+                    time.sleep(random.uniform(0.001, 0.01 * (attempt + 1)))  # apart from the other writer
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _mutate_once(self, ns: tuple[str, ...], key: str, fn: Callable[[MemoryRecord], dict[str, Any]],
+                     expected_version: int | None, ttl: TTLLike) -> MemoryRecord:
+        cur = self.get(ns, key)
+        if cur is None:
+            raise NotFoundError(f"no memory {key!r} in {ns!r} to update; put() it first.")
+        changes = fn(cur)
+        if changes is not None and not isinstance(changes, dict):
+            raise ValidationError(f"the changes must be a dict such as {{'content': ...}}, "
+                                  f"got {type(changes).__name__}.")
+        new_meta = (changes or {}).get("metadata")
+        if new_meta is not None and not isinstance(new_meta, dict):
+            raise ValidationError(f"metadata must be a dict of changes (None removes a key), "
+                                  f"got {type(new_meta).__name__} {new_meta!r}.")
+        unknown = set(changes or {}) - UPDATE_FIELDS
+        if unknown:
+            raise ValidationError(f"unknown field(s) {sorted(unknown)} in the changes; "
+                                  f"updatable fields are {sorted(UPDATE_FIELDS)}.")
+        changes = dict(changes or {})
+        check_text(changes.get("text"))
+        metadata = dict(cur.metadata)
+        for mkey, value in (changes.pop("metadata", None) or {}).items():
+            metadata[mkey] = value
+        metadata = {k: v for k, v in metadata.items() if v is not None}
+        content = changes.get("content", cur.content)
+        text = changes.get("text") or (cur.text if "content" not in changes else None)
+        draft = self._draft(ns, key, content, changes.get("kind", cur.kind), text, metadata,
+                            changes.get("provenance", cur.provenance), self._resolve_ttl(ns, ttl, cur.ttl))
+        want = cur.version if expected_version is None else expected_version
+        if ttl is UNSET and want == cur.version and same_memory(cur, draft):
+            return cur  # nothing changes: no new version (an explicit ttl= restarts the expiry clock)
+        return self._write(ns, [draft], [want])[0]
 
 
 def expiry_at(now: datetime, ttl: float | None) -> datetime | None:
