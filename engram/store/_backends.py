@@ -102,7 +102,7 @@ def _repair(database: Path) -> None:
         return
     removed = remove_left_behind_lists(database)
     if removed:
-        warnings.warn(f"engram removed {removed} list values (such as tags) that Chroma had left behind "
+        warnings.warn(f"engram removed {removed} list value{'' if removed == 1 else 's'} (such as tags) that Chroma had left behind "
                       f"in {database} when a collection was deleted; they would have attached to the next "
                       f"memories written (Chroma issue #7594). Memories written since then may already "
                       f"carry such values: check list-valued metadata written after a purge.",
