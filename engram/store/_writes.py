@@ -290,10 +290,11 @@ class WriteMixin:
         """Atomic read-modify-write: ``fn(current)`` returns the changes (as for :meth:`update`:
         ``ttl`` as there, and changes that change nothing write nothing).
 
-        Writers in this process wait for each other. A writer in another process (on a Chroma
-        server) is noticed when the memory's version moved between the read and the write; then
-        ``fn`` runs again on the new version (up to 8 times, or a :class:`ConflictError`), so
-        ``fn`` should only compute. With ``expected_version`` there is no retry.
+        Writers in this process wait for each other, and so do those of other processes of this
+        machine on a Chroma server (:mod:`engram.store._host_lock`). A writer on another machine
+        is noticed when the memory's version moved between the read and the write; then ``fn``
+        runs again on the new version (up to 8 times, then a :class:`ConflictError`), so ``fn``
+        should only compute. With ``expected_version`` there is no retry.
 
         Example (a counter no concurrent writer can lose)::
 
