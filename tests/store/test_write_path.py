@@ -146,3 +146,37 @@ def test_a_search_asks_chroma_once_and_never_counts_first(monkeypatch):
         calls.clear()
         assert store.search(NS, "coffee please", limit=5, ranking="dense") == []  # emptied: no error
         assert "count" not in calls
+
+
+def test_mutate_runs_fn_again_when_another_writer_moved_the_version(mem_store):
+    """A writer on another machine is stood in for by a write made from inside ``fn`` (the
+    namespace lock is re-entrant): the version moves between mutate's read and its write."""
+    import engram
+
+    ns = ("counter",)
+    mem_store.put(ns, "c", {"n": 0})
+    seen: list[int] = []
+
+    def add_one(record):
+        seen.append(record.version)
+        if len(seen) == 1:
+            mem_store.put(ns, "c", {"n": 100})
+        return {"content": {"n": record.content["n"] + 1}}
+
+    result = mem_store.mutate(ns, "c", add_one)
+    assert seen == [1, 2] and result.content == {"n": 101} and result.version == 3
+
+    seen.clear()
+    with pytest.raises(engram.ConflictError):  # an explicit expected_version is never retried
+        mem_store.mutate(ns, "c", add_one, expected_version=3)
+    assert seen == [3]
+
+    def always_raced(record):
+        seen.append(record.version)
+        mem_store.put(ns, "c", {"n": 0})
+        return {"content": {"n": -1}}
+
+    seen.clear()
+    with pytest.raises(engram.ConflictError):
+        mem_store.mutate(ns, "c", always_raced)
+    assert len(seen) == 8  # then it gives up
