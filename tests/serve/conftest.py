@@ -41,10 +41,11 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 90.0) -> Server:
+    def start(self, timeout: float = 90.0, *options: str) -> Server:
+        """Start it; ``options`` are more ``engram serve`` options (``"--workers", "2"``)."""
         out = open(self.log, "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen([sys.executable, str(LAUNCH), "serve", "--port", str(self.port),
-                                      "--log-level", "warning"], cwd=ROOT, env=self.env, stdout=out,
+                                      "--log-level", "warning", *options], cwd=ROOT, env=self.env, stdout=out,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
