@@ -1,4 +1,4 @@
-"""``engram memory``: look into a memory store, and export or import it.
+"""``engram memory``: look into a memory store, export or import it, erase from it.
 
     engram memory ls                              # namespaces with their memory counts
     engram memory ls memories/u1 --json
@@ -6,6 +6,7 @@
     engram memory history memories/u1 diet        # every version, oldest first
     engram memory export backup.jsonl --namespace memories/u1 --namespace notes
     engram memory import backup.parquet --on-conflict skip
+    engram memory purge memories/u1 --yes         # erase a namespace for good (or one key)
 
 Namespaces are written as their parts joined by ``/`` (``memories/u1`` is
 ``("memories", "u1")``). Every command takes ``--store PATH`` (a persistent store
@@ -33,7 +34,7 @@ from engram.modules._compaction_cli import compact_command, open_store, parse_na
 if TYPE_CHECKING:
     from engram.store import MemoryRecord
 
-app = typer.Typer(help="List, show, export and import the memories of a store.",
+app = typer.Typer(help="List, show, export, import and erase the memories of a store.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 memory_app = app  # the public name `engram.cli` mounts as `engram memory`
 _out = Console(highlight=False, soft_wrap=True)
@@ -219,6 +220,31 @@ def import_(path: Annotated[Path, typer.Argument(help="A file written by `engram
     if report.reembedded:
         extras.append(f"{report.reembedded} texts re-embedded (the export used another embedder)")
     _out.print(line + (f"; {', '.join(extras)}" if extras else ""))
+
+
+@app.command("purge")
+@_one_line_errors
+def purge(namespace: Annotated[str, typer.Argument(help="The namespace to erase, e.g. memories/u1.")],
+          key: Annotated[str | None, typer.Argument(help="Only this memory, with its history.")] = None,
+          yes: Annotated[bool, typer.Option("--yes", help="Erase without asking (for scripts).")] = False,
+          store: StoreOption = None, as_json: JsonOption = False) -> None:
+    """Erase for good: every memory of NAMESPACE with its history and ledger, or one KEY with its
+    history. Namespaces under it are kept. There is no undo: `engram memory export` first to keep a copy."""
+    ns = parse_namespace(namespace)
+    what = f"memory {key!r} in {namespace}" if key else f"every memory in {namespace}"
+    if not yes and not typer.confirm(f"Erase {what}, with its history, for good?", default=False):
+        _err.print("nothing erased.")
+        raise typer.Exit(1)
+    with open_store(store) as opened:
+        removed = opened.purge(ns, key)
+    if key is not None and not removed:
+        raise EngramError(f"no memory {key!r} in {namespace} (never stored, or purged); list its keys "
+                          f"with `engram memory ls {namespace} --keys`.")
+    if as_json:
+        _echo_json({"namespace": list(ns), "key": key, "memories": removed})
+        return
+    _out.print(f"erased {removed} memor{'y' if removed == 1 else 'ies'} from {escape(namespace)}"
+               + ("" if removed or key else " (it held none)"))
 
 
 # Commands defined beside their feature in engram.modules register on `app` here, one line each;

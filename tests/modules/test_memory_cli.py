@@ -1,4 +1,4 @@
-"""`engram memory ls|show|history|export|import` through typer's CliRunner, on real persistent stores."""
+"""`engram memory ls|show|history|export|import|purge` through typer's CliRunner, on real persistent stores."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def store_dir(tmp_path):
     return path
 
 
-def run(*args: str):
-    return runner.invoke(app, ["memory", *args])
+def run(*args: str, input: str | None = None):
+    return runner.invoke(app, ["memory", *args], input=input)
 
 
 def test_ls_counts_live_and_deleted_and_hides_bookkeeping(store_dir):
@@ -158,3 +158,40 @@ def test_a_bad_import_writes_nothing(store_dir, tmp_path):
 def test_ls_of_an_empty_store_says_so_without_an_empty_table(store_dir):
     listed = run("ls", "nobody", "--store", str(store_dir))
     assert listed.exit_code == 0 and listed.stdout.strip() == "no memories under nobody"
+
+
+# -- purge: erase a namespace or one memory for good, asking first unless --yes
+def _state(path) -> dict:
+    with MemoryStore.persistent(path, embedder=EMBEDDER) as store:
+        return {"/".join(ns): sorted(r.id for r in store.list(ns, include_deleted=True))
+                for ns in store.list_namespaces(include_internal=True)}
+
+
+def test_purge_asks_first_and_erases_only_on_yes(store_dir):
+    before = _state(store_dir)
+    refused = run("purge", "memories/u1", "--store", str(store_dir), input="n\n")
+    assert refused.exit_code == 1 and "nothing erased" in refused.output
+    assert _state(store_dir) == before
+    done = run("purge", "memories/u1", "--store", str(store_dir), input="y\n")
+    assert done.exit_code == 0, done.output
+    assert "erased 2 memories from memories/u1" in done.stdout
+    after = _state(store_dir)
+    assert after.get("memories/u1", []) == [] and after["memories/u2"] == ["lang"]
+    assert after["memories/u1/engram.processed"] == ["t1"]  # a namespace under it is kept, as its help says
+    with MemoryStore.persistent(store_dir, embedder=EMBEDDER) as store:
+        assert store.history(NS, "diet") == []
+
+
+def test_purge_one_key_with_yes_and_json(store_dir):
+    result = run("purge", "memories/u1", "diet", "--yes", "--json", "--store", str(store_dir))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"namespace": ["memories", "u1"], "key": "diet", "memories": 1}
+    assert _state(store_dir)["memories/u1"] == ["city"]
+
+
+def test_purge_of_a_key_that_is_not_there_is_an_error_naming_how_to_list_keys(store_dir):
+    result = run("purge", "memories/u1", "nope", "--yes", "--store", str(store_dir))
+    assert result.exit_code == 1
+    assert "no memory 'nope' in memories/u1" in result.output and "ls memories/u1 --keys" in result.output
+    empty = run("purge", "memories/u9", "--yes", "--store", str(store_dir))
+    assert empty.exit_code == 0 and "erased 0 memories from memories/u9 (it held none)" in empty.stdout
