@@ -15,8 +15,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Literal
 
-from engram.lm import OFFLINE_PREFIX
 from engram.errors import ConfigurationError, LMError
+from engram.lm import OFFLINE_PREFIX
 
 if TYPE_CHECKING:
     from engram.runner._config import ExperimentConfig

@@ -7,10 +7,10 @@
 
 from __future__ import annotations
 
-from engram.lm import OFFLINE_PREFIX
-
 from pathlib import Path
 from typing import Any
+
+from engram.lm import OFFLINE_PREFIX
 
 STAND_IN = "offline stand-in, not a model"
 SIMULATED_SCORES = ("the steps ran: offline stand-ins scored their own simple world; not optimization "

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engram.lm import OFFLINE_PREFIX
 from engram._files import atomic_write_json
 from engram.errors import BudgetExceededError, EngramError
+from engram.lm import OFFLINE_PREFIX
 from engram.runner._budget import Budget
 from engram.runner._checkpoint import Checkpoint, StepRecord
 from engram.runner._config import ExperimentConfig

@@ -22,7 +22,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from engram.errors import ConfigurationError, StoreError
-from engram.store._left_behind import empty_collection, page_size, remove_left_behind_lists
+from engram.store._collections import page_size
+from engram.store._left_behind import empty_collection, remove_left_behind_lists
 from engram.store._owner import DirectoryOwner
 
 DEFAULT_TIMEOUT = 10.0

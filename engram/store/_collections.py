@@ -49,6 +49,14 @@ def chroma_errors(action: str) -> Iterator[None]:
         raise StoreError(f"Chroma failed to {action}: {type(err).__name__}: {err}") from err
 
 
+def page_size(client: Any) -> int:
+    """Rows per call: at most what ``client``'s Chroma takes at once (1,000 if it cannot say)."""
+    try:
+        return max(1, min(5000, int(client.get_max_batch_size())))
+    except Exception:
+        return 1000
+
+
 def dropped_elsewhere(err: BaseException) -> bool:
     """Whether ``err`` is Chroma saying a collection this store had cached no longer exists."""
     from chromadb.errors import NotFoundError as ChromaNotFound
@@ -225,9 +233,10 @@ class Collections:
         """Delete the namespace's collection (used by ``purge(namespace)``)."""
         name = collection_name(PREFIX, namespace)
         self.forget(namespace)
-        if self.existing(name, self._ef) is not None:
+        col = self.existing(name, self._ef)
+        if col is not None:
             with chroma_errors(f"delete the collection of namespace {namespace!r}"):
-                delete_collection(self.client, name)
+                delete_collection(self.client, col, page_size(self.client))
         key = (self.scope, namespace)
         with _SHARED_GUARD:
             _SHARED_DROPS[key] = _SHARED_DROPS.get(key, 0) + 1

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engram.errors import StoreError
-from engram.store._collections import chroma_errors
+from engram.store._collections import chroma_errors, page_size
 from engram.store._left_behind import delete_collection
 from engram.store._microbatch import MicroBatcher
 
@@ -247,7 +247,7 @@ def _migrate(cols: Collections, table: SqliteTable) -> None:
             offset += len(got["ids"])
             if len(got["ids"]) < page:
                 break
-        delete_collection(cols.client, LEDGER)
+        delete_collection(cols.client, old, page_size(cols.client))
 
 
 __all__ = ["LEDGER", "SQLITE_NAME", "ChromaTable", "DictTable", "LedgerTable", "SqliteTable", "table_for"]

@@ -8,7 +8,7 @@ row numbers, and the next rows written reuse the highest numbers, so a memory st
 the lists, so engram empties a collection before deleting it, and repairs a local store's file
 on opening for values an earlier delete left. Example::
 
-    delete_collection(client, "engram_ns_...")   # rows first, then the collection
+    delete_collection(client, collection, page=5000)   # rows first, then the collection
     remove_left_behind_lists(Path(".engram/chroma/chroma.sqlite3"))   # -> how many were removed
 """
 
@@ -18,18 +18,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-PAGE = 5000
-
-
-def page_size(client: Any) -> int:
-    """Rows per call: at most what ``client``'s Chroma takes at once (1,000 if it cannot say)."""
-    try:
-        return max(1, min(PAGE, int(client.get_max_batch_size())))
-    except Exception:
-        return 1000
-
-
-def empty_collection(collection: Any, page: int = PAGE) -> None:
+def empty_collection(collection: Any, page: int) -> None:
     """Delete every row of ``collection`` through Chroma's per-row delete, ``page`` rows a call."""
     while True:
         ids = collection.get(include=[], limit=page)["ids"]
@@ -38,10 +27,10 @@ def empty_collection(collection: Any, page: int = PAGE) -> None:
         collection.delete(ids=ids)
 
 
-def delete_collection(client: Any, name: str) -> None:
-    """Delete the collection ``name``, its rows (with their list values) first."""
-    empty_collection(client.get_collection(name), page_size(client))
-    client.delete_collection(name)
+def delete_collection(client: Any, collection: Any, page: int) -> None:
+    """Delete ``collection``, its rows (with their list values) first, ``page`` rows a call."""
+    empty_collection(collection, page)
+    client.delete_collection(collection.name)
 
 
 def remove_left_behind_lists(database: Path) -> int:
@@ -65,4 +54,4 @@ def remove_left_behind_lists(database: Path) -> int:
         con.close()
 
 
-__all__ = ["delete_collection", "empty_collection", "page_size", "remove_left_behind_lists"]
+__all__ = ["delete_collection", "empty_collection", "remove_left_behind_lists"]

@@ -29,10 +29,9 @@ from engram.store._checks import (
     check_version,
 )
 from engram.store._codec import from_row, history_id, history_metadata, replacing_metadata, rows, to_metadata
-from engram.store._collections import chroma_errors
+from engram.store._collections import chroma_errors, page_size
 from engram.store._expiry import UNSET, TTLLike, check_ttl
 from engram.store._filters import normalize_metadata
-from engram.store._left_behind import page_size
 from engram.store._namespaces import NamespaceLike, validate_namespace
 from engram.store._record import (
     Clock,

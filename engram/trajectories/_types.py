@@ -39,7 +39,7 @@ _NEGATIVE_LABELS = {"down", "thumbs_down", "-1", "bad", "negative", "dislike", "
                     "red_flag", "0", "false"}
 
 
-def _misspelled(problem: Any, model: type[BaseModel], missing: set[str]) -> bool:
+def _misspelled(problem: Any, missing: set[str]) -> bool:
     """An unknown top-level key close to the name of a field pydantic finds missing: the
     misspelling is why, so it is told first."""
     loc = problem["loc"]
@@ -55,7 +55,7 @@ def engram_validation_error(err: PydanticValidationError, model: type[BaseModel]
     """
     problems = err.errors()
     missing = {str(p["loc"][0]) for p in problems if p["type"] == "missing" and len(p["loc"]) == 1}
-    first = next((p for p in problems if _misspelled(p, model, missing)), problems[0])
+    first = next((p for p in problems if _misspelled(p, missing)), problems[0])
     loc = tuple(first["loc"])
     kind = first["type"]
     message = str(first["msg"]).removeprefix("Value error, ")
